@@ -1,0 +1,49 @@
+"""Admin for the case side. Cases are managed here by administrators; counsel use the UI."""
+
+from django.contrib import admin
+
+from casework import models
+
+
+class CaseMembershipInline(admin.TabularInline):
+    model = models.CaseMembership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(models.Case)
+class CaseAdmin(admin.ModelAdmin):
+    list_display = ["reference", "title", "respondent", "status", "legal_hold", "opened_at"]
+    list_filter = ["status", "legal_hold"]
+    search_fields = ["reference", "title", "respondent"]
+    inlines = [CaseMembershipInline]
+    readonly_fields = ["opened_at"]
+
+
+@admin.register(models.CaseMembership)
+class CaseMembershipAdmin(admin.ModelAdmin):
+    list_display = ["case", "user", "role", "added_at"]
+    list_filter = ["role"]
+
+
+@admin.register(models.CaseAccount)
+class CaseAccountAdmin(admin.ModelAdmin):
+    list_display = ["case", "account", "basis", "attributed_by", "attributed_at"]
+    list_filter = ["basis"]
+    raw_id_fields = ["account"]
+
+
+@admin.register(models.Allegation)
+class AllegationAdmin(admin.ModelAdmin):
+    list_display = ["case", "clause", "created_by", "created_at"]
+    raw_id_fields = ["clause", "supporting_evidence"]
+
+
+@admin.register(models.ReportJob)
+class ReportJobAdmin(admin.ModelAdmin):
+    list_display = ["case", "edition", "status", "stage", "percent", "requested_at"]
+    list_filter = ["status", "edition"]
+    readonly_fields = [f.name for f in models.ReportJob._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # reports are requested through the case, which snapshots it first

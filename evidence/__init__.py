@@ -1,0 +1,1 @@
+"""The record: terms, accounts, assent, usage, ingest batches, evidence files and the ledger."""

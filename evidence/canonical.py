@@ -1,0 +1,91 @@
+"""Canonical forms and hashes: one definition, used when a record is made and when it is verified.
+
+A hash is only evidence if it can be recomputed the same way years later; so every hash in
+Pacta is SHA-256 over a byte string built by a function in this module, and both the code
+that writes a record and the code that verifies it call the same function.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable
+from typing import Any
+
+GENESIS_HASH = "0" * 64
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with sorted keys and no insignificant whitespace (stable across runs and hosts)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def json_native(value: Any) -> Any:
+    """`value` as it will read back from a jsonb column (dates and decimals become strings)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def utc_iso(value: dt.datetime | None) -> str:
+    """A timestamp as ISO-8601 UTC with microseconds, the form every hash uses."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime in evidence: every timestamp must carry its zone")
+    return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
+
+
+# The usage columns a row hash covers, in order. `batch` and `row_sha256` are provenance
+# and are checked through the batch digest instead.
+USAGE_HASHED_FIELDS = (
+    "request_id",
+    "ts",
+    "account_id",
+    "api_key_id",
+    "model",
+    "endpoint",
+    "input_tokens",
+    "output_tokens",
+    "source_ip",
+    "user_agent",
+    "end_user",
+    "params",
+    "prompt_sha256",
+    "prompt_template_key",
+    "prompt_excerpt",
+    "prompt_text",
+    "status",
+)
+
+
+def usage_row_canonical(row: dict[str, Any]) -> bytes:
+    """The canonical bytes of a usage row: typed values, fixed order, unit-separated."""
+    parts = []
+    for name in USAGE_HASHED_FIELDS:
+        value = row.get(name)
+        if name == "ts":
+            parts.append(utc_iso(value))
+        elif name == "params":
+            parts.append(canonical_json(value or {}))
+        elif value is None:
+            parts.append("")
+        else:
+            parts.append(str(value))
+    return "\x1f".join(parts).encode("utf-8", "surrogatepass")
+
+
+def usage_row_sha256(row: dict[str, Any]) -> str:
+    return sha256_hex(usage_row_canonical(row))
+
+
+def rows_digest(row_hashes: Iterable[str]) -> str:
+    """The digest of a batch: SHA-256 over its rows' hashes, one per line, in insertion order."""
+    h = hashlib.sha256()
+    for row_hash in row_hashes:
+        h.update(row_hash.encode("ascii"))
+        h.update(b"\n")
+    return h.hexdigest()

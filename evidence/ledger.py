@@ -1,0 +1,197 @@
+"""The ledger: one append-only, hash-chained log of every act on evidence.
+
+Each entry's hash covers its own fields and the previous entry's hash, so changing,
+removing or reordering any entry breaks the chain from that point on; `ledger_verify`
+recomputes it and names the first entry that no longer matches. The database refuses
+UPDATE and DELETE on the table (trigger from migration 0002), and appends are serialised
+with a PostgreSQL advisory lock so concurrent writers still form a single chain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import connection, transaction
+from django.utils import timezone
+
+from evidence.canonical import GENESIS_HASH, canonical_json, json_native, sha256_hex, utc_iso
+from evidence.models import LedgerEntry
+
+# Advisory lock key for ledger appends ("PACTALDG" as an int64); any constant works as long
+# as every writer uses the same one.
+LEDGER_LOCK_KEY = 0x50414354414C4447
+
+Actor = AbstractBaseUser | AnonymousUser | str | None
+
+
+def actor_label(actor: Actor) -> tuple[str, int | None]:
+    """Who did it, as the ledger records it: a username (and id), or a named system process."""
+    if actor is None:
+        return "system", None
+    if isinstance(actor, str):
+        return actor, None
+    if not actor.is_authenticated:
+        return "anonymous", None
+    return actor.get_username(), actor.pk
+
+
+def ledger_entry_hash(
+    *,
+    seq: int,
+    recorded_at,
+    actor: str,
+    actor_user_id: int | None,
+    action: str,
+    object_type: str,
+    object_id: str,
+    object_sha256: str,
+    details: Any,
+    prev_hash: str,
+) -> str:
+    payload = canonical_json(
+        {
+            "seq": seq,
+            "recorded_at": utc_iso(recorded_at),
+            "actor": actor,
+            "actor_user_id": actor_user_id,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            "object_sha256": object_sha256,
+            "details": details,
+            "prev_hash": prev_hash,
+        }
+    )
+    return sha256_hex(payload.encode("utf-8"))
+
+
+def ledger_append(
+    *,
+    actor: Actor,
+    action: str,
+    object_type: str,
+    object_id: Any,
+    object_sha256: str = "",
+    details: dict[str, Any] | None = None,
+) -> LedgerEntry:
+    """Append one entry, inside the caller's transaction when there is one.
+
+    Call it in the same transaction as the change it records: if the change rolls back, so
+    does its entry, and the chain never names an act that did not happen.
+    """
+    if action not in LedgerEntry.Action.values:
+        raise ValueError(f"unknown ledger action {action!r}")
+    label, user_id = actor_label(actor)
+    details = json_native(details or {})
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            # Held to the end of the transaction: the next writer waits and then reads our
+            # entry as its predecessor.
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LEDGER_LOCK_KEY])
+        last = LedgerEntry.objects.order_by("-seq").values_list("seq", "entry_hash").first()
+        seq, prev_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
+        # Truncated to microseconds, the precision PostgreSQL stores, so the hash recomputes.
+        recorded_at = timezone.now()
+        fields = {
+            "seq": seq,
+            "recorded_at": recorded_at,
+            "actor": label,
+            "actor_user_id": user_id,
+            "action": action,
+            "object_type": object_type,
+            "object_id": str(object_id),
+            "object_sha256": object_sha256 or "",
+            "details": details,
+            "prev_hash": prev_hash,
+        }
+        return LedgerEntry.objects.create(**fields, entry_hash=ledger_entry_hash(**fields))
+
+
+@dataclass
+class LedgerVerification:
+    """The outcome of recomputing the chain; `failure` names the first entry that broke it."""
+
+    ok: bool
+    entries_checked: int
+    head_seq: int = 0
+    head_hash: str = GENESIS_HASH
+    failure: dict[str, Any] | None = field(default=None)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "entries_checked": self.entries_checked,
+            "head_seq": self.head_seq,
+            "head_hash": self.head_hash,
+            "failure": self.failure,
+        }
+
+
+def ledger_verify() -> LedgerVerification:
+    """Recompute every entry's hash and link, in order, and stop at the first mismatch."""
+    expected_prev = GENESIS_HASH
+    expected_seq = 1
+    checked = 0
+    entries = LedgerEntry.objects.order_by("seq").iterator(chunk_size=5000)
+    for entry in entries:
+        problem = None
+        if entry.seq != expected_seq:
+            problem = {
+                "reason": f"sequence gap: expected entry {expected_seq}, found {entry.seq}",
+                "expected": str(expected_seq),
+                "found": str(entry.seq),
+            }
+        elif entry.prev_hash != expected_prev:
+            problem = {
+                "reason": "previous-hash link does not match the entry before it",
+                "expected": expected_prev,
+                "found": entry.prev_hash,
+            }
+        else:
+            recomputed = ledger_entry_hash(
+                seq=entry.seq,
+                recorded_at=entry.recorded_at,
+                actor=entry.actor,
+                actor_user_id=entry.actor_user_id,
+                action=entry.action,
+                object_type=entry.object_type,
+                object_id=entry.object_id,
+                object_sha256=entry.object_sha256,
+                details=entry.details,
+                prev_hash=entry.prev_hash,
+            )
+            if recomputed != entry.entry_hash:
+                problem = {
+                    "reason": "entry content does not match its recorded hash",
+                    "expected": entry.entry_hash,
+                    "found": recomputed,
+                }
+        if problem:
+            return LedgerVerification(
+                ok=False,
+                entries_checked=checked,
+                head_seq=expected_seq - 1,
+                head_hash=expected_prev,
+                failure={"object": "ledger_entry", "id": entry.pk, "seq": entry.seq, **problem},
+            )
+        checked += 1
+        expected_prev = entry.entry_hash
+        expected_seq += 1
+    return LedgerVerification(
+        ok=True, entries_checked=checked, head_seq=expected_seq - 1, head_hash=expected_prev
+    )
+
+
+def ledger_head() -> tuple[int, str]:
+    """The last entry's sequence number and hash: what a report certifies it was built against."""
+    last = LedgerEntry.objects.order_by("-seq").values_list("seq", "entry_hash").first()
+    return last if last else (0, GENESIS_HASH)
+
+
+def ledger_for_object(*, object_type: str, object_id: Any):
+    """Every act on one object, oldest first (its custody history)."""
+    return LedgerEntry.objects.filter(object_type=object_type, object_id=str(object_id)).order_by(
+        "seq"
+    )

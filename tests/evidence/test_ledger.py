@@ -1,0 +1,186 @@
+"""The ledger is the chain of custody: append-only in the database, one chain, verifiable."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import DatabaseError, connection, connections, transaction
+
+from evidence.canonical import GENESIS_HASH
+from evidence.ledger import ledger_append, ledger_for_object, ledger_head, ledger_verify
+from evidence.models import LedgerEntry
+
+pytestmark = pytest.mark.django_db
+
+
+def _append(n: int, actor="system:test") -> list[LedgerEntry]:
+    return [
+        ledger_append(
+            actor=actor,
+            action="collected",
+            object_type="evidence_item",
+            object_id=i,
+            object_sha256=f"{i:064x}",
+            details={"n": i, "note": "ünïcode ok"},
+        )
+        for i in range(n)
+    ]
+
+
+def test_entries_chain_each_to_the_one_before():
+    entries = _append(3)
+    assert [e.seq for e in entries] == [1, 2, 3]
+    assert entries[0].prev_hash == GENESIS_HASH
+    assert entries[1].prev_hash == entries[0].entry_hash
+    assert entries[2].prev_hash == entries[1].entry_hash
+    assert ledger_head() == (3, entries[2].entry_hash)
+    result = ledger_verify()
+    assert result.ok
+    assert result.entries_checked == 3
+    assert result.head_hash == entries[2].entry_hash
+
+
+def test_actor_is_recorded_by_username(counsel_user):
+    entry = ledger_append(actor=counsel_user, action="viewed", object_type="case", object_id=7)
+    assert entry.actor == "alice"
+    assert entry.actor_user_id == counsel_user.pk
+    assert list(ledger_for_object(object_type="case", object_id=7)) == [entry]
+
+
+def test_unknown_action_is_refused():
+    with pytest.raises(ValueError, match="unknown ledger action"):
+        ledger_append(actor=None, action="edited", object_type="x", object_id=1)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE evidence_ledgerentry SET actor = 'mallory'",
+        "DELETE FROM evidence_ledgerentry",
+        "UPDATE evidence_ledgerentry SET details = '{}'::jsonb WHERE seq = 1",
+    ],
+)
+def test_database_refuses_update_and_delete(statement):
+    _append(2)
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(statement)
+    assert LedgerEntry.objects.count() == 2
+    assert ledger_verify().ok
+
+
+def test_database_refuses_truncate_outside_test_databases():
+    _append(1)
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SET LOCAL pacta.allow_truncate = 'off'")
+        cursor.execute("TRUNCATE evidence_ledgerentry")
+    assert LedgerEntry.objects.count() == 1
+
+
+def test_entry_changed_behind_the_apps_back_is_named():
+    entries = _append(5)
+    with connection.cursor() as cursor:
+        # What an insider with DDL rights could do: drop the guard, then rewrite history.
+        cursor.execute("DROP TRIGGER ledger_refuse_update_delete ON evidence_ledgerentry")
+        cursor.execute(
+            "UPDATE evidence_ledgerentry SET details = '{\"n\": 99}'::jsonb WHERE seq = 3"
+        )
+    result = ledger_verify()
+    assert not result.ok
+    assert result.failure["seq"] == 3
+    assert result.failure["id"] == entries[2].pk
+    assert result.failure["expected"] == entries[2].entry_hash
+    assert result.entries_checked == 2
+
+
+def test_entry_rehashed_by_a_forger_breaks_the_next_link():
+    entries = _append(4)
+    from evidence.ledger import ledger_entry_hash
+
+    forged = entries[1]
+    forged.actor = "mallory"
+    new_hash = ledger_entry_hash(
+        seq=forged.seq,
+        recorded_at=forged.recorded_at,
+        actor=forged.actor,
+        actor_user_id=None,
+        action=forged.action,
+        object_type=forged.object_type,
+        object_id=forged.object_id,
+        object_sha256=forged.object_sha256,
+        details=forged.details,
+        prev_hash=forged.prev_hash,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER ledger_refuse_update_delete ON evidence_ledgerentry")
+        cursor.execute(
+            "UPDATE evidence_ledgerentry SET actor = 'mallory', entry_hash = %s WHERE seq = 2",
+            [new_hash],
+        )
+    result = ledger_verify()
+    assert not result.ok
+    assert result.failure["seq"] == 3
+    assert "previous-hash" in result.failure["reason"]
+
+
+def test_deleted_entry_is_named_as_a_gap():
+    _append(4)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER ledger_refuse_update_delete ON evidence_ledgerentry")
+        cursor.execute("DELETE FROM evidence_ledgerentry WHERE seq = 2")
+    result = ledger_verify()
+    assert not result.ok
+    assert result.failure["seq"] == 3
+    assert "gap" in result.failure["reason"]
+
+
+def test_entry_rolls_back_with_the_change_it_records():
+    with pytest.raises(RuntimeError), transaction.atomic():
+        ledger_append(actor=None, action="created", object_type="case", object_id=1)
+        raise RuntimeError("the change failed")
+    assert LedgerEntry.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_form_one_chain():
+    per_thread = 40
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(3)
+
+    def writer(name: str) -> None:
+        try:
+            barrier.wait()
+            for i in range(per_thread):
+                with transaction.atomic():
+                    ledger_append(
+                        actor=f"system:{name}", action="ingested", object_type="batch", object_id=i
+                    )
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=writer, args=(f"w{n}",)) for n in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    seqs = list(LedgerEntry.objects.order_by("seq").values_list("seq", flat=True))
+    assert seqs == list(range(1, 3 * per_thread + 1))
+    assert {a for a in LedgerEntry.objects.values_list("actor", flat=True)} == {
+        "system:w0",
+        "system:w1",
+        "system:w2",
+    }
+    result = ledger_verify()
+    assert result.ok, result.failure
+    assert result.entries_checked == 3 * per_thread
