@@ -170,6 +170,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 PACTA_DEMO = env.bool("PACTA_DEMO", default=False)
 # Store full prompt text only where the deployment's privacy review allows it.
 PACTA_STORE_FULL_PROMPTS = env.bool("PACTA_STORE_FULL_PROMPTS", default=False)
+# A longer line is rejected (and reported) rather than read into memory.
+PACTA_INGEST_MAX_LINE_BYTES = env.int("PACTA_INGEST_MAX_LINE_BYTES", default=1024 * 1024)
 
 LOGGING = {
     "version": 1,

@@ -261,6 +261,9 @@ class UsageEvent(models.Model):
     request_id = models.CharField(max_length=200)
     ts = models.DateTimeField()
     # Indexed by (account, ts) below; no index of its own, each index costs COPY speed.
+    # No database FK either: a per-row FK check would halve COPY throughput and forbid
+    # streaming. Ingest creates the account (or a stub) in the same transaction, and
+    # verification reports any usage row whose account is missing.
     account = models.ForeignKey(
         Account,
         to_field="account_id",
@@ -268,6 +271,7 @@ class UsageEvent(models.Model):
         on_delete=models.PROTECT,
         related_name="usage_events",
         db_index=False,
+        db_constraint=False,
     )
     api_key_id = models.CharField(max_length=100, blank=True)
     model = models.CharField(max_length=100)

@@ -1,0 +1,361 @@
+"""Loaders: validated rows into PostgreSQL, one loader per kind, inside the caller's transaction.
+
+The usage loader is the hot path. It streams rows straight into the usage table with COPY,
+a chunk at a time under a savepoint, so new data loads at the database's bulk-load speed.
+Only when a chunk collides with a stored request id (a re-sent or overlapping file) does it
+roll that chunk back and switch to the staging path (COPY into a temporary table, then
+`INSERT ... ON CONFLICT DO NOTHING`), paying for de-duplication only where there is overlap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import psycopg
+from django.db import IntegrityError, connection, transaction
+
+from evidence.canonical import params_canonical
+from evidence.models import Account, ApiKey, AssentRecord, IngestBatch, TermsVersion
+
+USAGE_COLUMNS = (
+    "request_id",
+    "ts",
+    "account_id",
+    "api_key_id",
+    "model",
+    "endpoint",
+    "input_tokens",
+    "output_tokens",
+    "source_ip",
+    "user_agent",
+    "end_user",
+    "params",
+    "prompt_sha256",
+    "prompt_template_key",
+    "prompt_excerpt",
+    "prompt_text",
+    "status",
+    "batch_id",
+    "row_sha256",
+)
+_COLUMN_LIST = ", ".join(USAGE_COLUMNS)
+_COPY_USAGE = f"COPY evidence_usageevent ({_COLUMN_LIST}) FROM STDIN"
+_COPY_STAGING = f"COPY pacta_usage_staging ({_COLUMN_LIST}, seq) FROM STDIN"
+
+
+class RowDigest:
+    """The batch digest, computed as rows are added (see `evidence.canonical.rows_digest`)."""
+
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256()
+
+    def add(self, row_hash: str) -> None:
+        self._sha.update(row_hash.encode("ascii"))
+        self._sha.update(b"\n")
+
+    def hexdigest(self) -> str:
+        return self._sha.hexdigest()
+
+
+def _accounts_ensure(account_ids: set[str]) -> None:
+    """Create a stub for every account that usage or assent names but no accounts file has.
+
+    A stub is marked `seen_only_in_usage` so nobody mistakes it for a profile; a later
+    accounts file fills it in.
+    """
+    if account_ids:
+        Account.objects.bulk_create(
+            [Account(account_id=a, seen_only_in_usage=True) for a in sorted(account_ids)],
+            ignore_conflicts=True,
+            batch_size=5000,
+        )
+
+
+class UsageLoader:
+    """Streams usage rows into the usage table; see the module docstring for the two paths."""
+
+    chunk_rows = 25_000
+
+    def __init__(self, *, batch: IngestBatch) -> None:
+        self.batch_id = batch.pk
+        self.digest = RowDigest()
+        self.accepted = 0
+        self.duplicates = 0
+        self.overlap = False
+        self._cursor = connection.cursor()
+        self._chunk: list[tuple] = []
+        self._chunk_accounts: set[str] = set()
+        self._chunk_keys: dict[str, tuple[str, Any]] = {}
+        self._ensured_accounts: set[str] = set()
+        self._ensured_keys: set[str] = set()
+        self._copy_cm = None
+        self._copy = None
+        self._savepoint = None
+        self._staging_ready = False
+
+    # -- streaming ------------------------------------------------------------------------
+
+    def add(self, row: dict[str, Any]) -> None:
+        values = (
+            row["request_id"],
+            row["ts"],
+            row["account_id"],
+            row["api_key_id"],
+            row["model"],
+            row["endpoint"],
+            row["input_tokens"],
+            row["output_tokens"],
+            row["source_ip"],
+            row["user_agent"],
+            row["end_user"],
+            params_canonical(row["params"]),
+            row["prompt_sha256"],
+            row["prompt_template_key"],
+            row["prompt_excerpt"],
+            row["prompt_text"],
+            row["status"],
+            self.batch_id,
+            row["row_sha256"],
+        )
+        self._chunk.append(values)
+        account_id = row["account_id"]
+        if account_id not in self._ensured_accounts:
+            self._chunk_accounts.add(account_id)
+        key = row["api_key_id"]
+        if key and key not in self._ensured_keys and key not in self._chunk_keys:
+            self._chunk_keys[key] = (account_id, row["ts"])
+        if not self.overlap:
+            if self._copy is None:
+                self._copy_open()
+            self._copy.write_row(values)
+        if len(self._chunk) >= self.chunk_rows:
+            self._chunk_close()
+
+    def finish(self) -> None:
+        self._chunk_close()
+        self._cursor.close()
+
+    # -- chunks ---------------------------------------------------------------------------
+
+    def _copy_open(self) -> None:
+        self._savepoint = transaction.savepoint()
+        self._copy_cm = self._cursor.copy(_COPY_USAGE)
+        self._copy = self._copy_cm.__enter__()
+
+    def _chunk_close(self) -> None:
+        if not self._chunk:
+            return
+        if self._copy is not None:
+            try:
+                self._copy_cm.__exit__(None, None, None)
+            except (psycopg.errors.UniqueViolation, IntegrityError):
+                transaction.savepoint_rollback(self._savepoint)
+                self.overlap = True  # overlap tends to continue: stage from here on
+            else:
+                transaction.savepoint_commit(self._savepoint)
+                for values in self._chunk:
+                    self.digest.add(values[-1])
+                self.accepted += len(self._chunk)
+            finally:
+                self._copy_cm = self._copy = self._savepoint = None
+        if self.overlap:
+            self._chunk_stage()
+        self._references_ensure()
+        self._chunk = []
+
+    def _chunk_stage(self) -> None:
+        cursor = self._cursor
+        if not self._staging_ready:
+            # IF NOT EXISTS: an outer transaction (a test, a multi-file import) may already
+            # hold one from an earlier file.
+            cursor.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS pacta_usage_staging ON COMMIT DROP AS "
+                f"SELECT {_COLUMN_LIST}, 0::bigint AS seq FROM evidence_usageevent WITH NO DATA"
+            )
+            self._staging_ready = True
+        cursor.execute("TRUNCATE pacta_usage_staging")
+        with cursor.copy(_COPY_STAGING) as copy:
+            for seq, values in enumerate(self._chunk):
+                copy.write_row((*values, seq))
+        cursor.execute(
+            f"INSERT INTO evidence_usageevent ({_COLUMN_LIST}) "
+            f"SELECT {_COLUMN_LIST} FROM pacta_usage_staging ORDER BY seq "
+            "ON CONFLICT (request_id) DO NOTHING RETURNING id, row_sha256"
+        )
+        added = sorted(cursor.fetchall())  # by id: the order verification reads them back in
+        for _, row_hash in added:
+            self.digest.add(row_hash)
+        self.accepted += len(added)
+        self.duplicates += len(self._chunk) - len(added)
+
+    def _references_ensure(self) -> None:
+        _accounts_ensure(self._chunk_accounts)
+        self._ensured_accounts |= self._chunk_accounts
+        self._chunk_accounts = set()
+        if self._chunk_keys:
+            ids = dict(
+                Account.objects.filter(
+                    account_id__in={a for a, _ in self._chunk_keys.values()}
+                ).values_list("account_id", "pk")
+            )
+            ApiKey.objects.bulk_create(
+                [
+                    ApiKey(
+                        key_id=key,
+                        account_id=ids[account],
+                        first_seen_at=ts,
+                        batch_id=self.batch_id,
+                    )
+                    for key, (account, ts) in self._chunk_keys.items()
+                ],
+                ignore_conflicts=True,
+            )
+            self._ensured_keys |= set(self._chunk_keys)
+            self._chunk_keys = {}
+
+
+ACCOUNT_PROFILE_FIELDS = (
+    "org_name",
+    "email",
+    "created_at",
+    "country",
+    "billing_country",
+    "payment_fingerprint",
+    "signup_ip",
+    "signup_user_agent",
+    "plan",
+    "status",
+    "reseller",
+)
+
+
+class AccountLoader:
+    """Account profiles: new ones are added, stubs filled in, changed ones updated.
+
+    A changed profile (an account suspended, a card replaced) is a fact with a date: the
+    previous content hash goes into the batch's ledger entry, so the history is kept.
+    """
+
+    chunk_rows = 5000
+
+    def __init__(self, *, batch: IngestBatch) -> None:
+        self.batch = batch
+        self.digest = RowDigest()
+        self.accepted = 0
+        self.duplicates = 0
+        self.updated: list[dict[str, str]] = []
+        self._chunk: dict[str, dict[str, Any]] = {}
+
+    def add(self, row: dict[str, Any]) -> None:
+        if row["account_id"] in self._chunk:
+            self._chunk_close()  # the same account twice: apply the earlier one first
+        self._chunk[row["account_id"]] = row
+        if len(self._chunk) >= self.chunk_rows:
+            self._chunk_close()
+
+    def finish(self) -> None:
+        self._chunk_close()
+
+    def _chunk_close(self) -> None:
+        if not self._chunk:
+            return
+        existing = {
+            a.account_id: a for a in Account.objects.filter(account_id__in=list(self._chunk))
+        }
+        new, changed = [], []
+        for account_id, row in self._chunk.items():
+            account = existing.get(account_id)
+            if account is None:
+                account = Account(account_id=account_id)
+                new.append(account)
+            elif account.content_sha256 == row["content_sha256"]:
+                self.duplicates += 1
+                continue
+            else:
+                if not account.seen_only_in_usage:
+                    self.updated.append(
+                        {"account_id": account_id, "previous_sha256": account.content_sha256}
+                    )
+                changed.append(account)
+            for name in ACCOUNT_PROFILE_FIELDS:
+                setattr(account, name, row[name])
+            account.content_sha256 = row["content_sha256"]
+            account.seen_only_in_usage = False
+            account.batch = self.batch
+            self.digest.add(row["content_sha256"])
+            self.accepted += 1
+        Account.objects.bulk_create(new, batch_size=2000)
+        Account.objects.bulk_update(
+            changed,
+            [*ACCOUNT_PROFILE_FIELDS, "content_sha256", "seen_only_in_usage", "batch"],
+            batch_size=2000,
+        )
+        self._chunk = {}
+
+
+class AssentLoader:
+    """Assent records: each acceptance once; linked to its Terms version when imported."""
+
+    chunk_rows = 5000
+
+    def __init__(self, *, batch: IngestBatch) -> None:
+        self.batch = batch
+        self.digest = RowDigest()
+        self.accepted = 0
+        self.duplicates = 0
+        self._chunk: list[dict[str, Any]] = []
+        self._versions = {
+            (slug, label): pk
+            for pk, slug, label in TermsVersion.objects.values_list("pk", "document__slug", "label")
+        }
+
+    def add(self, row: dict[str, Any]) -> None:
+        self._chunk.append(row)
+        if len(self._chunk) >= self.chunk_rows:
+            self._chunk_close()
+
+    def finish(self) -> None:
+        self._chunk_close()
+
+    def _chunk_close(self) -> None:
+        if not self._chunk:
+            return
+        account_ids = {row["account_id"] for row in self._chunk}
+        _accounts_ensure(account_ids)
+        pks = dict(
+            Account.objects.filter(account_id__in=account_ids).values_list("account_id", "pk")
+        )
+        seen = set(
+            AssentRecord.objects.filter(account_id__in=pks.values()).values_list(
+                "account_id", "terms_slug", "version_label", "accepted_at"
+            )
+        )
+        records = []
+        for row in self._chunk:
+            key = (
+                pks[row["account_id"]],
+                row["terms_slug"],
+                row["version_label"],
+                row["accepted_at"],
+            )
+            if key in seen:
+                self.duplicates += 1
+                continue
+            seen.add(key)
+            fields = {k: v for k, v in row.items() if k != "account_id"}
+            records.append(
+                AssentRecord(
+                    **fields,
+                    account_id=key[0],
+                    terms_version_id=self._versions.get((row["terms_slug"], row["version_label"])),
+                    batch=self.batch,
+                )
+            )
+            self.digest.add(row["content_sha256"])
+        AssentRecord.objects.bulk_create(records, batch_size=2000)
+        self.accepted += len(records)
+        self._chunk = []
+
+
+LOADERS = {"usage": UsageLoader, "accounts": AccountLoader, "assent": AssentLoader}

@@ -1,0 +1,371 @@
+"""Validation of one record of each kind, from a dict in the native field names.
+
+Each validator returns the typed values Pacta stores, or raises `RecordError` naming the
+field and the reason, so an operator can fix the exact line. Nothing is coerced silently:
+a string where a number belongs, a negative token count or a timestamp without a zone is
+an error, because an evidence record that was "fixed up" on the way in is not the record
+the provider holds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import ipaddress
+import math
+import re
+import socket
+from typing import Any
+
+from django.conf import settings
+
+from evidence.canonical import canonical_json, usage_row_sha256, utc_iso
+
+INT32_MAX = 2**31 - 1
+EXCERPT_CHARS = 200
+HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+class RecordError(ValueError):
+    """A record that cannot be accepted: which field, and why."""
+
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+USAGE_FIELDS = frozenset(
+    {
+        "request_id",
+        "ts",
+        "account_id",
+        "api_key_id",
+        "model",
+        "endpoint",
+        "input_tokens",
+        "output_tokens",
+        "source_ip",
+        "user_agent",
+        "end_user",
+        "params",
+        "prompt",
+        "prompt_sha256",
+        "status",
+    }
+)
+ACCOUNT_FIELDS = frozenset(
+    {
+        "account_id",
+        "org_name",
+        "email",
+        "created_at",
+        "country",
+        "billing_country",
+        "payment_fingerprint",
+        "signup_ip",
+        "signup_user_agent",
+        "plan",
+        "status",
+        "reseller",
+    }
+)
+ASSENT_FIELDS = frozenset(
+    {
+        "account_id",
+        "terms",
+        "version",
+        "ts",
+        "ip",
+        "user_agent",
+        "method",
+        "flow_id",
+        "screenshot_sha256",
+    }
+)
+FIELDS_BY_KIND = {"usage": USAGE_FIELDS, "accounts": ACCOUNT_FIELDS, "assent": ASSENT_FIELDS}
+
+
+# --- field readers ------------------------------------------------------------------------
+
+
+def _unknown_fields(record: dict, allowed: frozenset[str]) -> None:
+    for key in record:
+        if key not in allowed:
+            raise RecordError(key, f"unknown field {key!r}")
+
+
+def _text(record: dict, name: str, *, required: bool = False, max_length: int = 1000) -> str:
+    value = record.get(name)
+    if value is None or value == "":
+        if required:
+            raise RecordError(name, "is required")
+        return ""
+    if not isinstance(value, str):
+        raise RecordError(name, f"must be a string, got {type(value).__name__}")
+    if len(value) > max_length:
+        raise RecordError(name, f"is longer than {max_length} characters")
+    if "\x00" in value:
+        raise RecordError(name, "contains a NUL character")
+    return value
+
+
+def _count(record: dict, name: str) -> int:
+    value = record.get(name)
+    if value is None or value == "":
+        raise RecordError(name, "is required")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RecordError(name, f"must be a whole number, got {value!r}"[:200])
+    if value < 0:
+        raise RecordError(name, f"must not be negative, got {value}")
+    if value > INT32_MAX:
+        raise RecordError(name, f"is implausibly large ({value})")
+    return value
+
+
+def _timestamp(record: dict, name: str, *, required: bool = True) -> dt.datetime | None:
+    value = record.get(name)
+    if value is None or value == "":
+        if required:
+            raise RecordError(name, "is required")
+        return None
+    if not isinstance(value, str):
+        raise RecordError(name, f"must be an ISO-8601 timestamp string, got {value!r}"[:200])
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise RecordError(name, f"is not an ISO-8601 timestamp: {value!r}"[:200]) from None
+    if parsed.tzinfo is None:
+        # A zone-less time is ambiguous across the provider's systems; refuse to guess.
+        raise RecordError(name, f"has no time zone (add Z or an offset): {value!r}"[:200])
+    return parsed.astimezone(dt.UTC)
+
+
+def _ip(record: dict, name: str) -> str | None:
+    value = record.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise RecordError(name, f"must be an IP address string, got {value!r}"[:200])
+    try:  # the C parser first: this runs for every usage row
+        return socket.inet_ntop(socket.AF_INET, socket.inet_pton(socket.AF_INET, value))
+    except OSError:
+        pass
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise RecordError(name, f"is not an IP address: {value!r}"[:200]) from None
+
+
+def _sha256(record: dict, name: str) -> str:
+    value = _text(record, name, max_length=64)
+    if value and not HEX64.fullmatch(value):
+        raise RecordError(name, "must be 64 lowercase hexadecimal characters (a SHA-256)")
+    return value
+
+
+def _bool(record: dict, name: str) -> bool:
+    value = record.get(name)
+    if value is None or value == "":
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in {"true", "false", "1", "0"}:
+        return value.lower() in {"true", "1"}
+    raise RecordError(name, f"must be true or false, got {value!r}"[:200])
+
+
+def _check_json_numbers(value: Any, path: str) -> None:
+    """Numbers in params must survive a round trip through jsonb unchanged (the row hash)."""
+    items = value.items() if type(value) is dict else ((path, v) for v in value)
+    for key, item in items:
+        kind = type(item)
+        if kind is float:
+            if not math.isfinite(item) or abs(item) >= 1e15:
+                raise RecordError(f"{path}.{key}", f"number out of range: {item!r}")
+        elif kind is int:
+            if abs(item) >= 2**53:
+                raise RecordError(f"{path}.{key}", f"number out of range: {item!r}")
+        elif kind is dict or kind is list:
+            _check_json_numbers(item, f"{path}.{key}")
+
+
+def _params(record: dict) -> dict:
+    value = record.get("params")
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):  # CSV carries params as a JSON cell
+        import orjson
+
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError as exc:
+            raise RecordError("params", f"is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise RecordError("params", "must be a JSON object")
+    _check_json_numbers(value, "params")
+    return value
+
+
+# --- prompts ------------------------------------------------------------------------------
+
+# Quoted strings, then numbers and id-like runs of hex; each becomes one mask character.
+_VARIABLE_PARTS = re.compile(
+    r"\"[^\"\n]{0,400}\"|`[^`\n]{0,400}`|(?<!\w)'[^'\n]{0,400}'"
+    r"|\b[0-9a-f]{8,}\b|\d+(?:[.,:/-]\d+)*"
+)
+
+
+def prompt_template_key(prompt: str) -> str:
+    """Hash of the prompt with its variable parts masked: equal keys, same template.
+
+    Quoted strings, numbers, hex ids and whitespace runs are masked, so "Solve 37*41 step
+    by step" and "Solve 12*9 step by step" share a key. Detection counts keys per account;
+    heavier similarity (MinHash, embeddings) belongs to detection, not to this hot path,
+    which is why this is one regular-expression pass.
+    """
+    masked = " ".join(_VARIABLE_PARTS.sub("#", prompt).lower().split())
+    return hashlib.sha256(masked.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def content_sha256(row: dict[str, Any], fields: tuple[str, ...]) -> str:
+    """SHA-256 of a profile-like record: the named fields as canonical JSON, times in UTC."""
+    content = {
+        name: utc_iso(row[name]) if isinstance(row[name], dt.datetime) else row[name]
+        for name in fields
+    }
+    return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
+
+
+# --- records ------------------------------------------------------------------------------
+
+
+def usage_record(record: dict) -> dict[str, Any]:
+    """A usage event as stored: typed values, prompt reduced to hash, template key, excerpt."""
+    _unknown_fields(record, USAGE_FIELDS)
+    prompt = record.get("prompt")
+    if prompt is not None and not isinstance(prompt, str):
+        raise RecordError("prompt", "must be a string")
+    status = record.get("status")
+    if status is not None and status != "":
+        status = _count(record, "status")
+        if not 100 <= status <= 599:
+            raise RecordError("status", f"is not an HTTP status code: {status}")
+    else:
+        status = None
+    row = {
+        "request_id": _text(record, "request_id", required=True, max_length=200),
+        "ts": _timestamp(record, "ts"),
+        "account_id": _text(record, "account_id", required=True, max_length=100),
+        "api_key_id": _text(record, "api_key_id", max_length=100),
+        "model": _text(record, "model", required=True, max_length=100),
+        "endpoint": _text(record, "endpoint", max_length=200),
+        "input_tokens": _count(record, "input_tokens"),
+        "output_tokens": _count(record, "output_tokens"),
+        "source_ip": _ip(record, "source_ip"),
+        "user_agent": _text(record, "user_agent", max_length=2000),
+        "end_user": _text(record, "end_user", max_length=200),
+        "params": _params(record),
+        "prompt_sha256": "",
+        "prompt_template_key": "",
+        "prompt_excerpt": "",
+        "prompt_text": "",
+        "status": status,
+    }
+    if prompt:
+        if "\x00" in prompt:
+            raise RecordError("prompt", "contains a NUL character")
+        row["prompt_sha256"] = hashlib.sha256(prompt.encode("utf-8", "surrogatepass")).hexdigest()
+        row["prompt_template_key"] = prompt_template_key(prompt)
+        row["prompt_excerpt"] = prompt[:EXCERPT_CHARS]
+        if settings.PACTA_STORE_FULL_PROMPTS:
+            row["prompt_text"] = prompt
+        sent_hash = _sha256(record, "prompt_sha256")
+        if sent_hash and sent_hash != row["prompt_sha256"]:
+            raise RecordError("prompt_sha256", "does not match the SHA-256 of prompt")
+    else:
+        row["prompt_sha256"] = _sha256(record, "prompt_sha256")
+    row["row_sha256"] = usage_row_sha256(row)
+    return row
+
+
+ACCOUNT_HASHED = (
+    "account_id",
+    "org_name",
+    "email",
+    "created_at",
+    "country",
+    "billing_country",
+    "payment_fingerprint",
+    "signup_ip",
+    "signup_user_agent",
+    "plan",
+    "status",
+    "reseller",
+)
+
+
+def _country(record: dict, name: str) -> str:
+    value = _text(record, name, max_length=2)
+    if value and not (len(value) == 2 and value.isalpha() and value.isupper()):
+        raise RecordError(name, f"must be an ISO 3166 two-letter code, got {value!r}")
+    return value
+
+
+def account_record(record: dict) -> dict[str, Any]:
+    """An account profile as stored, with the hash of its canonical content."""
+    _unknown_fields(record, ACCOUNT_FIELDS)
+    row = {
+        "account_id": _text(record, "account_id", required=True, max_length=100),
+        "org_name": _text(record, "org_name", max_length=300),
+        "email": _text(record, "email", max_length=320),
+        "created_at": _timestamp(record, "created_at", required=False),
+        "country": _country(record, "country"),
+        "billing_country": _country(record, "billing_country"),
+        "payment_fingerprint": _text(record, "payment_fingerprint", max_length=200),
+        "signup_ip": _ip(record, "signup_ip"),
+        "signup_user_agent": _text(record, "signup_user_agent", max_length=2000),
+        "plan": _text(record, "plan", max_length=50),
+        "status": _text(record, "status", max_length=50),
+        "reseller": _bool(record, "reseller"),
+    }
+    row["content_sha256"] = content_sha256(row, ACCOUNT_HASHED)
+    return row
+
+
+ASSENT_HASHED = (
+    "account_id",
+    "terms_slug",
+    "version_label",
+    "accepted_at",
+    "ip",
+    "user_agent",
+    "method",
+    "flow_id",
+    "screenshot_sha256",
+)
+ASSENT_METHODS = {"clickwrap", "sign-in", "browsewrap", "enterprise-order", "other"}
+
+
+def assent_record(record: dict) -> dict[str, Any]:
+    """An acceptance of a Terms version as stored, with the hash of its canonical content."""
+    _unknown_fields(record, ASSENT_FIELDS)
+    method = _text(record, "method", required=True, max_length=20)
+    if method not in ASSENT_METHODS:
+        raise RecordError("method", f"must be one of {', '.join(sorted(ASSENT_METHODS))}")
+    row = {
+        "account_id": _text(record, "account_id", required=True, max_length=100),
+        "terms_slug": _text(record, "terms", required=True, max_length=100),
+        "version_label": _text(record, "version", required=True, max_length=50),
+        "accepted_at": _timestamp(record, "ts"),
+        "ip": _ip(record, "ip"),
+        "user_agent": _text(record, "user_agent", max_length=2000),
+        "method": method,
+        "flow_id": _text(record, "flow_id", max_length=100),
+        "screenshot_sha256": _sha256(record, "screenshot_sha256"),
+    }
+    row["content_sha256"] = content_sha256(row, ASSENT_HASHED)
+    return row
+
+
+VALIDATORS = {"usage": usage_record, "accounts": account_record, "assent": assent_record}

@@ -1,0 +1,120 @@
+"""Reading a file as received: hashed byte for byte, gunzipped when gzip, split into lines.
+
+The SHA-256 is taken over the raw bytes exactly as they arrived (compressed, if they
+arrived compressed), because that is the file the provider can produce again and compare.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+GZIP_MAGIC = b"\x1f\x8b"
+READ_BUFFER = 1024 * 1024
+
+
+class SourceError(Exception):
+    """The file as a whole cannot be read (empty, truncated, not gzip although it says so)."""
+
+    def __init__(self, message: str, *, line: int = 0) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+class _HashingReader(io.RawIOBase):
+    """Passes bytes through while hashing and counting them."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.raw.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self.sha256.update(data)
+        self.size += n
+        return n
+
+
+@dataclass
+class RawLine:
+    number: int
+    data: bytes  # without the line ending
+    too_long: bool = False
+
+
+class RawSource:
+    """A file opened for ingest. Iterate `lines()`, then read `sha256` and `size`."""
+
+    def __init__(self, path: Path, *, max_line_bytes: int) -> None:
+        self.path = Path(path)
+        self.max_line_bytes = max_line_bytes
+        self._file = self.path.open("rb")
+        self._hashing = _HashingReader(self._file)
+        buffered = io.BufferedReader(self._hashing, buffer_size=READ_BUFFER)
+        self.compressed = buffered.peek(2)[:2] == GZIP_MAGIC
+        self._stream: BinaryIO = (
+            io.BufferedReader(gzip.GzipFile(fileobj=buffered), buffer_size=READ_BUFFER)  # type: ignore[arg-type]
+            if self.compressed
+            else buffered
+        )
+        self.lines_read = 0
+
+    def lines(self) -> Iterator[RawLine]:
+        """Yield each line (1-based numbers); an over-long line is flagged and not kept whole."""
+        readline = self._stream.readline
+        limit = self.max_line_bytes + 1
+        number = 0
+        try:
+            while True:
+                data = readline(limit)
+                if not data:
+                    break
+                number += 1
+                if data[-1:] != b"\n" and len(data) == limit:
+                    # Over-long: skip the rest of the line without holding it in memory.
+                    while True:
+                        rest = readline(READ_BUFFER)
+                        if not rest or rest[-1:] == b"\n":
+                            break
+                    yield RawLine(number, data[:200], too_long=True)
+                    continue
+                yield RawLine(number, data.rstrip(b"\r\n"))
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise SourceError(
+                f"the gzip stream is damaged or truncated after line {number} ({exc}); "
+                "the rest of the file was not received",
+                line=number + 1,
+            ) from exc
+        finally:
+            self.lines_read = number
+        if number == 0:
+            raise SourceError("the file is empty: there is nothing to ingest", line=0)
+
+    def finish(self) -> None:
+        """Read any bytes not yet consumed, so the hash covers the whole file."""
+        while self._hashing.readinto(bytearray(READ_BUFFER)):
+            pass
+        self._file.close()
+
+    @property
+    def sha256(self) -> str:
+        return self._hashing.sha256.hexdigest()
+
+    @property
+    def size(self) -> int:
+        return self._hashing.size
+
+    def close(self) -> None:
+        self._file.close()

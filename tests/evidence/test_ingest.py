@@ -1,0 +1,519 @@
+"""Ingest: every format, every kind of bad input, strictness, idempotency and provenance."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from evidence.canonical import usage_row_sha256
+from evidence.ingest.records import prompt_template_key
+from evidence.ingest.service import ingest_file
+from evidence.integrity import usage_batches_verify
+from evidence.models import (
+    Account,
+    ApiKey,
+    AssentRecord,
+    EvidenceItem,
+    IngestBatch,
+    LedgerEntry,
+    UsageEvent,
+)
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
+
+
+def usage(n: int, **overrides) -> dict:
+    event = {
+        "request_id": f"req_{n:06d}",
+        "ts": f"2026-01-05T10:{n // 60 % 60:02d}:{n % 60:02d}.123Z",
+        "account_id": f"acct_{n % 3}",
+        "api_key_id": f"key_{n % 3}",
+        "model": "frontier-2",
+        "endpoint": "/v1/chat/completions",
+        "input_tokens": 400 + n,
+        "output_tokens": 800 + n,
+        "source_ip": "203.0.113.7",
+        "user_agent": "python-httpx/0.27",
+        "end_user": "cust-99",
+        "params": {"logprobs": True, "top_logprobs": 5, "temperature": 0.7, "max_tokens": 4096},
+        "prompt": f"Solve step by step: what is {n} * 41?",
+        "status": 200,
+    }
+    event.update(overrides)
+    return {k: v for k, v in event.items() if v is not None}
+
+
+def write_ndjson(path, records, *, gz=False):
+    data = "".join(json.dumps(r) + "\n" for r in records).encode()
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return path
+
+
+def write_csv(path, records, *, gz=False):
+    columns = list(records[0])
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    for record in records:
+        writer.writerow({k: json.dumps(v) if isinstance(v, dict) else v for k, v in record.items()})
+    data = buffer.getvalue().encode()
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return path
+
+
+def ingest(kind, path, **kwargs):
+    return ingest_file(actor="system:test", kind=kind, path=path, **kwargs)
+
+
+# --- formats ---------------------------------------------------------------------------
+
+
+def test_native_ndjson_is_stored_with_provenance(tmp_path):
+    path = write_ndjson(tmp_path / "usage.ndjson", [usage(i) for i in range(10)])
+    result = ingest("usage", path)
+    assert (result.accepted, result.duplicates, result.rejected) == (10, 0, 0)
+    assert result.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    batch = IngestBatch.objects.get(pk=result.batch)
+    assert batch.raw_sha256 == result.sha256
+    assert batch.raw_size == path.stat().st_size
+    assert (batch.kind, batch.format, batch.file_name) == ("usage", "native", "usage.ndjson")
+    event = UsageEvent.objects.get(request_id="req_000003")
+    assert event.batch_id == batch.pk
+    assert event.input_tokens == 403
+    assert event.params["top_logprobs"] == 5
+    assert event.prompt_sha256 == hashlib.sha256(b"Solve step by step: what is 3 * 41?").hexdigest()
+    assert event.prompt_excerpt == "Solve step by step: what is 3 * 41?"
+    assert event.prompt_text == ""  # full text only when the deployment allows it
+    entry = LedgerEntry.objects.get(object_type="ingest_batch", object_id=str(batch.pk))
+    assert entry.action == "ingested"
+    assert entry.object_sha256 == result.sha256
+    assert entry.details["accepted"] == 10
+    assert entry.details["rows_digest"] == batch.rows_digest
+    assert usage_batches_verify()["ok"]
+
+
+def test_full_prompt_kept_only_when_allowed(tmp_path, settings):
+    settings.PACTA_STORE_FULL_PROMPTS = True
+    ingest("usage", write_ndjson(tmp_path / "u.ndjson", [usage(1, prompt="x" * 500)]))
+    event = UsageEvent.objects.get()
+    assert event.prompt_text == "x" * 500
+    assert len(event.prompt_excerpt) == 200
+
+
+def test_templated_prompts_share_a_template_key():
+    a = prompt_template_key('Solve step by step: what is 37 * 41? Use "method A".')
+    b = prompt_template_key("Solve  step by step: what is 12 * 9?   Use 'method B'.")
+    c = prompt_template_key("Write a poem about the sea.")
+    assert a == b
+    assert a != c
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_csv_and_ndjson_give_identical_rows(tmp_path, gz):
+    records = [usage(i) for i in range(6)]
+    ingest("usage", write_csv(tmp_path / "u.csv", records, gz=gz), fmt="csv")
+    from_csv = {e.request_id: e.row_sha256 for e in UsageEvent.objects.all()}
+    UsageEvent.objects.all().delete()
+    ingest("usage", write_ndjson(tmp_path / "u.ndjson", records, gz=gz))
+    from_ndjson = {e.request_id: e.row_sha256 for e in UsageEvent.objects.all()}
+    assert len(from_csv) == 6
+    assert from_csv == from_ndjson
+
+
+def test_gzip_hash_is_of_the_compressed_bytes_as_received(tmp_path):
+    path = write_ndjson(tmp_path / "u.ndjson.gz", [usage(i) for i in range(5)], gz=True)
+    result = ingest("usage", path)
+    assert result.accepted == 5
+    assert result.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_litellm_spend_logs_adapter(tmp_path):
+    row = {
+        "request_id": "chatcmpl-1",
+        "call_type": "acompletion",
+        "api_key": "88dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539800c9f1243fe6b4b",
+        "startTime": "2026-01-06T09:30:00.000+00:00",
+        "endTime": "2026-01-06T09:30:02.000+00:00",
+        "model": "frontier-2",
+        "user": "u-1",
+        "team_id": "team-blue",
+        "end_user": "reseller-customer-7",
+        "requester_ip_address": "198.51.100.20",
+        "prompt_tokens": 120,
+        "completion_tokens": 340,
+        "spend": 0.0042,
+        "messages": [
+            {"role": "system", "content": "You are helpful."},
+            {"role": "user", "content": "Think step by step about 17 + 25."},
+        ],
+        "status": "success",
+    }
+    failed = dict(row, request_id="chatcmpl-2", status="failure", team_id=None)
+    result = ingest("usage", write_ndjson(tmp_path / "spend.ndjson", [row, failed]), fmt="litellm")
+    assert result.accepted == 2, result.errors
+    ok = UsageEvent.objects.get(request_id="chatcmpl-1")
+    assert ok.account_id == "team-blue"
+    assert ok.api_key_id == row["api_key"][:100]
+    assert (ok.input_tokens, ok.output_tokens, ok.status) == (120, 340, 200)
+    assert ok.end_user == "reseller-customer-7"
+    assert str(ok.source_ip) == "198.51.100.20"
+    assert ok.prompt_excerpt == "Think step by step about 17 + 25."
+    bad = UsageEvent.objects.get(request_id="chatcmpl-2")
+    assert bad.account_id == "u-1"  # no team: the user is the account
+    assert bad.status is None
+    assert bad.params == {"litellm_status": "failure"}
+
+
+def test_bedrock_invocation_log_adapter(tmp_path):
+    row = {
+        "schemaType": "ModelInvocationLog",
+        "schemaVersion": "1.0",
+        "timestamp": "2026-01-07T12:00:00Z",
+        "accountId": "123456789012",
+        "identity": {"arn": "arn:aws:sts::123456789012:assumed-role/harvester/session-1"},
+        "region": "us-east-1",
+        "requestId": "6c2f1e9a-0000-4000-8000-000000000001",
+        "operation": "InvokeModel",
+        "modelId": "frontier-2",
+        "input": {
+            "inputContentType": "application/json",
+            "inputBodyJson": {
+                "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}],
+                "max_tokens": 512,
+                "temperature": 0.2,
+            },
+            "inputTokenCount": 9,
+        },
+        "output": {"outputContentType": "application/json", "outputTokenCount": 77},
+    }
+    result = ingest("usage", write_ndjson(tmp_path / "bedrock.ndjson", [row]), fmt="bedrock")
+    assert result.accepted == 1, result.errors
+    event = UsageEvent.objects.get()
+    assert event.request_id == row["requestId"]
+    assert event.account_id == "123456789012"
+    assert event.end_user == row["identity"]["arn"]
+    assert (event.input_tokens, event.output_tokens) == (9, 77)
+    assert event.endpoint == "InvokeModel"
+    assert event.params == {"max_tokens": 512, "temperature": 0.2}
+    assert event.prompt_excerpt == "Hi"
+
+
+def test_adapters_are_for_usage_only(tmp_path):
+    from evidence.ingest.service import IngestUsageError
+
+    path = write_ndjson(tmp_path / "a.ndjson", [{"account_id": "a"}])
+    with pytest.raises(IngestUsageError, match="usage events only"):
+        ingest("accounts", path, fmt="litellm")
+
+
+# --- bad input ---------------------------------------------------------------------------
+
+
+BAD_LINES = [
+    (b"{not json", None, "not valid JSON"),
+    (b"[1, 2]", None, "one JSON object"),
+    (json.dumps(usage(1, request_id=None)).encode(), "request_id", "is required"),
+    (json.dumps(usage(1, input_tokens="12")).encode(), "input_tokens", "whole number"),
+    (json.dumps(usage(1, input_tokens=1.5)).encode(), "input_tokens", "whole number"),
+    (json.dumps(usage(1, output_tokens=-5)).encode(), "output_tokens", "must not be negative"),
+    (json.dumps(usage(1, ts="yesterday")).encode(), "ts", "not an ISO-8601"),
+    (json.dumps(usage(1, ts="2026-01-05T10:00:00")).encode(), "ts", "no time zone"),
+    (json.dumps(usage(1, source_ip="300.1.2.3")).encode(), "source_ip", "not an IP address"),
+    (json.dumps(usage(1, model=7)).encode(), "model", "must be a string"),
+    (json.dumps(usage(1, colour="red")).encode(), "colour", "unknown field"),
+    (json.dumps(usage(1, status=999)).encode(), "status", "not an HTTP status"),
+    (json.dumps(usage(1, params=[1])).encode(), "params", "JSON object"),
+    ('{"request_id": "caf\xe9"}'.encode("latin-1"), None, "not valid UTF-8"),
+]
+
+
+@pytest.mark.parametrize(("line", "field", "message"), BAD_LINES)
+def test_each_bad_line_is_named_and_kept_as_evidence(tmp_path, line, field, message):
+    good = [json.dumps(usage(i)).encode() for i in range(2, 5)]
+    path = tmp_path / "u.ndjson"
+    path.write_bytes(b"\n".join([good[0], line, *good[1:]]) + b"\n")
+    result = ingest("usage", path)
+    assert result.accepted == 3
+    assert result.rejected == 1
+    [error] = result.errors
+    assert error["line"] == 2
+    assert error["field"] == field
+    assert message in error["message"]
+    rejects = EvidenceItem.objects.get(pk=result.rejects_file)
+    assert rejects.kind == "ingest_rejects"
+    kept = [json.loads(x) for x in rejects.file.open("rb").read().splitlines()]
+    assert kept[0]["line"] == 2
+    assert kept[0]["message"] == error["message"]
+    assert "raw" in kept[0] or "raw_base64" in kept[0]
+    assert IngestBatch.objects.get(pk=result.batch).rejects_file_id == rejects.pk
+
+
+def test_over_long_line_is_rejected_without_reading_it_whole(tmp_path, settings):
+    settings.PACTA_INGEST_MAX_LINE_BYTES = 1000
+    path = tmp_path / "u.ndjson"
+    long_line = json.dumps(usage(9, prompt="y" * 5000))
+    path.write_text("\n".join([json.dumps(usage(1)), long_line, json.dumps(usage(2))]) + "\n")
+    result = ingest("usage", path)
+    assert result.accepted == 2
+    assert result.errors == [
+        {"line": 2, "field": None, "message": "line is longer than the maximum line length"}
+    ]
+
+
+def test_truncated_gzip_keeps_the_valid_lines_and_says_so(tmp_path):
+    data = gzip.compress(b"".join(json.dumps(usage(i)).encode() + b"\n" for i in range(200)))
+    path = tmp_path / "u.ndjson.gz"
+    path.write_bytes(data[: len(data) // 2])
+    result = ingest("usage", path)
+    assert result.errors[-1]["field"] == "file"
+    assert "truncated" in result.errors[-1]["message"]
+    assert result.status == "committed"
+    assert result.accepted == UsageEvent.objects.count()
+    assert result.accepted < 200
+    strict = ingest("usage", path, strict=True)
+    assert strict.status == "rejected"
+
+
+def test_empty_file_is_refused(tmp_path):
+    path = tmp_path / "empty.ndjson"
+    path.write_bytes(b"")
+    result = ingest("usage", path)
+    assert result.status == "rejected"
+    assert result.errors == [
+        {"line": 0, "field": "file", "message": "the file is empty: there is nothing to ingest"}
+    ]
+
+
+def test_csv_with_unknown_column_is_refused_whole(tmp_path):
+    path = tmp_path / "u.csv"
+    path.write_text(
+        "request_id,ts,account_id,model,input_tokens,output_tokens,colour\n"
+        "r1,2026-01-05T10:00:00Z,a,m,1,2,red\n"
+    )
+    result = ingest("usage", path, fmt="csv")
+    assert result.status == "rejected"
+    assert result.errors[0]["field"] == "colour"
+    assert "unknown column" in result.errors[0]["message"]
+    assert UsageEvent.objects.count() == 0
+
+
+def test_csv_row_with_wrong_cell_count_names_its_line(tmp_path):
+    path = tmp_path / "u.csv"
+    path.write_text(
+        "request_id,ts,account_id,model,input_tokens,output_tokens\n"
+        "r1,2026-01-05T10:00:00Z,a,m,1,2\n"
+        "r2,2026-01-05T10:00:00Z,a,m,1\n"
+    )
+    result = ingest("usage", path, fmt="csv")
+    assert result.accepted == 1
+    assert result.errors[0]["line"] == 3
+    assert "cells" in result.errors[0]["message"]
+
+
+# --- strictness, idempotency, overlap ----------------------------------------------------
+
+
+def test_strict_mode_commits_nothing_and_exits_1(tmp_path, capsys):
+    lines = [json.dumps(usage(i)) for i in range(50)] + ['{"broken": ']
+    path = tmp_path / "u.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("ingest", "usage", str(path), "--strict", "--json")
+    assert exit_info.value.code == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["status"] == "rejected"
+    assert out["accepted"] == 0
+    assert out["errors"][0]["line"] == 51
+    assert UsageEvent.objects.count() == 0
+    assert Account.objects.count() == 0  # no stubs either
+    batch = IngestBatch.objects.get()
+    assert batch.status == "rejected"  # the refusal itself is on the record
+    assert LedgerEntry.objects.filter(
+        object_type="ingest_batch", details__status="rejected"
+    ).exists()
+
+
+def test_reingesting_the_same_file_adds_nothing_and_says_so(tmp_path, capsys):
+    path = write_ndjson(tmp_path / "u.ndjson", [usage(i) for i in range(30)])
+    first = ingest("usage", path)
+    second = ingest("usage", path)
+    assert (first.accepted, first.duplicates) == (30, 0)
+    assert (second.accepted, second.duplicates) == (0, 30)
+    assert second.same_as_batch == first.batch
+    assert UsageEvent.objects.count() == 30
+    call_command("ingest", "usage", str(path))
+    assert "was ingested before as batch" in capsys.readouterr().out
+    assert usage_batches_verify()["ok"]
+
+
+def test_overlapping_file_adds_only_what_is_new(tmp_path, monkeypatch):
+    from evidence.ingest.loaders import UsageLoader
+
+    monkeypatch.setattr(UsageLoader, "chunk_rows", 7)  # several chunks, both paths
+    ingest("usage", write_ndjson(tmp_path / "a.ndjson", [usage(i) for i in range(20)]))
+    overlapping = [usage(i) for i in range(30, 45)] + [usage(i) for i in range(10, 40)]
+    result = ingest("usage", write_ndjson(tmp_path / "b.ndjson", overlapping))
+    assert result.accepted == 25  # 20..44 are new
+    assert result.duplicates == 20  # 10..19 stored before, 30..39 repeated in the file
+    assert UsageEvent.objects.count() == 45
+    check = usage_batches_verify()
+    assert check["ok"], check["failures"]
+
+
+def test_duplicate_request_ids_within_one_file(tmp_path):
+    result = ingest("usage", write_ndjson(tmp_path / "u.ndjson", [usage(1), usage(2), usage(1)]))
+    assert (result.accepted, result.duplicates) == (2, 1)
+
+
+# --- integrity of stored rows ------------------------------------------------------------
+
+
+def test_row_changed_by_raw_sql_is_caught_through_its_hash_and_batch(tmp_path):
+    ingest("usage", write_ndjson(tmp_path / "u.ndjson", [usage(i) for i in range(10)]))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE evidence_usageevent SET output_tokens = 1 WHERE request_id = 'req_000004'"
+        )
+    check = usage_batches_verify()
+    assert not check["ok"]
+    [failure] = check["failures"]
+    assert failure["object"] == "usage_event"
+    assert failure["id"] == "req_000004"
+
+
+def test_row_deleted_by_raw_sql_breaks_the_batch_digest(tmp_path):
+    result = ingest("usage", write_ndjson(tmp_path / "u.ndjson", [usage(i) for i in range(10)]))
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM evidence_usageevent WHERE request_id = 'req_000004'")
+    check = usage_batches_verify()
+    assert [(f["object"], f["id"]) for f in check["failures"]] == [("ingest_batch", result.batch)]
+
+
+def test_row_hash_is_recomputable_from_the_stored_row(tmp_path):
+    ingest("usage", write_ndjson(tmp_path / "u.ndjson", [usage(1)]))
+    event = UsageEvent.objects.values().get()
+    event["source_ip"] = str(event["source_ip"])
+    assert usage_row_sha256(event) == event["row_sha256"]
+
+
+# --- accounts and assent -----------------------------------------------------------------
+
+
+def account(account_id, **overrides):
+    record = {
+        "account_id": account_id,
+        "org_name": "Blue Finch Labs",
+        "email": "ops@bluefinch.example",
+        "created_at": "2025-11-02T08:00:00Z",
+        "country": "SG",
+        "billing_country": "SG",
+        "payment_fingerprint": "pf_8c1e",
+        "signup_ip": "198.51.100.4",
+        "signup_user_agent": "Mozilla/5.0",
+        "plan": "tier-3",
+        "status": "active",
+        "reseller": False,
+    }
+    record.update(overrides)
+    return record
+
+
+def test_usage_for_unknown_accounts_creates_stubs_that_accounts_fill_in(tmp_path):
+    ingest("usage", write_ndjson(tmp_path / "u.ndjson", [usage(i) for i in range(6)]))
+    stub = Account.objects.get(account_id="acct_1")
+    assert stub.seen_only_in_usage
+    assert stub.org_name == ""
+    assert ApiKey.objects.get(key_id="key_1").account == stub
+    result = ingest("accounts", write_ndjson(tmp_path / "a.ndjson", [account("acct_1")]))
+    assert result.accepted == 1
+    stub.refresh_from_db()
+    assert not stub.seen_only_in_usage
+    assert stub.org_name == "Blue Finch Labs"
+    assert str(stub.signup_ip) == "198.51.100.4"
+    assert stub.batch_id == result.batch
+
+
+def test_accounts_reingest_is_duplicate_and_a_change_is_recorded(tmp_path):
+    first = ingest("accounts", write_ndjson(tmp_path / "a.ndjson", [account("a1"), account("a2")]))
+    assert first.accepted == 2
+    again = ingest("accounts", write_ndjson(tmp_path / "a.ndjson", [account("a1"), account("a2")]))
+    assert (again.accepted, again.duplicates) == (0, 2)
+    previous = Account.objects.get(account_id="a2").content_sha256
+    changed = ingest(
+        "accounts", write_ndjson(tmp_path / "b.ndjson", [account("a2", status="suspended")])
+    )
+    assert (changed.accepted, changed.updated) == (1, 1)
+    assert Account.objects.get(account_id="a2").status == "suspended"
+    entry = LedgerEntry.objects.get(object_type="ingest_batch", object_id=str(changed.batch))
+    assert entry.details["updated_accounts"] == [{"account_id": "a2", "previous_sha256": previous}]
+
+
+def test_account_with_bad_country_and_flag_is_named(tmp_path):
+    records = [account("a1", country="Singapore"), account("a2", reseller="maybe")]
+    result = ingest("accounts", write_ndjson(tmp_path / "a.ndjson", records))
+    assert [(e["line"], e["field"]) for e in result.errors] == [
+        (1, "country"),
+        (2, "reseller"),
+    ]
+
+
+def test_assent_records_link_to_their_terms_and_are_not_duplicated(tmp_path):
+    from evidence.models import TermsDocument, TermsVersion
+
+    document = TermsDocument.objects.create(slug="services-agreement", title="Services Agreement")
+    version = TermsVersion.objects.create(
+        document=document,
+        label="2026-01-01",
+        effective_date="2026-01-01",
+        text="1. Terms",
+        text_sha256="0" * 64,
+    )
+    record = {
+        "account_id": "acct_9",
+        "terms": "services-agreement",
+        "version": "2026-01-01",
+        "ts": "2025-11-02T08:01:10Z",
+        "ip": "198.51.100.4",
+        "user_agent": "Mozilla/5.0",
+        "method": "clickwrap",
+        "flow_id": "signup-v3",
+        "screenshot_sha256": "9f2c" + "0" * 60,
+    }
+    unknown_version = dict(record, version="2019-01-01")
+    result = ingest("assent", write_ndjson(tmp_path / "s.ndjson", [record, unknown_version]))
+    assert result.accepted == 2
+    linked = AssentRecord.objects.get(version_label="2026-01-01")
+    assert linked.terms_version == version
+    assert linked.account.account_id == "acct_9"
+    assert linked.account.seen_only_in_usage
+    assert AssentRecord.objects.get(version_label="2019-01-01").terms_version is None
+    again = ingest("assent", write_ndjson(tmp_path / "s.ndjson", [record]))
+    assert (again.accepted, again.duplicates) == (0, 1)
+    bad = ingest("assent", write_ndjson(tmp_path / "t.ndjson", [dict(record, method="nodded")]))
+    assert bad.errors[0]["field"] == "method"
+
+
+# --- the command -------------------------------------------------------------------------
+
+
+def test_command_json_contract(tmp_path, capsys):
+    path = write_ndjson(tmp_path / "u.ndjson", [usage(1)])
+    call_command("ingest", "usage", str(path), "--json")
+    out = json.loads(capsys.readouterr().out)
+    for key in ("batch", "sha256", "accepted", "duplicates", "rejected", "errors"):
+        assert key in out
+    assert out["accepted"] == 1
+
+
+def test_command_names_a_missing_path(tmp_path):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="no such file"):
+        call_command("ingest", "usage", str(tmp_path / "missing.ndjson"))
