@@ -1,0 +1,205 @@
+"""Importing Terms: a document version, split into clauses, each hashed and kept verbatim.
+
+The formation and breach elements both rest on these rows: which text the account agreed
+to, and which clause the conduct breaks. So a version is never overwritten — importing a
+label again with the same text is recognised and adds nothing, and with different text is
+refused — and a clause whose text did not change between versions is linked to its first
+appearance (`Clause.same_as`), so an allegation can show the term was in force throughout.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from evidence.clauses import TermsFormatError, clauses_split
+from evidence.ledger import Actor, actor_label, ledger_append
+from evidence.models import Clause, ClauseCategory, IngestBatch, TermsDocument, TermsVersion
+
+
+class TermsImportError(ValueError):
+    """The file or the request cannot become a Terms version; the message says which part."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass
+class TermsImportResult:
+    document: str
+    version: str
+    version_id: int
+    sha256: str
+    clauses: int
+    unchanged_clauses: int
+    created: bool
+    batch: int | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def terms_import(
+    *,
+    actor: Actor,
+    path: Path,
+    document_slug: str,
+    title: str,
+    version_label: str,
+    effective: dt.date,
+    url: str = "",
+) -> TermsImportResult:
+    """Import one version of a Terms document from Markdown or plain text."""
+    raw = Path(path).read_bytes()
+    sha256 = hashlib.sha256(raw).hexdigest()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TermsImportError(
+            f"{path}: not valid UTF-8 at byte {exc.start}", field="PATH"
+        ) from None
+    try:
+        parsed = clauses_split(text)
+    except TermsFormatError as exc:
+        raise TermsImportError(f"{path}: {exc}", field="PATH") from None
+
+    with transaction.atomic():
+        document, _ = TermsDocument.objects.get_or_create(
+            slug=document_slug, defaults={"title": title, "url": url}
+        )
+        existing = TermsVersion.objects.filter(document=document, label=version_label).first()
+        if existing is not None:
+            if existing.text_sha256 != sha256:
+                raise TermsImportError(
+                    f"version {version_label} of {document_slug} was imported before with "
+                    f"different text (SHA-256 {existing.text_sha256}); a published version "
+                    "does not change — import the new text under a new version label",
+                    field="--version",
+                )
+            return TermsImportResult(
+                document=document.slug,
+                version=existing.label,
+                version_id=existing.pk,
+                sha256=sha256,
+                clauses=existing.clauses.count(),
+                unchanged_clauses=existing.clauses.filter(same_as__isnull=False).count(),
+                created=False,
+                batch=None,
+            )
+        label, _ = actor_label(actor)
+        user = actor if getattr(actor, "is_authenticated", False) else None
+        now = timezone.now()
+        batch = IngestBatch.objects.create(
+            kind=IngestBatch.Kind.TERMS,
+            source=IngestBatch.Source.CLI,
+            format="text",
+            file_name=Path(path).name,
+            raw_sha256=sha256,
+            raw_size=len(raw),
+            collector=user,
+            collector_label=label,
+            started_at=now,
+            finished_at=now,
+            status=IngestBatch.Status.COMMITTED,
+            accepted=len(parsed),
+        )
+        version = TermsVersion.objects.create(
+            document=document,
+            label=version_label,
+            effective_date=effective,
+            text=text,
+            text_sha256=sha256,
+            source_url=url,
+            imported_by=user,
+        )
+        earlier = _earlier_clauses(document, exclude=version)
+        clauses, unchanged = [], 0
+        for clause in parsed:
+            text_hash = hashlib.sha256(clause.text.encode("utf-8")).hexdigest()
+            first = earlier.get((clause.path, text_hash)) or earlier.get((None, text_hash))
+            unchanged += first is not None
+            clauses.append(
+                Clause(
+                    version=version,
+                    path=clause.path,
+                    heading=clause.heading[:500],
+                    text=clause.text,
+                    text_sha256=text_hash,
+                    category=clause.category,
+                    position=clause.position,
+                    same_as_id=first,
+                )
+            )
+        Clause.objects.bulk_create(clauses)
+        ledger_append(
+            actor=actor,
+            action="imported",
+            object_type="terms_version",
+            object_id=version.pk,
+            object_sha256=sha256,
+            details={
+                "document": document.slug,
+                "version": version.label,
+                "effective": effective.isoformat(),
+                "clauses": len(clauses),
+                "unchanged_clauses": unchanged,
+                "batch": batch.pk,
+                "file_name": batch.file_name,
+            },
+        )
+    return TermsImportResult(
+        document=document.slug,
+        version=version.label,
+        version_id=version.pk,
+        sha256=sha256,
+        clauses=len(clauses),
+        unchanged_clauses=unchanged,
+        created=True,
+        batch=batch.pk,
+    )
+
+
+def _earlier_clauses(document: TermsDocument, *, exclude: TermsVersion) -> dict:
+    """First appearance of each clause text in earlier versions, by (path, hash) and hash.
+
+    Keyed by path and hash first (the same clause at the same place), then by hash alone
+    (the same words renumbered), always pointing at the first version that had them.
+    """
+    first: dict[tuple[str | None, str], int] = {}
+    rows = (
+        Clause.objects.filter(version__document=document)
+        .exclude(version=exclude)
+        .order_by("version__effective_date", "version_id", "position")
+        .values_list("pk", "path", "text_sha256", "same_as_id")
+    )
+    for pk, path, text_hash, same_as in rows:
+        root = same_as or pk
+        first.setdefault((path, text_hash), root)
+        first.setdefault((None, text_hash), root)
+    return first
+
+
+def clause_category_set(*, actor: Actor, clause: Clause, category: str) -> Clause:
+    """Counsel's category for a clause; the suggestion it replaces stays in the ledger."""
+    if category not in ClauseCategory.values:
+        raise TermsImportError(f"unknown clause category {category!r}", field="category")
+    with transaction.atomic():
+        previous = clause.category
+        Clause.objects.filter(pk=clause.pk).update(category=category)
+        clause.category = category
+        ledger_append(
+            actor=actor,
+            action="changed",
+            object_type="clause",
+            object_id=clause.pk,
+            object_sha256=clause.text_sha256,
+            details={"field": "category", "from": previous, "to": category},
+        )
+    return clause
