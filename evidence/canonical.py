@@ -72,16 +72,23 @@ def params_canonical(params: dict[str, Any] | None) -> str:
 
 
 def usage_row_canonical(row: dict[str, Any]) -> bytes:
-    """The canonical bytes of a usage row: typed values, fixed order, unit-separated.
+    """The canonical bytes of a usage row: typed values, fixed order, unit-separated."""
+    return usage_row_canonical_parts(row, utc_iso(row["ts"]), params_canonical(row["params"]))
 
-    Written out field by field (not in a loop) because ingest calls it for every row.
+
+def usage_row_canonical_parts(row: dict[str, Any], ts_iso: str, params_json: str) -> bytes:
+    """`usage_row_canonical` with the timestamp and params already in canonical form.
+
+    Ingest formats both once per row and reuses them for the COPY, so it calls this
+    directly; verification goes through `usage_row_canonical`. Written out field by field
+    because it runs for every row.
     """
     ip = row["source_ip"]
     status = row["status"]
     return "\x1f".join(
         (
             row["request_id"],
-            utc_iso(row["ts"]),
+            ts_iso,
             row["account_id"],
             row["api_key_id"],
             row["model"],
@@ -91,7 +98,7 @@ def usage_row_canonical(row: dict[str, Any]) -> bytes:
             "" if ip is None else str(ip),
             row["user_agent"],
             row["end_user"],
-            params_canonical(row["params"]),
+            params_json,
             row["prompt_sha256"],
             row["prompt_template_key"],
             row["prompt_excerpt"],

@@ -14,8 +14,8 @@ from typing import Any
 
 import psycopg
 from django.db import IntegrityError, connection, transaction
+from psycopg.copy import QueuedLibpqWriter
 
-from evidence.canonical import params_canonical
 from evidence.models import Account, ApiKey, AssentRecord, IngestBatch, TermsVersion
 
 USAGE_COLUMNS = (
@@ -109,7 +109,7 @@ class UsageLoader:
             row["source_ip"],
             row["user_agent"],
             row["end_user"],
-            params_canonical(row["params"]),
+            row["params_json"],
             row["prompt_sha256"],
             row["prompt_template_key"],
             row["prompt_excerpt"],
@@ -140,7 +140,10 @@ class UsageLoader:
 
     def _copy_open(self) -> None:
         self._savepoint = transaction.savepoint()
-        self._copy_cm = self._cursor.copy(_COPY_USAGE)
+        # The queued writer sends from a worker thread, so Python keeps parsing and
+        # validating while the server is busy storing the previous rows.
+        raw_cursor = self._cursor.cursor
+        self._copy_cm = raw_cursor.copy(_COPY_USAGE, writer=QueuedLibpqWriter(raw_cursor))
         self._copy = self._copy_cm.__enter__()
 
     def _chunk_close(self) -> None:

@@ -9,6 +9,7 @@ strict mode one bad line refuses the whole file, and only the refusal is recorde
 from __future__ import annotations
 
 import base64
+import functools
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -136,6 +137,8 @@ def ingest_file(
     started_at = timezone.now()
     raw = RawSource(path, max_line_bytes=settings.PACTA_INGEST_MAX_LINE_BYTES)
     validate = VALIDATORS[kind]
+    if kind == "usage":  # read the setting once, not once per row
+        validate = functools.partial(validate, full_prompts=settings.PACTA_STORE_FULL_PROMPTS)
     try:
         with transaction.atomic():
             batch = IngestBatch.objects.create(

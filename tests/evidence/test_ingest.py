@@ -109,7 +109,7 @@ def test_full_prompt_kept_only_when_allowed(tmp_path, settings):
 
 def test_templated_prompts_share_a_template_key():
     a = prompt_template_key('Solve step by step: what is 37 * 41? Use "method A".')
-    b = prompt_template_key("Solve  step by step: what is 12 * 9?   Use 'method B'.")
+    b = prompt_template_key('Solve  step by step: what is 12 * 9?   Use "method B".')
     c = prompt_template_key("Write a poem about the sea.")
     assert a == b
     assert a != c
