@@ -8,8 +8,10 @@ business records a report certifies.
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Func, Q, Value
+from django.db.models.lookups import Exact
 
 from evidence.models import Account, Clause, EvidenceItem
 
@@ -185,3 +187,79 @@ class ReportJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case.reference} {self.edition} report ({self.status})"
+
+
+class ApiScope(models.TextChoices):
+    """What a machine token may do. A token carries only the scopes its job needs."""
+
+    INGEST = "ingest", "Ingest records (and nothing else)"
+    READ = "read", "Read"
+    WRITE = "write", "Write"
+
+
+def validate_api_scopes(value) -> None:
+    """A non-empty list of known scopes: a token that may do nothing, or anything, is a mistake."""
+    if not isinstance(value, list) or not value:
+        raise ValidationError("scopes must be a non-empty list", code="invalid")
+    unknown = sorted({str(scope) for scope in value} - set(ApiScope.values))
+    if unknown:
+        raise ValidationError(
+            f"unknown scope(s) {', '.join(unknown)}: use {', '.join(ApiScope.values)}",
+            code="invalid",
+        )
+
+
+class ApiToken(models.Model):
+    """A machine's credential for the REST API, limited to the scopes it carries.
+
+    Only the SHA-256 of the token is stored: a copy of the database (a backup, an exhibit
+    of the ledger) must not hand anyone the power to ingest records in the provider's
+    name. The prefix identifies a token to people without revealing it.
+    """
+
+    PREFIX_LENGTH = 12
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=PREFIX_LENGTH, db_index=True)
+    key_sha256 = models.CharField(max_length=64, unique=True)
+    scopes = models.JSONField(default=list, validators=[validate_api_scopes])
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: never expires.")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API token"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(key_sha256__regex=r"^[0-9a-f]{64}$"), name="api_token_sha256_hex"
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    Exact(
+                        Func(F("scopes"), function="jsonb_typeof", output_field=models.TextField()),
+                        Value("array"),
+                    ),
+                    ~Q(scopes=[]),
+                    scopes__contained_by=ApiScope.values,
+                ),
+                name="api_token_scopes_known_non_empty",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name}, {self.user})"
+
+    def refusal(self, *, at) -> str | None:
+        """Why this token may not be used at `at`, or None when it may."""
+        if self.revoked_at is not None and self.revoked_at <= at:
+            return f"This API token was revoked at {self.revoked_at.isoformat()}."
+        if self.expires_at is not None and self.expires_at <= at:
+            return f"This API token expired at {self.expires_at.isoformat()}."
+        if not self.user.is_active:
+            return "The user this API token belongs to is inactive."
+        return None

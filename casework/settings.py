@@ -76,7 +76,8 @@ TEMPLATES = [
 ]
 
 # --- Database: PostgreSQL only -------------------------------------------------------------
-PACTA_DATABASE_NAME = "pacta"
+# The embedded database's name; benchmarks use their own ("pacta_bench").
+PACTA_DATABASE_NAME = env.str("PACTA_DATABASE_NAME", default="pacta")
 if env.str("DATABASE_URL", default=""):
     DATABASES = {"default": env.db_url("DATABASE_URL")}
     if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
@@ -126,11 +127,32 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+# --- REST API (/api/v1/): machine tokens with scopes, throttled, one error shape --------
 REST_FRAMEWORK = {
+    # Token first: its "Bearer" challenge makes missing credentials a 401, not a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "casework.api_auth.ScopedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "casework.api_auth.ScopePermission",
+    ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "casework.api_auth.TokenRateThrottle",
+        "casework.api_auth.EndpointRateThrottle",
+    ],
+    # Counted in the default cache (per process with LocMem; share a cache such as Redis
+    # when several web processes must share one budget).
+    "DEFAULT_THROTTLE_RATES": {
+        "token": env.str("PACTA_API_TOKEN_RATE", default="600/min"),
+        "ingest": env.str("PACTA_API_INGEST_RATE", default="60/min"),
+    },
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # `?format=` belongs to the ingest endpoint (native|csv|litellm|bedrock), not to DRF's
+    # renderer override: the API answers JSON only.
+    "URL_FORMAT_OVERRIDE": None,
+    "EXCEPTION_HANDLER": "casework.api_errors.api_exception_handler",
 }
 
 # --- Celery: long, idempotent jobs ------------------------------------------------------
@@ -172,6 +194,8 @@ PACTA_DEMO = env.bool("PACTA_DEMO", default=False)
 PACTA_STORE_FULL_PROMPTS = env.bool("PACTA_STORE_FULL_PROMPTS", default=False)
 # A longer line is rejected (and reported) rather than read into memory.
 PACTA_INGEST_MAX_LINE_BYTES = env.int("PACTA_INGEST_MAX_LINE_BYTES", default=1024 * 1024)
+# A larger upload through the REST API is refused (413) while it streams to disk.
+PACTA_INGEST_MAX_UPLOAD_BYTES = env.int("PACTA_INGEST_MAX_UPLOAD_BYTES", default=4 * 1024**3)
 
 LOGGING = {
     "version": 1,
