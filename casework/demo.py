@@ -6,6 +6,7 @@ demo password is public, so these accounts must never exist outside a demo.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -38,6 +39,46 @@ def demo_users_seed() -> list[str]:
         user.groups.add(Group.objects.get(name=group))
         made.append(username)
     return made
+
+
+TERMS_TITLE = "Services Agreement"
+
+
+def demo_record_load(*, scenario_dir: Path) -> list[str]:
+    """Load the scenario into the record as an operator would: Terms, accounts, assent, usage.
+
+    Safe to rerun: Terms versions already imported and rows already stored are recognised
+    and counted as duplicates, so `make demo` twice does not double the record.
+    """
+    from evidence.ingest.service import ingest_file
+    from evidence.terms import terms_import
+
+    lines = []
+    for path in sorted((scenario_dir / "terms").glob("*.md")):
+        slug, _, label = path.stem.rpartition("-20")
+        label = "20" + label
+        result = terms_import(
+            actor="system:demo",
+            path=path,
+            document_slug=slug,
+            title=TERMS_TITLE,
+            version_label=label,
+            effective=dt.date.fromisoformat(label),
+        )
+        lines.append(f"Terms {result.document} {result.version}: {result.clauses} clauses")
+    for kind, name in (
+        ("accounts", "accounts.ndjson"),
+        ("assent", "assent.ndjson"),
+        ("usage", "usage.ndjson"),
+    ):
+        result = ingest_file(
+            actor="system:demo", kind=kind, path=scenario_dir / name, source="demo"
+        )
+        lines.append(
+            f"{kind}: {result.accepted} accepted, {result.duplicates} duplicate, "
+            f"{result.rejected} rejected (batch {result.batch})"
+        )
+    return lines
 
 
 def demo_scenario_ensure(*, out_dir: Path, accounts: int, events: int, seed: int) -> dict:

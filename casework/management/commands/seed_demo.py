@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from casework.demo import DEMO_PASSWORD, demo_scenario_ensure, demo_users_seed
+from casework.demo import DEMO_PASSWORD, demo_record_load, demo_scenario_ensure, demo_users_seed
 
 
 class Command(BaseCommand):
@@ -28,3 +28,5 @@ class Command(BaseCommand):
         )
         verb = "Reused" if scenario["reused"] else "Generated"
         self.stdout.write(f"{verb} the demo scenario in {out_dir}.")
+        for line in demo_record_load(scenario_dir=out_dir):
+            self.stdout.write(f"  {line}")
