@@ -47,3 +47,20 @@ class ReportJobAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # reports are requested through the case, which snapshots it first
+
+
+@admin.register(models.ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are issued and revoked with `issue_token`/`revoke_token`, which write the ledger;
+    the admin only lists them (the secret itself is never stored)."""
+
+    list_display = ["prefix", "name", "user", "scopes", "expires_at", "revoked_at", "last_used_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["prefix", "name", "user__username"]
+    readonly_fields = [f.name for f in models.ApiToken._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -192,6 +192,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 PACTA_DEMO = env.bool("PACTA_DEMO", default=False)
 # Store full prompt text only where the deployment's privacy review allows it.
 PACTA_STORE_FULL_PROMPTS = env.bool("PACTA_STORE_FULL_PROMPTS", default=False)
+# Processes that parse and validate usage NDJSON beside the one that streams it into COPY.
+PACTA_INGEST_WORKERS = env.int("PACTA_INGEST_WORKERS", default=2)
 # A longer line is rejected (and reported) rather than read into memory.
 PACTA_INGEST_MAX_LINE_BYTES = env.int("PACTA_INGEST_MAX_LINE_BYTES", default=1024 * 1024)
 # A larger upload through the REST API is refused (413) while it streams to disk.

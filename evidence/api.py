@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 from evidence.ingest.formats import FORMATS
 from evidence.ingest.service import KINDS, IngestResult, IngestUsageError, ingest_file
 from evidence.models import IngestBatch
+from evidence.selectors import ingest_batch_list
 
 UPLOAD_CHUNK_BYTES = 1024 * 1024
 ACCEPTED_CONTENT_ENCODINGS = {"", "identity", "gzip", "x-gzip"}
@@ -267,7 +268,7 @@ class _IngestBatchReadMixin:
     required_scopes = "read"
 
     def get_queryset(self):
-        return IngestBatch.objects.select_related("collector").order_by("-started_at", "-pk")
+        return ingest_batch_list()
 
 
 class IngestBatchListView(_IngestBatchReadMixin, generics.ListAPIView):

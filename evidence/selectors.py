@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Max, Min
+from django.db.models import Count, Max, Min, QuerySet
 
 from evidence.ledger import ledger_head
 from evidence.models import Account, AssentRecord, IngestBatch, TermsVersion, UsageEvent
@@ -23,3 +23,9 @@ def record_summary() -> dict:
         "ledger_head_seq": head_seq,
         "ledger_head_hash": head_hash,
     }
+
+
+def ingest_batch_list() -> QuerySet[IngestBatch]:
+    """Ingest batches, newest first. Batches are provenance of the shared record, not of a
+    case, so every user allowed to read the record may list them."""
+    return IngestBatch.objects.select_related("collector").order_by("-started_at", "-pk")

@@ -1,7 +1,8 @@
 """Loaders: validated rows into PostgreSQL, one loader per kind, inside the caller's transaction.
 
-The usage loader is the hot path. It streams rows straight into the usage table with COPY,
-a chunk at a time under a savepoint, so new data loads at the database's bulk-load speed.
+The usage loader is the hot path. It streams prepared blocks (`usage_blocks`) straight into
+the usage table with COPY, a chunk at a time under a savepoint, so new data loads at the
+database's bulk-load speed.
 Only when a chunk collides with a stored request id (a re-sent or overlapping file) does it
 roll that chunk back and switch to the staging path (COPY into a temporary table, then
 `INSERT ... ON CONFLICT DO NOTHING`), paying for de-duplication only where there is overlap.
@@ -16,6 +17,7 @@ import psycopg
 from django.db import IntegrityError, connection, transaction
 from psycopg.copy import QueuedLibpqWriter
 
+from evidence.ingest.usage_blocks import UsageBlock
 from evidence.models import Account, ApiKey, AssentRecord, IngestBatch, TermsVersion
 
 USAGE_COLUMNS = (
@@ -41,7 +43,7 @@ USAGE_COLUMNS = (
 )
 _COLUMN_LIST = ", ".join(USAGE_COLUMNS)
 _COPY_USAGE = f"COPY evidence_usageevent ({_COLUMN_LIST}) FROM STDIN"
-_COPY_STAGING = f"COPY pacta_usage_staging ({_COLUMN_LIST}, seq) FROM STDIN"
+_COPY_STAGING = f"COPY pacta_usage_staging ({_COLUMN_LIST}) FROM STDIN"
 
 
 class RowDigest:
@@ -73,7 +75,7 @@ def _accounts_ensure(account_ids: set[str]) -> None:
 
 
 class UsageLoader:
-    """Streams usage rows into the usage table; see the module docstring for the two paths."""
+    """Streams blocks of usage rows into the usage table; see the module docstring."""
 
     chunk_rows = 25_000
 
@@ -84,9 +86,10 @@ class UsageLoader:
         self.duplicates = 0
         self.overlap = False
         self._cursor = connection.cursor()
-        self._chunk: list[tuple] = []
+        self._chunk: list[UsageBlock] = []
+        self._chunk_rows = 0
         self._chunk_accounts: set[str] = set()
-        self._chunk_keys: dict[str, tuple[str, Any]] = {}
+        self._chunk_keys: dict[str, tuple[str, str]] = {}
         self._ensured_accounts: set[str] = set()
         self._ensured_keys: set[str] = set()
         self._copy_cm = None
@@ -94,42 +97,20 @@ class UsageLoader:
         self._savepoint = None
         self._staging_ready = False
 
-    # -- streaming ------------------------------------------------------------------------
-
-    def add(self, row: dict[str, Any]) -> None:
-        values = (
-            row["request_id"],
-            row["ts"],
-            row["account_id"],
-            row["api_key_id"],
-            row["model"],
-            row["endpoint"],
-            row["input_tokens"],
-            row["output_tokens"],
-            row["source_ip"],
-            row["user_agent"],
-            row["end_user"],
-            row["params_json"],
-            row["prompt_sha256"],
-            row["prompt_template_key"],
-            row["prompt_excerpt"],
-            row["prompt_text"],
-            row["status"],
-            self.batch_id,
-            row["row_sha256"],
-        )
-        self._chunk.append(values)
-        account_id = row["account_id"]
-        if account_id not in self._ensured_accounts:
-            self._chunk_accounts.add(account_id)
-        key = row["api_key_id"]
-        if key and key not in self._ensured_keys and key not in self._chunk_keys:
-            self._chunk_keys[key] = (account_id, row["ts"])
+    def add_block(self, block: UsageBlock) -> None:
+        if not block.rows:
+            return
+        self._chunk.append(block)
+        self._chunk_rows += block.rows
+        self._chunk_accounts |= block.accounts - self._ensured_accounts
+        for key, first in block.keys.items():
+            if key not in self._ensured_keys and key not in self._chunk_keys:
+                self._chunk_keys[key] = first
         if not self.overlap:
             if self._copy is None:
                 self._copy_open()
-            self._copy.write_row(values)
-        if len(self._chunk) >= self.chunk_rows:
+            self._copy.write(block.copy_data)
+        if self._chunk_rows >= self.chunk_rows:
             self._chunk_close()
 
     def finish(self) -> None:
@@ -157,30 +138,36 @@ class UsageLoader:
                 self.overlap = True  # overlap tends to continue: stage from here on
             else:
                 transaction.savepoint_commit(self._savepoint)
-                for values in self._chunk:
-                    self.digest.add(values[-1])
-                self.accepted += len(self._chunk)
+                for block in self._chunk:
+                    for row_hash in block.row_hashes:
+                        self.digest.add(row_hash)
+                self.accepted += self._chunk_rows
             finally:
                 self._copy_cm = self._copy = self._savepoint = None
         if self.overlap:
             self._chunk_stage()
         self._references_ensure()
         self._chunk = []
+        self._chunk_rows = 0
 
     def _chunk_stage(self) -> None:
         cursor = self._cursor
         if not self._staging_ready:
             # IF NOT EXISTS: an outer transaction (a test, a multi-file import) may already
-            # hold one from an earlier file.
+            # hold one from an earlier file. `seq` numbers rows in file order.
             cursor.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS pacta_usage_staging ON COMMIT DROP AS "
-                f"SELECT {_COLUMN_LIST}, 0::bigint AS seq FROM evidence_usageevent WITH NO DATA"
+                f"SELECT {_COLUMN_LIST} FROM evidence_usageevent WITH NO DATA"
+            )
+            cursor.execute(
+                "ALTER TABLE pacta_usage_staging "
+                "ADD COLUMN IF NOT EXISTS seq bigint GENERATED ALWAYS AS IDENTITY"
             )
             self._staging_ready = True
-        cursor.execute("TRUNCATE pacta_usage_staging")
-        with cursor.copy(_COPY_STAGING) as copy:
-            for seq, values in enumerate(self._chunk):
-                copy.write_row((*values, seq))
+        cursor.execute("TRUNCATE pacta_usage_staging RESTART IDENTITY")
+        with cursor.cursor.copy(_COPY_STAGING) as copy:
+            for block in self._chunk:
+                copy.write(block.copy_data)
         cursor.execute(
             f"INSERT INTO evidence_usageevent ({_COLUMN_LIST}) "
             f"SELECT {_COLUMN_LIST} FROM pacta_usage_staging ORDER BY seq "
@@ -190,7 +177,7 @@ class UsageLoader:
         for _, row_hash in added:
             self.digest.add(row_hash)
         self.accepted += len(added)
-        self.duplicates += len(self._chunk) - len(added)
+        self.duplicates += self._chunk_rows - len(added)
 
     def _references_ensure(self) -> None:
         _accounts_ensure(self._chunk_accounts)

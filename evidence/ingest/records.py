@@ -301,8 +301,9 @@ def usage_record(record: dict, *, full_prompts: bool | None = None) -> dict[str,
         row["prompt_sha256"] = _sha256(record, "prompt_sha256")
     params_json = params_canonical(params)
     row["params_json"] = params_json
+    row["ts_iso"] = ts_iso = utc_iso(ts)
     row["row_sha256"] = hashlib.sha256(
-        usage_row_canonical_parts(row, utc_iso(ts), params_json)
+        usage_row_canonical_parts(row, ts_iso, params_json)
     ).hexdigest()
     return row
 

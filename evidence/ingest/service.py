@@ -9,7 +9,6 @@ strict mode one bad line refuses the whole file, and only the refusal is recorde
 from __future__ import annotations
 
 import base64
-import functools
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -25,12 +24,18 @@ from evidence.ingest.formats import FORMATS, USAGE_ONLY_FORMATS, HeaderError, re
 from evidence.ingest.loaders import LOADERS
 from evidence.ingest.records import VALIDATORS, RecordError
 from evidence.ingest.source import RawSource, SourceError
+from evidence.ingest.usage_blocks import (
+    UsageBlockPipeline,
+    ingest_workers,
+    usage_blocks_from_records,
+)
 from evidence.ledger import Actor, actor_label, ledger_append
 from evidence.models import EvidenceItem, IngestBatch
 from evidence.services import evidence_item_store
 
 KINDS = ("accounts", "usage", "assent")
 ERRORS_SHOWN = 100
+PARALLEL_MIN_BYTES = 4 * 1024 * 1024
 
 
 class IngestUsageError(ValueError):
@@ -136,9 +141,12 @@ def ingest_file(
     collector = actor if getattr(actor, "is_authenticated", False) else None
     started_at = timezone.now()
     raw = RawSource(path, max_line_bytes=settings.PACTA_INGEST_MAX_LINE_BYTES)
-    validate = VALIDATORS[kind]
-    if kind == "usage":  # read the setting once, not once per row
-        validate = functools.partial(validate, full_prompts=settings.PACTA_STORE_FULL_PROMPTS)
+    full_prompts = settings.PACTA_STORE_FULL_PROMPTS
+    # CSV quoting spans lines, so CSV is parsed in order; small files are not worth a fork.
+    parallel = kind == "usage" and fmt != "csv" and path.stat().st_size >= PARALLEL_MIN_BYTES
+    pipeline = UsageBlockPipeline(
+        workers=ingest_workers(settings.PACTA_INGEST_WORKERS) if parallel else 0
+    )
     try:
         with transaction.atomic():
             batch = IngestBatch.objects.create(
@@ -156,18 +164,33 @@ def ingest_file(
             loader = LOADERS[kind](batch=batch)
             file_refused = False
             try:
-                for count, (number, record, line_bytes) in enumerate(
-                    records(raw.lines(), kind=kind, fmt=fmt)
-                ):
-                    if isinstance(record, RecordError):
-                        rejects.add(number, record.field, record.message, line_bytes)
-                        continue
-                    try:
-                        loader.add(validate(record))
-                    except RecordError as exc:
-                        rejects.add(number, exc.field, exc.message, line_bytes)
-                    if progress is not None and count % 10_000 == 0:
-                        progress(raw.size)
+                if kind == "usage":
+                    if parallel:
+                        blocks = pipeline.blocks(
+                            raw.lines(), fmt=fmt, batch_id=batch.pk, full_prompts=full_prompts
+                        )
+                    else:
+                        blocks = usage_blocks_from_records(
+                            records(raw.lines(), kind=kind, fmt=fmt),
+                            batch_id=batch.pk,
+                            full_prompts=full_prompts,
+                        )
+                    for block in blocks:
+                        for number, field_name, message, line_bytes in block.errors:
+                            rejects.add(number, field_name, message, line_bytes)
+                        loader.add_block(block)
+                        if progress is not None:
+                            progress(raw.size)
+                else:
+                    validate = VALIDATORS[kind]
+                    for number, record, line_bytes in records(raw.lines(), kind=kind, fmt=fmt):
+                        if isinstance(record, RecordError):
+                            rejects.add(number, record.field, record.message, line_bytes)
+                            continue
+                        try:
+                            loader.add(validate(record))
+                        except RecordError as exc:
+                            rejects.add(number, exc.field, exc.message, line_bytes)
             except SourceError as exc:
                 rejects.add(exc.line, "file", str(exc), None)
                 # An empty file adds nothing; a truncated one adds its valid lines (default
@@ -207,6 +230,7 @@ def ingest_file(
             _batch_close(batch, result, "", rejects, actor)
             _batch_ledger(batch, result, actor, {})
     finally:
+        pipeline.close()
         raw.close()
         rejects.file.close()
     return result

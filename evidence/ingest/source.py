@@ -6,7 +6,6 @@ arrived compressed), because that is the file the provider can produce again and
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import io
 import zlib
@@ -47,6 +46,44 @@ class _HashingReader(io.RawIOBase):
         return n
 
 
+class _GunzipReader(io.RawIOBase):
+    """Incremental gunzip that hands over every byte it could decompress before failing.
+
+    `gzip.GzipFile` refuses a whole buffer when the stream turns out truncated; for evidence
+    we want every complete line that did arrive, then a clear error for the rest.
+    Concatenated gzip members (common for rotated logs) are read one after another.
+    """
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self._inflate = zlib.decompressobj(wbits=31)
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while True:
+            if self._pending:
+                data = self._inflate.decompress(self._pending, len(buffer))
+                self._pending = self._inflate.unconsumed_tail
+            else:
+                chunk = self.raw.read(READ_BUFFER)
+                if not chunk:
+                    if not self._inflate.eof:
+                        raise EOFError("the compressed stream ends before its end marker")
+                    return 0
+                data = self._inflate.decompress(chunk, len(buffer))
+                self._pending = self._inflate.unconsumed_tail
+            if self._inflate.eof and self._inflate.unused_data:
+                rest = self._inflate.unused_data + self._pending
+                self._inflate = zlib.decompressobj(wbits=31)
+                self._pending = rest
+            if data:
+                buffer[: len(data)] = data
+                return len(data)
+
+
 @dataclass
 class RawLine:
     number: int
@@ -65,7 +102,7 @@ class RawSource:
         buffered = io.BufferedReader(self._hashing, buffer_size=READ_BUFFER)
         self.compressed = buffered.peek(2)[:2] == GZIP_MAGIC
         self._stream: BinaryIO = (
-            io.BufferedReader(gzip.GzipFile(fileobj=buffered), buffer_size=READ_BUFFER)  # type: ignore[arg-type]
+            io.BufferedReader(_GunzipReader(buffered), buffer_size=READ_BUFFER)
             if self.compressed
             else buffered
         )
@@ -91,7 +128,7 @@ class RawSource:
                     yield RawLine(number, data[:200], too_long=True)
                     continue
                 yield RawLine(number, data.rstrip(b"\r\n"))
-        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+        except (EOFError, zlib.error) as exc:
             raise SourceError(
                 f"the gzip stream is damaged or truncated after line {number} ({exc}); "
                 "the rest of the file was not received",
