@@ -1,6 +1,6 @@
 """Admin for the case side. Cases are managed here by administrators; counsel use the UI."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from casework import models
 
@@ -17,7 +17,24 @@ class CaseAdmin(admin.ModelAdmin):
     list_filter = ["status", "legal_hold"]
     search_fields = ["reference", "title", "respondent"]
     inlines = [CaseMembershipInline]
-    readonly_fields = ["opened_at"]
+    readonly_fields = ["opened_at", "legal_hold", "legal_hold_since"]
+
+    # A case on legal hold cannot be deleted: everything linked to it is preserved.
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.legal_hold:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        held = list(queryset.filter(legal_hold=True).values_list("reference", flat=True))
+        if held:
+            self.message_user(
+                request,
+                f"Refused: {', '.join(held)} on legal hold; release the hold first.",
+                level=messages.ERROR,
+            )
+            queryset = queryset.exclude(legal_hold=True)
+        super().delete_queryset(request, queryset)
 
 
 @admin.register(models.CaseMembership)
@@ -47,6 +64,11 @@ class ReportJobAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # reports are requested through the case, which snapshots it first
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        if obj is not None and obj.case.legal_hold:
+            return False  # a held case's reports are preserved
+        return super().has_delete_permission(request, obj)
 
 
 @admin.register(models.ApiToken)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.shortcuts import get_object_or_404
 
-from casework.models import Case
+from casework.models import Allegation, Case, CaseMembership, CaseRole
+from evidence.models import EvidenceItem, LedgerEntry
 
 
 def case_list(*, user) -> QuerySet[Case]:
@@ -15,3 +18,41 @@ def case_list(*, user) -> QuerySet[Case]:
     if not user.is_superuser:
         cases = cases.filter(memberships__user=user)
     return cases.order_by("-opened_at")
+
+
+def case_get(*, user, reference: str) -> Case:
+    """The case if `user` may open it; otherwise Http404, as if it did not exist.
+
+    A guessed reference must not reveal that a case exists.
+    """
+    return get_object_or_404(case_list(user=user), reference=reference)
+
+
+def case_role(*, user, case: Case) -> str | None:
+    if user.is_superuser:
+        return CaseRole.OWNER
+    return (
+        CaseMembership.objects.filter(case=case, user=user).values_list("role", flat=True).first()
+    )
+
+
+def case_audit(*, user, case: Case):
+    """Every act on the case and on files downloaded from it, for its owner only."""
+    if case_role(user=user, case=case) != CaseRole.OWNER:
+        raise Http404("No case matches the given query.")
+    return LedgerEntry.objects.filter(
+        Q(object_type="case", object_id=case.reference) | Q(details__case=case.reference)
+    ).order_by("seq")
+
+
+def case_files(*, user, case: Case):
+    """Evidence files of a case the user may open: report PDFs and supporting files."""
+    case = case_get(user=user, reference=case.reference)
+    ids = set(case.report_jobs.exclude(pdf=None).values_list("pdf_id", flat=True))
+    supporting = Allegation.supporting_evidence.through.objects.filter(allegation__case=case)
+    ids |= set(supporting.values_list("evidenceitem_id", flat=True))
+    return EvidenceItem.objects.filter(pk__in=ids).order_by("-collected_at")
+
+
+def case_file_get(*, user, case: Case, pk: int) -> EvidenceItem:
+    return get_object_or_404(case_files(user=user, case=case), pk=pk)

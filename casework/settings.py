@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -70,6 +71,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "casework.context_processors.verification_alert",
             ],
         },
     },
@@ -186,6 +188,17 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Periodic custody work (run `celery -A casework beat` beside the workers).
+CELERY_BEAT_SCHEDULE = {
+    "verify-evidence": {
+        "task": "evidence.tasks.evidence_verify_task",
+        "schedule": crontab(minute=0, hour=env.int("PACTA_VERIFY_HOUR_UTC", default=2)),
+    },
+    "retention-purge": {
+        "task": "evidence.tasks.retention_purge_task",
+        "schedule": crontab(minute=0, hour=env.int("PACTA_RETENTION_HOUR_UTC", default=3)),
+    },
+}
 
 # --- Pacta -----------------------------------------------------------------------------
 # Demo mode (`seed_demo`) is the only mode that creates default users.
@@ -194,6 +207,9 @@ PACTA_DEMO = env.bool("PACTA_DEMO", default=False)
 PACTA_STORE_FULL_PROMPTS = env.bool("PACTA_STORE_FULL_PROMPTS", default=False)
 # Processes that parse and validate usage NDJSON beside the one that streams it into COPY.
 PACTA_INGEST_WORKERS = env.int("PACTA_INGEST_WORKERS", default=2)
+# Raw usage events older than this many days are purged (privacy); 0 keeps them forever.
+# Material under a legal hold is never purged.
+PACTA_USAGE_RETENTION_DAYS = env.int("PACTA_USAGE_RETENTION_DAYS", default=0)
 # A longer line is rejected (and reported) rather than read into memory.
 PACTA_INGEST_MAX_LINE_BYTES = env.int("PACTA_INGEST_MAX_LINE_BYTES", default=1024 * 1024)
 # A larger upload through the REST API is refused (413) while it streams to disk.

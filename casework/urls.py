@@ -12,6 +12,13 @@ admin.site.site_title = "Pacta"
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("cases/<str:reference>/", views.case_detail, name="case_detail"),
+    path("cases/<str:reference>/audit/", views.case_audit_page, name="case_audit"),
+    path(
+        "cases/<str:reference>/files/<int:pk>/download/",
+        views.case_file_download,
+        name="case_file_download",
+    ),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

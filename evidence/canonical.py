@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
@@ -80,12 +80,12 @@ def usage_row_canonical_parts(row: dict[str, Any], ts_iso: str, params_json: str
     """`usage_row_canonical` with the timestamp and params already in canonical form.
 
     Ingest formats both once per row and reuses them for the COPY, so it calls this
-    directly; verification goes through `usage_row_canonical`. Written out field by field
-    because it runs for every row.
+    directly; verification goes through `usage_row_canonical_text`. Written out field by
+    field because it runs for every row.
     """
     ip = row["source_ip"]
     status = row["status"]
-    return "\x1f".join(
+    return usage_row_canonical_text(
         (
             row["request_id"],
             ts_iso,
@@ -105,7 +105,13 @@ def usage_row_canonical_parts(row: dict[str, Any], ts_iso: str, params_json: str
             row["prompt_text"],
             "" if status is None else str(status),
         )
-    ).encode("utf-8", "surrogatepass")
+    )
+
+
+def usage_row_canonical_text(parts: Sequence[str]) -> bytes:
+    """The canonical bytes from the row's values already as text, in USAGE_HASHED_FIELDS
+    order: joined by the ASCII unit separator, UTF-8 encoded."""
+    return "\x1f".join(parts).encode("utf-8", "surrogatepass")
 
 
 def usage_row_sha256(row: dict[str, Any]) -> str:

@@ -401,3 +401,13 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action} {self.object_type}:{self.object_id}"
+
+
+# Custody records live in their own module; imported here so Django registers them.
+from evidence.models_custody import (  # noqa: E402, F401
+    PreservationHold,
+    PurgedUsageRow,
+    RetentionPurge,
+    TrustedTimestamp,
+    VerificationRun,
+)

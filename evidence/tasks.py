@@ -14,3 +14,22 @@ from evidence.services import ledger_check
 def ledger_check_task() -> dict:
     """Recompute the ledger chain and record the result as a ledger entry of its own."""
     return ledger_check(actor="system:verifier").as_dict()
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def evidence_verify_task() -> dict:
+    """The periodic full verification (Celery beat); a failure raises the app's alert."""
+    from evidence.verification import evidence_verify, verification_as_dict
+
+    return verification_as_dict(evidence_verify(actor="system:verifier"))
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def retention_purge_task() -> dict:
+    """Purge raw usage past the retention period (never held material); safe to run twice."""
+    from evidence.custody import retention_purge
+
+    purge = retention_purge(actor="system:retention")
+    if purge is None:
+        return {"retention": "disabled"}
+    return {"purge": purge.pk, "removed": purge.removed, "held_kept": purge.held_kept}

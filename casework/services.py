@@ -1,0 +1,203 @@
+"""Writes on the case side. Each act that matters to custody writes its ledger entry in the
+same transaction as the change (Zulip's do_* actions, with the ledger as the audit log)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.utils import timezone
+
+from casework.models import Case, CaseAccount, CaseMembership, CaseRole
+from evidence.custody import holds_place, holds_release, usage_held_count
+from evidence.ledger import Actor, ledger_append, ledger_append_many
+from evidence.models import Account, EvidenceItem
+
+
+class CaseError(ValueError):
+    """A case action that cannot be done as asked; the message says why."""
+
+
+def case_open(
+    *,
+    actor,
+    reference: str,
+    title: str,
+    respondent: str,
+    window_start: dt.datetime | None = None,
+    window_end: dt.datetime | None = None,
+    privileged: bool = True,
+) -> Case:
+    """Open a case; the user who opens it owns it (and so sees its audit)."""
+    if Case.objects.filter(reference=reference).exists():
+        raise CaseError(f"a case with reference {reference!r} already exists")
+    with transaction.atomic():
+        case = Case.objects.create(
+            reference=reference,
+            title=title,
+            respondent=respondent,
+            window_start=window_start,
+            window_end=window_end,
+            privileged=privileged,
+            opened_by=actor,
+        )
+        CaseMembership.objects.create(case=case, user=actor, role=CaseRole.OWNER)
+        ledger_append(
+            actor=actor,
+            action="created",
+            object_type="case",
+            object_id=case.reference,
+            details={"title": title, "respondent": respondent},
+        )
+    return case
+
+
+def case_member_add(*, actor, case: Case, user, role: str) -> CaseMembership:
+    if role not in CaseRole.values:
+        raise CaseError(f"unknown case role {role!r}")
+    with transaction.atomic():
+        membership, _ = CaseMembership.objects.update_or_create(
+            case=case, user=user, defaults={"role": role}
+        )
+        ledger_append(
+            actor=actor,
+            action="changed",
+            object_type="case",
+            object_id=case.reference,
+            details={"member": user.get_username(), "role": role},
+        )
+    return membership
+
+
+def case_accounts_attribute(
+    *, actor, case: Case, accounts: Iterable[Account], basis: str, detail: str = ""
+) -> int:
+    """Attribute accounts to the respondent, with the basis; held too if the case is on hold.
+
+    Each account's link is written to the ledger under the account, so its custody history
+    shows every case it was linked to.
+    """
+    if basis not in CaseAccount.Basis.values:
+        raise CaseError(f"unknown attribution basis {basis!r}")
+    accounts = list(accounts)
+    with transaction.atomic():
+        existing = set(case.case_accounts.values_list("account_id", flat=True))
+        new = [a for a in accounts if a.pk not in existing]
+        CaseAccount.objects.bulk_create(
+            [
+                CaseAccount(
+                    case=case, account=a, basis=basis, basis_detail=detail, attributed_by=actor
+                )
+                for a in new
+            ]
+        )
+        ledger_append_many(
+            actor=actor,
+            entries=[
+                {
+                    "action": "linked",
+                    "object_type": "account",
+                    "object_id": account.account_id,
+                    "details": {"case": case.reference, "basis": basis},
+                }
+                for account in new
+            ],
+        )
+        if case.legal_hold and new:
+            holds_place(
+                actor=actor,
+                reference=case.reference,
+                accounts=new,
+                window_start=case.window_start,
+                window_end=case.window_end,
+                evidence_items=[],
+            )
+    return len(new)
+
+
+def _case_files(case: Case) -> list[EvidenceItem]:
+    """Every evidence file the case relies on: report PDFs and allegations' supporting files."""
+    ids = set(case.report_jobs.exclude(pdf=None).values_list("pdf_id", flat=True))
+    for allegation in case.allegations.prefetch_related("supporting_evidence"):
+        ids |= {item.pk for item in allegation.supporting_evidence.all()}
+    return list(EvidenceItem.objects.filter(pk__in=ids))
+
+
+def case_hold_place(*, actor: Actor, case: Case) -> Case:
+    """Place the case on legal hold: its accounts' usage in the case window and its files
+    are preserved from retention and deletion until the hold is released."""
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        if case.legal_hold:
+            raise CaseError(f"case {case.reference} is already on legal hold")
+        case.legal_hold = True
+        case.legal_hold_since = timezone.now()
+        case.save(update_fields=["legal_hold", "legal_hold_since"])
+        accounts = list(Account.objects.filter(case_links__case=case))
+        files = _case_files(case)
+        placed = holds_place(
+            actor=actor,
+            reference=case.reference,
+            accounts=accounts,
+            window_start=case.window_start,
+            window_end=case.window_end,
+            evidence_items=files,
+        )
+        ledger_append(
+            actor=actor,
+            action="held",
+            object_type="case",
+            object_id=case.reference,
+            details={
+                "accounts": len(accounts),
+                "evidence_files": [f.pk for f in files],
+                "holds": placed,
+                "usage_events": usage_held_count(reference=case.reference),
+                "window_start": case.window_start.isoformat() if case.window_start else None,
+                "window_end": case.window_end.isoformat() if case.window_end else None,
+            },
+        )
+    return case
+
+
+def case_hold_release(*, actor: Actor, case: Case) -> Case:
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        if not case.legal_hold:
+            raise CaseError(f"case {case.reference} is not on legal hold")
+        released = holds_release(reference=case.reference)
+        case.legal_hold = False
+        case.legal_hold_since = None
+        case.save(update_fields=["legal_hold", "legal_hold_since"])
+        ledger_append(
+            actor=actor,
+            action="released",
+            object_type="case",
+            object_id=case.reference,
+            details={"holds_released": released},
+        )
+    return case
+
+
+def case_viewed(*, actor, case: Case, page: str = "case") -> None:
+    """Record that a user opened a case page (access audit: reads count, not just writes)."""
+    ledger_append(
+        actor=actor,
+        action="viewed",
+        object_type="case",
+        object_id=case.reference,
+        details={"page": page},
+    )
+
+
+def evidence_item_exported(*, actor, item: EvidenceItem, case: Case | None) -> None:
+    """Record a download of an evidence file, with the case it was downloaded from."""
+    ledger_append(
+        actor=actor,
+        action="exported",
+        object_type="evidence_item",
+        object_id=item.pk,
+        object_sha256=item.sha256,
+        details={"file_name": item.file_name, "case": case.reference if case else None},
+    )

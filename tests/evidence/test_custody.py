@@ -1,0 +1,351 @@
+"""Chain of custody: tampering behind the app's back is caught and named; holds hold."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.db import DatabaseError, connection, transaction
+
+from casework.models import Case, ReportJob
+from casework.services import case_accounts_attribute, case_hold_place, case_hold_release, case_open
+from evidence.custody import (
+    HeldMaterialError,
+    custody_history,
+    evidence_item_delete,
+    retention_purge,
+)
+from evidence.ingest.service import ingest_file
+from evidence.models import (
+    Account,
+    Clause,
+    EvidenceItem,
+    LedgerEntry,
+    PurgedUsageRow,
+    UsageEvent,
+)
+from evidence.services import evidence_item_store
+from evidence.terms import terms_import
+from evidence.verification import evidence_verify
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
+
+T0 = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+
+
+def _event(n: int, account: str, day: int) -> dict:
+    return {
+        "request_id": f"req_{n:05d}",
+        "ts": (T0 + dt.timedelta(days=day, minutes=n)).isoformat(),
+        "account_id": account,
+        "model": "frontier-2",
+        "input_tokens": 10 + n,
+        "output_tokens": 100 + n,
+        "source_ip": "203.0.113.9",
+        "prompt": f"Think step by step about item {n}",
+        "params": {"logprobs": True, "top_logprobs": 20},
+    }
+
+
+@pytest.fixture
+def record(tmp_path):
+    """A small record: accounts, usage over 30 days, Terms, a rejects file, a report PDF."""
+    accounts = tmp_path / "accounts.ndjson"
+    accounts.write_text(
+        "\n".join(
+            json.dumps({"account_id": a, "org_name": a.upper(), "plan": "tier-1"})
+            for a in ("acct_a", "acct_b", "acct_c")
+        )
+        + "\n"
+    )
+    ingest_file(actor="system:test", kind="accounts", path=accounts)
+    usage = tmp_path / "usage.ndjson"
+    lines = [
+        json.dumps(_event(n, ("acct_a", "acct_b", "acct_c")[n % 3], n % 30)) for n in range(90)
+    ]
+    usage.write_text("\n".join([*lines, "not json"]) + "\n")  # one bad line: a rejects file
+    ingest_file(actor="system:test", kind="usage", path=usage)
+    terms = tmp_path / "terms.md"
+    terms.write_text(
+        "## 3. Use\n\n3.3 You will not: (a) use Output to develop models that compete with us; "
+        "(b) share API keys.\n"
+    )
+    terms_import(
+        actor="system:test",
+        path=terms,
+        document_slug="sa",
+        title="SA",
+        version_label="1",
+        effective=dt.date(2026, 1, 1),
+    )
+    pdf = evidence_item_store(
+        actor="system:test",
+        stream=io.BytesIO(b"%PDF-1.7 report"),
+        file_name="report.pdf",
+        kind="report_pdf",
+        source="report build",
+    )
+    return {"pdf": pdf}
+
+
+def _verify() -> dict:
+    run = evidence_verify(actor="system:test")
+    return {"ok": run.ok, "failures": run.failures, "run": run}
+
+
+def _named(result: dict) -> set[tuple[str, str]]:
+    return {(f["object"], str(f["id"])) for f in result["failures"]}
+
+
+def test_a_clean_record_verifies_clean_and_the_result_is_ledgered(record):
+    result = _verify()
+    assert result["ok"], result["failures"]
+    run = result["run"]
+    assert run.checked["usage_rows"] == 90
+    assert run.checked["evidence_files"] == 2  # the rejects file and the report
+    assert run.checked["clauses"] >= 3
+    entry = LedgerEntry.objects.get(object_type="verification_run", object_id=str(run.pk))
+    assert entry.action == "verified"
+    assert entry.details["ok"] is True
+
+
+def test_changed_usage_row_is_named(record):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE evidence_usageevent SET output_tokens = 1 WHERE request_id = 'req_00007'"
+        )
+    result = _verify()
+    assert not result["ok"]
+    assert ("usage_event", "req_00007") in _named(result)
+    failure = next(f for f in result["failures"] if f["id"] == "req_00007")
+    assert failure["expected"] != failure["found"]
+
+
+def test_deleted_usage_row_is_named_through_its_batch(record):
+    batch_id = UsageEvent.objects.get(request_id="req_00008").batch_id
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM evidence_usageevent WHERE request_id = 'req_00008'")
+    result = _verify()
+    assert ("ingest_batch", str(batch_id)) in _named(result)
+
+
+def test_changed_evidence_file_byte_is_named(record):
+    item = EvidenceItem.objects.get(kind="ingest_rejects")
+    path = Path(item.file.path)
+    data = bytearray(path.read_bytes())
+    data[0] ^= 0x01
+    path.write_bytes(bytes(data))
+    result = _verify()
+    assert ("evidence_item", str(item.pk)) in _named(result)
+
+
+def test_changed_report_file_is_named(record):
+    pdf = record["pdf"]
+    with open(pdf.file.path, "ab") as fh:
+        fh.write(b"%% appended")
+    result = _verify()
+    assert ("evidence_item", str(pdf.pk)) in _named(result)
+
+
+def test_changed_clause_text_is_named(record):
+    clause = Clause.objects.get(path="3.3(a)")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE evidence_clause SET text = 'use Output for anything' WHERE id = %s",
+            [clause.pk],
+        )
+    result = _verify()
+    assert ("clause", str(clause.pk)) in _named(result)
+
+
+def test_ledger_entry_changed_with_its_trigger_dropped_is_named(record):
+    entry = LedgerEntry.objects.order_by("seq")[2]
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER ledger_refuse_update_delete ON evidence_ledgerentry")
+        cursor.execute(
+            "UPDATE evidence_ledgerentry SET actor = 'mallory' WHERE seq = %s", [entry.seq]
+        )
+    result = _verify()
+    assert ("ledger_entry", str(entry.seq)) in _named(result)
+
+
+def test_verify_command_exit_status_and_json(record, capsys):
+    call_command("verify_evidence", "--json")
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE evidence_usageevent SET model = 'x' WHERE request_id = 'req_00001'")
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("verify_evidence", "--json")
+    assert exit_info.value.code == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["failures"][0]["object"] == "usage_event"
+    assert {"object", "id", "expected", "found"} <= set(out["failures"][0])
+
+
+def test_a_failed_verification_raises_a_visible_alert(record, client, counsel_user):
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE evidence_usageevent SET model = 'x' WHERE request_id = 'req_00002'")
+    _verify()
+    client.force_login(counsel_user)
+    page = client.get("/").content.decode()
+    assert 'role="alert"' in page
+    assert "req_00002" in page
+
+
+def test_verification_records_are_append_only(record):
+    run = _verify()["run"]
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("UPDATE evidence_verificationrun SET ok = false WHERE id = %s", [run.pk])
+
+
+# --- legal hold and retention -------------------------------------------------------------
+
+
+@pytest.fixture
+def held_case(record, counsel_user):
+    case = case_open(
+        actor=counsel_user,
+        reference="CASE-1",
+        title="Distillation",
+        respondent="Blue Finch",
+        window_start=T0 + dt.timedelta(days=10),
+        window_end=T0 + dt.timedelta(days=20),
+    )
+    case_accounts_attribute(
+        actor=counsel_user,
+        case=case,
+        accounts=Account.objects.filter(account_id="acct_a"),
+        basis="payment",
+    )
+    ReportJob.objects.create(
+        case=case,
+        edition="counsel",
+        snapshot_sha256="0" * 64,
+        status="done",
+        requested_by=counsel_user,
+        pdf=record["pdf"],
+        percent=100,
+    )
+    return case_hold_place(actor=counsel_user, case=case)
+
+
+def test_held_material_survives_retention_and_verification_stays_green(held_case, settings):
+    settings.PACTA_USAGE_RETENTION_DAYS = 1
+    held_before = set(
+        UsageEvent.objects.filter(
+            account_id="acct_a",
+            ts__gte=held_case.window_start,
+            ts__lte=held_case.window_end,
+        ).values_list("request_id", flat=True)
+    )
+    assert held_before
+    purge = retention_purge(actor="system:test", now=T0 + dt.timedelta(days=400), batch_size=7)
+    remaining = set(UsageEvent.objects.values_list("request_id", flat=True))
+    assert remaining == held_before  # everything else was past retention
+    assert purge.removed == 90 - len(held_before)
+    assert purge.held_kept == len(held_before)
+    assert PurgedUsageRow.objects.count() == purge.removed
+    entry = LedgerEntry.objects.get(object_type="retention_purge", object_id=str(purge.pk))
+    assert entry.details["removed"] == purge.removed
+    assert entry.object_sha256 == purge.removed_digest
+    result = _verify()
+    assert result["ok"], result["failures"]
+
+
+def test_retention_is_off_unless_configured(record, settings):
+    settings.PACTA_USAGE_RETENTION_DAYS = 0
+    assert retention_purge(actor="system:test") is None
+    assert UsageEvent.objects.count() == 90
+
+
+def test_held_material_refuses_deletion_by_app_and_database(held_case, record):
+    with pytest.raises(HeldMaterialError, match="CASE-1"):
+        evidence_item_delete(actor="system:test", item=record["pdf"])
+    held = UsageEvent.objects.filter(account_id="acct_a", ts__gte=held_case.window_start).first()
+    for statement, params in (
+        ("DELETE FROM evidence_usageevent WHERE id = %s", [held.pk]),
+        ("DELETE FROM evidence_evidenceitem WHERE id = %s", [record["pdf"].pk]),
+    ):
+        with (
+            pytest.raises(DatabaseError, match="legal hold"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(statement, params)
+    assert EvidenceItem.objects.filter(pk=record["pdf"].pk).exists()
+
+
+def test_admin_refuses_to_delete_a_held_case(held_case, admin_client):
+    response = admin_client.post(f"/admin/casework/case/{held_case.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 403
+    assert Case.objects.filter(pk=held_case.pk).exists()
+
+
+def test_released_hold_lets_retention_proceed(held_case, counsel_user, settings):
+    case_hold_release(actor=counsel_user, case=held_case)
+    settings.PACTA_USAGE_RETENTION_DAYS = 1
+    retention_purge(actor="system:test", now=T0 + dt.timedelta(days=400))
+    assert UsageEvent.objects.count() == 0
+    assert _verify()["ok"]
+
+
+# --- custody history and access audit -----------------------------------------------------
+
+
+def test_custody_history_of_an_account(held_case):
+    actions = [e["action"] for e in custody_history(object_type="account", object_id="acct_a")]
+    assert actions[:2] == ["ingested", "ingested"]  # the accounts file, then the usage file
+    assert "linked" in actions
+    assert "held" in actions
+
+
+def test_custody_history_of_a_file_includes_holds_and_verifications(held_case, record):
+    _verify()
+    history = custody_history(object_type="evidence_item", object_id=record["pdf"].pk)
+    assert [e["action"] for e in history] == ["collected", "held", "verified"]
+
+
+def test_case_audit_lists_views_and_downloads_for_its_owner(
+    held_case, record, client, counsel_user, django_user_model
+):
+    client.force_login(counsel_user)
+    assert client.get("/cases/CASE-1/").status_code == 200
+    download = client.get(f"/cases/CASE-1/files/{record['pdf'].pk}/download/")
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content) == b"%PDF-1.7 report"
+    audit = client.get("/cases/CASE-1/audit/").content.decode()
+    assert "Viewed" in audit
+    assert "Exported" in audit
+    assert "report.pdf" in audit
+    viewed = LedgerEntry.objects.filter(object_type="case", action="viewed").get()
+    assert viewed.actor == counsel_user.username
+
+    outsider = django_user_model.objects.create_user("mallory", password="x-long-password-9")
+    client.force_login(outsider)
+    assert client.get("/cases/CASE-1/").status_code == 404
+    assert client.get(f"/cases/CASE-1/files/{record['pdf'].pk}/download/").status_code == 404
+    assert client.get("/cases/CASE-1/audit/").status_code == 404
+
+
+def test_case_audit_is_for_the_owner_only(held_case, client, django_user_model):
+    from casework.services import case_member_add
+
+    viewer = django_user_model.objects.create_user("vic", password="x-long-password-9")
+    case_member_add(actor=held_case.opened_by, case=held_case, user=viewer, role="viewer")
+    client.force_login(viewer)
+    assert client.get("/cases/CASE-1/").status_code == 200
+    assert client.get("/cases/CASE-1/audit/").status_code == 404
+
+
+def test_custody_command(held_case, capsys):
+    call_command("custody", "case", "CASE-1", "--json")
+    actions = [e["action"] for e in json.loads(capsys.readouterr().out)]
+    assert actions == ["created", "held"]
