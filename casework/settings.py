@@ -194,6 +194,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "evidence.tasks.evidence_verify_task",
         "schedule": crontab(minute=0, hour=env.int("PACTA_VERIFY_HOUR_UTC", default=2)),
     },
+    "timestamp-ledger": {
+        "task": "evidence.tasks.ledger_timestamp_task",
+        "schedule": crontab(minute=30, hour=env.int("PACTA_TIMESTAMP_HOUR_UTC", default=0)),
+    },
     "retention-purge": {
         "task": "evidence.tasks.retention_purge_task",
         "schedule": crontab(minute=0, hour=env.int("PACTA_RETENTION_HOUR_UTC", default=3)),
@@ -210,6 +214,9 @@ PACTA_INGEST_WORKERS = env.int("PACTA_INGEST_WORKERS", default=2)
 # Raw usage events older than this many days are purged (privacy); 0 keeps them forever.
 # Material under a legal hold is never purged.
 PACTA_USAGE_RETENTION_DAYS = env.int("PACTA_USAGE_RETENTION_DAYS", default=0)
+# RFC 3161 timestamp authority for the daily ledger-head timestamp; empty turns it off.
+PACTA_TSA_URL = env.str("PACTA_TSA_URL", default="")
+PACTA_TSA_TIMEOUT = env.int("PACTA_TSA_TIMEOUT", default=10)
 # A longer line is rejected (and reported) rather than read into memory.
 PACTA_INGEST_MAX_LINE_BYTES = env.int("PACTA_INGEST_MAX_LINE_BYTES", default=1024 * 1024)
 # A larger upload through the REST API is refused (413) while it streams to disk.

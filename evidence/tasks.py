@@ -33,3 +33,14 @@ def retention_purge_task() -> dict:
     if purge is None:
         return {"retention": "disabled"}
     return {"purge": purge.pk, "removed": purge.removed, "held_kept": purge.held_kept}
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def ledger_timestamp_task() -> dict:
+    """Have the configured authority timestamp the ledger head (no-op when none is set)."""
+    from evidence.timestamping import ledger_timestamp
+
+    stamp = ledger_timestamp()
+    if stamp is None:
+        return {"timestamping": "disabled or nothing to timestamp"}
+    return {"timestamp": stamp.pk, "ledger_seq": stamp.ledger_seq}

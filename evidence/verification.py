@@ -16,6 +16,7 @@ from django.utils import timezone
 from evidence import integrity
 from evidence.ledger import Actor, actor_label, ledger_append, ledger_verify
 from evidence.models import VerificationRun
+from evidence.timestamping import timestamps_verify
 
 CHECKS = (
     integrity.usage_verify,
@@ -23,6 +24,7 @@ CHECKS = (
     integrity.accounts_verify,
     integrity.terms_verify,
     integrity.files_verify,
+    timestamps_verify,
 )
 
 
