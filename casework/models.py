@@ -137,6 +137,24 @@ class Allegation(models.Model):
         return f"{self.case.reference}: §{self.clause.path}"
 
 
+class CaseNote(models.Model):
+    """Counsel's or an investigator's note on a case: attorney work product, members only."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["case", "created_at"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(text=""), name="case_note_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"note on {self.case.reference} by {self.author}"
+
+
 class ReportEdition(models.TextChoices):
     COUNSEL = "counsel", "Counsel"
     REGULATOR = "regulator", "Regulator"

@@ -6,7 +6,8 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from casework.models import Allegation, Case, CaseMembership, CaseRole
+from casework.models import Allegation, Case
+from casework.permissions import AUDIT, case_can
 from evidence.models import EvidenceItem, LedgerEntry
 
 
@@ -28,21 +29,25 @@ def case_get(*, user, reference: str) -> Case:
     return get_object_or_404(case_list(user=user), reference=reference)
 
 
-def case_role(*, user, case: Case) -> str | None:
-    if user.is_superuser:
-        return CaseRole.OWNER
-    return (
-        CaseMembership.objects.filter(case=case, user=user).values_list("role", flat=True).first()
-    )
-
-
 def case_audit(*, user, case: Case):
     """Every act on the case and on files downloaded from it, for its owner only."""
-    if case_role(user=user, case=case) != CaseRole.OWNER:
+    if not case_can(user, case, AUDIT):
         raise Http404("No case matches the given query.")
     return LedgerEntry.objects.filter(
         Q(object_type="case", object_id=case.reference) | Q(details__case=case.reference)
     ).order_by("seq")
+
+
+def case_notes(*, user, case: Case):
+    case = case_get(user=user, reference=case.reference)
+    return case.notes.select_related("author").order_by("created_at")
+
+
+def case_allegations(*, user, case: Case):
+    case = case_get(user=user, reference=case.reference)
+    return case.allegations.select_related("clause__version__document", "created_by").order_by(
+        "created_at"
+    )
 
 
 def case_files(*, user, case: Case):

@@ -6,17 +6,28 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from casework.models import Case, CaseAccount, CaseMembership, CaseRole
+from casework.models import Allegation, Case, CaseAccount, CaseMembership, CaseNote, CaseRole
+from casework.permissions import ALLEGE, MANAGE, NOTE, case_require
+from evidence.access import user_roles
 from evidence.custody import holds_place, holds_release, usage_held_count
 from evidence.ledger import Actor, ledger_append, ledger_append_many
-from evidence.models import Account, EvidenceItem
+from evidence.models import Account, Clause, EvidenceItem
+
+CASE_OPENERS = frozenset({"admin", "counsel", "investigator"})
 
 
 class CaseError(ValueError):
     """A case action that cannot be done as asked; the message says why."""
+
+
+def _require(actor, case: Case, ability: str) -> None:
+    """People act within their case role; system actors (CLI, demo, tasks) are trusted."""
+    if not isinstance(actor, str):
+        case_require(actor, case, ability)
 
 
 def case_open(
@@ -30,6 +41,8 @@ def case_open(
     privileged: bool = True,
 ) -> Case:
     """Open a case; the user who opens it owns it (and so sees its audit)."""
+    if not (actor.is_superuser or user_roles(actor) & CASE_OPENERS):
+        raise PermissionDenied("only admins, counsel and investigators open cases")
     if Case.objects.filter(reference=reference).exists():
         raise CaseError(f"a case with reference {reference!r} already exists")
     with transaction.atomic():
@@ -56,6 +69,7 @@ def case_open(
 def case_member_add(*, actor, case: Case, user, role: str) -> CaseMembership:
     if role not in CaseRole.values:
         raise CaseError(f"unknown case role {role!r}")
+    _require(actor, case, MANAGE)
     with transaction.atomic():
         membership, _ = CaseMembership.objects.update_or_create(
             case=case, user=user, defaults={"role": role}
@@ -80,6 +94,7 @@ def case_accounts_attribute(
     """
     if basis not in CaseAccount.Basis.values:
         raise CaseError(f"unknown attribution basis {basis!r}")
+    _require(actor, case, NOTE)
     accounts = list(accounts)
     with transaction.atomic():
         existing = set(case.case_accounts.values_list("account_id", flat=True))
@@ -127,6 +142,7 @@ def _case_files(case: Case) -> list[EvidenceItem]:
 def case_hold_place(*, actor: Actor, case: Case) -> Case:
     """Place the case on legal hold: its accounts' usage in the case window and its files
     are preserved from retention and deletion until the hold is released."""
+    _require(actor, case, MANAGE)
     with transaction.atomic():
         case = Case.objects.select_for_update().get(pk=case.pk)
         if case.legal_hold:
@@ -162,6 +178,7 @@ def case_hold_place(*, actor: Actor, case: Case) -> Case:
 
 
 def case_hold_release(*, actor: Actor, case: Case) -> Case:
+    _require(actor, case, MANAGE)
     with transaction.atomic():
         case = Case.objects.select_for_update().get(pk=case.pk)
         if not case.legal_hold:
@@ -178,6 +195,55 @@ def case_hold_release(*, actor: Actor, case: Case) -> Case:
             details={"holds_released": released},
         )
     return case
+
+
+def allegation_add(
+    *,
+    actor,
+    case: Case,
+    clause: Clause,
+    theory: str,
+    evidence_items: Iterable[EvidenceItem] = (),
+) -> Allegation:
+    """State that conduct breaches a clause; the clause is quoted from the version recorded."""
+    _require(actor, case, ALLEGE)
+    theory = theory.strip()
+    if not theory:
+        raise CaseError("state the theory: what conduct breaches this clause, and how")
+    with transaction.atomic():
+        allegation = Allegation.objects.create(
+            case=case, clause=clause, theory=theory, created_by=actor
+        )
+        allegation.supporting_evidence.set(list(evidence_items))
+        ledger_append(
+            actor=actor,
+            action="created",
+            object_type="case",
+            object_id=case.reference,
+            object_sha256=clause.text_sha256,
+            details={
+                "allegation": allegation.pk,
+                "clause": f"{clause.version.document.slug}:{clause.version.label}:{clause.path}",
+            },
+        )
+    return allegation
+
+
+def note_add(*, actor, case: Case, text: str) -> CaseNote:
+    _require(actor, case, NOTE)
+    text = text.strip()
+    if not text:
+        raise CaseError("a note needs text")
+    with transaction.atomic():
+        note = CaseNote.objects.create(case=case, author=actor, text=text)
+        ledger_append(
+            actor=actor,
+            action="created",
+            object_type="case",
+            object_id=case.reference,
+            details={"note": note.pk},
+        )
+    return note
 
 
 def case_viewed(*, actor, case: Case, page: str = "case") -> None:

@@ -1,0 +1,32 @@
+"""Who may read the shared record (accounts, usage, findings): the provider's own people.
+
+Global roles are Django groups. External reviewers (a regulator's staff) never read the
+raw record: they see only the cases shared with them, through the case side. Anyone
+without an internal role is refused by default.
+"""
+
+from __future__ import annotations
+
+INTERNAL_ROLES = ("admin", "counsel", "investigator", "viewer")
+EXTERNAL_REVIEWER = "external reviewer"
+ROLES = (*INTERNAL_ROLES, EXTERNAL_REVIEWER)
+
+
+def user_roles(user) -> set[str]:
+    if not user.is_authenticated or not user.is_active:
+        return set()
+    cached = getattr(user, "_pacta_roles", None)
+    if cached is None:
+        cached = set(user.groups.values_list("name", flat=True))
+        user._pacta_roles = cached
+    return cached
+
+
+def record_reader(user) -> bool:
+    """May this user read the record that is not tied to a case?"""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    roles = user_roles(user)
+    return EXTERNAL_REVIEWER not in roles and bool(roles & set(INTERNAL_ROLES))
