@@ -92,3 +92,183 @@ def demo_scenario_ensure(*, out_dir: Path, accounts: int, events: int, seed: int
     summary = scenario_generate(out_dir=out_dir, accounts=accounts, events=events, seed=seed)
     stamp.write_text(json.dumps(wanted))
     return {"reused": False, **summary}
+
+
+DEMO_CASE_REFERENCE = "DEMO-2026-001"
+# Allegations of the demo case: the clauses a distillation case is argued under.
+DEMO_ALLEGATIONS = (
+    (
+        "3.3(c)",
+        "The accounts used automated means to extract Output and token probabilities at "
+        "scale, systematically varying prompts across a subject area (demo allegation).",
+    ),
+    (
+        "3.3(e)",
+        "The Output was harvested to train a competing model: reasoning elicited step by "
+        "step and full token distributions requested (demo allegation).",
+    ),
+    (
+        "3.3(g)",
+        "The accounts are one actor's, opened and coordinated under other names to evade "
+        "rate limits and usage tiers (demo allegation).",
+    ),
+)
+
+
+def _demo_signing(*, stdout) -> None:
+    """Demo mode signs with the clearly labelled DEMO certificate unless one is configured."""
+    from django.conf import settings
+    from django.core.management import call_command
+
+    if settings.PACTA_SIGNING_CERT and settings.PACTA_SIGNING_KEY:
+        return
+    import io
+
+    out = io.StringIO()
+    call_command("demo_certificate", "--json", stdout=out)
+    paths = json.loads(out.getvalue())
+    settings.PACTA_SIGNING_CERT = paths["cert"]
+    settings.PACTA_SIGNING_KEY = paths["key"]
+    settings.PACTA_SIGNING_CHAIN = [paths["root"]]
+    settings.PACTA_SIGNING_TRUST_ROOTS = [paths["root"]]
+    stdout.write(f"Signing with the DEMO certificate in {Path(paths['cert']).parent}.")
+
+
+def _demo_catalogue(*, scenario_dir: Path, lines: list[str]) -> None:
+    """List prices and plan limits from the scenario's catalogue, once per file."""
+    try:
+        from evidence.detectors.catalogue import models_import, plans_import
+        from evidence.models_detection import ModelRelease, PlanLimit
+    except ImportError:
+        lines.append("model catalogue: not loaded (detection's catalogue import is not there)")
+        return
+    import hashlib
+
+    for name, model, load in (
+        ("models.json", ModelRelease, models_import),
+        ("plans.json", PlanLimit, plans_import),
+    ):
+        path = scenario_dir / name
+        if not path.exists():
+            continue
+        sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        if model.objects.filter(source_sha256=sha256).exists():
+            continue
+        result = load(actor="system:demo", path=path)
+        lines.append(f"{name}: {result['created']} added, {result['updated']} changed")
+
+
+def _demo_accounts(*, lines: list[str]):
+    """The accounts of the demo case, and on what basis they are attributed.
+
+    From detection when it is there: the strongest critical (else high) cluster of the
+    latest run. Otherwise the accounts sharing the most common payment fingerprint among
+    the flagged accounts (or among all, with nothing flagged). Never the scenario's
+    ground-truth labels: those exist to test detection, not to accuse anyone.
+    """
+    from django.db.models import Count
+
+    from evidence.models import Account
+
+    run = None
+    try:
+        from evidence.detectors.service import detection_run
+        from evidence.models_detection import Band, Cluster, DetectionRun
+
+        run = DetectionRun.objects.filter(status="finished").order_by("-finished_at").first()
+        if run is None:
+            run = detection_run(actor="system:demo")
+            lines.append(f"detection run {run.pk}: {run.counts.get('clusters', 0)} clusters")
+        for band in (Band.CRITICAL, Band.HIGH):
+            cluster = Cluster.objects.filter(run=run, band=band).order_by("-score", "pk").first()
+            if cluster is not None:
+                accounts = list(Account.objects.filter(detection_clusters=cluster))
+                return accounts, "cluster", cluster
+        flagged = Account.objects.filter(findings__run=run, findings__fired=True).distinct()
+    except ImportError:
+        flagged = Account.objects.none()
+    pool = flagged if flagged.exists() else Account.objects.all()
+    top = (
+        pool.exclude(payment_fingerprint="")
+        .values("payment_fingerprint")
+        .annotate(n=Count("id"))
+        .order_by("-n", "payment_fingerprint")
+        .first()
+    )
+    if top is None:
+        return [], "payment", None
+    fingerprint = top["payment_fingerprint"]
+    accounts = list(Account.objects.filter(payment_fingerprint=fingerprint))
+    return accounts, "payment", None
+
+
+def demo_case_report(*, scenario_dir: Path, stdout) -> dict:
+    """The demo's case (opened as `counsel`, on hold, with allegations) and its signed
+    counsel-edition report, copied to `scenario_dir/report-counsel.pdf`.
+
+    Safe to rerun: the case is reused, and an unchanged case finds its finished report.
+    """
+    import shutil
+
+    from django.contrib.auth import get_user_model
+
+    from casework.models import Allegation, Case, ReportJob
+    from casework.reports.service import report_build, report_job_request
+    from casework.services import case_accounts_attribute, case_hold_place, case_open
+    from evidence.models import Clause, TermsVersion
+    from evidence.verification import evidence_verify, verification_latest
+
+    lines: list[str] = []
+    _demo_signing(stdout=stdout)
+    _demo_catalogue(scenario_dir=scenario_dir, lines=lines)
+    counsel = get_user_model().objects.get(username="counsel")
+    case = Case.objects.filter(reference=DEMO_CASE_REFERENCE).first()
+    if case is None:
+        accounts, basis, cluster = _demo_accounts(lines=lines)
+        opening = {
+            "actor": counsel,
+            "reference": DEMO_CASE_REFERENCE,
+            "title": "Distillation through masked API accounts (demo)",
+            "respondent": "Operator of the attributed accounts (identity under investigation)",
+        }
+        try:  # the clusters service, where detection's case-opening has landed
+            from casework.services import case_open_from_cluster
+        except ImportError:
+            case_open_from_cluster = None
+        if cluster is not None and case_open_from_cluster is not None:
+            case = case_open_from_cluster(cluster=cluster, **opening)
+        else:
+            case = case_open(**opening)
+            detail = (
+                f"cluster {cluster.pk} of detection run {cluster.run_id}"
+                if cluster is not None
+                else f"{len(accounts)} accounts paying with one card"
+            )
+            case_accounts_attribute(
+                actor=counsel, case=case, accounts=accounts, basis=basis, detail=detail
+            )
+        latest = TermsVersion.objects.order_by("-effective_date", "-pk").first()
+        for path, theory in DEMO_ALLEGATIONS:
+            clause = Clause.objects.filter(version=latest, path=path).first()
+            if clause is None:
+                continue
+            try:
+                from casework.services import allegation_add
+            except ImportError:
+                Allegation.objects.create(
+                    case=case, clause=clause, theory=theory, created_by=counsel
+                )
+            else:
+                allegation_add(actor=counsel, case=case, clause=clause, theory=theory)
+        case_hold_place(actor=counsel, case=case)
+        lines.append(f"case {case.reference}: {len(accounts)} accounts ({basis}), on hold")
+    if verification_latest() is None:
+        run = evidence_verify(actor="system:demo")
+        lines.append(f"verification run {run.pk}: {'intact' if run.ok else 'FAILED'}")
+    job = report_job_request(actor=counsel, case=case, edition="counsel")
+    job = report_build(job=job)
+    out = scenario_dir / "report-counsel.pdf"
+    if job.status == ReportJob.Status.DONE:
+        with job.pdf.file.open("rb") as src, out.open("wb") as dst:
+            shutil.copyfileobj(src, dst)
+    return {"case": case.reference, "job": job, "path": out.resolve(), "lines": lines}

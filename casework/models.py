@@ -281,3 +281,15 @@ class ApiToken(models.Model):
         if not self.user.is_active:
             return "The user this API token belongs to is inactive."
         return None
+
+
+class HomeVisit(models.Model):
+    """When a user last looked at the home page: "new clusters since my last visit"."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="home_visit"
+    )
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.user} last home visit {self.seen_at:%Y-%m-%d %H:%M}"

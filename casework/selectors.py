@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
-from casework.models import Allegation, Case
-from casework.permissions import AUDIT, case_can
-from evidence.models import EvidenceItem, LedgerEntry
+from casework.models import Allegation, Case, CaseAccount, CaseRole, ReportEdition, ReportJob
+from casework.permissions import ABILITIES, AUDIT, case_can, case_role_of, editions_visible
+from evidence.access import record_reader
+from evidence.models import AssentRecord, Clause, EvidenceItem, LedgerEntry, TermsDocument
+from evidence.selectors import (
+    RECORD_LEDGER_OBJECTS,
+    model_prices,
+    record_ledger_entries,
+    terms_version_in_force,
+)
+from evidence.verification import verification_latest
+
+CASE_PAGE_ROWS = 100
 
 
 def case_list(*, user) -> QuerySet[Case]:
@@ -53,7 +67,9 @@ def case_allegations(*, user, case: Case):
 def case_files(*, user, case: Case):
     """Evidence files of a case the user may open: report PDFs and supporting files."""
     case = case_get(user=user, reference=case.reference)
-    ids = set(case.report_jobs.exclude(pdf=None).values_list("pdf_id", flat=True))
+    # An external reviewer sees only the editions made for them (and their PDFs only).
+    reports = case.report_jobs.exclude(pdf=None).filter(edition__in=editions_visible(user, case))
+    ids = set(reports.values_list("pdf_id", flat=True))
     supporting = Allegation.supporting_evidence.through.objects.filter(allegation__case=case)
     ids |= set(supporting.values_list("evidenceitem_id", flat=True))
     return EvidenceItem.objects.filter(pk__in=ids).order_by("-collected_at")
@@ -61,3 +77,243 @@ def case_files(*, user, case: Case):
 
 def case_file_get(*, user, case: Case, pk: int) -> EvidenceItem:
     return get_object_or_404(case_files(user=user, case=case), pk=pk)
+
+
+def case_clauses_in_force(*, case: Case):
+    """Clauses of each Terms document's version in force during the case.
+
+    The version in force is the latest one effective on or before the end of the case
+    window (today when the case has no window): the contract the conduct is measured by.
+    """
+    on = (case.window_end or timezone.now()).date()
+    version_ids = []
+    for document in TermsDocument.objects.all():
+        version = terms_version_in_force(document=document, on=on)
+        if version is not None:
+            version_ids.append(version.pk)
+    return (
+        Clause.objects.filter(version_id__in=version_ids)
+        .select_related("version__document")
+        .order_by("version__document__slug", "position")
+    )
+
+
+def case_overview(*, user, case: Case) -> dict:
+    """Everything the case page shows, in a bounded number of queries whatever its size.
+
+    Lists that can grow with the case (accounts, gaps) are cut to their first rows beside
+    an exact count; the figures are SQL aggregates.
+    """
+    links = case.case_accounts.select_related("account").order_by("account__account_id")
+    has_assent = Exists(AssentRecord.objects.filter(account_id=OuterRef("account_id")))
+    counts = case.case_accounts.aggregate(
+        total=Count("id"), with_assent=Count("id", filter=Q(has_assent))
+    )
+    bases = dict(
+        case.case_accounts.values_list("basis").annotate(n=Count("id")).values_list("basis", "n")
+    )
+    return {
+        "case": case,
+        "role": case_role_of(user, case),
+        "can": {ability: case_can(user, case, ability) for ability in ABILITIES[CaseRole.OWNER]},
+        "accounts": links[:CASE_PAGE_ROWS],
+        "accounts_total": counts["total"],
+        "formation": {
+            "attributed": counts["total"],
+            "with_assent": counts["with_assent"],
+            "share": (counts["with_assent"] / counts["total"]) if counts["total"] else None,
+            "gaps": links.exclude(has_assent)[:CASE_PAGE_ROWS],
+            "gaps_total": counts["total"] - counts["with_assent"],
+        },
+        "bases": [(CaseAccount.Basis(b).label, n) for b, n in sorted(bases.items())],
+        "damages": case_damages(case=case),
+        "allegations": case.allegations.select_related(
+            "clause__version__document", "created_by"
+        ).order_by("created_at"),
+        "notes": case.notes.select_related("author").order_by("-created_at")[:CASE_PAGE_ROWS],
+        "members": case.memberships.select_related("user").order_by("role", "user__username"),
+        "files": case_files(user=user, case=case),
+        "clauses_in_force": case_clauses_in_force(case=case),
+        "reports": (reports := list(case_reports(user=user, case=case)[:CASE_PAGE_ROWS])),
+        "reports_verification": reports_verification(jobs=reports),
+        "editions": [
+            (value, label)
+            for value, label in ReportEdition.choices
+            if value in editions_visible(user, case)
+        ],
+    }
+
+
+def case_damages(*, case: Case) -> dict:
+    """Usage of the attributed accounts in the case window, by model, at list price.
+
+    Tokens are business records; their value is analysis: list price per million tokens
+    from the model catalogue (data, not code). A model without a price is shown unpriced.
+    """
+    where, params = ["ca.case_id = %s"], [case.pk]
+    if case.window_start:
+        where.append("u.ts >= %s")
+        params.append(case.window_start)
+    if case.window_end:
+        where.append("u.ts <= %s")
+        params.append(case.window_end)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT u.model, count(*), coalesce(sum(u.input_tokens), 0), "
+            "coalesce(sum(u.output_tokens), 0) "
+            "FROM evidence_usageevent u "
+            "JOIN evidence_account a ON a.account_id = u.account_id "
+            "JOIN casework_caseaccount ca ON ca.account_id = a.id "
+            f"WHERE {' AND '.join(where)} GROUP BY u.model ORDER BY u.model",
+            params,
+        )
+        rows = cursor.fetchall()
+    prices = model_prices()
+    models, total = [], Decimal(0)
+    for model, requests, tokens_in, tokens_out in rows:
+        price = prices.get(model)
+        value = None
+        if price is not None:
+            value = (Decimal(tokens_in) * price[0] + Decimal(tokens_out) * price[1]) / 1_000_000
+            total += value
+        models.append(
+            {
+                "model": model,
+                "requests": requests,
+                "input_tokens": tokens_in,
+                "output_tokens": tokens_out,
+                "value": value,
+            }
+        )
+    return {
+        "models": models,
+        "requests": sum(m["requests"] for m in models),
+        "output_tokens": sum(m["output_tokens"] for m in models),
+        "value": total,
+        "unpriced": [m["model"] for m in models if m["value"] is None],
+    }
+
+
+# --- The case side as the REST API reads it ------------------------------------------------
+# Everything under a case goes through `case_get` first: a non-member gets 404, as in the UI.
+
+
+def case_accounts(*, user, case: Case) -> QuerySet[CaseAccount]:
+    case = case_get(user=user, reference=case.reference)
+    return case.case_accounts.select_related("account", "attributed_by").order_by(
+        "account__account_id"
+    )
+
+
+def case_allegation_get(*, user, case: Case, pk: int) -> Allegation:
+    return get_object_or_404(case_allegations(user=user, case=case), pk=pk)
+
+
+def case_report_jobs(*, user, case: Case) -> QuerySet[ReportJob]:
+    """The case's report jobs in the editions the user's role may see (an external reviewer:
+    the regulator and public editions only; other editions do not exist for them)."""
+    case = case_get(user=user, reference=case.reference)
+    return (
+        case.report_jobs.filter(edition__in=editions_visible(user, case))
+        .select_related("requested_by", "pdf")
+        .order_by("-requested_at", "-pk")
+    )
+
+
+def case_report_job_get(*, user, case: Case, pk: int) -> ReportJob:
+    return get_object_or_404(case_report_jobs(user=user, case=case), pk=pk)
+
+
+def evidence_items_citable(*, user, case: Case) -> QuerySet[EvidenceItem]:
+    """Files an allegation on `case` may cite: any evidence file for a record reader, the
+    case's own files for anyone else (who may not browse the record)."""
+    if record_reader(user):
+        return EvidenceItem.objects.all()
+    return case_files(user=user, case=case)
+
+
+def report_job_pdf(*, user, case: Case, pk: int) -> EvidenceItem | None:
+    """The signed PDF of a report job the user may see; None while it is not built."""
+    job = case_report_job_get(user=user, case=case, pk=pk)
+    return job.pdf if job.status == ReportJob.Status.DONE else None
+
+
+def report_job_exhibits(*, user, case: Case, pk: int) -> QuerySet[EvidenceItem]:
+    """The files attached to a finished report (exhibits and manifest), in exhibit order.
+
+    The report's "created" ledger entry lists them: it is written in the same transaction
+    that stores them and marks the job done, so it names exactly what the PDF carries.
+    """
+    job = case_report_job_get(user=user, case=case, pk=pk)
+    if job.status != ReportJob.Status.DONE:
+        return EvidenceItem.objects.none()
+    entry = (
+        LedgerEntry.objects.filter(object_type="report", object_id=str(job.pk), action="created")
+        .order_by("-seq")
+        .first()
+    )
+    attachments = entry.details.get("attachments", []) if entry else []
+    ids = [a["evidence_item"] for a in attachments if isinstance(a, dict) and "evidence_item" in a]
+    return EvidenceItem.objects.filter(pk__in=ids).order_by("pk")
+
+
+# Who read or downloaded what is the case's access audit, its owner's to read (AUDIT).
+ACCESS_AUDIT_ACTIONS = ("viewed", "exported")
+
+
+def case_ledger_entries(*, user, case: Case) -> QuerySet[LedgerEntry]:
+    """Every act on the case and recorded for it under other objects (accounts linked, files
+    exported), oldest first; the access audit only for those whose role includes AUDIT."""
+    case = case_get(user=user, reference=case.reference)
+    entries = LedgerEntry.objects.filter(
+        Q(object_type="case", object_id=case.reference) | Q(details__case=case.reference)
+    )
+    if not case_can(user, case, AUDIT):
+        entries = entries.exclude(action__in=ACCESS_AUDIT_ACTIONS)
+    return entries.order_by("seq")
+
+
+LEDGER_OBJECT_TYPES = ("case", *RECORD_LEDGER_OBJECTS)
+
+
+def ledger_entries_for(*, user, object_type: str, object_id: str) -> QuerySet[LedgerEntry]:
+    """The ledger entries of one object, for those who may open it: a case's for its members,
+    a record object's for record readers; anything else is 404."""
+    if object_type == "case":
+        case = case_get(user=user, reference=object_id)
+        return case_ledger_entries(user=user, case=case)
+    return record_ledger_entries(user=user, object_type=object_type, object_id=object_id)
+
+
+def case_reports(*, user, case: Case):
+    """The case's report jobs in the editions the user may see, newest first."""
+    case = case_get(user=user, reference=case.reference)
+    return (
+        case.report_jobs.filter(edition__in=editions_visible(user, case))
+        .select_related("pdf", "requested_by")
+        .order_by("-requested_at", "-pk")
+    )
+
+
+def case_report_get(*, user, case: Case, pk: int):
+    return get_object_or_404(case_reports(user=user, case=case), pk=pk)
+
+
+def reports_verification(*, jobs) -> dict[int, str]:
+    """For each finished job: "verified" if the latest verification found its PDF intact,
+    "failed" if it named it, "not yet verified" if the PDF came after the latest run."""
+    run = verification_latest()
+    failed = set()
+    if run is not None:
+        failed = {str(f["id"]) for f in run.failures if f.get("object") == "evidence_item"}
+    status = {}
+    for job in jobs:
+        if job.pdf_id is None:
+            continue
+        if run is None or run.started_at < job.pdf.collected_at:
+            status[job.pk] = "not yet verified"
+        elif str(job.pdf_id) in failed:
+            status[job.pk] = "failed"
+        else:
+            status[job.pk] = "verified"
+    return status

@@ -10,7 +10,15 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from casework.models import Allegation, Case, CaseAccount, CaseMembership, CaseNote, CaseRole
+from casework.models import (
+    Allegation,
+    Case,
+    CaseAccount,
+    CaseMembership,
+    CaseNote,
+    CaseRole,
+    HomeVisit,
+)
 from casework.permissions import ALLEGE, MANAGE, NOTE, case_require
 from evidence.access import user_roles
 from evidence.custody import holds_place, holds_release, usage_held_count
@@ -30,6 +38,10 @@ def _require(actor, case: Case, ability: str) -> None:
         case_require(actor, case, ability)
 
 
+def may_open_cases(user) -> bool:
+    return user.is_superuser or bool(user_roles(user) & CASE_OPENERS)
+
+
 def case_open(
     *,
     actor,
@@ -41,7 +53,7 @@ def case_open(
     privileged: bool = True,
 ) -> Case:
     """Open a case; the user who opens it owns it (and so sees its audit)."""
-    if not (actor.is_superuser or user_roles(actor) & CASE_OPENERS):
+    if not may_open_cases(actor):
         raise PermissionDenied("only admins, counsel and investigators open cases")
     if Case.objects.filter(reference=reference).exists():
         raise CaseError(f"a case with reference {reference!r} already exists")
@@ -197,6 +209,42 @@ def case_hold_release(*, actor: Actor, case: Case) -> Case:
     return case
 
 
+def case_open_from_cluster(
+    *,
+    actor,
+    cluster,
+    reference: str,
+    title: str,
+    respondent: str,
+    window_start: dt.datetime | None = None,
+    window_end: dt.datetime | None = None,
+) -> Case:
+    """Open a case whose accounts are a detected cluster's members, attributed on that basis.
+
+    The case window defaults to the detection run's window, the period the findings cover.
+    """
+    with transaction.atomic():
+        case = case_open(
+            actor=actor,
+            reference=reference,
+            title=title,
+            respondent=respondent,
+            window_start=window_start or cluster.run.window_start,
+            window_end=window_end or cluster.run.window_end,
+        )
+        case_accounts_attribute(
+            actor=actor,
+            case=case,
+            accounts=cluster.members.all(),
+            basis=CaseAccount.Basis.CLUSTER,
+            detail=(
+                f"Detection run {cluster.run_id}, cluster {cluster.pk} "
+                f"({cluster.band}, score {cluster.score:.0f}): {cluster.explanation}"
+            )[:2000],
+        )
+    return case
+
+
 def allegation_add(
     *,
     actor,
@@ -244,6 +292,17 @@ def note_add(*, actor, case: Case, text: str) -> CaseNote:
             details={"note": note.pk},
         )
     return note
+
+
+def home_visit(*, user) -> dt.datetime | None:
+    """Record this visit to the home page; return when the previous one was (None: first)."""
+    now = timezone.now()
+    visit, created = HomeVisit.objects.get_or_create(user=user, defaults={"seen_at": now})
+    if created:
+        return None
+    previous = visit.seen_at
+    HomeVisit.objects.filter(pk=visit.pk).update(seen_at=now)
+    return previous
 
 
 def case_viewed(*, actor, case: Case, page: str = "case") -> None:

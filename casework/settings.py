@@ -43,7 +43,10 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served locally: /api/docs/ works offline
     "evidence",
     "casework",
 ]
@@ -124,6 +127,9 @@ MEDIA_ROOT = Path(env.str("PACTA_MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "/media-not-served/"  # evidence files are only served through audited views
 
 SESSION_COOKIE_HTTPONLY = True
+# Flash messages live in the session, so they end with it (a cookie would outlive sign-out
+# and show one user's "case opened" to the next person at the same browser).
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -151,15 +157,49 @@ REST_FRAMEWORK = {
         "ingest": env.str("PACTA_API_INGEST_RATE", default="60/min"),
     },
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON bodies only (ingest streams its own body): one request format to document.
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     # `?format=` belongs to the ingest endpoint (native|csv|litellm|bedrock), not to DRF's
     # renderer override: the API answers JSON only.
     "URL_FORMAT_OVERRIDE": None,
     "EXCEPTION_HANDLER": "casework.api_errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+# OpenAPI 3 schema at /api/schema/, Swagger UI at /api/docs/ (assets from the sidecar app,
+# never a CDN: the deployment may have no internet).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Pacta API",
+    "DESCRIPTION": (
+        "Evidence and casework. Machines send `Authorization: Bearer pacta_...` tokens with "
+        "scopes `ingest`, `read` (GET) and `write` (POST); people use their session. Access "
+        "is the web UI's: cases only to their members, the record only to internal roles. "
+        'Every error is `{"error": {"status", "code", "message", "fields"?}}`.'
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "BatchStatusEnum": "evidence.models.IngestBatch.Status",
+        "CaseStatusEnum": "casework.models.Case.Status",
+        "ReportJobStatusEnum": "casework.models.ReportJob.Status",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "casework.api.schema_scope_notes",  # each operation names the token scope it needs
+    ],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Celery: long, idempotent jobs ------------------------------------------------------
 BROKER_DIR = VAR_DIR / "broker"
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem"):
+    # The filesystem transport expects its folders to exist before the first message.
+    for _folder in ("queue", "processed", "control"):
+        (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     {
         "data_folder_in": str(BROKER_DIR / "queue"),
@@ -217,10 +257,43 @@ PACTA_USAGE_RETENTION_DAYS = env.int("PACTA_USAGE_RETENTION_DAYS", default=0)
 # RFC 3161 timestamp authority for the daily ledger-head timestamp; empty turns it off.
 PACTA_TSA_URL = env.str("PACTA_TSA_URL", default="")
 PACTA_TSA_TIMEOUT = env.int("PACTA_TSA_TIMEOUT", default=10)
+# Countries the provider does not serve (ISO codes); traffic from them is a routing signal.
+PACTA_UNSUPPORTED_COUNTRIES = env.list("PACTA_UNSUPPORTED_COUNTRIES", default=[])
 # A longer line is rejected (and reported) rather than read into memory.
 PACTA_INGEST_MAX_LINE_BYTES = env.int("PACTA_INGEST_MAX_LINE_BYTES", default=1024 * 1024)
 # A larger upload through the REST API is refused (413) while it streams to disk.
 PACTA_INGEST_MAX_UPLOAD_BYTES = env.int("PACTA_INGEST_MAX_UPLOAD_BYTES", default=4 * 1024**3)
+
+# --- Reports (casework.reports): signed PDF/A-3b in three editions ----------------------
+# The organisation's signing certificate and key (PEM paths); PACTA_SIGNING_CHAIN lists
+# intermediates to embed. PACTA_TSA_URL above, when set, makes the signature PAdES B-T.
+# `manage.py demo_certificate` writes a clearly labelled DEMO pair under var/signing/.
+PACTA_SIGNING_CERT = env.str("PACTA_SIGNING_CERT", default="")
+PACTA_SIGNING_KEY = env.str("PACTA_SIGNING_KEY", default="")
+PACTA_SIGNING_KEY_PASSPHRASE = env.str("PACTA_SIGNING_KEY_PASSPHRASE", default="")
+PACTA_SIGNING_CHAIN = env.list("PACTA_SIGNING_CHAIN", default=[])
+# Roots `verify_report` trusts (PEM paths); empty: the signing chain and certificate.
+PACTA_SIGNING_TRUST_ROOTS = env.list("PACTA_SIGNING_TRUST_ROOTS", default=[])
+PACTA_REPORT_ORGANISATION = env.str("PACTA_REPORT_ORGANISATION", default="")
+PACTA_REPORT_SIGNING_LOCATION = env.str("PACTA_REPORT_SIGNING_LOCATION", default="")
+# The custodian who signs the FRE 902(11)/(13)/(14) declaration; blank lines if unset.
+PACTA_REPORT_DECLARANT_NAME = env.str("PACTA_REPORT_DECLARANT_NAME", default="")
+PACTA_REPORT_DECLARANT_TITLE = env.str("PACTA_REPORT_DECLARANT_TITLE", default="")
+PACTA_REPORT_DECLARANT_ADDRESS = env.str("PACTA_REPORT_DECLARANT_ADDRESS", default="")
+PACTA_REPORT_PAGE_SIZE = env.str("PACTA_REPORT_PAGE_SIZE", default="A4")  # or "Letter"
+# Rows a summary table prints at most; every row is in the exhibits.
+PACTA_REPORT_TABLE_ROWS = env.int("PACTA_REPORT_TABLE_ROWS", default=20)
+# Exhibits larger than this are embedded by streaming rather than through WeasyPrint.
+PACTA_REPORT_STREAM_ATTACHMENT_BYTES = env.int(
+    "PACTA_REPORT_STREAM_ATTACHMENT_BYTES", default=16 * 1024 * 1024
+)
+PACTA_REPORT_WORK_DIR = env.str("PACTA_REPORT_WORK_DIR", default="")
+# Save the rendered HTML here too (benchmarks render it again with plain WeasyPrint).
+PACTA_REPORT_KEEP_HTML = env.str("PACTA_REPORT_KEEP_HTML", default="")
+PACTA_REPORT_SOFT_TIME_LIMIT = env.int("PACTA_REPORT_SOFT_TIME_LIMIT", default=900)
+PACTA_REPORT_TIME_LIMIT = env.int("PACTA_REPORT_TIME_LIMIT", default=960)
+PACTA_REPORT_MAX_MEMORY_MB = env.int("PACTA_REPORT_MAX_MEMORY_MB", default=1536)
+PACTA_REPORT_MAX_RETRIES = env.int("PACTA_REPORT_MAX_RETRIES", default=5)
 
 LOGGING = {
     "version": 1,

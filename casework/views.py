@@ -1,27 +1,84 @@
 """HTML views for the case side: thin, they parse input, call a selector or service, render."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import connection
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from casework import services
-from casework.selectors import case_audit, case_file_get, case_files, case_get, case_list
-from evidence.selectors import record_summary
+from casework.forms import AllegationForm, AttributeForm, CaseOpenForm, MemberForm, NoteForm
+from casework.permissions import REPORT, case_require
+from casework.reports.service import ReportError, report_job_request
+from casework.selectors import (
+    case_audit,
+    case_clauses_in_force,
+    case_file_get,
+    case_get,
+    case_list,
+    case_overview,
+    case_report_get,
+    reports_verification,
+)
+from evidence.selectors import clusters_new_since, record_summary
 
 
 @login_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
+    since = services.home_visit(user=request.user)
     return render(
         request,
         "casework/home.html",
         {
             "cases": case_list(user=request.user).filter(status="open")[:50],
             "record": record_summary(),
+            "since": since,
+            "new_clusters": clusters_new_since(user=request.user, since=since),
         },
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def case_index(request: HttpRequest) -> HttpResponse:
+    form = CaseOpenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            case = services.case_open(actor=request.user, **form.cleaned_data)
+        except services.CaseError as exc:
+            form.add_error("reference", str(exc))
+        else:
+            messages.success(request, f"Case {case.reference} opened.")
+            return redirect("case_detail", reference=case.reference)
+    return render(
+        request,
+        "casework/case_index.html",
+        {
+            "cases": case_list(user=request.user),
+            "form": form,
+            "may_open": services.may_open_cases(request.user),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+def _case_page(request: HttpRequest, case, *, forms: dict | None = None, status: int = 200):
+    """The case page, with any forms that failed validation shown with their errors."""
+    forms = forms or {}
+    context = case_overview(user=request.user, case=case)
+    context.update(
+        {
+            "attribute_form": forms.get("attribute") or AttributeForm(),
+            "allegation_form": forms.get("allegation")
+            or AllegationForm(clauses=context["clauses_in_force"]),
+            "note_form": forms.get("note") or NoteForm(),
+            "member_form": forms.get("member") or MemberForm(),
+        }
+    )
+    return render(request, "casework/case_detail.html", context, status=status)
 
 
 @login_required
@@ -29,17 +86,133 @@ def home(request: HttpRequest) -> HttpResponse:
 def case_detail(request: HttpRequest, reference: str) -> HttpResponse:
     case = case_get(user=request.user, reference=reference)
     services.case_viewed(actor=request.user, case=case)
-    accounts = case.case_accounts.select_related("account").order_by("account__account_id")
+    return _case_page(request, case)
+
+
+@login_required
+@require_POST
+def case_attribute(request: HttpRequest, reference: str) -> HttpResponse:
+    case = case_get(user=request.user, reference=reference)
+    form = AttributeForm(request.POST)
+    if not form.is_valid():
+        return _case_page(request, case, forms={"attribute": form}, status=400)
+    added = services.case_accounts_attribute(
+        actor=request.user,
+        case=case,
+        accounts=form.cleaned_data["accounts"],
+        basis=form.cleaned_data["basis"],
+        detail=form.cleaned_data["detail"],
+    )
+    messages.success(request, f"{added} account{pluralize(added)} attributed.")
+    return redirect("case_detail", reference=case.reference)
+
+
+@login_required
+@require_POST
+def case_allege(request: HttpRequest, reference: str) -> HttpResponse:
+    case = case_get(user=request.user, reference=reference)
+    form = AllegationForm(request.POST, clauses=case_clauses_in_force(case=case))
+    if not form.is_valid():
+        return _case_page(request, case, forms={"allegation": form}, status=400)
+    try:
+        services.allegation_add(
+            actor=request.user,
+            case=case,
+            clause=form.cleaned_data["clause"],
+            theory=form.cleaned_data["theory"],
+        )
+    except services.CaseError as exc:
+        form.add_error("theory", str(exc))
+        return _case_page(request, case, forms={"allegation": form}, status=400)
+    messages.success(request, "Allegation added.")
+    return redirect("case_detail", reference=case.reference)
+
+
+@login_required
+@require_POST
+def case_note(request: HttpRequest, reference: str) -> HttpResponse:
+    case = case_get(user=request.user, reference=reference)
+    form = NoteForm(request.POST)
+    if not form.is_valid():
+        return _case_page(request, case, forms={"note": form}, status=400)
+    services.note_add(actor=request.user, case=case, text=form.cleaned_data["text"])
+    messages.success(request, "Note added.")
+    return redirect("case_detail", reference=case.reference)
+
+
+@login_required
+@require_POST
+def case_member(request: HttpRequest, reference: str) -> HttpResponse:
+    case = case_get(user=request.user, reference=reference)
+    form = MemberForm(request.POST)
+    if not form.is_valid():
+        return _case_page(request, case, forms={"member": form}, status=400)
+    services.case_member_add(
+        actor=request.user,
+        case=case,
+        user=form.cleaned_data["username"],
+        role=form.cleaned_data["role"],
+    )
+    messages.success(request, "Membership updated.")
+    return redirect("case_detail", reference=case.reference)
+
+
+@login_required
+@require_POST
+def case_hold(request: HttpRequest, reference: str) -> HttpResponse:
+    case = case_get(user=request.user, reference=reference)
+    try:
+        if request.POST.get("hold") == "on":
+            services.case_hold_place(actor=request.user, case=case)
+            messages.success(request, "Legal hold placed: linked material is preserved.")
+        else:
+            services.case_hold_release(actor=request.user, case=case)
+            messages.success(request, "Legal hold released.")
+    except services.CaseError as exc:
+        messages.error(request, str(exc))
+    return redirect("case_detail", reference=case.reference)
+
+
+@login_required
+@require_POST
+def case_report_request(request: HttpRequest, reference: str) -> HttpResponse:
+    case = case_get(user=request.user, reference=reference)
+    case_require(request.user, case, REPORT)
+    edition = request.POST.get("edition", "")
+    try:
+        job = report_job_request(actor=request.user, case=case, edition=edition, enqueue=True)
+    except ReportError as exc:
+        messages.error(request, str(exc))
+        return redirect("case_detail", reference=case.reference)
+    return redirect("case_report", reference=case.reference, pk=job.pk)
+
+
+@login_required
+@require_GET
+def case_report(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
+    case = case_get(user=request.user, reference=reference)
+    job = case_report_get(user=request.user, case=case, pk=pk)
     return render(
         request,
-        "casework/case_detail.html",
+        "casework/report_job.html",
         {
             "case": case,
-            "accounts": accounts[:500],
-            "accounts_total": accounts.count(),
-            "files": case_files(user=request.user, case=case),
+            "job": job,
+            "verification": reports_verification(jobs=[job]).get(job.pk),
+            "in_progress": job.status in (job.Status.QUEUED, job.Status.RUNNING),
         },
     )
+
+
+@login_required
+@require_GET
+def case_report_pdf(request: HttpRequest, reference: str, pk: int) -> FileResponse:
+    case = case_get(user=request.user, reference=reference)
+    job = case_report_get(user=request.user, case=case, pk=pk)
+    if job.pdf is None:
+        raise Http404("The report is not built yet.")
+    services.evidence_item_exported(actor=request.user, item=job.pdf, case=case)
+    return FileResponse(job.pdf.file.open("rb"), as_attachment=True, filename=job.pdf.file_name)
 
 
 @login_required

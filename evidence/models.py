@@ -411,3 +411,4 @@ from evidence.models_custody import (  # noqa: E402, F401
     TrustedTimestamp,
     VerificationRun,
 )
+from evidence.models_detection import *  # noqa: E402,F403  (detection models, own module)

@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Max, Min, QuerySet
+import datetime as dt
+import difflib
+from decimal import Decimal
 
-from evidence.ledger import ledger_head
-from evidence.models import Account, AssentRecord, IngestBatch, TermsVersion, UsageEvent
+from django.db import connection
+from django.db.models import Count, Max, Min, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+from evidence.access import record_reader
+from evidence.ledger import ledger_for_object, ledger_head
+from evidence.models import (
+    Account,
+    AssentRecord,
+    Clause,
+    EvidenceItem,
+    IngestBatch,
+    LedgerEntry,
+    TermsDocument,
+    TermsVersion,
+    UsageEvent,
+)
+from evidence.models_detection import Cluster, DetectionRun, Finding, Link
+from evidence.verification import verification_as_dict, verification_latest
 
 
 def record_summary() -> dict:
@@ -29,3 +50,345 @@ def ingest_batch_list() -> QuerySet[IngestBatch]:
     """Ingest batches, newest first. Batches are provenance of the shared record, not of a
     case, so every user allowed to read the record may list them."""
     return IngestBatch.objects.select_related("collector").order_by("-started_at", "-pk")
+
+
+def account_profile(*, user, account_id: str) -> Account:
+    """One account, for a record reader; 404 for anyone else (as if it did not exist)."""
+    if not record_reader(user):
+        raise Http404("No account matches the given query.")
+    return get_object_or_404(Account, account_id=account_id)
+
+
+def account_usage_daily(*, account: Account) -> list[dict]:
+    """Requests and tokens per UTC day for one account: the chart, not the rows."""
+    return list(
+        UsageEvent.objects.filter(account_id=account.account_id)
+        .annotate(day=TruncDate("ts", tzinfo=dt.UTC))
+        .values("day")
+        .annotate(
+            requests=Count("id"),
+            input_tokens=Sum("input_tokens"),
+            output_tokens=Sum("output_tokens"),
+        )
+        .order_by("day")
+    )
+
+
+def account_usage_totals(*, account: Account) -> dict:
+    return UsageEvent.objects.filter(account_id=account.account_id).aggregate(
+        requests=Count("id"),
+        input_tokens=Sum("input_tokens"),
+        output_tokens=Sum("output_tokens"),
+        first=Min("ts"),
+        last=Max("ts"),
+        models=Count("model", distinct=True),
+    )
+
+
+def terms_documents(*, user) -> QuerySet[TermsDocument]:
+    """Terms are the provider's published contract: readable by every signed-in user."""
+    if not user.is_authenticated:
+        return TermsDocument.objects.none()
+    return TermsDocument.objects.prefetch_related("versions").order_by("slug")
+
+
+def terms_version_get(*, user, slug: str, label: str) -> TermsVersion:
+    return get_object_or_404(
+        TermsVersion.objects.select_related("document").filter(
+            document__in=terms_documents(user=user)
+        ),
+        document__slug=slug,
+        label=label,
+    )
+
+
+def terms_version_in_force(*, document: TermsDocument, on: dt.date) -> TermsVersion | None:
+    """The version whose effective date is the latest on or before `on`."""
+    return document.versions.filter(effective_date__lte=on).order_by("-effective_date").first()
+
+
+def terms_diff(*, old: TermsVersion, new: TermsVersion) -> list[dict]:
+    """Clause-by-clause differences between two versions of a document.
+
+    A clause is matched first as the same clause (`same_as` lineage), then by path; its
+    status is unchanged, changed (with a word diff), added or removed.
+    """
+    old_clauses = list(old.clauses.order_by("position"))
+    new_clauses = list(new.clauses.order_by("position"))
+    old_by_root = {(c.same_as_id or c.pk): c for c in old_clauses}
+    old_by_path = {c.path: c for c in old_clauses}
+    matched: set[int] = set()
+    rows = []
+    for clause in new_clauses:
+        before = old_by_root.get(clause.same_as_id) if clause.same_as_id else None
+        before = before or old_by_path.get(clause.path)
+        if before is None:
+            rows.append({"status": "added", "path": clause.path, "new": clause, "old": None})
+            continue
+        matched.add(before.pk)
+        if before.text_sha256 == clause.text_sha256:
+            status, words = "unchanged", []
+        else:
+            status = "changed"
+            words = _word_diff(before.text, clause.text)
+        rows.append(
+            {"status": status, "path": clause.path, "new": clause, "old": before, "words": words}
+        )
+    for clause in old_clauses:
+        if clause.pk not in matched:
+            rows.append({"status": "removed", "path": clause.path, "new": None, "old": clause})
+    return rows
+
+
+def _word_diff(old: str, new: str) -> list[tuple[str, str]]:
+    """[(op, text)] with op in equal/delete/insert, word by word."""
+    a, b = old.split(), new.split()
+    out: list[tuple[str, str]] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if op == "equal":
+            out.append(("equal", " ".join(a[i1:i2])))
+        else:
+            if i2 > i1:
+                out.append(("delete", " ".join(a[i1:i2])))
+            if j2 > j1:
+                out.append(("insert", " ".join(b[j1:j2])))
+    return out
+
+
+def model_prices() -> dict[str, tuple[Decimal, Decimal]]:
+    """List prices per million tokens (input, output) by model, from the model catalogue."""
+    from evidence.models import ModelRelease
+
+    return {
+        m.model: (m.list_price_per_mtok_input, m.list_price_per_mtok_output)
+        for m in ModelRelease.objects.all()
+    }
+
+
+# --- The record as the REST API reads it -------------------------------------------------
+# The same rule as the pages: only record readers (internal roles) see the raw record; for
+# anyone else a list is empty and an object does not exist (404), so an external reviewer
+# can neither read nor probe it.
+
+
+def _for_record_readers(user, queryset: QuerySet) -> QuerySet:
+    return queryset if record_reader(user) else queryset.none()
+
+
+def record_batch_list(*, user) -> QuerySet[IngestBatch]:
+    return _for_record_readers(user, ingest_batch_list())
+
+
+def account_list(*, user) -> QuerySet[Account]:
+    return _for_record_readers(user, Account.objects.order_by("account_id"))
+
+
+def usage_event_list(
+    *,
+    user,
+    account: str | None = None,
+    model: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+) -> QuerySet[UsageEvent]:
+    """Usage rows in (ts, id) order; the window is [since, until), an inverted one is empty."""
+    events = _for_record_readers(user, UsageEvent.objects.all())
+    if account:
+        events = events.filter(account_id=account)
+    if model:
+        events = events.filter(model=model)
+    if since is not None:
+        events = events.filter(ts__gte=since)
+    if until is not None:
+        events = events.filter(ts__lt=until)
+    return events.order_by("ts", "id")
+
+
+def usage_event_get(*, user, pk: int) -> UsageEvent:
+    return get_object_or_404(usage_event_list(user=user), pk=pk)
+
+
+def detection_runs_shown() -> QuerySet[DetectionRun]:
+    """Finished runs only: a running or failed run's partial results are not findings."""
+    return DetectionRun.objects.filter(status=DetectionRun.Status.FINISHED)
+
+
+def _run_or_latest(run: int | None) -> DetectionRun | None:
+    runs = detection_runs_shown()
+    if run is not None:
+        return runs.filter(pk=run).first()
+    return runs.order_by("-finished_at", "-pk").first()
+
+
+def cluster_list(*, user, run: int | None = None, band: str | None = None) -> QuerySet[Cluster]:
+    """Clusters of one finished run (the latest by default), strongest first."""
+    shown = _run_or_latest(run)
+    clusters = Cluster.objects.filter(run=shown) if shown else Cluster.objects.none()
+    if band:
+        clusters = clusters.filter(band=band)
+    return _for_record_readers(user, clusters).order_by("-score", "pk")
+
+
+def cluster_get(*, user, pk: int) -> Cluster:
+    clusters = Cluster.objects.filter(run__in=detection_runs_shown())
+    return get_object_or_404(_for_record_readers(user, clusters), pk=pk)
+
+
+def cluster_links(*, cluster: Cluster) -> QuerySet[Link]:
+    """The links joining a cluster's members in its run (weak links between clusters left out)."""
+    members = cluster.memberships.values("account_id")
+    return (
+        Link.objects.filter(run_id=cluster.run_id, account_a__in=members, account_b__in=members)
+        .select_related("account_a", "account_b")
+        .order_by("kind", "account_a__account_id", "account_b__account_id")
+    )
+
+
+def finding_list(
+    *,
+    user,
+    run: int | None = None,
+    account: str | None = None,
+    cluster: int | None = None,
+    detector: str | None = None,
+    fired: bool | None = None,
+) -> QuerySet[Finding]:
+    shown = _run_or_latest(run)
+    findings = Finding.objects.filter(run=shown) if shown else Finding.objects.none()
+    if account:
+        findings = findings.filter(account__account_id=account)
+    if cluster is not None:
+        findings = findings.filter(cluster_id=cluster)
+    if detector:
+        findings = findings.filter(detector=detector)
+    if fired is not None:
+        findings = findings.filter(fired=fired)
+    return _for_record_readers(user, findings.select_related("account")).order_by("pk")
+
+
+def finding_get(*, user, pk: int) -> Finding:
+    findings = Finding.objects.filter(run__in=detection_runs_shown()).select_related("account")
+    return get_object_or_404(_for_record_readers(user, findings), pk=pk)
+
+
+def terms_document_get(*, user, slug: str) -> TermsDocument:
+    return get_object_or_404(terms_documents(user=user), slug=slug)
+
+
+def clause_list(
+    *,
+    user,
+    document: str | None = None,
+    version: str | None = None,
+    category: str | None = None,
+) -> QuerySet[Clause]:
+    """Clauses of the published Terms, readable by every signed-in user (as the Terms are)."""
+    clauses = Clause.objects.filter(version__document__in=terms_documents(user=user))
+    if document:
+        clauses = clauses.filter(version__document__slug=document)
+    if version:
+        clauses = clauses.filter(version__label=version)
+    if category:
+        clauses = clauses.filter(category=category)
+    return clauses.select_related("version__document").order_by(
+        "version__document__slug", "version__effective_date", "position"
+    )
+
+
+def clause_get(*, user, pk: int) -> Clause:
+    return get_object_or_404(clause_list(user=user), pk=pk)
+
+
+# What the record side answers for in the ledger; a case's entries are the case side's.
+RECORD_LEDGER_OBJECTS = {
+    "account": lambda object_id: Account.objects.filter(account_id=object_id),
+    "evidence_item": lambda object_id: EvidenceItem.objects.filter(pk=int(object_id)),
+    "ingest_batch": lambda object_id: IngestBatch.objects.filter(pk=int(object_id)),
+}
+
+
+def record_ledger_entries(*, user, object_type: str, object_id: str) -> QuerySet[LedgerEntry]:
+    """Every ledger entry on one record object, oldest first; 404 unless the user is a record
+    reader and the object exists (an id that names nothing has no custody to show)."""
+    find = RECORD_LEDGER_OBJECTS.get(object_type)
+    if find is None or not record_reader(user):
+        raise Http404("No such object in the record.")
+    try:
+        exists = find(object_id).exists()
+    except ValueError:  # a non-numeric id of a numbered object
+        exists = False
+    if not exists:
+        raise Http404("No such object in the record.")
+    return ledger_for_object(object_type=object_type, object_id=object_id)
+
+
+def verification_status(*, user) -> dict | None:
+    """The latest verification run, as the banner shows it to every signed-in user.
+
+    Its failures name records (a usage row, a file), so only record readers see them;
+    everyone else sees whether the record verified and how many failures there were.
+    """
+    if not user.is_authenticated:
+        return None
+    run = verification_latest()
+    if run is None:
+        return None
+    status = verification_as_dict(run)
+    status["finished_at"] = run.finished_at.isoformat()
+    if not record_reader(user):
+        status["failures"] = None
+    return status
+
+
+def cluster_volume(*, clusters) -> dict[int, tuple[int, int]]:
+    """Requests and output tokens of each cluster's members, in one aggregate query."""
+    cluster_ids = [c.pk for c in clusters]
+    if not cluster_ids:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT m.cluster_id, count(u.id), coalesce(sum(u.output_tokens), 0) "
+            "FROM evidence_clustermember m "
+            "JOIN evidence_account a ON a.id = m.account_id "
+            "JOIN evidence_usageevent u ON u.account_id = a.account_id "
+            "WHERE m.cluster_id = ANY(%s) GROUP BY m.cluster_id",
+            [cluster_ids],
+        )
+        return {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
+
+
+def cluster_page(*, cluster: Cluster) -> dict:
+    """A cluster with its accounts, the links between them, their signals and a chart."""
+    members = list(cluster.members.order_by("account_id"))
+    links = cluster_links(cluster=cluster)
+    findings = (
+        Finding.objects.filter(run=cluster.run, account__in=members, fired=True)
+        .select_related("account")
+        .order_by("detector", "account__account_id")
+    )
+    by_signal: dict[str, list] = {}
+    for finding in findings:
+        by_signal.setdefault(finding.detector, []).append(finding)
+    daily = list(
+        UsageEvent.objects.filter(account_id__in=[a.account_id for a in members])
+        .annotate(day=TruncDate("ts", tzinfo=dt.UTC))
+        .values("day")
+        .annotate(requests=Count("id"), output_tokens=Sum("output_tokens"))
+        .order_by("day")
+    )
+    return {
+        "cluster": cluster,
+        "members": members,
+        "links": links[:500],
+        "links_total": links.count(),
+        "signals": sorted(by_signal.items()),
+        "daily": daily,
+    }
+
+
+def clusters_new_since(*, user, since: dt.datetime | None) -> list[Cluster]:
+    """Critical and high clusters of the latest run found after `since` (all on a first visit)."""
+    clusters = cluster_list(user=user).filter(band__in=["critical", "high"])
+    if since is not None:
+        clusters = clusters.filter(created_at__gt=since)
+    return list(clusters[:20])

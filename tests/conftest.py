@@ -90,3 +90,30 @@ def user_with_role(django_user_model, username: str, role: str | None):
 @pytest.fixture
 def counsel_user(django_user_model):
     return user_with_role(django_user_model, "alice", "counsel")
+
+
+@pytest.fixture(scope="session")
+def pki():
+    """The throwaway test PKI (root CA, timestamp authority, document signer)."""
+    from tests.pki import build_pki
+
+    return build_pki()
+
+
+@pytest.fixture
+def signing(settings, tmp_path, pki):
+    """The organisation's signing certificate (the test PKI) in settings, as production
+    configures it: PEM files named by PACTA_SIGNING_CERT / PACTA_SIGNING_KEY."""
+    folder = tmp_path / "pki"
+    folder.mkdir()
+    (folder / "signer.pem").write_bytes(pki.signer.cert_pem)
+    (folder / "signer-key.pem").write_bytes(pki.signer.key_pem)
+    (folder / "root.pem").write_bytes(pki.root.cert_pem)
+    settings.PACTA_SIGNING_CERT = str(folder / "signer.pem")
+    settings.PACTA_SIGNING_KEY = str(folder / "signer-key.pem")
+    settings.PACTA_SIGNING_CHAIN = [str(folder / "root.pem")]
+    settings.PACTA_SIGNING_TRUST_ROOTS = [str(folder / "root.pem")]
+    settings.PACTA_TSA_URL = ""
+    settings.PACTA_REPORT_ORGANISATION = "Aster Systems, Inc."
+    settings.PACTA_REPORT_WORK_DIR = str(tmp_path / "work")
+    return folder

@@ -50,9 +50,15 @@ def main() -> int:
     call_command("migrate", verbosity=0)
 
     from tests.benchmarks.ingest import bench_ingest
+    from tests.benchmarks.report import bench_report
 
     print("ingest:", flush=True)
     bench_ingest(table, scenario=scenario, env=env, work=work)
+    print("report:", flush=True)
+    bench_report(table, env=env, work=work, scenario=scenario)
+    from tests.benchmarks.detect import bench_detect
+
+    bench_detect(table, scenario=scenario, env=env, work=work)
     print()
     print(table.render())
     return 0

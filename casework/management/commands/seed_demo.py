@@ -4,7 +4,13 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from casework.demo import DEMO_PASSWORD, demo_record_load, demo_scenario_ensure, demo_users_seed
+from casework.demo import (
+    DEMO_PASSWORD,
+    demo_case_report,
+    demo_record_load,
+    demo_scenario_ensure,
+    demo_users_seed,
+)
 
 
 class Command(BaseCommand):
@@ -15,6 +21,11 @@ class Command(BaseCommand):
         parser.add_argument("--accounts", type=int, default=2000)
         parser.add_argument("--events", type=int, default=120_000)
         parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument(
+            "--report",
+            action="store_true",
+            help="Also open the demo case and build its signed report (make demo does).",
+        )
 
     def handle(self, *args, **options) -> None:
         users = demo_users_seed()
@@ -30,3 +41,15 @@ class Command(BaseCommand):
         self.stdout.write(f"{verb} the demo scenario in {out_dir}.")
         for line in demo_record_load(scenario_dir=out_dir):
             self.stdout.write(f"  {line}")
+        if options["report"]:
+            result = demo_case_report(scenario_dir=out_dir, stdout=self.stdout)
+            for line in result["lines"]:
+                self.stdout.write(f"  {line}")
+            job = result["job"]
+            if job.status != "done":
+                self.stderr.write(f"The demo report failed: {job.failure_reason}")
+                raise SystemExit(1)
+            self.stdout.write(
+                f"Demo report ({result['case']}, counsel edition, signed with the DEMO "
+                f"certificate): {result['path']}"
+            )

@@ -1,0 +1,102 @@
+"""HTML pages for the record as counsel read it: accounts and Terms.
+
+They live on the case side because they show, beside the record, the cases a user may
+open (evidence never imports casework).
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from casework.selectors import case_list
+from evidence.models import ClauseCategory
+from evidence.selectors import (
+    account_profile,
+    account_usage_daily,
+    account_usage_totals,
+    terms_diff,
+    terms_documents,
+    terms_version_get,
+)
+
+
+@login_required
+@require_GET
+def account_detail(request: HttpRequest, account_id: str) -> HttpResponse:
+    account = account_profile(user=request.user, account_id=account_id)
+    cases = case_list(user=request.user).filter(case_accounts__account=account).distinct()
+    assents = account.assents.select_related("terms_version__document").order_by("accepted_at")
+    return render(
+        request,
+        "record/account_detail.html",
+        {
+            "account": account,
+            "assents": assents,
+            "daily": account_usage_daily(account=account),
+            "totals": account_usage_totals(account=account),
+            "cases": cases,
+        },
+    )
+
+
+@login_required
+@require_GET
+def terms_index(request: HttpRequest) -> HttpResponse:
+    documents = []
+    for document in terms_documents(user=request.user):
+        versions = sorted(document.versions.all(), key=lambda v: v.effective_date)
+        documents.append(
+            {
+                "document": document,
+                "versions": [
+                    (version, versions[i - 1] if i else None) for i, version in enumerate(versions)
+                ],
+            }
+        )
+    return render(request, "record/terms_index.html", {"documents": documents})
+
+
+@login_required
+@require_GET
+def terms_version(request: HttpRequest, slug: str, label: str) -> HttpResponse:
+    version = terms_version_get(user=request.user, slug=slug, label=label)
+    clauses = version.clauses.order_by("position")
+    category = request.GET.get("category", "")
+    if category:
+        clauses = clauses.filter(category=category)
+    return render(
+        request,
+        "record/terms_version.html",
+        {
+            "version": version,
+            "clauses": clauses,
+            "category": category,
+            "categories": ClauseCategory.choices,
+            "others": version.document.versions.exclude(pk=version.pk).order_by("effective_date"),
+        },
+    )
+
+
+@login_required
+@require_GET
+def terms_compare(request: HttpRequest, slug: str, old: str, new: str) -> HttpResponse:
+    old_version = terms_version_get(user=request.user, slug=slug, label=old)
+    new_version = terms_version_get(user=request.user, slug=slug, label=new)
+    if old_version.pk == new_version.pk:
+        raise Http404("Compare two different versions.")
+    rows = terms_diff(old=old_version, new=new_version)
+    show_all = request.GET.get("all") == "1"
+    return render(
+        request,
+        "record/terms_diff.html",
+        {
+            "old": old_version,
+            "new": new_version,
+            "rows": rows if show_all else [r for r in rows if r["status"] != "unchanged"],
+            "unchanged": sum(1 for r in rows if r["status"] == "unchanged"),
+            "show_all": show_all,
+        },
+    )

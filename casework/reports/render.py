@@ -1,0 +1,182 @@
+"""HTML to PDF/A-3b: the report pages by WeasyPrint, the exhibits as associated files.
+
+WeasyPrint renders `templates/reports/report.html` with `pdf_variant="pdf/a-3b"` (sRGB
+output intent, XMP identification, fonts embedded) and embeds the exhibits through its
+`attachments` option, each a `weasyprint.Attachment` with its `relationship`, which the
+PDF/A-3 writer turns into `/AFRelationship` and lists in the catalogue's `/AF` array.
+
+WeasyPrint reads and compresses every attachment in memory, which is fine for the
+summaries but not for a usage exhibit of a million rows (hundreds of megabytes).
+Exhibits above `PACTA_REPORT_STREAM_ATTACHMENT_BYTES` are therefore added in the same
+incremental update that carries the signature (`attachments_embed_streamed`): compressed
+chunk by chunk, with the same Filespec, `/AFRelationship`, `/Params` and `/AF` entries.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.template.loader import render_to_string
+
+from casework.reports.exhibits import Exhibit
+
+PDF_VARIANT = "pdf/a-3b"
+TEMPLATE = "reports/report.html"
+CHUNK = 4 * 1024 * 1024
+
+
+@dataclass
+class Rendered:
+    pages: int
+    path: Path
+
+
+def svg_data_uri(svg: str | None) -> str | None:
+    if not svg:
+        return None
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode("utf-8")).decode("ascii")
+
+
+def report_html(context: dict) -> str:
+    """The report as one self-contained HTML document (charts inline as data URIs)."""
+    return render_to_string(TEMPLATE, context)
+
+
+def _stylesheet_base() -> str:
+    return str(Path(settings.BASE_DIR) / "templates" / "reports") + "/"
+
+
+def report_render(
+    *, html: str, exhibits: list[Exhibit], target: Path, created: dt.datetime
+) -> Rendered:
+    """Render the pages and embed the exhibits small enough for WeasyPrint."""
+    from weasyprint import HTML, Attachment
+
+    limit = settings.PACTA_REPORT_STREAM_ATTACHMENT_BYTES
+    naive = created.astimezone(dt.UTC).replace(tzinfo=None)
+    attachments = [
+        Attachment(
+            filename=str(exhibit.path),
+            name=exhibit.file_name,
+            description=f"Exhibit {exhibit.number}: {exhibit.title}",
+            relationship=exhibit.relationship,
+            created=naive,
+            modified=naive,
+        )
+        for exhibit in exhibits
+        if exhibit.size <= limit
+    ]
+    document = HTML(string=html, base_url=_stylesheet_base()).render(pdf_variant=PDF_VARIANT)
+    document.write_pdf(target, pdf_variant=PDF_VARIANT, attachments=attachments)
+    return Rendered(pages=len(document.pages), path=target)
+
+
+def streamed(exhibits: list[Exhibit]) -> list[Exhibit]:
+    """The exhibits too large for WeasyPrint's in-memory attachments."""
+    return [e for e in exhibits if e.size > settings.PACTA_REPORT_STREAM_ATTACHMENT_BYTES]
+
+
+def attachments_embed_streamed(writer, exhibits: list[Exhibit], *, created: dt.datetime) -> None:
+    """Add large exhibits to a pyHanko incremental writer as PDF/A-3 associated files.
+
+    The file is read once, in chunks: deflated (level 1: these are large, repetitive text
+    files and the time matters more than the last few percent) and MD5-summed for the
+    `/CheckSum` PDF requires, so memory holds only the compressed bytes.
+    """
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.embed import EmbeddedFileObject
+
+    if not exhibits:
+        return
+    root = writer.root
+    if "/Names" not in root:
+        root["/Names"] = generic.DictionaryObject()
+    names = root["/Names"]
+    if "/EmbeddedFiles" not in names:
+        names["/EmbeddedFiles"] = writer.add_object(
+            generic.DictionaryObject({generic.pdf_name("/Names"): generic.ArrayObject()})
+        )
+    tree = names["/EmbeddedFiles"]
+    if "/Kids" in tree:
+        raise ValueError("the PDF's embedded-file name tree is nested; expected a flat one")
+    array = tree["/Names"]
+    if "/AF" not in root:
+        root["/AF"] = generic.ArrayObject()
+    af = root["/AF"]
+    for exhibit in exhibits:
+        encoded, checksum = _deflated(exhibit)
+        stamp = generic.pdf_date(created)
+        stream = EmbeddedFileObject(
+            writer,
+            dict_data={
+                generic.pdf_name("/Filter"): generic.pdf_name("/FlateDecode"),
+                generic.pdf_name("/Params"): generic.DictionaryObject(
+                    {
+                        generic.pdf_name("/Size"): generic.NumberObject(exhibit.size),
+                        generic.pdf_name("/CheckSum"): generic.ByteStringObject(checksum),
+                        generic.pdf_name("/CreationDate"): stamp,
+                        generic.pdf_name("/ModDate"): stamp,
+                    }
+                ),
+            },
+            encoded_data=encoded,
+            mime_type=exhibit.mime,
+        )
+        del encoded
+        spec = generic.DictionaryObject(
+            {
+                generic.pdf_name("/Type"): generic.pdf_name("/Filespec"),
+                generic.pdf_name("/F"): generic.pdf_string(exhibit.file_name),
+                generic.pdf_name("/UF"): generic.pdf_string(exhibit.file_name),
+                generic.pdf_name("/EF"): generic.DictionaryObject(
+                    {
+                        generic.pdf_name("/F"): stream.ef_stream_ref,
+                        generic.pdf_name("/UF"): stream.ef_stream_ref,
+                    }
+                ),
+                generic.pdf_name("/Desc"): generic.TextStringObject(
+                    f"Exhibit {exhibit.number}: {exhibit.title}"
+                ),
+                generic.pdf_name("/AFRelationship"): generic.pdf_name(f"/{exhibit.relationship}"),
+            }
+        )
+        reference = writer.add_object(spec)
+        array.append(generic.pdf_string(exhibit.file_name))
+        array.append(reference)
+        af.append(reference)
+    _sort_name_array(array)
+    writer.update_container(array)
+    writer.update_container(tree)
+    writer.update_root()
+
+
+def _deflated(exhibit: Exhibit) -> tuple[bytes, bytes]:
+    """The exhibit Flate-compressed, and the MD5 of its bytes: made while it was written
+    when it was streamed from the database, else now, in one pass over the file."""
+    if exhibit.deflated is not None and exhibit.md5 is not None:
+        return exhibit.deflated.read_bytes(), exhibit.md5
+    compressor = zlib.compressobj(level=1)
+    md5 = hashlib.md5(usedforsecurity=False)
+    parts = []
+    with exhibit.path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
+            md5.update(chunk)
+            parts.append(compressor.compress(chunk))
+    parts.append(compressor.flush())
+    return b"".join(parts), md5.digest()
+
+
+def _sort_name_array(array) -> None:
+    """Name trees are sorted by key; WeasyPrint's part and ours are merged in order."""
+    raw = list(list.__iter__(array))  # references as they are, not resolved
+    pairs = sorted(zip(raw[0::2], raw[1::2], strict=True), key=lambda p: str(p[0]))
+    array.clear()
+    for key, value in pairs:
+        array.append(key)
+        array.append(value)

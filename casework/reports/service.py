@@ -1,0 +1,536 @@
+"""Report jobs: request one for a case's current snapshot, and build it, exactly once.
+
+`ReportJob` is the source of truth. A request freezes the case (`snapshot.case_snapshot`)
+and finds or creates the job for that snapshot and edition; the unique constraint on
+(case, edition, snapshot_sha256) means the same snapshot never gets two jobs. A build
+holds a PostgreSQL advisory lock on the job for its whole run (released by the server if
+the worker dies, even by SIGKILL), moves the job through its stages with a percentage,
+and stores everything it made (exhibits, manifest, signed PDF), the ledger entries and
+the `done` status in one transaction under the job's row lock. A build that dies before
+that transaction leaves no report behind; the next one starts again from the snapshot. So
+a build run twice, or after a crash, yields one report.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import psutil
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection, transaction
+from django.utils import timezone
+
+from casework.models import Case, ReportEdition, ReportJob
+from casework.reports import charts
+from casework.reports.context import EDITION_LABELS, report_context
+from casework.reports.exhibits import Exhibit, ExhibitError, exhibit_public_ok, exhibits_write
+from casework.reports.redaction import Redactor
+from casework.reports.render import (
+    attachments_embed_streamed,
+    report_html,
+    report_render,
+    streamed,
+    svg_data_uri,
+)
+from casework.reports.signing import SigningError, report_sign, signer_subject
+from casework.reports.snapshot import Snapshot, case_snapshot
+from evidence.canonical import canonical_json, json_native, sha256_hex
+from evidence.ledger import Actor, actor_label, ledger_append
+from evidence.services import evidence_item_store
+
+logger = logging.getLogger(__name__)
+
+# pg_advisory_lock(key1, key2): key1 names report builds ("PCRP"), key2 the job.
+BUILD_LOCK_KEY = 0x50435250 & 0x7FFFFFFF
+MANIFEST_SCHEMA = "pacta.report.manifest/1"
+SECTIONS = (
+    ("cover", "Cover"),
+    ("summary", "Executive summary and findings"),
+    ("parties", "Parties and attribution"),
+    ("formation", "Contract formation"),
+    ("clauses", "Clauses breached"),
+    ("chronology", "Chronology and summary charts (FRE 1006)"),
+    ("methodology", "Methodology"),
+    ("damages", "Damages"),
+    ("preservation", "Preservation and chain of custody"),
+    ("certification", "Certification"),
+    ("exhibits", "Exhibit index"),
+    ("redactions", "Redaction log"),
+)
+
+
+class ReportError(RuntimeError):
+    """A report cannot be requested or built as asked; the message says why."""
+
+
+class ReportTransientError(ReportError):
+    """A failure worth retrying (the database or the timestamp authority was unreachable)."""
+
+
+def _requester(actor: Actor, case: Case):
+    """The user a job is recorded against: the actor, or the case's owner for a system
+    process (the ledger still names the process)."""
+    if getattr(actor, "is_authenticated", False):
+        return actor
+    return case.opened_by
+
+
+def report_job_request(
+    *, actor: Actor, case: Case, edition: str, snapshot: Snapshot | None = None,
+    enqueue: bool = False,
+) -> ReportJob:  # fmt: skip
+    """The job for the case's current snapshot in `edition`: the existing one if any.
+
+    A failed job for the same snapshot is queued again (the constraint allows one job per
+    snapshot, and a failure is not a report). With `enqueue`, the Celery task is sent once
+    the transaction commits.
+    """
+    if edition not in ReportEdition.values:
+        raise ReportError(f"unknown edition {edition!r}: use {', '.join(ReportEdition.values)}")
+    snapshot = snapshot or case_snapshot(case=case)
+    with transaction.atomic():
+        job, created = ReportJob.objects.select_for_update().get_or_create(
+            case=case,
+            edition=edition,
+            snapshot_sha256=snapshot.sha256,
+            defaults={"requested_by": _requester(actor, case)},
+        )
+        requeued = False
+        if not created and job.status == ReportJob.Status.FAILED:
+            job.status, job.stage, job.percent = ReportJob.Status.QUEUED, "", 0
+            job.failure_reason, job.started_at, job.finished_at = "", None, None
+            job.save(
+                update_fields=[
+                    "status", "stage", "percent", "failure_reason", "started_at", "finished_at"
+                ]
+            )  # fmt: skip
+            requeued = True
+        if created or requeued:
+            ledger_append(
+                actor=actor,
+                action="created" if created else "changed",
+                object_type="report_job",
+                object_id=job.pk,
+                object_sha256=snapshot.sha256,
+                details={
+                    "case": case.reference,
+                    "edition": edition,
+                    "snapshot_sha256": snapshot.sha256,
+                    "requeued": requeued,
+                },
+            )
+        if enqueue and job.status in (ReportJob.Status.QUEUED, ReportJob.Status.RUNNING):
+            from casework.tasks import report_build_task
+
+            transaction.on_commit(lambda: report_build_task.delay(job.pk))
+    return job
+
+
+@contextmanager
+def build_lock(job_id: int):
+    """Hold the job's advisory lock for the build; yields False when another live build
+    holds it. The server releases it when the holder's connection ends, however it ends."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [BUILD_LOCK_KEY, job_id])
+        acquired = cursor.fetchone()[0]
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [BUILD_LOCK_KEY, job_id])
+
+
+def build_in_progress(job_id: int) -> bool:
+    """Whether a live process is building the job now (its advisory lock is held)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+            "AND classid = %s AND objid = %s AND objsubid = 2 AND granted)",
+            [BUILD_LOCK_KEY, job_id],
+        )
+        return cursor.fetchone()[0]
+
+
+class Stages:
+    """The job's progress: each stage is written at once (autocommit), so anyone polling
+    the job sees it, and the time each stage took is kept for the report's ledger entry."""
+
+    def __init__(self, job: ReportJob) -> None:
+        self.job = job
+        self.seconds: dict[str, float] = {}
+        self._current: tuple[str, float] | None = None
+
+    def enter(self, stage: str, percent: int) -> None:
+        _memory_check(stage)
+        self._close()
+        self._current = (stage, time.perf_counter())
+        ReportJob.objects.filter(pk=self.job.pk).update(stage=stage[:100], percent=percent)
+        self.job.stage, self.job.percent = stage, percent
+        logger.info("report job %s: %s (%s%%)", self.job.pk, stage, percent)
+
+    def _close(self) -> None:
+        if self._current is not None:
+            stage, started = self._current
+            self.seconds[stage] = round(time.perf_counter() - started, 3)
+
+    def as_dict(self) -> dict[str, float]:
+        self._close()
+        self._current = None
+        return dict(self.seconds)
+
+
+def _memory_check(stage: str) -> None:
+    limit = settings.PACTA_REPORT_MAX_MEMORY_MB
+    if not limit:
+        return
+    rss = psutil.Process().memory_info().rss / 2**20
+    if rss > limit:
+        raise ReportError(
+            f"memory limit exceeded while {stage.lower()}: {rss:,.0f} MB in use, the limit "
+            f"(PACTA_REPORT_MAX_MEMORY_MB) is {limit:,} MB"
+        )
+
+
+def report_build(*, job: ReportJob, snapshot: Snapshot | None = None) -> ReportJob:
+    """Build the job's report unless it is built, or being built; return the job.
+
+    A permanent failure marks the job failed with its reason (and returns it); a transient
+    one puts the job back in the queue and raises `ReportTransientError` for a retry.
+    """
+    with build_lock(job.pk) as acquired:
+        job = ReportJob.objects.select_related("case", "requested_by").get(pk=job.pk)
+        if not acquired or job.status in (ReportJob.Status.DONE, ReportJob.Status.FAILED):
+            return job
+        ReportJob.objects.filter(pk=job.pk).update(
+            status=ReportJob.Status.RUNNING,
+            started_at=timezone.now(),
+            finished_at=None,
+            failure_reason="",
+        )
+        workdir = Path(tempfile.mkdtemp(prefix=f"pacta-report-{job.pk}-", dir=_workdir()))
+        try:
+            _build(job, snapshot, workdir, Stages(job))
+        except (OperationalError, InterfaceError, ReportTransientError) as exc:
+            _requeue(job, exc)
+            raise ReportTransientError(str(exc)) from exc
+        except Exception as exc:
+            logger.exception("report job %s failed", job.pk)
+            report_job_fail(job_id=job.pk, reason=_reason(exc))
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return ReportJob.objects.get(pk=job.pk)
+
+
+def _workdir() -> str | None:
+    folder = settings.PACTA_REPORT_WORK_DIR
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+    return folder or None
+
+
+def _reason(exc: BaseException) -> str:
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    if isinstance(exc, ReportError | ExhibitError | SigningError):
+        return str(exc)
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return f"the build exceeded its time limit ({settings.PACTA_REPORT_SOFT_TIME_LIMIT} s)"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _requeue(job: ReportJob, exc: BaseException) -> None:
+    with suppress(OperationalError, InterfaceError):  # the database may be what failed
+        ReportJob.objects.filter(pk=job.pk).exclude(status=ReportJob.Status.DONE).update(
+            status=ReportJob.Status.QUEUED, stage=f"waiting to retry: {exc}"[:100], percent=0
+        )
+
+
+def report_job_fail(*, job_id: int, reason: str) -> None:
+    """Mark a job failed with its reason (never a finished one)."""
+    with transaction.atomic():
+        job = ReportJob.objects.select_for_update().select_related("case").get(pk=job_id)
+        if job.status == ReportJob.Status.DONE:
+            return
+        job.status = ReportJob.Status.FAILED
+        job.failure_reason = reason
+        job.finished_at = timezone.now()
+        job.save(update_fields=["status", "failure_reason", "finished_at"])
+        ledger_append(
+            actor="system:reports",
+            action="changed",
+            object_type="report_job",
+            object_id=job.pk,
+            object_sha256=job.snapshot_sha256,
+            details={"case": job.case.reference, "status": "failed", "reason": reason[:500]},
+        )
+
+
+def _build(job: ReportJob, snapshot: Snapshot | None, workdir: Path, stages: Stages) -> None:
+    generated_at = timezone.now().replace(microsecond=0)
+    stages.enter("Freezing the case", 5)
+    if snapshot is None or snapshot.sha256 != job.snapshot_sha256:
+        snapshot = case_snapshot(case=job.case)
+    if snapshot.sha256 != job.snapshot_sha256:
+        raise ReportError(
+            f"the case changed after this report was requested (snapshot {job.snapshot_sha256}"
+            f", now {snapshot.sha256}); request a report of the case as it stands"
+        )
+    verification = snapshot.data["verification"]
+    if verification is not None and not verification["ok"]:
+        raise ReportError(
+            f"the record failed verification run {verification['id']} "
+            f"({verification['failures_total']} failures): a report cannot certify it; "
+            "investigate, verify again, then request the report"
+        )
+
+    stages.enter("Applying the edition's redactions", 10)
+    redactor = Redactor(job.edition)
+    context = report_context(
+        data=snapshot.data,
+        edition=job.edition,
+        redactor=redactor,
+        table_rows=settings.PACTA_REPORT_TABLE_ROWS,
+    )
+    report_data = canonical_json(json_native(context)).encode("utf-8")
+
+    stages.enter("Writing exhibits", 15)
+    exhibits = exhibits_write(
+        snapshot=snapshot,
+        redactor=redactor,
+        workdir=workdir,
+        report_data=report_data,
+        progress=lambda stage: stages.enter(stage.capitalize(), 25),
+    )
+    if redactor.public and not exhibit_public_ok(exhibits):
+        raise ReportError("the public edition must carry aggregates only")
+
+    stages.enter("Writing the manifest", 45)
+    signer = signer_subject()
+    manifest = _manifest(job, snapshot, exhibits, generated_at, signer)
+    manifest_exhibit = _write_manifest(workdir, manifest, number=len(exhibits) + 1)
+
+    stages.enter("Drawing the charts", 50)
+    names = {d["code"]: d.get("name") or d["code"] for d in (snapshot.data["detection"] or {})
+             .get("detectors", [])}  # fmt: skip
+    chart_events = [
+        {"day": e["at"][:10], "kind": e["kind"], "label": _event_label(e)}
+        for e in context["chronology"]["events"]
+    ]
+    context.update(
+        {
+            "charts": {
+                "volume": svg_data_uri(
+                    charts.volume_chart(
+                        daily=snapshot.data["usage"]["daily"],
+                        groups=snapshot.data["groups"],
+                        events=chart_events,
+                    )
+                ),
+                "rhythm": svg_data_uri(
+                    charts.rhythm_chart(
+                        case_hours=snapshot.data["usage"]["hours"],
+                        baseline_hours=snapshot.data["usage"]["baseline"]["hours"],
+                    )
+                ),
+                "signal": svg_data_uri(
+                    charts.signal_chart(
+                        findings=(snapshot.data["detection"] or {}).get("findings", []),
+                        names=names,
+                    )
+                ),
+            },
+            "sections": [{"id": key, "title": title} for key, title in SECTIONS],
+            "exhibits": [
+                {**e.as_dict(), "rows_display": "—" if e.rows is None else f"{e.rows:,}"}
+                for e in exhibits
+            ],
+            "manifest": {**manifest_exhibit.as_dict(), "document": manifest},
+            "snapshot_sha256": snapshot.sha256,
+            "generated_at": generated_at.strftime("%Y-%m-%d %H:%M UTC"),
+            "generated_date": generated_at.strftime("%d %B %Y").lstrip("0"),
+            "job": job.pk,
+            "organisation": settings.PACTA_REPORT_ORGANISATION,
+            "signer": signer,
+            "signature_level": "PAdES B-T" if settings.PACTA_TSA_URL else "PAdES B-B",
+            "declarant": _declarant(),
+            "redactions": redactor.log.as_list(),
+            "page_size": settings.PACTA_REPORT_PAGE_SIZE,
+            "edition_label": EDITION_LABELS[job.edition],
+        }
+    )
+
+    stages.enter("Rendering the pages", 55)
+    html = report_html(context)
+    if settings.PACTA_REPORT_KEEP_HTML:
+        Path(settings.PACTA_REPORT_KEEP_HTML).write_text(html, encoding="utf-8")
+    attachments = [*exhibits, manifest_exhibit]
+    unsigned = workdir / "unsigned.pdf"
+    rendered = report_render(html=html, exhibits=attachments, target=unsigned, created=generated_at)
+
+    stages.enter("Signing", 80)
+    signed = workdir / "report.pdf"
+    large = streamed(attachments)
+    try:
+        signature = report_sign(
+            source=unsigned,
+            target=signed,
+            reason=f"Evidentiary report {job.case.reference} ({job.edition} edition); "
+            f"snapshot {snapshot.sha256}",
+            location=settings.PACTA_REPORT_SIGNING_LOCATION,
+            prepare=(lambda writer: attachments_embed_streamed(writer, large,
+                                                               created=generated_at))
+            if large else None,
+        )  # fmt: skip
+    except SigningError as exc:
+        if isinstance(exc.__cause__, OSError | TimeoutError):
+            raise ReportTransientError(str(exc)) from exc
+        raise
+
+    stages.enter("Storing the report as evidence", 90)
+    _store(job, snapshot, attachments, signed, rendered.pages, signature, stages)
+
+
+def _event_label(event: dict[str, Any]) -> str:
+    text = event["text"]
+    if text.startswith("Suspension"):
+        return "Account suspended (last request)"
+    if text.startswith("Rate limits"):
+        return "First HTTP 429 (rate limit enforced)"
+    return text
+
+
+def _declarant() -> dict[str, str]:
+    return {
+        "name": settings.PACTA_REPORT_DECLARANT_NAME,
+        "title": settings.PACTA_REPORT_DECLARANT_TITLE,
+        "address": settings.PACTA_REPORT_DECLARANT_ADDRESS,
+    }
+
+
+def _manifest(job, snapshot, exhibits: list[Exhibit], generated_at, signer) -> dict[str, Any]:
+    data = snapshot.data
+    verification = data["verification"]
+    return {
+        "schema": MANIFEST_SCHEMA,
+        "report": {
+            "case": data["case"]["reference"],
+            "edition": job.edition,
+            "job": job.pk,
+            "generated_at": generated_at.isoformat(),
+            "organisation": settings.PACTA_REPORT_ORGANISATION,
+            "signer": signer,
+        },
+        "snapshot_sha256": snapshot.sha256,
+        "ledger": data["ledger"],
+        "verification": None
+        if verification is None
+        else {"run": verification["id"], "ok": verification["ok"],
+              "finished_at": verification["finished_at"]},
+        "exhibits": [
+            {k: v for k, v in e.as_dict().items() if k != "description"} for e in exhibits
+        ],
+    }  # fmt: skip
+
+
+def _write_manifest(workdir: Path, manifest: dict, *, number: int) -> Exhibit:
+    payload = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    path = workdir / "manifest.json"
+    path.write_bytes(payload)
+    return Exhibit(
+        number=number,
+        file_name="manifest.json",
+        title="Manifest",
+        description="The SHA-256 of every exhibit, the snapshot hash and the ledger entry "
+        "the report certifies; `verify_report` checks the file against it.",
+        path=path,
+        rows=None,
+        sha256=sha256_hex(payload),
+        size=len(payload),
+        relationship="Supplement",
+        mime="application/json",
+        nature="analysis",
+    )
+
+
+def _store(job, snapshot, attachments, signed: Path, pages, signature, stages) -> None:
+    """Everything the build made becomes evidence, with the job's `done`, in one transaction."""
+    actor = job.requested_by
+    source = f"report job {job.pk} ({job.case.reference}, {job.edition} edition)"
+    with transaction.atomic():
+        locked = ReportJob.objects.select_for_update().get(pk=job.pk)
+        if locked.status == ReportJob.Status.DONE:
+            return
+        kinds = {"manifest.json": "manifest"}
+        stored = []
+        for exhibit in attachments:
+            with exhibit.path.open("rb") as fh:
+                item = evidence_item_store(
+                    actor=actor,
+                    stream=fh,
+                    file_name=f"{job.case.reference}-{job.edition}-{exhibit.file_name}",
+                    kind=kinds.get(exhibit.file_name, "exhibit"),
+                    source=source,
+                    description=f"Exhibit {exhibit.number}: {exhibit.title}",
+                )
+            if item.sha256 != exhibit.sha256:
+                raise ReportError(f"{exhibit.file_name} changed on disk while being stored")
+            stored.append({"file_name": exhibit.file_name, "sha256": item.sha256,
+                           "evidence_item": item.pk})  # fmt: skip
+        with signed.open("rb") as fh:
+            pdf = evidence_item_store(
+                actor=actor,
+                stream=fh,
+                file_name=f"{job.case.reference}-{job.edition}-report.pdf",
+                kind="report_pdf",
+                source=source,
+                description=f"Signed evidentiary report, {job.edition} edition, {pages} pages",
+            )
+        label, _ = actor_label(actor)
+        ledger_append(
+            actor=actor,
+            action="created",
+            object_type="report",
+            object_id=job.pk,
+            object_sha256=pdf.sha256,
+            details={
+                "case": job.case.reference,
+                "edition": job.edition,
+                "snapshot_sha256": snapshot.sha256,
+                "ledger_certified": snapshot.data["ledger"],
+                "pdf": pdf.pk,
+                "pages": pages,
+                "signature": signature,
+                "attachments": stored,
+                "built_for": label,
+                "seconds_by_stage": stages.as_dict(),
+            },
+        )
+        locked.status = ReportJob.Status.DONE
+        locked.pdf = pdf
+        locked.stage, locked.percent = "Done", 100
+        locked.finished_at = timezone.now()
+        locked.failure_reason = ""
+        locked.save(
+            update_fields=["status", "pdf", "stage", "percent", "finished_at", "failure_reason"]
+        )
+
+
+def report_jobs_recover() -> list[int]:
+    """Jobs left queued or running with no live build (a worker killed mid-report): their
+    ids, for a worker to send again. A job whose message survived too is harmless: the
+    second build finds it done, or locked."""
+    stale = []
+    for job_id in ReportJob.objects.filter(
+        status__in=(ReportJob.Status.QUEUED, ReportJob.Status.RUNNING)
+    ).values_list("pk", flat=True):
+        if not build_in_progress(job_id):
+            stale.append(job_id)
+    return stale

@@ -1,0 +1,190 @@
+"""PAdES signatures on report PDFs (pyHanko), and their validation against a trust root.
+
+The organisation's certificate and key come from settings (PACTA_SIGNING_CERT and
+PACTA_SIGNING_KEY, PEM paths; PACTA_SIGNING_CHAIN for intermediates). With a timestamp
+authority configured (PACTA_TSA_URL) the signature carries an RFC 3161 timestamp: PAdES
+B-T, which proves the report existed at that time even if the signing key is later
+compromised or expires. The signature is the file's last revision, so it covers every
+byte of it: a changed byte anywhere shows as a broken signature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+FIELD_NAME = "PactaReportSignature"
+
+
+class SigningError(RuntimeError):
+    """The report cannot be signed as configured; the message says what to set."""
+
+
+def signing_configured() -> bool:
+    return bool(settings.PACTA_SIGNING_CERT and settings.PACTA_SIGNING_KEY)
+
+
+def _signer():
+    from pyhanko.sign import signers
+
+    cert, key = settings.PACTA_SIGNING_CERT, settings.PACTA_SIGNING_KEY
+    if not (cert and key):
+        raise SigningError(
+            "no signing certificate is configured: set PACTA_SIGNING_CERT and "
+            "PACTA_SIGNING_KEY (PEM files), or run `manage.py demo_certificate` for a demo"
+        )
+    for path in (cert, key, *settings.PACTA_SIGNING_CHAIN):
+        if not Path(path).is_file():
+            raise SigningError(f"signing material {path} does not exist")
+    passphrase = settings.PACTA_SIGNING_KEY_PASSPHRASE
+    signer = signers.SimpleSigner.load(
+        key,
+        cert,
+        ca_chain_files=tuple(settings.PACTA_SIGNING_CHAIN) or None,
+        key_passphrase=passphrase.encode() if passphrase else None,
+    )
+    if signer is None:
+        raise SigningError(f"could not load the signing key {key} and certificate {cert}")
+    return signer
+
+
+def report_sign(
+    *,
+    source: Path,
+    target: Path,
+    reason: str,
+    location: str = "",
+    prepare: Callable[[Any], None] | None = None,
+) -> dict[str, Any]:
+    """Sign `source` into `target` (an incremental update); `prepare` may add objects to
+    the same revision first (the streamed exhibits), so the signature covers them too."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import fields, signers
+    from pyhanko.sign.timestamps import HTTPTimeStamper
+
+    signer = _signer()
+    timestamper = None
+    if settings.PACTA_TSA_URL:
+        timestamper = HTTPTimeStamper(settings.PACTA_TSA_URL, timeout=settings.PACTA_TSA_TIMEOUT)
+    metadata = signers.PdfSignatureMetadata(
+        field_name=FIELD_NAME,
+        md_algorithm="sha256",
+        subfilter=fields.SigSeedSubFilter.PADES,
+        reason=reason,
+        location=location or None,
+    )
+    pdf_signer = signers.PdfSigner(metadata, signer=signer, timestamper=timestamper)
+    with source.open("rb") as infile, target.open("wb") as outfile:
+        writer = IncrementalPdfFileWriter(infile, strict=False)
+        if prepare is not None:
+            prepare(writer)
+        try:
+            pdf_signer.sign_pdf(writer, output=outfile)
+        except Exception as exc:  # pyHanko raises several kinds; say which step failed
+            raise SigningError(f"signing failed: {type(exc).__name__}: {exc}") from exc
+    return {
+        "signer": signer.signing_cert.subject.human_friendly,
+        "level": "PAdES B-T" if timestamper else "PAdES B-B",
+        "timestamp_authority": settings.PACTA_TSA_URL or None,
+    }
+
+
+def signer_subject() -> str:
+    """The configured signer as the report's cover names it (before signing)."""
+    try:
+        from pyhanko.keys import load_cert_from_pemder
+
+        cert = load_cert_from_pemder(settings.PACTA_SIGNING_CERT)
+    except Exception:
+        return "not configured"
+    return cert.subject.human_friendly
+
+
+def trust_roots(extra: list[str] | None = None) -> list[Path]:
+    """Certificates a report's signature is validated against: those given, else the
+    configured roots, else the signing chain and certificate themselves."""
+    paths = list(extra or []) or list(settings.PACTA_SIGNING_TRUST_ROOTS)
+    if not paths:
+        paths = [*settings.PACTA_SIGNING_CHAIN]
+        if settings.PACTA_SIGNING_CERT:
+            paths.append(settings.PACTA_SIGNING_CERT)
+    return [Path(p) for p in paths if p]
+
+
+def signature_validate(path: Path, *, roots: list[Path]) -> dict[str, Any]:
+    """Validate the last signature of a PDF: intact, trusted, and covering the whole file."""
+    from pyhanko.keys import load_cert_from_pemder
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko.sign.validation.status import SignatureCoverageLevel
+    from pyhanko_certvalidator import ValidationContext
+
+    certificates = []
+    for root in roots:
+        try:
+            certificates.append(load_cert_from_pemder(str(root)))
+        except Exception as exc:
+            return {"ok": False, "reason": f"cannot read trust root {root}: {exc}"}
+    if not certificates:
+        return {"ok": False, "reason": "no trust root configured to validate the signature"}
+    context = ValidationContext(trust_roots=certificates, allow_fetching=False)
+    with path.open("rb") as fh:
+        try:
+            reader = PdfFileReader(fh, strict=False)
+            signatures = reader.embedded_signatures
+        except Exception as exc:
+            return {"ok": False, "reason": f"the file cannot be read as a PDF: {exc}"}
+        if not signatures:
+            return {"ok": False, "reason": "the file carries no signature"}
+        signature = signatures[-1]
+        try:
+            status = validate_pdf_signature(
+                signature, signer_validation_context=context, ts_validation_context=context
+            )
+        except Exception as exc:
+            return {"ok": False, "reason": f"the signature cannot be validated: {exc}"}
+        byte_range = list(signature.sig_object["/ByteRange"])
+        size = path.stat().st_size
+        whole = (
+            status.coverage == SignatureCoverageLevel.ENTIRE_FILE
+            and byte_range[2] + byte_range[3] == size
+        )
+        timestamp = status.timestamp_validity
+        result = {
+            "ok": bool(status.intact and status.valid and status.trusted and whole),
+            "intact": status.intact,
+            "valid": status.valid,
+            "trusted": status.trusted,
+            "coverage": status.coverage.name,
+            "byte_range": byte_range,
+            "covers_whole_file": whole,
+            "signer": status.signing_cert.subject.human_friendly,
+            "signed_at": status.signer_reported_dt.isoformat()
+            if status.signer_reported_dt
+            else None,
+            "timestamp": None,
+            "summary": status.summary(),
+        }
+        if timestamp is not None:
+            result["timestamp"] = {
+                "at": timestamp.timestamp.isoformat(),
+                "intact": timestamp.intact,
+                "valid": timestamp.valid,
+                "trusted": timestamp.trusted,
+            }
+            result["ok"] = result["ok"] and bool(timestamp.intact and timestamp.valid)
+        if not result["ok"]:
+            reasons = []
+            if not status.intact:
+                reasons.append("the signed bytes were changed")
+            if not status.valid:
+                reasons.append("the signature is not valid")
+            if not status.trusted:
+                reasons.append("the signer's certificate does not chain to a trust root")
+            if not whole:
+                reasons.append("the signature does not cover the whole file")
+            result["reason"] = "; ".join(reasons) or "the timestamp does not validate"
+        return result

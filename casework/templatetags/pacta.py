@@ -1,0 +1,46 @@
+"""Template helpers for the UI: small server-rendered SVG charts (readable without JavaScript)."""
+
+from __future__ import annotations
+
+from django import template
+
+register = template.Library()
+
+
+@register.inclusion_tag("ui/bar_chart.html")
+def bar_chart(rows, value_key: str, label_key: str, title: str, unit: str = ""):
+    """A bar chart of `rows` (dicts), one bar per row, with an accessible title and table.
+
+    The numbers behind the bars are listed in a visually hidden table for screen readers,
+    so the chart is never the only place a figure appears.
+    """
+    values = [float(row[value_key] or 0) for row in rows]
+    peak = max(values, default=0) or 1
+    width, height = 720, 160
+    step = width / max(len(values), 1)
+    bars = [
+        {
+            "x": round(i * step + 1, 2),
+            "y": round(height - (v / peak) * (height - 10), 2),
+            "w": round(max(step - 2, 1), 2),
+            "h": round((v / peak) * (height - 10), 2),
+            "label": rows[i][label_key],
+            "value": v,
+        }
+        for i, v in enumerate(values)
+    ]
+    return {
+        "bars": bars,
+        "title": title,
+        "unit": unit,
+        "width": width,
+        "height": height,
+        "peak": peak,
+        "first": rows[0][label_key] if rows else None,
+        "last": rows[-1][label_key] if rows else None,
+    }
+
+
+@register.filter
+def shorthash(value: str, length: int = 12) -> str:
+    return (value or "")[:length]

@@ -1,0 +1,213 @@
+"""Clusters: accounts joined by hard or strong links, banded by what their members did.
+
+A cluster is a connected component of the hard and strong links (weak links are context
+and never join accounts). Its band reads two things a court keeps apart: *attribution*
+(are these accounts one actor hiding behind several names?) and *conduct* (did they do
+what the Terms forbid?). Neither alone is enough for the top band:
+
+- an account's conduct is *strong* when it fired two or more extraction signals, and
+  *moderate* with one extraction signal plus a scale or automation signal;
+- a cluster is *concealed* when two or more members are joined by links that a declared
+  organisation does not explain (a company's own accounts on one card are not hiding);
+- key sharing, rate-limit hand-offs and proxy routing are *circumvention*: conduct of the
+  cluster itself (Terms 3.3(d), (f), (g), (k)).
+
+A strong link joins two accounts only when each is *corroborated*: it fired a signal of
+its own, has a hard link (other than within a declared organisation), or has strong links of
+two different kinds. One coincidence (an
+ordinary customer who signed up from the same cloud range, in the same half hour, as a
+network's scripted sign-ups) is recorded as a link but attributes nobody to anything.
+
+Bands: **critical** = concealed, and two or more members with strong conduct (or
+circumvention with two members of at least moderate conduct); **high** = concealed with
+one strong member, two moderate ones or circumvention, or any account with strong conduct
+even when no link to others is found; **review** = anything fired or concealed; **none**.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from evidence.detectors import REGISTRY
+from evidence.detectors.links import FoundLink, UnionFind
+from evidence.models_detection import Band
+
+# Links that are conduct in themselves, not only attribution.
+CIRCUMVENTION = {"key_sharing", "rate_limit_handoff", "proxy_routing"}
+
+
+@dataclass
+class Conduct:
+    """One account's fired signals, split into extraction and scale/automation."""
+
+    extraction: list[str] = field(default_factory=list)
+    other: list[str] = field(default_factory=list)
+
+    @property
+    def level(self) -> str:
+        if len(self.extraction) >= 2:
+            return "strong"
+        if self.extraction and self.other:
+            return "moderate"
+        if self.extraction or self.other:
+            return "weak"
+        return "none"
+
+
+@dataclass
+class ClusterResult:
+    accounts: list[str]
+    links: list[FoundLink]
+    score: float
+    band: str
+    explanation: str
+    evidence: dict[str, Any]
+
+
+def clusters_build(
+    *, accounts: list[str], conduct: dict[str, Conduct], links: list[FoundLink]
+) -> list[ClusterResult]:
+    """Components over hard and strong links, each scored and banded.
+
+    Returns every component of two or more accounts, and single accounts whose band is
+    above none; ordinary customers with nothing fired and no link are not clusters.
+    """
+    components = UnionFind()
+    joining = _corroborated(links, conduct)
+    for link in joining:
+        components.union(link.a, link.b)
+    members: dict[str, list[str]] = defaultdict(list)
+    for account_id in accounts:
+        members[components.find(account_id)].append(account_id)
+    for link in joining:  # accounts with links but no usage in the window
+        for account_id in (link.a, link.b):
+            root = components.find(account_id)
+            if account_id not in members[root]:
+                members[root].append(account_id)
+    links_of: dict[str, list[FoundLink]] = defaultdict(list)
+    for link in joining:
+        links_of[components.find(link.a)].append(link)
+    results = []
+    empty = Conduct()
+    for root, group in members.items():
+        if len(group) == 1 and conduct.get(group[0], empty).level == "none":
+            continue  # an ordinary customer on its own: not a cluster
+        result = _cluster(sorted(group), links_of.get(root, []), conduct)
+        if len(group) >= 2 or result.band != Band.NONE:
+            results.append(result)
+    results.sort(key=lambda r: (-r.score, -len(r.accounts), r.accounts[0]))
+    return results
+
+
+def _corroborated(links: list[FoundLink], conduct: dict[str, Conduct]) -> list[FoundLink]:
+    """The hard links, and the strong links whose two accounts are both corroborated."""
+    hard: set[str] = set()
+    strong_kinds: dict[str, set[str]] = defaultdict(set)
+    for link in links:
+        for account_id in (link.a, link.b):
+            if link.strength == "hard" and not link.declared:
+                hard.add(account_id)
+            elif link.strength == "strong":
+                strong_kinds[account_id].add(link.kind)
+
+    def corroborated(account_id: str) -> bool:
+        own = conduct.get(account_id)
+        return (
+            (own is not None and own.level != "none")
+            or account_id in hard
+            or len(strong_kinds[account_id]) >= 2
+        )
+
+    return [
+        link
+        for link in links
+        if link.strength == "hard"
+        or (link.strength == "strong" and corroborated(link.a) and corroborated(link.b))
+    ]
+
+
+def _cluster(group: list[str], links: list[FoundLink], conduct: dict[str, Conduct]):
+    empty = Conduct()
+    levels = Counter(conduct.get(a, empty).level for a in group)
+    strong, moderate, weak = levels["strong"], levels["moderate"], levels["weak"]
+    size = len(group)
+    undeclared = [link for link in links if not link.declared]
+    concealed = size >= 2 and bool(undeclared)
+    circumvention = sorted({link.kind for link in undeclared if link.kind in CIRCUMVENTION})
+    if concealed and (strong >= 2 or (circumvention and strong + moderate >= 2)):
+        band = Band.CRITICAL
+    elif (concealed and (strong >= 1 or moderate >= 2 or circumvention)) or strong >= 1:
+        band = Band.HIGH
+    elif strong + moderate + weak or concealed:
+        band = Band.REVIEW
+    else:
+        band = Band.NONE
+    conduct_share = (strong + 0.5 * moderate + 0.1 * weak) / size
+    score = (
+        50 * conduct_share
+        + (25 if concealed else 0)
+        + (15 if circumvention else 0)
+        + 10 * min(1.0, strong / 2)
+    )
+    fired = Counter(code for a in group for code in conduct.get(a, empty).extraction)
+    fired.update(code for a in group for code in conduct.get(a, empty).other)
+    kinds = Counter(link.kind for link in links)
+    evidence = {
+        "size": size,
+        "members_by_conduct": {
+            "strong": strong,
+            "moderate": moderate,
+            "weak": weak,
+            "none": levels["none"],
+        },
+        "signals_fired": dict(sorted(fired.items())),
+        "links_by_kind": dict(sorted(kinds.items())),
+        "undeclared_links": len(undeclared),
+        "declared_links": len(links) - len(undeclared),
+        "circumvention": circumvention,
+    }
+    return ClusterResult(
+        accounts=group,
+        links=sorted(links, key=lambda link: (link.kind, link.a, link.b)),
+        score=round(min(100.0, score), 1),
+        band=band,
+        explanation=_explain(band, size, links, undeclared, levels, fired, circumvention),
+        evidence=evidence,
+    )
+
+
+def _name(code: str) -> str:
+    detector = REGISTRY.get(code)
+    return detector.name.lower() if detector else code
+
+
+def _explain(band, size, links, undeclared, levels, fired, circumvention) -> str:
+    label = Band(band).label
+    if size == 1:
+        subject = "A single account with no hard or strong link to another account"
+    else:
+        kinds = Counter(link.kind for link in links)
+        listed = ", ".join(f"{_name(k)} x{n}" for k, n in kinds.most_common())
+        subject = f"{size} accounts joined by {len(links)} links ({listed})"
+        if not undeclared:
+            subject += ", all between accounts of one declared organisation"
+        elif len(undeclared) < len(links):
+            subject += f", {len(links) - len(undeclared)} of them within a declared organisation"
+    conduct = []
+    if levels["strong"]:
+        conduct.append(
+            f"{levels['strong']} {'member' if levels['strong'] == 1 else 'members'} fired two "
+            "or more extraction signals"
+        )
+    if levels["moderate"]:
+        conduct.append(f"{levels['moderate']} fired one extraction signal and a scale signal")
+    if fired:
+        top = ", ".join(f"{_name(code)} {n}" for code, n in fired.most_common(5))
+        conduct.append(f"signals fired: {top}")
+    if circumvention:
+        conduct.append("circumvention: " + ", ".join(_name(k) for k in circumvention))
+    if not conduct:
+        conduct.append("no signal fired")
+    return f"{label}: {subject}; {'; '.join(conduct)}."

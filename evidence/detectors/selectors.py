@@ -1,0 +1,115 @@
+"""Reads of detection results: the latest run, and a run as `detect --json` prints it."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from evidence.models_detection import Cluster, ClusterMember, DetectionRun, Finding, Link
+
+
+def detection_run_latest() -> DetectionRun | None:
+    """The run the UI shows: the most recent one that finished."""
+    return (
+        DetectionRun.objects.filter(status=DetectionRun.Status.FINISHED)
+        .order_by("-finished_at", "-pk")
+        .first()
+    )
+
+
+def detection_report(run: DetectionRun) -> dict[str, Any]:
+    """`{"accounts": {id: [finding...]}, "clusters": [...]}`, the command-line contract."""
+    accounts: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    findings = (
+        Finding.objects.filter(run=run, account__isnull=False)
+        .order_by("account__account_id", "detector")
+        .values_list(
+            "account__account_id",
+            "detector",
+            "detector_version",
+            "fired",
+            "value",
+            "baseline",
+            "threshold",
+            "explanation",
+            "sample_request_ids",
+        )
+    )
+    for (
+        account_id,
+        detector,
+        version,
+        fired,
+        value,
+        baseline,
+        threshold,
+        text,
+        samples,
+    ) in findings.iterator(5000):
+        accounts[account_id].append(
+            {
+                "signal": detector,
+                "version": version,
+                "fired": fired,
+                "value": value,
+                "baseline": baseline,
+                "threshold": threshold,
+                "explanation": text,
+                "sample_request_ids": samples,
+            }
+        )
+    members: dict[int, list[str]] = defaultdict(list)
+    for cluster_id, account_id in (
+        ClusterMember.objects.filter(cluster__run=run)
+        .order_by("account__account_id")
+        .values_list("cluster_id", "account__account_id")
+        .iterator(5000)
+    ):
+        members[cluster_id].append(account_id)
+    cluster_of = {a: c for c, accts in members.items() for a in accts}
+    links: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for a, b, kind, strength, declared, text, samples in (
+        Link.objects.filter(run=run)
+        .order_by("kind", "account_a__account_id", "account_b__account_id")
+        .values_list(
+            "account_a__account_id",
+            "account_b__account_id",
+            "kind",
+            "strength",
+            "declared",
+            "explanation",
+            "sample_request_ids",
+        )
+        .iterator(5000)
+    ):
+        cluster = cluster_of.get(a)
+        if cluster is None or cluster != cluster_of.get(b):
+            continue  # a weak link between clusters: context, shown with the account
+        links[cluster].append(
+            {
+                "accounts": [a, b],
+                "kind": kind,
+                "strength": strength,
+                "declared": declared,
+                "explanation": text,
+                "sample_request_ids": samples,
+            }
+        )
+    clusters = [
+        {
+            "id": cluster.pk,
+            "accounts": members[cluster.pk],
+            "links": links[cluster.pk],
+            "score": cluster.score,
+            "band": cluster.band,
+            "explanation": cluster.explanation,
+        }
+        for cluster in Cluster.objects.filter(run=run).order_by("-score", "pk")
+    ]
+    return {
+        "run": run.pk,
+        "window": {"start": run.window_start, "end": run.window_end},
+        "digest": run.digest,
+        "accounts": dict(accounts),
+        "clusters": clusters,
+    }

@@ -1,0 +1,343 @@
+"""`detection_run`: every detector over the usage record, stored as one run and ledgered.
+
+The Celery task and `manage.py detect` both call this one service. A run reads the record
+in a single REPEATABLE READ transaction (every pass sees the same rows), writes its
+findings, links and clusters with bulk inserts, and appends one "detected" ledger entry
+carrying counts and a digest of everything it found: a million-row record produces one
+entry, not a million. Running it twice is safe: the second run is simply a later run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from evidence.canonical import canonical_json, json_native
+from evidence.detectors import Measure, Signal, detector_versions, signals
+from evidence.detectors.activity import Activity, Window, activity_collect, activity_release
+from evidence.detectors.baseline import Baseline, Cohorts
+from evidence.detectors.clusters import Conduct, clusters_build
+from evidence.detectors.exhibits import SampleQuery, samples_fetch, samples_of
+from evidence.detectors.links import links_find
+from evidence.ledger import Actor, actor_label, ledger_append
+from evidence.models import Account
+from evidence.models_detection import (
+    Band,
+    Cluster,
+    ClusterMember,
+    DetectionRun,
+    Finding,
+    Link,
+)
+
+logger = logging.getLogger(__name__)
+SAMPLES_PER_FINDING = 3
+
+
+@dataclass
+class SignalResult:
+    signal: Signal
+    measure: Measure
+    plan: str
+    cohorts: Cohorts
+    fired: bool = False
+    explanation: str = ""
+    samples: list[str] = field(default_factory=list)
+
+    @cached_property
+    def baseline(self) -> Baseline:
+        """Computed when asked: a run reports only a few accounts out of many."""
+        return self.cohorts.baseline(self.plan, self.measure.value)
+
+
+def detection_run(
+    *,
+    actor: Actor,
+    window_start: dt.datetime | None = None,
+    window_end: dt.datetime | None = None,
+) -> DetectionRun:
+    """Run every registered detector and store what they found as a new DetectionRun."""
+    label, _ = actor_label(actor)
+    run = DetectionRun.objects.create(
+        started_at=timezone.now(), actor=label, detector_versions=detector_versions()
+    )
+    outermost = not connection.in_atomic_block
+    try:
+        with transaction.atomic():
+            if outermost:  # inside a caller's transaction, its snapshot rules apply
+                with connection.cursor() as cursor:
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            _run(run, actor=actor, window_start=window_start, window_end=window_end)
+            # On failure the rollback removes the temporary tables with everything else.
+            activity_release()
+    except BaseException as exc:
+        DetectionRun.objects.filter(pk=run.pk).update(
+            status=DetectionRun.Status.FAILED,
+            finished_at=timezone.now(),
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+        )
+        raise
+    return run
+
+
+class _Stopwatch:
+    """Seconds per phase, kept in the run's counts so an operator can see where time goes."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.seconds[phase] = round(now - self._last, 3)
+        self._last = now
+
+
+def _run(run: DetectionRun, *, actor, window_start, window_end) -> None:
+    clock = _Stopwatch()
+    window = Window(window_start, window_end)
+    activity = activity_collect(window=window)
+    clock.lap("aggregates")
+    if not activity.accounts:
+        _finish(run, actor=actor, window=window, counts={"accounts_active": 0}, digest="")
+        return
+    results = signals_evaluate(activity)
+    conduct = {
+        account_id: Conduct(
+            extraction=[r.signal.code for r in rs if r.fired and r.signal.extraction],
+            other=[r.signal.code for r in rs if r.fired and not r.signal.extraction],
+        )
+        for account_id, rs in results.items()
+    }
+    clock.lap("signals")
+    suspects = {a for a, c in conduct.items() if c.extraction}
+    found = links_find(activity, suspects=suspects, clock=clock)
+    clustered = clusters_build(accounts=sorted(activity.accounts), conduct=conduct, links=found)
+    clock.lap("clusters")
+    # What a run stores: every measurement of the accounts in critical and high clusters
+    # (the full picture a report needs, quiet signals included), and what fired for
+    # anyone else. The rest of a million-row record is summarised in the counts.
+    flagged = {a for c in clustered if c.band in (Band.CRITICAL, Band.HIGH) for a in c.accounts}
+    reported = {
+        account_id: [r for r in rs if r.fired or account_id in flagged]
+        for account_id, rs in results.items()
+        if account_id in flagged or conduct[account_id].level != "none"
+    }
+    for rs in reported.values():
+        for r in rs:
+            r.explanation = r.signal.explain(r.measure, r.baseline, r.fired)
+    _samples_fetch(reported)
+    clock.lap("exhibits")
+    counts, digest = _store(run, activity, results, reported, found, clustered)
+    clock.lap("store")
+    counts["seconds"] = clock.seconds
+    _finish(run, actor=actor, window=window, counts=counts, digest=digest)
+    logger.info("detection run %s finished: %s", run.pk, counts)
+
+
+def signals_evaluate(activity: Activity) -> dict[str, list[SignalResult]]:
+    """Measure every account with every signal and compare it with its plan cohort."""
+    results: dict[str, list[SignalResult]] = defaultdict(list)
+    accounts = activity.accounts
+    for signal in signals():
+        measures = {}
+        for account_id, row in accounts.items():
+            measure = signal.measure(row)
+            if measure is not None:
+                measures[account_id] = measure
+        cohorts = Cohorts.build([(accounts[a]["plan"], m.value) for a, m in measures.items()])
+        for account_id, measure in measures.items():
+            result = SignalResult(signal, measure, accounts[account_id]["plan"], cohorts)
+            result.fired = signal.fires(measure, result)
+            results[account_id].append(result)
+    return results
+
+
+def _samples_fetch(reported: dict[str, list[SignalResult]]) -> None:
+    """The first requests showing each fired pattern: exhibits a report can attach."""
+    fired: dict[str, dict[str, Measure]] = defaultdict(dict)
+    for account_id, results in reported.items():
+        for result in results:
+            if result.fired:
+                fired[result.signal.code][account_id] = result.measure
+    for signal in signals():
+        if fired.get(signal.code):
+            signal.samples_prepare(fired[signal.code])
+    wanted: list[tuple[SignalResult, SampleQuery]] = []
+    for account_id, results in reported.items():
+        for result in results:
+            condition = result.signal.sample_condition(result.measure) if result.fired else None
+            if condition is not None:
+                wanted.append((result, (account_id, condition[0], list(condition[1]))))
+    found = samples_fetch([query for _, query in wanted], limit=SAMPLES_PER_FINDING)
+    for result, query in wanted:
+        result.samples = samples_of(found, query)
+
+
+def _store(run, activity, results, reported, found, clustered) -> tuple[dict, str]:
+    now = timezone.now()
+    window = activity.window
+    pk = {a: p["pk"] for a, p in activity.profiles.items()}
+    missing = {a for a in reported if a not in pk}
+    if missing:  # usage for accounts the account table lacks: ingest always creates them
+        pk.update(
+            dict(Account.objects.filter(account_id__in=missing).values_list("account_id", "pk"))
+        )
+    digest = hashlib.sha256()
+
+    cluster_rows = [
+        Cluster(
+            run=run,
+            score=c.score,
+            band=c.band,
+            size=len(c.accounts),
+            explanation=c.explanation,
+            evidence=json_native(c.evidence),
+            created_at=now,
+        )
+        for c in clustered
+    ]
+    Cluster.objects.bulk_create(cluster_rows, batch_size=5000)
+    ClusterMember.objects.bulk_create(
+        [
+            ClusterMember(cluster=row, account_id=pk[a])
+            for row, c in zip(cluster_rows, clustered, strict=True)
+            for a in c.accounts
+        ],
+        batch_size=5000,
+    )
+    for c in clustered:
+        digest.update(
+            canonical_json({"cluster": c.accounts, "score": c.score, "band": c.band}).encode()
+            + b"\n"
+        )
+
+    finding_rows = []
+    for account_id in sorted(reported):
+        for result in reported[account_id]:
+            baseline = result.baseline.as_dict()
+            finding_rows.append(
+                Finding(
+                    run=run,
+                    detector=result.signal.code,
+                    detector_version=result.signal.version,
+                    account_id=pk[account_id],
+                    window_start=window.start,
+                    window_end=window.end,
+                    value=result.measure.value,
+                    baseline=baseline,
+                    threshold=result.signal.threshold,
+                    fired=result.fired,
+                    explanation=result.explanation,
+                    sample_request_ids=result.samples,
+                    created_at=now,
+                )
+            )
+            digest.update(
+                canonical_json(
+                    {
+                        "account": account_id,
+                        "detector": result.signal.code,
+                        "version": result.signal.version,
+                        "value": result.measure.value,
+                        "baseline": baseline,
+                        "fired": result.fired,
+                        "samples": result.samples,
+                    }
+                ).encode()
+                + b"\n"
+            )
+    Finding.objects.bulk_create(finding_rows, batch_size=5000)
+
+    versions = detector_versions()
+    link_rows = []
+    for link in sorted(found, key=lambda link: (link.kind, pk[link.a], pk[link.b])):
+        evidence = json_native(link.evidence)
+        link_rows.append(
+            Link(
+                run=run,
+                account_a_id=pk[link.a],
+                account_b_id=pk[link.b],
+                kind=link.kind,
+                detector_version=versions[link.kind],
+                strength=link.strength,
+                declared=link.declared,
+                evidence=evidence,
+                explanation=link.explanation,
+                sample_request_ids=link.samples,
+                created_at=now,
+            )
+        )
+        digest.update(
+            canonical_json(
+                {
+                    "link": [link.a, link.b],
+                    "kind": link.kind,
+                    "strength": link.strength,
+                    "declared": link.declared,
+                    "evidence": evidence,
+                }
+            ).encode()
+            + b"\n"
+        )
+    Link.objects.bulk_create(link_rows, batch_size=5000)
+
+    bands = {band: 0 for band in Band.values}
+    accounts_by_band = {band: 0 for band in Band.values}
+    for c in clustered:
+        bands[c.band] += 1
+        accounts_by_band[c.band] += len(c.accounts)
+    fired_by_signal = defaultdict(int)
+    measured_by_signal = defaultdict(int)
+    for rs in results.values():
+        for r in rs:
+            measured_by_signal[r.signal.code] += 1
+            fired_by_signal[r.signal.code] += r.fired
+    links_by_kind = defaultdict(int)
+    for link in found:
+        links_by_kind[f"{link.kind}:{link.strength}"] += 1
+    counts = {
+        "accounts_active": len(activity.accounts),
+        "accounts_reported": len(reported),
+        "findings": len(finding_rows),
+        "findings_fired": sum(r.fired for r in finding_rows),
+        "signals_measured": dict(sorted(measured_by_signal.items())),
+        "signals_fired": dict(sorted(fired_by_signal.items())),
+        "links": len(link_rows),
+        "links_by_kind": dict(sorted(links_by_kind.items())),
+        "clusters": len(cluster_rows),
+        "clusters_by_band": bands,
+        "accounts_by_band": accounts_by_band,
+    }
+    return counts, digest.hexdigest()
+
+
+def _finish(run, *, actor, window, counts, digest) -> None:
+    run.window_start, run.window_end = window.start, window.end
+    run.counts = counts
+    run.digest = digest
+    run.status = DetectionRun.Status.FINISHED
+    run.finished_at = timezone.now()
+    run.save(
+        update_fields=["window_start", "window_end", "counts", "digest", "status", "finished_at"]
+    )
+    ledger_append(
+        actor=actor,
+        action="detected",
+        object_type="detection_run",
+        object_id=run.pk,
+        object_sha256=digest,
+        details={
+            "window": [window.start, window.end],
+            "detector_versions": run.detector_versions,
+            "counts": counts,
+        },
+    )

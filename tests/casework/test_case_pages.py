@@ -1,0 +1,193 @@
+"""The case pages as counsel use them: open, attribute, allege, note, share, hold; and access."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from casework.models import Case, CaseMembership
+from evidence.ingest.service import ingest_file
+from evidence.models import Clause, LedgerEntry
+from evidence.terms import terms_import
+from tests.conftest import user_with_role
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
+
+TERMS = """## 3. Use
+
+3.3 You will not: (a) use Output to develop models that compete with us; (b) share API keys.
+"""
+
+
+@pytest.fixture
+def record(tmp_path):
+    accounts = tmp_path / "a.ndjson"
+    accounts.write_text(
+        "\n".join(json.dumps({"account_id": f"acct_{i}", "plan": "tier-2"}) for i in range(6))
+        + "\n"
+    )
+    ingest_file(actor="system:test", kind="accounts", path=accounts)
+    assent = tmp_path / "s.ndjson"
+    assent.write_text(
+        json.dumps(
+            {
+                "account_id": "acct_0",
+                "terms": "sa",
+                "version": "1",
+                "ts": "2025-12-01T00:00:00Z",
+                "method": "clickwrap",
+            }
+        )
+        + "\n"
+    )
+    ingest_file(actor="system:test", kind="assent", path=assent)
+    terms = tmp_path / "t.md"
+    terms.write_text(TERMS)
+    terms_import(
+        actor="system:test",
+        path=terms,
+        document_slug="sa",
+        title="Services Agreement",
+        version_label="1",
+        effective=dt.date(2025, 1, 1),
+    )
+
+
+@pytest.fixture
+def counsel(client, django_user_model):
+    user = user_with_role(django_user_model, "casey", "counsel")
+    client.force_login(user)
+    return user
+
+
+def _open(client) -> Case:
+    response = client.post(
+        "/cases/", {"reference": "PACTA-1", "title": "Distillation", "respondent": "Blue Finch"}
+    )
+    assert response.status_code == 302
+    return Case.objects.get(reference="PACTA-1")
+
+
+def test_counsel_builds_a_case_through_the_pages(record, client, counsel):
+    case = _open(client)
+    assert CaseMembership.objects.get(case=case).role == "owner"
+    response = client.post(
+        "/cases/PACTA-1/accounts/",
+        {"accounts": "acct_0, acct_1\nacct_2", "basis": "payment", "detail": "card pf_1"},
+    )
+    assert response.status_code == 302
+    assert case.case_accounts.count() == 3
+    clause = Clause.objects.get(path="3.3(a)")
+    response = client.post(
+        "/cases/PACTA-1/allegations/",
+        {"clause": clause.pk, "theory": "Harvested reasoning outputs to train a rival model."},
+    )
+    assert response.status_code == 302
+    client.post("/cases/PACTA-1/notes/", {"text": "Ask billing for the card history."})
+    client.post("/cases/PACTA-1/hold/", {"hold": "on"})
+    page = client.get("/cases/PACTA-1/").content.decode()
+    assert "1 of 3" in page  # formation: one account with an assent record
+    assert "acct_1" in page and "acct_2" in page  # the gaps are listed
+    assert "use Output to develop models that compete with us" in page
+    assert "Ask billing for the card history." in page
+    assert "on since" in page
+    case.refresh_from_db()
+    assert case.legal_hold
+    assert LedgerEntry.objects.filter(object_type="account", action="linked").count() == 3
+
+
+def test_bad_input_is_named_and_nothing_is_stored(record, client, counsel):
+    _open(client)
+    response = client.post(
+        "/cases/PACTA-1/accounts/", {"accounts": "acct_0 nope", "basis": "payment"}
+    )
+    assert response.status_code == 400
+    assert "Unknown account: nope" in response.content.decode()
+    assert Case.objects.get().case_accounts.count() == 0
+    response = client.post("/cases/", {"reference": "bad ref!", "title": "t", "respondent": "r"})
+    assert response.status_code == 400
+    assert "letters, digits" in response.content.decode()
+
+
+def test_roles_limit_what_members_may_do(record, client, counsel, django_user_model):
+    case = _open(client)
+    viewer = user_with_role(django_user_model, "vic", "viewer")
+    client.post("/cases/PACTA-1/members/", {"username": "vic", "role": "viewer"})
+    client.force_login(viewer)
+    page = client.get("/cases/PACTA-1/")
+    assert page.status_code == 200
+    assert "Add an allegation" not in page.content.decode()
+    assert client.post("/cases/PACTA-1/notes/", {"text": "x"}).status_code == 403
+    assert client.post("/cases/PACTA-1/hold/", {"hold": "on"}).status_code == 403
+    assert case.notes.count() == 0
+
+
+def test_a_case_you_are_not_on_does_not_exist_for_you(record, client, counsel, django_user_model):
+    _open(client)
+    outsider = user_with_role(django_user_model, "olga", "viewer")
+    client.force_login(outsider)
+    for url in ("/cases/PACTA-1/", "/cases/PACTA-1/audit/"):
+        assert client.get(url).status_code == 404
+    assert client.post("/cases/PACTA-1/notes/", {"text": "x"}).status_code == 404
+    assert "PACTA-1" not in client.get("/cases/").content.decode()
+
+
+def test_viewers_may_not_open_cases(client, django_user_model):
+    client.force_login(user_with_role(django_user_model, "vic", "viewer"))
+    assert "Open a case by hand" not in client.get("/cases/").content.decode()
+    assert (
+        client.post("/cases/", {"reference": "X-1", "title": "t", "respondent": "r"}).status_code
+        == 403
+    )
+
+
+def test_account_page_shows_profile_assent_and_only_my_cases(record, client, counsel):
+    _open(client)
+    client.post("/cases/PACTA-1/accounts/", {"accounts": "acct_0", "basis": "payment"})
+    page = client.get("/accounts/acct_0/").content.decode()
+    assert "clickwrap".capitalize() in page or "Clickwrap" in page
+    assert "PACTA-1" in page
+    assert client.get("/accounts/acct_5/").status_code == 200
+
+
+def test_external_reviewers_cannot_read_the_record(record, client, django_user_model):
+    client.force_login(user_with_role(django_user_model, "rita", "external reviewer"))
+    assert client.get("/accounts/acct_0/").status_code == 404
+
+
+def test_terms_pages_and_diff(record, client, counsel, tmp_path):
+    new = tmp_path / "t2.md"
+    new.write_text(TERMS.replace("(b) share API keys.", "(b) share or resell API keys."))
+    terms_import(
+        actor="system:test",
+        path=new,
+        document_slug="sa",
+        title="Services Agreement",
+        version_label="2",
+        effective=dt.date(2026, 1, 1),
+    )
+    assert "from 1" in client.get("/terms/").content.decode()
+    version = client.get("/terms/sa/2/").content.decode()
+    assert "use Output to develop models that compete with us" in version
+    diff = client.get("/terms/sa/1/compare/2/").content.decode()
+    assert "<ins>or resell</ins>" in diff
+    assert "changed" in diff
+
+
+def test_case_page_query_count_is_bounded(
+    record, client, counsel, django_assert_max_num_queries, tmp_path
+):
+    _open(client)
+    accounts = tmp_path / "many.ndjson"
+    accounts.write_text(
+        "\n".join(json.dumps({"account_id": f"bulk_{i}"}) for i in range(400)) + "\n"
+    )
+    ingest_file(actor="system:test", kind="accounts", path=accounts)
+    ids = " ".join(f"bulk_{i}" for i in range(400))
+    client.post("/cases/PACTA-1/accounts/", {"accounts": ids, "basis": "investigation"})
+    with django_assert_max_num_queries(40):
+        response = client.get("/cases/PACTA-1/")
+    assert response.status_code == 200
+    assert "Showing the first 100 of 400" in response.content.decode()
