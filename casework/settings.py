@@ -257,6 +257,8 @@ PACTA_USAGE_RETENTION_DAYS = env.int("PACTA_USAGE_RETENTION_DAYS", default=0)
 # RFC 3161 timestamp authority for the daily ledger-head timestamp; empty turns it off.
 PACTA_TSA_URL = env.str("PACTA_TSA_URL", default="")
 PACTA_TSA_TIMEOUT = env.int("PACTA_TSA_TIMEOUT", default=10)
+# Who owns cases opened from the command line when `open_case --owner` is not given.
+PACTA_CASE_OWNER = env.str("PACTA_CASE_OWNER", default="")
 # Countries the provider does not serve (ISO codes); traffic from them is a routing signal.
 PACTA_UNSUPPORTED_COUNTRIES = env.list("PACTA_UNSUPPORTED_COUNTRIES", default=[])
 # A longer line is rejected (and reported) rather than read into memory.

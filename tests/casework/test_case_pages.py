@@ -191,3 +191,62 @@ def test_case_page_query_count_is_bounded(
         response = client.get("/cases/PACTA-1/")
     assert response.status_code == 200
     assert "Showing the first 100 of 400" in response.content.decode()
+
+
+def test_open_case_command_from_accounts_with_a_clause(record, capsys, django_user_model):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    user_with_role(django_user_model, "olive", "counsel")
+    call_command(
+        "open_case",
+        "--ref",
+        "CLI-1",
+        "--title",
+        "From the CLI",
+        "--respondent",
+        "Blue Finch",
+        "--accounts",
+        "acct_0,acct_1",
+        "--clause",
+        "sa:1:3.3(a)",
+        "--owner",
+        "olive",
+        "--json",
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert out["accounts"] == 2
+    assert out["allegations"] == ["sa:1:3.3(a)"]
+    case = Case.objects.get(reference="CLI-1")
+    assert case.opened_by.username == "olive"
+    with pytest.raises(CommandError, match="--clause"):
+        call_command(
+            "open_case",
+            "--ref",
+            "CLI-2",
+            "--title",
+            "t",
+            "--respondent",
+            "r",
+            "--accounts",
+            "acct_0",
+            "--clause",
+            "sa:1:99",
+            "--owner",
+            "olive",
+        )
+    with pytest.raises(CommandError, match="--accounts"):
+        call_command(
+            "open_case",
+            "--ref",
+            "CLI-3",
+            "--title",
+            "t",
+            "--respondent",
+            "r",
+            "--accounts",
+            "nope",
+            "--owner",
+            "olive",
+        )
+    assert not Case.objects.filter(reference__in=["CLI-2", "CLI-3"]).exists()
