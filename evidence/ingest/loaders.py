@@ -17,30 +17,12 @@ import psycopg
 from django.db import IntegrityError, connection, transaction
 from psycopg.copy import QueuedLibpqWriter
 
+from evidence.canonical import USAGE_HASHED_FIELDS
 from evidence.ingest.usage_blocks import UsageBlock
 from evidence.models import Account, ApiKey, AssentRecord, IngestBatch, TermsVersion
 
-USAGE_COLUMNS = (
-    "request_id",
-    "ts",
-    "account_id",
-    "api_key_id",
-    "model",
-    "endpoint",
-    "input_tokens",
-    "output_tokens",
-    "source_ip",
-    "user_agent",
-    "end_user",
-    "params",
-    "prompt_sha256",
-    "prompt_template_key",
-    "prompt_excerpt",
-    "prompt_text",
-    "status",
-    "batch_id",
-    "row_sha256",
-)
+# The stored columns: the hashed content, then provenance (batch and the row's own hash).
+USAGE_COLUMNS = (*USAGE_HASHED_FIELDS, "batch_id", "row_sha256")
 _COLUMN_LIST = ", ".join(USAGE_COLUMNS)
 _COPY_USAGE = f"COPY evidence_usageevent ({_COLUMN_LIST}) FROM STDIN"
 _COPY_STAGING = f"COPY pacta_usage_staging ({_COLUMN_LIST}) FROM STDIN"

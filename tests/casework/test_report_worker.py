@@ -24,7 +24,7 @@ from django.db import connection
 from casework.models import ReportJob
 from casework.reports.service import report_job_request
 from evidence.models import EvidenceItem
-from tests.casework.test_reports import case, pki, signing  # noqa: F401  (fixtures)
+from tests.casework.test_reports import case  # noqa: F401  (fixture)
 
 pytestmark = [
     pytest.mark.redis,
