@@ -127,6 +127,7 @@ def case_overview(*, user, case: Case) -> dict:
         },
         "bases": [(CaseAccount.Basis(b).label, n) for b, n in sorted(bases.items())],
         "damages": case_damages(case=case),
+        **case_breach_and_attribution(case=case),
         "allegations": case.allegations.select_related(
             "clause__version__document", "created_by"
         ).order_by("created_at"),
@@ -317,3 +318,52 @@ def reports_verification(*, jobs) -> dict[int, str]:
         else:
             status[job.pk] = "verified"
     return status
+
+
+def case_breach_and_attribution(*, case: Case) -> dict:
+    """Findings per alleged clause and link strength among the attributed accounts.
+
+    A finding supports an allegation when its detector is one that the clause's category
+    can rest on (each detector declares the categories it supports), and it fired on an
+    attributed account in the latest finished detection run: the same rule the report uses.
+    """
+    from evidence.detectors import signals
+    from evidence.detectors.selectors import detection_run_latest
+    from evidence.models import Finding, Link
+
+    run = detection_run_latest()
+    allegations = list(
+        case.allegations.select_related("clause__version__document", "created_by").order_by(
+            "created_at"
+        )
+    )
+    if run is None:
+        return {"breach": [(a, 0, []) for a in allegations], "links_by_strength": [], "run": None}
+    members = case.case_accounts.values("account_id")
+    fired = dict(
+        Finding.objects.filter(run=run, fired=True, account_id__in=members)
+        .values_list("detector")
+        .annotate(n=Count("id"))
+        .values_list("detector", "n")
+    )
+    supports = {signal.code: set(signal.categories) for signal in signals()}
+    breach = []
+    for allegation in allegations:
+        detectors = sorted(
+            code
+            for code, n in fired.items()
+            if allegation.clause.category in supports.get(code, ())
+        )
+        breach.append((allegation, sum(fired[c] for c in detectors), detectors))
+    strengths = (
+        Link.objects.filter(run=run, account_a_id__in=members, account_b_id__in=members)
+        .values_list("strength")
+        .annotate(n=Count("id"))
+        .values_list("strength", "n")
+    )
+    order = {"hard": 0, "strong": 1, "weak": 2}
+    return {
+        "breach": breach,
+        "links_by_strength": sorted(strengths, key=lambda pair: order.get(pair[0], 9)),
+        "run": run,
+    }

@@ -54,11 +54,16 @@ def main() -> int:
 
     print("ingest:", flush=True)
     bench_ingest(table, scenario=scenario, env=env, work=work)
+    from tests.benchmarks.case_page import bench_case_page
+    from tests.benchmarks.detect import bench_detect
+    from tests.benchmarks.report import REFERENCE
+
+    print("detect:", flush=True)
+    bench_detect(table, scenario=scenario, env=env, work=work)
     print("report:", flush=True)
     bench_report(table, env=env, work=work, scenario=scenario)
-    from tests.benchmarks.detect import bench_detect
-
-    bench_detect(table, scenario=scenario, env=env, work=work)
+    print("case page:", flush=True)
+    bench_case_page(table, reference=REFERENCE)
     print()
     print(table.render())
     return 0

@@ -101,7 +101,7 @@ def bench_ingest(table: Table, *, scenario: Path, env: dict[str, str], work: Pat
 
     usage_path = scenario / "usage.ndjson"
     columns = USAGE_COLUMNS
-    csv_path = work / "usage-rows.csv"
+    csv_path = work / f"{usage_path.parent.name}-usage-rows.csv"  # one cache per scenario
     print("  preparing the baseline CSV of validated rows ...", flush=True)
     rows = rows_csv(usage_path, csv_path, columns)
 
