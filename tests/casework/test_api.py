@@ -532,3 +532,19 @@ def test_the_docs_page_serves_its_assets_itself():
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
     assert "cdn" not in html.lower()
     assert "/api/schema/" in html
+
+
+@pytest.mark.django_db
+def test_max_length_is_of_the_text_as_sent_not_as_trimmed(client, django_user_model):
+    """Found by schemathesis: 301 characters with a leading tab were trimmed to 300 and
+    accepted, although the schema promises maxLength 300 for the value as sent."""
+    from tests.conftest import user_with_role
+
+    client.force_login(user_with_role(django_user_model, "carla", "counsel"))
+    response = client.post(
+        "/api/v1/cases/",
+        {"reference": "LEN-1", "title": "t", "respondent": "\t" + "r" * 300},
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert "respondent" in response.json()["error"]["fields"]
