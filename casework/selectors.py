@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from decimal import Decimal
 
+from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -146,6 +148,34 @@ def case_overview(*, user, case: Case) -> dict:
 
 
 def case_damages(*, case: Case) -> dict:
+    """`case_damages_compute`, cached until one of its inputs changes.
+
+    The figure aggregates every usage row of the attributed accounts (a million rows for a
+    large case: over a second), while its inputs change only when accounts are attributed,
+    the window moves, a file is ingested, retention purges or prices are re-imported; the
+    cache key names all of those, so a stale figure is never served.
+    """
+    from evidence.models import IngestBatch, ModelRelease, RetentionPurge
+
+    links = case.case_accounts.aggregate(n=Count("id"), last=Max("id"))
+    inputs = ":".join(
+        str(part)
+        for part in (
+            case.pk,
+            links["n"],
+            links["last"],
+            case.window_start and case.window_start.isoformat(),
+            case.window_end and case.window_end.isoformat(),
+            IngestBatch.objects.filter(kind="usage").aggregate(m=Max("id"))["m"],
+            RetentionPurge.objects.aggregate(m=Max("id"))["m"],
+            ModelRelease.objects.aggregate(m=Max("imported_at"))["m"],
+        )
+    )
+    key = "case-damages:" + hashlib.sha256(inputs.encode()).hexdigest()
+    return cache.get_or_set(key, lambda: case_damages_compute(case=case), timeout=24 * 3600)
+
+
+def case_damages_compute(*, case: Case) -> dict:
     """Usage of the attributed accounts in the case window, by model, at list price.
 
     Tokens are business records; their value is analysis: list price per million tokens

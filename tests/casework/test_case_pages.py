@@ -250,3 +250,45 @@ def test_open_case_command_from_accounts_with_a_clause(record, capsys, django_us
             "olive",
         )
     assert not Case.objects.filter(reference__in=["CLI-2", "CLI-3"]).exists()
+
+
+def test_damages_follow_new_attributions_and_new_usage(record, client, counsel, tmp_path):
+    _open(client)
+    usage = tmp_path / "u.ndjson"
+    usage.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "request_id": f"r{i}",
+                    "ts": "2026-01-06T10:00:00Z",
+                    "account_id": f"acct_{i % 2}",
+                    "model": "m",
+                    "input_tokens": 1,
+                    "output_tokens": 1000,
+                }
+            )
+            for i in range(10)
+        )
+        + "\n"
+    )
+    ingest_file(actor="system:test", kind="usage", path=usage)
+    client.post("/cases/PACTA-1/accounts/", {"accounts": "acct_0", "basis": "payment"})
+    assert "5 requests, 5,000 output tokens" in client.get("/cases/PACTA-1/").content.decode()
+    client.post("/cases/PACTA-1/accounts/", {"accounts": "acct_1", "basis": "payment"})
+    assert "10 requests, 10,000 output tokens" in client.get("/cases/PACTA-1/").content.decode()
+    more = tmp_path / "more.ndjson"
+    more.write_text(
+        json.dumps(
+            {
+                "request_id": "r99",
+                "ts": "2026-01-07T10:00:00Z",
+                "account_id": "acct_1",
+                "model": "m",
+                "input_tokens": 1,
+                "output_tokens": 1000,
+            }
+        )
+        + "\n"
+    )
+    ingest_file(actor="system:test", kind="usage", path=more)
+    assert "11 requests, 11,000 output tokens" in client.get("/cases/PACTA-1/").content.decode()
