@@ -94,7 +94,6 @@ FUZZ_DIR := $(or $(PACTA_VAR_DIR),var)/fuzz
 define FUZZ_SETUP
 import io
 from pathlib import Path
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
@@ -103,12 +102,6 @@ from casework.demo import demo_record_load, demo_scenario_ensure
 from casework.models import Case
 from evidence.models import Account, Clause
 from evidence.models_detection import DetectionRun
-# Report requests enqueue a build: the filesystem broker (the default) needs its folders,
-# which nothing creates before a worker has run.
-for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
-    folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get(key)
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
 scenario = Path("$(FUZZ_DIR)") / "scenario"
 demo_scenario_ensure(out_dir=scenario, accounts=200, events=10000, seed=11)
 demo_record_load(scenario_dir=scenario)

@@ -36,6 +36,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from evidence.ingest.formats import FORMATS
+from evidence.ingest.records import ACCOUNT_PROFILE_FIELDS
 from evidence.ingest.service import KINDS, IngestResult, IngestUsageError, ingest_file
 from evidence.models import (
     Account,
@@ -668,17 +669,7 @@ class AccountSerializer(serializers.ModelSerializer):
         model = Account
         fields = [
             "account_id",
-            "org_name",
-            "email",
-            "created_at",
-            "country",
-            "billing_country",
-            "payment_fingerprint",
-            "signup_ip",
-            "signup_user_agent",
-            "plan",
-            "status",
-            "reseller",
+            *ACCOUNT_PROFILE_FIELDS,
             "seen_only_in_usage",
             "content_sha256",
             "batch",

@@ -27,6 +27,7 @@ from typing import Any
 from django.db import connection
 
 from evidence.detectors.lexicons import lexicon, lexicon_pattern
+from evidence.ingest.records import ACCOUNT_PROFILE_FIELDS
 from evidence.models import Account
 from evidence.models_detection import ModelRelease, PlanLimit
 
@@ -173,21 +174,7 @@ def activity_release() -> None:
 
 
 def _profiles() -> dict[str, dict[str, Any]]:
-    fields = (
-        "pk",
-        "account_id",
-        "org_name",
-        "email",
-        "created_at",
-        "country",
-        "billing_country",
-        "payment_fingerprint",
-        "signup_ip",
-        "signup_user_agent",
-        "plan",
-        "status",
-        "reseller",
-    )
+    fields = ("pk", "account_id", *ACCOUNT_PROFILE_FIELDS)
     return {row["account_id"]: row for row in Account.objects.values(*fields).iterator(5000)}
 
 

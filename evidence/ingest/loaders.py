@@ -18,6 +18,7 @@ from django.db import IntegrityError, connection, transaction
 from psycopg.copy import QueuedLibpqWriter
 
 from evidence.canonical import USAGE_HASHED_FIELDS
+from evidence.ingest.records import ACCOUNT_PROFILE_FIELDS
 from evidence.ingest.usage_blocks import UsageBlock
 from evidence.models import Account, ApiKey, AssentRecord, IngestBatch, TermsVersion
 
@@ -185,21 +186,6 @@ class UsageLoader:
             )
             self._ensured_keys |= set(self._chunk_keys)
             self._chunk_keys = {}
-
-
-ACCOUNT_PROFILE_FIELDS = (
-    "org_name",
-    "email",
-    "created_at",
-    "country",
-    "billing_country",
-    "payment_fingerprint",
-    "signup_ip",
-    "signup_user_agent",
-    "plan",
-    "status",
-    "reseller",
-)
 
 
 class AccountLoader:

@@ -308,8 +308,8 @@ def usage_record(record: dict, *, full_prompts: bool | None = None) -> dict[str,
     return row
 
 
-ACCOUNT_HASHED = (
-    "account_id",
+# An account's profile as the accounts file gives it; its hash also covers the account id.
+ACCOUNT_PROFILE_FIELDS = (
     "org_name",
     "email",
     "created_at",
@@ -322,6 +322,7 @@ ACCOUNT_HASHED = (
     "status",
     "reseller",
 )
+ACCOUNT_HASHED = ("account_id", *ACCOUNT_PROFILE_FIELDS)
 
 
 def _country(record: dict, name: str) -> str:
