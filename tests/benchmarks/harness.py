@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-BENCH_DB = "pacta_bench"
+# PACTA_BENCH_DATABASE lets two checkouts benchmark side by side without dropping each
+# other's database.
+BENCH_DB = os.environ.get("PACTA_BENCH_DATABASE", "pacta_bench")
 
 
 def bench_environment() -> dict[str, str]:
