@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
+from psycopg import sql
 
 from evidence.detectors.lexicons import lexicon, lexicon_pattern
 from evidence.ingest.records import ACCOUNT_PROFILE_FIELDS
@@ -111,8 +112,16 @@ class Activity:
     lexicons: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def activity_collect(*, window: Window) -> Activity:
-    """Run the passes (inside the caller's transaction) and return the per-account rows."""
+def activity_collect(*, window: Window, snapshot: str | None = None) -> Activity:
+    """Run the passes (inside the caller's transaction) and return the per-account rows.
+
+    `snapshot` (from `pg_export_snapshot()` in the caller's REPEATABLE READ transaction)
+    lets the template-key pass run on a second connection that reads exactly the same
+    rows, beside the passes on this one: PostgreSQL runs the (account, template) and
+    infrastructure aggregates on one core each, so the other core is free for it. Without
+    a snapshot (a caller's transaction may hold rows no other connection can see) every
+    pass runs here, one after the other.
+    """
     activity = Activity(window=window)
     activity.plan_limits = {
         p.plan: {"rpm": p.requests_per_minute, "tpm": p.tokens_per_minute}
@@ -134,14 +143,28 @@ def activity_collect(*, window: Window) -> Activity:
     with connection.cursor() as cursor:
         # Hash aggregates of a few hundred thousand groups fit in memory instead of
         # spilling to disk; LOCAL ends with the transaction.
-        cursor.execute("SET LOCAL work_mem = '512MB'")
-        keys = _key_pass(cursor, window)
+        cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+        if snapshot is None:
+            keys = _key_pass(cursor, window)
+            side = None
+        else:
+            side = _side_connection(snapshot)
         # Matching the lexicons is Python work on the distinct templates; it runs in a
         # thread while the server computes the next passes (the driver releases the
         # interpreter lock while it waits), so it costs no wall time of its own.
         classified: list[tuple] = []
+        failures: list[BaseException] = []
         patterns = (lexicon_pattern("reasoning"), lexicon_pattern("grader"))
-        matcher = threading.Thread(target=_classify, args=(keys, patterns, classified))
+
+        def keys_classify() -> None:
+            try:
+                _classify(
+                    keys if side is None else _side_key_pass(side, window), patterns, classified
+                )
+            except BaseException as exc:  # raised again below, in the run's own thread
+                failures.append(exc)
+
+        matcher = threading.Thread(target=keys_classify, name="detection-template-keys")
         matcher.start()
         try:
             _account_pass(cursor, activity, catalogue)
@@ -149,6 +172,10 @@ def activity_collect(*, window: Window) -> Activity:
             _infra_pass(cursor, activity)
         finally:
             matcher.join()
+            if side is not None:
+                side.close()
+        if failures:
+            raise failures[0]
         if not activity.accounts:
             return activity  # an empty record (or window): nothing to measure
         _key_table(cursor, classified)
@@ -283,6 +310,26 @@ def _account_pass(cursor, activity: Activity, catalogue: list[Release]) -> None:
                 del row[f"r{i}_{name}"]
         row["hour_histogram"] = [0] * 24
         activity.accounts[account_id] = row
+
+
+WORK_MEM = "512MB"
+
+
+def _side_connection(snapshot: str):
+    """A second, read-only connection that sees exactly the caller's snapshot."""
+    side = connection.get_new_connection(connection.get_connection_params())
+    side.autocommit = True
+    side.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    side.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+    side.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+    return side
+
+
+def _side_key_pass(side, window: Window) -> list[tuple]:
+    with side.cursor() as cursor:
+        keys = _key_pass(cursor, window)
+    side.execute("COMMIT")
+    return keys
 
 
 def _key_pass(cursor, window: Window) -> list[tuple]:

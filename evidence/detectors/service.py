@@ -74,10 +74,21 @@ def detection_run(
     outermost = not connection.in_atomic_block
     try:
         with transaction.atomic():
+            snapshot = None
             if outermost:  # inside a caller's transaction, its snapshot rules apply
                 with connection.cursor() as cursor:
                     cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            _run(run, actor=actor, window_start=window_start, window_end=window_end)
+                    # Nothing written yet in this transaction: a second connection that
+                    # imports the snapshot reads exactly what this one reads.
+                    cursor.execute("SELECT pg_export_snapshot()")
+                    snapshot = cursor.fetchone()[0]
+            _run(
+                run,
+                actor=actor,
+                window_start=window_start,
+                window_end=window_end,
+                snapshot=snapshot,
+            )
             # On failure the rollback removes the temporary tables with everything else.
             activity_release()
     except BaseException as exc:
@@ -103,10 +114,10 @@ class _Stopwatch:
         self._last = now
 
 
-def _run(run: DetectionRun, *, actor, window_start, window_end) -> None:
+def _run(run: DetectionRun, *, actor, window_start, window_end, snapshot=None) -> None:
     clock = _Stopwatch()
     window = Window(window_start, window_end)
-    activity = activity_collect(window=window)
+    activity = activity_collect(window=window, snapshot=snapshot)
     clock.lap("aggregates")
     if not activity.accounts:
         _finish(run, actor=actor, window=window, counts={"accounts_active": 0}, digest="")

@@ -692,6 +692,37 @@ def test_a_run_is_stored_once_ledgered_and_never_edited(world):
     assert again.pk != run.pk and again.digest == run.digest
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_run_on_its_own_reads_templates_on_a_second_connection_with_the_same_result(
+    world, monkeypatch
+):
+    """Outside any transaction a run exports its snapshot and reads the template keys on a
+    second connection beside the other passes; what it finds is what a run inside a
+    caller's transaction (one connection, one pass after another) finds."""
+    from evidence.detectors import activity
+
+    world.ordinary()
+    world.account("acct_cot")
+    for i, ts in enumerate(hours(T0, 30)):
+        world.request("acct_cot", ts, prompt=f"Think step by step: case {i}.")
+    world.load()
+    side_runs = []
+    side_pass = activity._side_key_pass
+    monkeypatch.setattr(
+        activity,
+        "_side_key_pass",
+        lambda side, window: side_runs.append(side) or side_pass(side, window),
+    )
+    alone = detection_run(actor="system:test")
+    assert len(side_runs) == 1 and side_runs[0].closed
+    with transaction.atomic():
+        inside = detection_run(actor="system:test")
+    assert len(side_runs) == 1  # inside a transaction the snapshot is not shared
+    assert alone.status == inside.status == "finished"
+    assert alone.digest == inside.digest and alone.counts["findings_fired"] > 0
+    assert fired(alone, "acct_cot") == fired(inside, "acct_cot") != set()
+
+
 def test_an_empty_record_gives_an_empty_finished_run():
     run = detection_run(actor="system:test")
     assert run.status == "finished" and run.counts == {"accounts_active": 0}
