@@ -12,8 +12,9 @@ tables that live for one transaction, and never loads usage rows into Python:
 - `det_infra`    one row per (account, source address), (account, API key) and
                  (account, hour of the day).
 
-Signals read the per-account rows this module returns; links query the temporary tables,
-and read the usage rows of a few candidate accounts through the (account, ts) index.
+Signals read the per-account rows this module returns; links query the temporary tables
+(det_infra is read back by the pass itself, see `Infra`), and read the usage rows of a few
+candidate accounts through the (account, ts) index.
 """
 
 from __future__ import annotations
@@ -110,6 +111,20 @@ class Activity:
     releases: list[Release] = field(default_factory=list)
     plan_limits: dict[str, dict[str, int]] = field(default_factory=dict)
     lexicons: dict[str, dict[str, Any]] = field(default_factory=dict)
+    infra: Infra | None = None
+
+
+@dataclass
+class Infra:
+    """What the infrastructure pass read, for the rhythm signal and the link finders."""
+
+    # (account_id, hour of the day, requests)
+    hours: list[tuple] = field(default_factory=list)
+    # (api_key_id, [account_id, ...], [requests, ...]) for keys used by several accounts
+    shared_keys: list[tuple] = field(default_factory=list)
+    # (account_id, address, its /24 or /48 network, prefix length, requests): addresses
+    # requests came from, then sign-up addresses (requests 0)
+    addresses: list[tuple] = field(default_factory=list)
 
 
 def activity_collect(*, window: Window, snapshot: str | None = None) -> Activity:
@@ -151,33 +166,44 @@ def activity_collect(*, window: Window, snapshot: str | None = None) -> Activity
             side = _side_connection(snapshot)
         # Matching the lexicons is Python work on the distinct templates; it runs in a
         # thread while the server computes the next passes (the driver releases the
-        # interpreter lock while it waits), so it costs no wall time of its own.
+        # interpreter lock while it waits), so it costs no wall time of its own. With a
+        # second connection the thread also runs the template-key and infrastructure
+        # passes there, while this connection runs the account and template passes.
         classified: list[tuple] = []
         failures: list[BaseException] = []
         patterns = (lexicon_pattern("reasoning"), lexicon_pattern("grader"))
 
-        def keys_classify() -> None:
+        def side_work() -> None:
             try:
-                _classify(
-                    keys if side is None else _side_key_pass(side, window), patterns, classified
-                )
+                if side is None:
+                    _classify(keys, patterns, classified)
+                    return
+                with side.cursor() as side_cursor:
+                    _classify(_key_pass(side_cursor, window), patterns, classified)
+                    activity.infra = _infra_pass(side_cursor, window)
+                side.execute("COMMIT")
             except BaseException as exc:  # raised again below, in the run's own thread
                 failures.append(exc)
 
-        matcher = threading.Thread(target=keys_classify, name="detection-template-keys")
-        matcher.start()
+        worker = threading.Thread(target=side_work, name="detection-side-passes")
+        worker.start()
         try:
             _account_pass(cursor, activity, catalogue)
             _template_pass(cursor, window)
-            _infra_pass(cursor, activity)
+            if side is None:
+                activity.infra = _infra_pass(cursor, window)
         finally:
-            matcher.join()
+            worker.join()
             if side is not None:
                 side.close()
         if failures:
             raise failures[0]
         if not activity.accounts:
             return activity  # an empty record (or window): nothing to measure
+        for account_id, hour, requests in activity.infra.hours:
+            account = activity.accounts.get(account_id)
+            if account is not None:
+                account["hour_histogram"][hour] = requests
         _key_table(cursor, classified)
         _template_stats(cursor, activity)
     return activity
@@ -316,20 +342,14 @@ WORK_MEM = "512MB"
 
 
 def _side_connection(snapshot: str):
-    """A second, read-only connection that sees exactly the caller's snapshot."""
+    """A second connection that sees exactly the caller's snapshot (it writes only its own
+    temporary tables)."""
     side = connection.get_new_connection(connection.get_connection_params())
     side.autocommit = True
-    side.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    side.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
     side.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
     side.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
     return side
-
-
-def _side_key_pass(side, window: Window) -> list[tuple]:
-    with side.cursor() as cursor:
-        keys = _key_pass(cursor, window)
-    side.execute("COMMIT")
-    return keys
 
 
 def _key_pass(cursor, window: Window) -> list[tuple]:
@@ -439,8 +459,9 @@ def _template_stats(cursor, activity: Activity) -> None:
             account.setdefault(name, 0)
 
 
-def _infra_pass(cursor, activity: Activity) -> None:
-    window = activity.window
+def _infra_pass(cursor, window: Window) -> Infra:
+    """(account, address), (account, API key) and (account, hour) counts in one grouping-sets
+    pass, read back by the connection that built them (it may be the second one)."""
     cursor.execute(
         f"""
         CREATE TEMP TABLE det_infra ON COMMIT DROP AS
@@ -459,11 +480,41 @@ def _infra_pass(cursor, activity: Activity) -> None:
         """,
         window.params,
     )
+    infra = Infra()
     cursor.execute(
         "SELECT account_id, hour, requests FROM det_infra WHERE grouping = %s",
         [INFRA_BY_HOUR],
     )
-    for account_id, hour, requests in cursor.fetchall():
-        account = activity.accounts.get(account_id)
-        if account is not None:
-            account["hour_histogram"][hour] = requests
+    infra.hours = cursor.fetchall()
+    cursor.execute(
+        """
+        SELECT api_key_id, array_agg(account_id ORDER BY account_id),
+               array_agg(requests ORDER BY account_id)
+        FROM det_infra
+        WHERE grouping = %s AND api_key_id <> ''
+        GROUP BY api_key_id HAVING count(*) > 1
+        """,
+        [INFRA_BY_KEY],
+    )
+    infra.shared_keys = cursor.fetchall()
+    cursor.execute(
+        """
+        SELECT account_id, host(source_ip),
+               host(network(set_masklen(source_ip,
+                    CASE WHEN family(source_ip) = 4 THEN 24 ELSE 48 END))),
+               CASE WHEN family(source_ip) = 4 THEN 24 ELSE 48 END,
+               requests
+        FROM det_infra WHERE grouping = %s AND source_ip IS NOT NULL
+        UNION ALL
+        SELECT account_id, host(signup_ip),
+               host(network(set_masklen(signup_ip,
+                    CASE WHEN family(signup_ip) = 4 THEN 24 ELSE 48 END))),
+               CASE WHEN family(signup_ip) = 4 THEN 24 ELSE 48 END,
+               0
+        FROM evidence_account WHERE signup_ip IS NOT NULL
+        """,
+        [INFRA_BY_IP],
+    )
+    infra.addresses = cursor.fetchall()
+    cursor.execute("DROP TABLE det_infra")
+    return infra

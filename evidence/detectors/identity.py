@@ -8,10 +8,7 @@ import re
 from collections import defaultdict
 from itertools import pairwise
 
-from django.db import connection
-
 from evidence.detectors import MEASURED_ON, Methodology
-from evidence.detectors.activity import INFRA_BY_IP, INFRA_BY_KEY
 from evidence.detectors.links import (
     HARD,
     STRONG,
@@ -145,18 +142,7 @@ def payment_links(context: LinkContext) -> list[FoundLink]:
 
 
 def key_sharing_links(context: LinkContext) -> list[FoundLink]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT api_key_id, array_agg(account_id ORDER BY account_id),
-                   array_agg(requests ORDER BY account_id)
-            FROM det_infra
-            WHERE grouping = %s AND api_key_id <> ''
-            GROUP BY api_key_id HAVING count(*) > 1
-            """,
-            [INFRA_BY_KEY],
-        )
-        shared = cursor.fetchall()
+    shared = context.activity.infra.shared_keys
     if not shared:
         return []
     issued = dict(
@@ -206,26 +192,7 @@ def parties(context: LinkContext, hard: list[FoundLink]) -> UnionFind:
 
 
 def network_links(context: LinkContext, parties: UnionFind) -> list[FoundLink]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT account_id, host(source_ip),
-                   host(network(set_masklen(source_ip,
-                        CASE WHEN family(source_ip) = 4 THEN 24 ELSE 48 END))),
-                   CASE WHEN family(source_ip) = 4 THEN 24 ELSE 48 END,
-                   requests
-            FROM det_infra WHERE grouping = %s AND source_ip IS NOT NULL
-            UNION ALL
-            SELECT account_id, host(signup_ip),
-                   host(network(set_masklen(signup_ip,
-                        CASE WHEN family(signup_ip) = 4 THEN 24 ELSE 48 END))),
-                   CASE WHEN family(signup_ip) = 4 THEN 24 ELSE 48 END,
-                   0
-            FROM evidence_account WHERE signup_ip IS NOT NULL
-            """,
-            [INFRA_BY_IP],
-        )
-        rows = cursor.fetchall()
+    rows = context.activity.infra.addresses
     networks: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
     for account_id, ip, net, bits, requests in rows:
         if account_id in context.profiles:

@@ -693,25 +693,28 @@ def test_a_run_is_stored_once_ledgered_and_never_edited(world):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_run_on_its_own_reads_templates_on_a_second_connection_with_the_same_result(
-    world, monkeypatch
-):
-    """Outside any transaction a run exports its snapshot and reads the template keys on a
-    second connection beside the other passes; what it finds is what a run inside a
-    caller's transaction (one connection, one pass after another) finds."""
+def test_a_run_on_its_own_uses_a_second_connection_with_the_same_result(world, monkeypatch):
+    """Outside any transaction a run exports its snapshot and runs the template-key and
+    infrastructure passes on a second connection beside the other passes; what it finds is
+    what a run inside a caller's transaction (one connection, one pass after another)
+    finds: the same signals, the same shared-key and network links."""
     from evidence.detectors import activity
 
     world.ordinary()
     world.account("acct_cot")
     for i, ts in enumerate(hours(T0, 30)):
         world.request("acct_cot", ts, prompt=f"Think step by step: case {i}.")
+    for name in ("acct_keyowner", "acct_keyborrower"):
+        world.account(name)
+        for ts in hours(T0, 12, 7):
+            world.request(name, ts, key="key_shared_1", ip="203.0.113.9")
     world.load()
     side_runs = []
-    side_pass = activity._side_key_pass
+    side_connection = activity._side_connection
     monkeypatch.setattr(
         activity,
-        "_side_key_pass",
-        lambda side, window: side_runs.append(side) or side_pass(side, window),
+        "_side_connection",
+        lambda snapshot: side_runs.append(side_connection(snapshot)) or side_runs[-1],
     )
     alone = detection_run(actor="system:test")
     assert len(side_runs) == 1 and side_runs[0].closed
@@ -721,6 +724,8 @@ def test_a_run_on_its_own_reads_templates_on_a_second_connection_with_the_same_r
     assert alone.status == inside.status == "finished"
     assert alone.digest == inside.digest and alone.counts["findings_fired"] > 0
     assert fired(alone, "acct_cot") == fired(inside, "acct_cot") != set()
+    pair = ("acct_keyowner", "acct_keyborrower")
+    assert set(links_between(alone, *pair)) == set(links_between(inside, *pair)) >= {"key_sharing"}
 
 
 def test_an_empty_record_gives_an_empty_finished_run():
