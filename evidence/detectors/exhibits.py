@@ -13,16 +13,16 @@ from typing import Any
 
 from django.db import connection
 
-from evidence.canonical import canonical_json, json_native
-
 # (account_id, SQL condition over the usage row `u` with %s placeholders, their values)
 SampleQuery = tuple[str, str, list[Any]]
 BATCH = 2000
 
 
 def _key(query: SampleQuery) -> tuple[str, str, str]:
+    """Where a query's samples are kept for the length of one run: the parameters' repr is
+    as exact as their JSON and several times cheaper (a run keys tens of thousands)."""
     account_id, condition, params = query
-    return account_id, condition, canonical_json(json_native(params))
+    return account_id, condition, repr(params)
 
 
 def samples_fetch(queries: list[SampleQuery], *, limit: int) -> dict[tuple, list[str]]:
