@@ -13,12 +13,15 @@ ALLEGE = "allege"  # state allegations
 REPORT = "report"  # request reports
 MANAGE = "manage"  # members, legal hold
 AUDIT = "audit"  # read the access audit
+# Read the team's notes. They are attorney work product (FRCP 26(b)(3)): a regulator's
+# staff on the case see the record and the editions made for them, never the notes.
+WORK_PRODUCT = "work_product"
 
 ABILITIES: dict[str, frozenset[str]] = {
-    CaseRole.OWNER: frozenset({VIEW, NOTE, ALLEGE, REPORT, MANAGE, AUDIT}),
-    CaseRole.COUNSEL: frozenset({VIEW, NOTE, ALLEGE, REPORT, MANAGE}),
-    CaseRole.INVESTIGATOR: frozenset({VIEW, NOTE}),
-    CaseRole.VIEWER: frozenset({VIEW}),
+    CaseRole.OWNER: frozenset({VIEW, WORK_PRODUCT, NOTE, ALLEGE, REPORT, MANAGE, AUDIT}),
+    CaseRole.COUNSEL: frozenset({VIEW, WORK_PRODUCT, NOTE, ALLEGE, REPORT, MANAGE}),
+    CaseRole.INVESTIGATOR: frozenset({VIEW, WORK_PRODUCT, NOTE}),
+    CaseRole.VIEWER: frozenset({VIEW, WORK_PRODUCT}),
     CaseRole.EXTERNAL_REVIEWER: frozenset({VIEW}),
 }
 

@@ -12,8 +12,24 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from casework.models import Allegation, Case, CaseAccount, CaseRole, ReportEdition, ReportJob
-from casework.permissions import ABILITIES, AUDIT, case_can, case_role_of, editions_visible
+from casework.models import (
+    Allegation,
+    Case,
+    CaseAccount,
+    CaseNote,
+    CaseRole,
+    ReportEdition,
+    ReportJob,
+)
+from casework.permissions import (
+    ABILITIES,
+    AUDIT,
+    WORK_PRODUCT,
+    case_can,
+    case_require,
+    case_role_of,
+    editions_visible,
+)
 from evidence.access import record_reader
 from evidence.models import AssentRecord, Clause, EvidenceItem, LedgerEntry, TermsDocument
 from evidence.selectors import (
@@ -55,7 +71,9 @@ def case_audit(*, user, case: Case):
 
 
 def case_notes(*, user, case: Case):
+    """The case's notes, oldest first; 403 for a member whose role may not read them."""
     case = case_get(user=user, reference=case.reference)
+    case_require(user, case, WORK_PRODUCT)
     return case.notes.select_related("author").order_by("created_at")
 
 
@@ -133,7 +151,11 @@ def case_overview(*, user, case: Case) -> dict:
         "allegations": case.allegations.select_related(
             "clause__version__document", "created_by"
         ).order_by("created_at"),
-        "notes": case.notes.select_related("author").order_by("-created_at")[:CASE_PAGE_ROWS],
+        "notes": (
+            case.notes.select_related("author").order_by("-created_at")[:CASE_PAGE_ROWS]
+            if case_can(user, case, WORK_PRODUCT)
+            else CaseNote.objects.none()
+        ),
         "members": case.memberships.select_related("user").order_by("role", "user__username"),
         "files": case_files(user=user, case=case),
         "clauses_in_force": case_clauses_in_force(case=case),

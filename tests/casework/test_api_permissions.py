@@ -239,7 +239,12 @@ def reads(w: World) -> list[tuple[str, str, object]]:
         ("case A accounts", f"{a}/accounts/", on_a),
         ("case A allegations", f"{a}/allegations/", on_a),
         ("case A allegation", f"{a}/allegations/{w.allegation_a.pk}/", on_a),
-        ("case A notes", f"{a}/notes/", on_a),
+        # Notes are work product: a regulator's reviewer on the case may not read them.
+        (
+            "case A notes",
+            f"{a}/notes/",
+            lambda role: 403 if role == "external" else on_a(role),
+        ),
         ("case A reports", f"{a}/reports/", on_a),
         ("case A public report", f"{a}/reports/{w.job_public.pk}/", on_a),
         (
@@ -348,7 +353,8 @@ def test_lists_never_show_what_the_user_cannot_open(world, role):
     # What a user sees under a case they may open is that case's only.
     if "CASE-A" in cases:
         assert _listed(client, "/api/v1/cases/CASE-A/accounts/", "account") == {"acct_a"}
-        assert _listed(client, "/api/v1/cases/CASE-A/notes/", "text") == {"note on CASE-A"}
+        if role != "external":
+            assert _listed(client, "/api/v1/cases/CASE-A/notes/", "text") == {"note on CASE-A"}
         assert _listed(client, "/api/v1/cases/CASE-A/allegations/", "id") == {world.allegation_a.pk}
         editions = _listed(client, "/api/v1/cases/CASE-A/reports/", "edition")
         assert editions == ({"public"} if role == "external" else {"counsel", "public"})

@@ -124,6 +124,26 @@ def test_roles_limit_what_members_may_do(record, client, counsel, django_user_mo
     assert case.notes.count() == 0
 
 
+def test_a_reviewer_from_outside_never_sees_the_teams_notes(
+    record, client, counsel, django_user_model
+):
+    """Notes are attorney work product: a regulator's reviewer on the case sees the case
+    page without them, and the viewer (an internal role) still reads them."""
+    _open(client)
+    client.post("/cases/PACTA-1/notes/", {"text": "Privileged: settlement floor is 2M."})
+    for username, role in (("rita", "external_reviewer"), ("vic", "viewer")):
+        user_with_role(django_user_model, username, "viewer")
+        response = client.post("/cases/PACTA-1/members/", {"username": username, "role": role})
+        assert response.status_code == 302
+    client.force_login(django_user_model.objects.get(username="rita"))
+    page = client.get("/cases/PACTA-1/")
+    assert page.status_code == 200
+    assert "settlement floor" not in page.content.decode()
+    assert 'id="notes-heading"' not in page.content.decode()
+    client.force_login(django_user_model.objects.get(username="vic"))
+    assert "settlement floor" in client.get("/cases/PACTA-1/").content.decode()
+
+
 def test_a_case_you_are_not_on_does_not_exist_for_you(record, client, counsel, django_user_model):
     _open(client)
     outsider = user_with_role(django_user_model, "olga", "viewer")
