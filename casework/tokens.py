@@ -16,7 +16,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from casework.models import ApiToken, validate_api_scopes
+from casework.models import ApiScope, ApiToken, validate_api_scopes
+from evidence.access import RECORD_WRITER_ROLES, record_writer
 from evidence.canonical import utc_iso
 from evidence.ledger import Actor, ledger_append
 
@@ -57,6 +58,12 @@ def api_token_issue(
         raise ValidationError(f"days must be at least 1 (got {days})", code="invalid")
     if not user.is_active:
         raise ValidationError(f"user {user.get_username()} is inactive", code="invalid")
+    if ApiScope.INGEST in scopes and not record_writer(user):
+        raise ValidationError(
+            f"user {user.get_username()} may not ingest: an ingest token is for the "
+            f"{', '.join(RECORD_WRITER_ROLES)} roles",
+            code="invalid",
+        )
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = timezone.now()
     with transaction.atomic():

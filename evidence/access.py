@@ -8,6 +8,8 @@ without an internal role is refused by default.
 from __future__ import annotations
 
 INTERNAL_ROLES = ("admin", "counsel", "investigator", "viewer")
+# Who may add to the record (ingest): the people who collect evidence. A viewer reads only.
+RECORD_WRITER_ROLES = ("admin", "counsel", "investigator")
 EXTERNAL_REVIEWER = "external reviewer"
 ROLES = (*INTERNAL_ROLES, EXTERNAL_REVIEWER)
 
@@ -30,3 +32,15 @@ def record_reader(user) -> bool:
         return True
     roles = user_roles(user)
     return EXTERNAL_REVIEWER not in roles and bool(roles & set(INTERNAL_ROLES))
+
+
+def record_writer(user) -> bool:
+    """May this user add to the shared record (accounts, usage, assent through ingest)?
+
+    Everything ingested becomes evidence under the collector's name, so the right to add
+    to the record follows the role, not only the token: a viewer, an external reviewer or
+    a user whose role was withdrawn may hold no ingest token and use none.
+    """
+    if not record_reader(user):
+        return False
+    return user.is_superuser or bool(user_roles(user) & set(RECORD_WRITER_ROLES))

@@ -35,6 +35,7 @@ from rest_framework.pagination import CursorPagination, LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from evidence.access import RECORD_WRITER_ROLES, record_writer
 from evidence.ingest.formats import FORMATS
 from evidence.ingest.records import ACCOUNT_PROFILE_FIELDS
 from evidence.ingest.service import KINDS, IngestResult, IngestUsageError, ingest_file
@@ -538,7 +539,8 @@ class IngestView(APIView):
       mode with a bad line, empty body, unusable CSV header): nothing was stored except the
       record of the refusal, and `result` is the same document a 201 would carry;
     - 400 naming `kind`, `format` or `strict` in `error.fields` when one is wrong;
-    - 401 without a valid token; 403 for a token without the `ingest` scope;
+    - 401 without a valid token; 403 for a token without the `ingest` scope, or whose
+      user's role may not add to the record (`evidence.access.record_writer`);
     - 411 when a chunked body (no Content-Length) arrives empty because the WSGI server
       does not pass chunked bodies on; 413 past PACTA_INGEST_MAX_UPLOAD_BYTES; 415 for a
       Content-Encoding other than gzip; 429 when throttled (with Retry-After).
@@ -579,6 +581,11 @@ class IngestView(APIView):
         },
     )
     def post(self, request, kind: str) -> Response:
+        if not record_writer(request.user):  # checked before a byte of the body is read
+            raise exceptions.PermissionDenied(
+                "your role may not add to the record: ingest is for the "
+                f"{', '.join(RECORD_WRITER_ROLES)} roles"
+            )
         if kind not in KINDS:
             raise _bad_parameter("kind", f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
         fmt = _ingest_format(request)

@@ -275,7 +275,9 @@ def _rest(table: Table, *, usage_path: Path, env: dict[str, str], work: Path) ->
     )
 
 
-_BENCH_USER = (
+_BENCH_USER = (  # an investigator: ingest tokens are for roles that collect evidence
     "from django.contrib.auth import get_user_model; "
-    "get_user_model().objects.get_or_create(username='bench')"
+    "from django.contrib.auth.models import Group; "
+    "user = get_user_model().objects.get_or_create(username='bench')[0]; "
+    "user.groups.add(Group.objects.get_or_create(name='investigator')[0])"
 )

@@ -14,10 +14,11 @@ import hashlib
 
 import pytest
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from casework.models import Case, CaseRole, ReportJob
+from casework.models import ApiToken, Case, CaseRole, ReportJob
 from casework.services import (
     allegation_add,
     case_accounts_attribute,
@@ -25,7 +26,8 @@ from casework.services import (
     case_open,
     note_add,
 )
-from casework.tokens import api_token_issue
+from casework.tokens import TOKEN_PREFIX, api_token_issue, api_token_sha256
+from evidence.access import record_writer
 from evidence.models import (
     Account,
     Clause,
@@ -181,9 +183,24 @@ class World:
         if scope == "session":
             client.force_login(self.users[role])
             return client
-        _, plaintext = api_token_issue(
-            actor="system:test", user=self.users[role], name=scope, scopes=[scope], days=1
-        )
+        user = self.users[role]
+        if scope == "ingest" and not record_writer(user):
+            # No such token is issued (see test_tokens); one issued before the user's role
+            # changed still opens nothing.
+            with pytest.raises(ValidationError, match="may not ingest"):
+                api_token_issue(actor="system:test", user=user, name=scope, scopes=[scope], days=1)
+            plaintext = TOKEN_PREFIX + f"stale-{role}"
+            ApiToken.objects.create(
+                user=user,
+                name=scope,
+                prefix=plaintext[: ApiToken.PREFIX_LENGTH],
+                key_sha256=api_token_sha256(plaintext),
+                scopes=[scope],
+            )
+        else:
+            _, plaintext = api_token_issue(
+                actor="system:test", user=user, name=scope, scopes=[scope], days=1
+            )
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
         return client
 

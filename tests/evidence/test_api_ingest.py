@@ -11,6 +11,7 @@ import re
 
 import pytest
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.core.handlers.wsgi import LimitedStream, WSGIRequest
 from django.http import HttpRequest
 from rest_framework.request import Request
@@ -19,6 +20,7 @@ from rest_framework.test import APIClient, APIRequestFactory
 from casework.tokens import api_token_issue
 from evidence import api
 from evidence.models import IngestBatch, LedgerEntry, UsageEvent
+from tests.conftest import user_with_role
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
@@ -140,6 +142,22 @@ def test_a_read_token_reads_batches_and_may_not_ingest(counsel_user, ingest_clie
     detail = reader.get(f"/api/v1/batches/{first}/").json()
     assert (detail["source"], detail["collector"], detail["accepted"]) == ("api", "alice", 1)
     assert_error(reader.get("/api/v1/batches/999999/"), 404)
+
+
+def test_only_roles_that_collect_evidence_may_ingest(counsel_user, django_user_model):
+    """A viewer or an external reviewer is never issued an ingest token; a token issued
+    before its user's role was withdrawn is refused (403) before the body is read, and
+    nothing is stored."""
+    for username, role in (("vic", "viewer"), ("rita", "external reviewer")):
+        user = user_with_role(django_user_model, username, role)
+        with pytest.raises(ValidationError, match=f"user {username} may not ingest"):
+            token_for(user, "ingest")
+    client = client_with(token_for(counsel_user, "ingest"))
+    counsel_user.groups.clear()
+    counsel_user._pacta_roles = None  # as on the next request: roles are read afresh
+    error = assert_error(post(client, ndjson([usage(1)])), 403)
+    assert "may not add to the record" in error["message"]
+    assert not IngestBatch.objects.exists() and not UsageEvent.objects.exists()
 
 
 def test_no_credentials_is_401():
