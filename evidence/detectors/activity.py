@@ -112,6 +112,8 @@ class Activity:
     plan_limits: dict[str, dict[str, int]] = field(default_factory=dict)
     lexicons: dict[str, dict[str, Any]] = field(default_factory=dict)
     infra: Infra | None = None
+    # The run's exported snapshot, for work on a second connection (None: one connection).
+    snapshot: str | None = None
 
 
 @dataclass
@@ -137,7 +139,7 @@ def activity_collect(*, window: Window, snapshot: str | None = None) -> Activity
     a snapshot (a caller's transaction may hold rows no other connection can see) every
     pass runs here, one after the other.
     """
-    activity = Activity(window=window)
+    activity = Activity(window=window, snapshot=snapshot)
     activity.plan_limits = {
         p.plan: {"rpm": p.requests_per_minute, "tpm": p.tokens_per_minute}
         for p in PlanLimit.objects.all()
@@ -163,7 +165,7 @@ def activity_collect(*, window: Window, snapshot: str | None = None) -> Activity
             keys = _key_pass(cursor, window)
             side = None
         else:
-            side = _side_connection(snapshot)
+            side = snapshot_connection(snapshot)
         # Matching the lexicons is Python work on the distinct templates; it runs in a
         # thread while the server computes the next passes (the driver releases the
         # interpreter lock while it waits), so it costs no wall time of its own. With a
@@ -341,7 +343,7 @@ def _account_pass(cursor, activity: Activity, catalogue: list[Release]) -> None:
 WORK_MEM = "512MB"
 
 
-def _side_connection(snapshot: str):
+def snapshot_connection(snapshot: str):
     """A second connection that sees exactly the caller's snapshot (it writes only its own
     temporary tables)."""
     side = connection.get_new_connection(connection.get_connection_params())

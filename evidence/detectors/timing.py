@@ -91,14 +91,14 @@ def poisson_tail(k: int, mean: float) -> float:
     return min(1.0, total)
 
 
-def synchronised_links(context: LinkContext) -> list[FoundLink]:
+def synchronised_links(context: LinkContext, db=connection) -> list[FoundLink]:
     candidates = sorted(a for a in context.suspects if a in context.activity.accounts)
     if len(candidates) < 2:
         return []
     window = context.activity.window
     first = int(window.start.timestamp()) // BUCKET_SECONDS
     last = int(window.end.timestamp()) // BUCKET_SECONDS
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         # The candidates' own rows, through the (account, ts) index.
         cursor.execute(
             f"""
@@ -187,7 +187,7 @@ def _probability_words(p: float) -> str:
     return f"about 1 in {1 / p:,.0f}" if p > 0 else "below one in a trillion"
 
 
-def handoff_links(context: LinkContext) -> list[FoundLink]:
+def handoff_links(context: LinkContext, db=connection) -> list[FoundLink]:
     limits = context.activity.plan_limits
     window = context.activity.window
     # Candidates: accounts that ran into their limit (HTTP 429 on a noticeable share of
@@ -206,7 +206,7 @@ def handoff_links(context: LinkContext) -> list[FoundLink]:
     )
     if len(candidates) < 2:
         return []
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(
             f"""
             SELECT u.account_id,
