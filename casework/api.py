@@ -285,7 +285,7 @@ class AllegationListView(generics.ListAPIView):
                 evidence_items=items,
             )
         except services.CaseError as exc:
-            raise exceptions.ValidationError({"theory": [str(exc)]}) from exc
+            raise exceptions.ValidationError({exc.field or "theory": [str(exc)]}) from exc
         allegation = case_allegation_get(user=request.user, case=case, pk=allegation.pk)
         return Response(AllegationSerializer(allegation).data, status=status.HTTP_201_CREATED)
 

@@ -99,6 +99,27 @@ def case_file_get(*, user, case: Case, pk: int) -> EvidenceItem:
     return get_object_or_404(case_files(user=user, case=case), pk=pk)
 
 
+def case_clauses_allegeable(*, case: Case):
+    """The clauses a breach may be alleged against: those of every Terms version in force
+    at some time in the case window, from the version in force at its start to the one in
+    force at its end (today when the case has no end; every earlier version when it has no
+    start). A version that took effect after the window governs none of its conduct."""
+    end = (case.window_end or timezone.now()).date()
+    start = case.window_start.date() if case.window_start else None
+    version_ids: list[int] = []
+    for document in TermsDocument.objects.all():
+        versions = document.versions.filter(effective_date__lte=end)
+        first = terms_version_in_force(document=document, on=start) if start else None
+        if first is not None:
+            versions = versions.filter(effective_date__gte=first.effective_date)
+        version_ids += versions.values_list("pk", flat=True)
+    return (
+        Clause.objects.filter(version_id__in=version_ids)
+        .select_related("version__document")
+        .order_by("version__document__slug", "-version__effective_date", "position")
+    )
+
+
 def case_clauses_in_force(*, case: Case):
     """Clauses of each Terms document's version in force during the case.
 

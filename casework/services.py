@@ -20,6 +20,7 @@ from casework.models import (
     HomeVisit,
 )
 from casework.permissions import ALLEGE, MANAGE, NOTE, case_require
+from casework.selectors import case_clauses_allegeable
 from evidence.access import user_roles
 from evidence.custody import holds_place, holds_release, usage_held_count
 from evidence.ledger import Actor, ledger_append, ledger_append_many
@@ -29,7 +30,12 @@ CASE_OPENERS = frozenset({"admin", "counsel", "investigator"})
 
 
 class CaseError(ValueError):
-    """A case action that cannot be done as asked; the message says why."""
+    """A case action that cannot be done as asked; the message says why, and `field` names
+    the input at fault when there is one."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def _require(actor, case: Case, ability: str) -> None:
@@ -257,7 +263,17 @@ def allegation_add(
     _require(actor, case, ALLEGE)
     theory = theory.strip()
     if not theory:
-        raise CaseError("state the theory: what conduct breaches this clause, and how")
+        raise CaseError(
+            "state the theory: what conduct breaches this clause, and how", field="theory"
+        )
+    if not case_clauses_allegeable(case=case).filter(pk=clause.pk).exists():
+        version = clause.version
+        raise CaseError(
+            f"clause {version.document.slug} {version.label} §{clause.path} (effective "
+            f"{version.effective_date:%Y-%m-%d}) was not in force during the case: allege "
+            "a clause of a version in force in the case window",
+            field="clause",
+        )
     with transaction.atomic():
         allegation = Allegation.objects.create(
             case=case, clause=clause, theory=theory, created_by=actor

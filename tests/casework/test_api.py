@@ -229,6 +229,33 @@ def test_case_writes_name_the_field_that_is_wrong(record, writer):
     assert not CaseNote.objects.exists()
 
 
+def test_an_allegation_names_a_clause_in_force_during_the_case(record, writer, tmp_path):
+    """A Terms version that took effect after the case window governed none of its
+    conduct: alleging one of its clauses is a 400 naming `clause`, through the API as
+    through the case page; a clause of the version in force in the window is accepted."""
+    later = tmp_path / "services-agreement-2026-06-01.md"
+    later.write_text(TERMS)
+    terms_import(
+        actor="system:test",
+        path=later,
+        document_slug="services-agreement",
+        title="Services Agreement",
+        version_label="2026-06-01",
+        effective=dt.date(2026, 6, 1),
+    )
+    open_case(writer, window_start="2026-01-01T00:00:00Z", window_end="2026-02-01T00:00:00Z")
+    base = "/api/v1/cases/PACTA-2026-001"
+    in_force = Clause.objects.get(version__label="2025-06-01", path="3.3(a)")
+    not_yet = Clause.objects.get(version__label="2026-06-01", path="3.3(a)")
+    body = {"theory": "Harvested outputs to train a rival model."}
+    refused = writer.post(f"{base}/allegations/", {**body, "clause": not_yet.pk}, format="json")
+    error = assert_error(refused, 400, field="clause")
+    assert "2026-06-01" in error["message"] and "not in force" in error["message"]
+    accepted = writer.post(f"{base}/allegations/", {**body, "clause": in_force.pk}, format="json")
+    assert accepted.status_code == 201, accepted.content
+    assert Allegation.objects.filter(clause=not_yet).count() == 0
+
+
 def test_a_read_token_reads_and_may_not_write(record, counsel, writer):
     open_case(writer)
     reader = client_for(counsel, "read")
