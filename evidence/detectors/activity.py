@@ -351,6 +351,8 @@ def snapshot_connection(snapshot: str):
     side.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
     side.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
     side.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+    # Django sets its own connections' zone; timestamp literals read the same on this one.
+    side.execute(sql.SQL("SET LOCAL TIME ZONE {}").format(sql.Literal(connection.timezone_name)))
     return side
 
 
