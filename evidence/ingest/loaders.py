@@ -39,6 +39,10 @@ class RowDigest:
         self._sha.update(row_hash.encode("ascii"))
         self._sha.update(b"\n")
 
+    def add_lines(self, hash_lines: bytes) -> None:
+        """Add many rows at once: their hashes in order, each followed by b"\\n"."""
+        self._sha.update(hash_lines)
+
     def hexdigest(self) -> str:
         return self._sha.hexdigest()
 
@@ -122,8 +126,7 @@ class UsageLoader:
             else:
                 transaction.savepoint_commit(self._savepoint)
                 for block in self._chunk:
-                    for row_hash in block.row_hashes:
-                        self.digest.add(row_hash)
+                    self.digest.add_lines(block.hash_lines)
                 self.accepted += self._chunk_rows
             finally:
                 self._copy_cm = self._copy = self._savepoint = None

@@ -91,6 +91,23 @@ class RawLine:
     too_long: bool = False
 
 
+@dataclass
+class LineBlock:
+    """Consecutive lines of a file: `data` holds each line ending in b"\\n" (an over-long
+    line by its first 200 bytes, its number in `too_long`); the first is line `first`."""
+
+    first: int
+    data: bytes
+    too_long: frozenset[int]
+
+    def lines(self) -> Iterator[RawLine]:
+        lines = self.data.split(b"\n")
+        lines.pop()  # after the last line break
+        for number, data in enumerate(lines, self.first):
+            too_long = number in self.too_long
+            yield RawLine(number, data if too_long else data.rstrip(b"\r"), too_long)
+
+
 class RawSource:
     """A file opened for ingest. Iterate `lines()`, then read `sha256` and `size`."""
 
@@ -110,6 +127,38 @@ class RawSource:
 
     def lines(self) -> Iterator[RawLine]:
         """Yield each line (1-based numbers); an over-long line is flagged and not kept whole."""
+        for number, (data, too_long) in enumerate(self._lines(), 1):
+            yield RawLine(number, data if too_long else data.rstrip(b"\r\n"), too_long)
+
+    def line_blocks(self, max_lines: int) -> Iterator[LineBlock]:
+        """The lines in blocks of up to `max_lines`, as one byte string each, for handing to
+        another process whole. If the file turns out damaged, the blocks read before the
+        damage come first, then the `SourceError`."""
+        pieces: list[bytes] = []
+        too_long: list[int] = []
+        first = 1
+        failure: SourceError | None = None
+        try:
+            for number, (data, long) in enumerate(self._lines(), 1):
+                if long:
+                    too_long.append(number)
+                    data += b"\n"  # a stand-in (its first bytes) for the line not kept
+                elif data[-1:] != b"\n":
+                    data += b"\n"  # the last line of a file without a final line break
+                pieces.append(data)
+                if len(pieces) >= max_lines:
+                    yield LineBlock(first, b"".join(pieces), frozenset(too_long))
+                    first += len(pieces)
+                    pieces, too_long = [], []
+        except SourceError as exc:
+            failure = exc
+        if pieces:
+            yield LineBlock(first, b"".join(pieces), frozenset(too_long))
+        if failure is not None:
+            raise failure
+
+    def _lines(self) -> Iterator[tuple[bytes, bool]]:
+        """Each line with its line break, or the first bytes of an over-long line, flagged."""
         readline = self._stream.readline
         limit = self.max_line_bytes + 1
         number = 0
@@ -125,9 +174,9 @@ class RawSource:
                         rest = readline(READ_BUFFER)
                         if not rest or rest[-1:] == b"\n":
                             break
-                    yield RawLine(number, data[:200], too_long=True)
+                    yield data[:200], True
                     continue
-                yield RawLine(number, data.rstrip(b"\r\n"))
+                yield data, False
         except (EOFError, zlib.error) as exc:
             raise SourceError(
                 f"the gzip stream is damaged or truncated after line {number} ({exc}); "

@@ -567,3 +567,103 @@ def test_parallel_ingest_reports_a_truncated_gzip_after_its_valid_lines(
     result = ingest("usage", path)
     assert "truncated" in result.errors[-1]["message"]
     assert 0 < result.accepted == UsageEvent.objects.count() < 300
+
+
+# --- the row hash and the short path -----------------------------------------------------
+
+# DESIGN.md's example event. Its hash is pinned: rows ingested years ago are verified with
+# today's code, so the canonical form may never drift.
+KNOWN_EVENT = {
+    "request_id": "req_01H",
+    "ts": "2026-01-05T10:00:00.123Z",
+    "account_id": "acct_123",
+    "api_key_id": "key_9",
+    "model": "frontier-2",
+    "endpoint": "/v1/chat/completions",
+    "input_tokens": 412,
+    "output_tokens": 890,
+    "source_ip": "203.0.113.7",
+    "user_agent": "python-httpx/0.27",
+    "end_user": "cust-99",
+    "params": {"logprobs": True, "top_logprobs": 5, "n": 1, "temperature": 0.7, "max_tokens": 4096},
+    "prompt": 'Solve step by step: what is 37 * 41?\tUse "method A".',
+    "status": 200,
+}
+KNOWN_EVENT_SHA256 = "2d79c40b6b40d13200f95ba758fbd81c355871126e16cc3a9b10380a0798905e"
+
+
+def test_a_known_row_keeps_its_hash_through_every_path(tmp_path):
+    from evidence.ingest.records import usage_record
+    from evidence.ingest.usage_blocks import plain_usage_row
+
+    assert usage_record(KNOWN_EVENT, full_prompts=False)["row_sha256"] == KNOWN_EVENT_SHA256
+    line = json.dumps(KNOWN_EVENT).encode()
+    assert plain_usage_row(line, full_prompts=False)[1] == KNOWN_EVENT_SHA256
+    ingest("usage", write_ndjson(tmp_path / "u.ndjson", [KNOWN_EVENT]))
+    event = UsageEvent.objects.values().get()
+    assert event["row_sha256"] == KNOWN_EVENT_SHA256
+    assert event["prompt_template_key"] == "112ff98a6916c4064e8e3cc247ca903a"
+    event["source_ip"] = str(event["source_ip"])
+    assert usage_row_sha256(event) == KNOWN_EVENT_SHA256
+
+
+_VARIANTS = {
+    "request_id": ["", "x" * 200, "x" * 201, 5, "a\tb", "a\\b", "a\x00b", "é", "😀"],
+    "ts": [
+        "",
+        "2026-01-05T10:00:00Z",
+        "2026-01-05T10:00:00.123456Z",
+        "2026-01-05T10:00:00.123+02:00",
+        "2026-02-30T10:00:00.123Z",
+        "2026-W01-1T00:00:00.863Z",
+        "2026-01-05 10:00:00.123Z",
+        "2026-01-05T10:00:00.123",
+        "٢٠٢٦-01-05T10:00:00.123Z",
+        17,
+    ],
+    "account_id": ["", "a" * 100, "a" * 101, ["x"]],
+    "api_key_id": ["", "k" * 100, "k" * 101, 3, "k\nz"],
+    "model": ["", "m" * 101, True],
+    "endpoint": ["", "e" * 200, "e" * 201],
+    "input_tokens": ["", -1, 0, 2**31 - 1, 2**31, 1.0, True, "12"],
+    "source_ip": ["", "10.0.0.1", "::1", "2001:DB8::1", "::ffff:1.2.3.4", "not-ip", 4],
+    "user_agent": ["", "u" * 2000, "u" * 2001, "Mozilla\t5"],
+    "params": ["", {}, [], "{}", {"a": 1e16}, {"a": 2**53}, {"a": {"b": [1, 2.5, None]}}],
+    "prompt": ["", 5, "x" * 500, 'Use "A" and `b` 3.14', "a\x00b", "l1\nl2\r\t\\", "Ünï ٣٤"],
+    "prompt_sha256": ["", "0" * 64],
+    "status": ["", 99, 100, 599, 600, True, "200", 200.0],
+}
+
+
+@pytest.mark.parametrize("full_prompts", [False, True])
+def test_the_short_path_stores_exactly_what_the_full_validator_stores(full_prompts):
+    from evidence.ingest.records import RecordError, usage_record
+    from evidence.ingest.usage_blocks import (
+        plain_usage_row,
+        usage_copy_line,
+        usage_copy_line_from_parts,
+    )
+
+    records = [KNOWN_EVENT]
+    for name, values in _VARIANTS.items():
+        records.append({k: v for k, v in KNOWN_EVENT.items() if k != name})
+        records.extend(dict(KNOWN_EVENT, **{name: value}) for value in values)
+        records.append(dict(KNOWN_EVENT, **{name: None}))
+    taken = 0
+    for record in records:
+        for ascii_only in (True, False):
+            line = json.dumps(record, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+            short = plain_usage_row(line, full_prompts=full_prompts)
+            if short is None:
+                continue  # the full validator decides (and names any error)
+            taken += 1
+            try:
+                row = usage_record(json.loads(line), full_prompts=full_prompts)
+            except RecordError as exc:
+                pytest.fail(f"the short path accepted what the full one refuses: {record} {exc}")
+            parts, row_hash = short
+            assert row_hash == row["row_sha256"], record
+            assert parts[1] == row["ts_iso"] and parts[11] == row["params_json"]
+            copy_line = usage_copy_line_from_parts(parts, "7", row_hash, escape=b"\\" in line)
+            assert copy_line == usage_copy_line(row, 7), record
+    assert taken > len(records) // 2  # the comparison covered many accepted records
