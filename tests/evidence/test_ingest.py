@@ -433,11 +433,24 @@ def account(account_id, **overrides):
 
 
 def test_usage_for_unknown_accounts_creates_stubs_that_accounts_fill_in(tmp_path):
-    ingest("usage", write_ndjson(tmp_path / "u.ndjson", [usage(i) for i in range(6)]))
+    import datetime as dt
+
+    first = ingest("usage", write_ndjson(tmp_path / "u.ndjson", [usage(i) for i in range(6)]))
     stub = Account.objects.get(account_id="acct_1")
     assert stub.seen_only_in_usage
-    assert stub.org_name == ""
-    assert ApiKey.objects.get(key_id="key_1").account == stub
+    assert (stub.org_name, stub.email, stub.status, stub.content_sha256) == ("", "", "", "")
+    assert (stub.created_at, stub.signup_ip, stub.batch_id, stub.reseller) == (
+        None,
+        None,
+        None,
+        False,
+    )
+    assert stub.recorded_at is not None
+    key = ApiKey.objects.get(key_id="key_1")
+    assert key.account == stub
+    assert key.batch_id == first.batch
+    # usage(1) is the first event naming key_1: "2026-01-05T10:00:01.123Z"
+    assert key.first_seen_at == dt.datetime(2026, 1, 5, 10, 0, 1, 123000, tzinfo=dt.UTC)
     result = ingest("accounts", write_ndjson(tmp_path / "a.ndjson", [account("acct_1")]))
     assert result.accepted == 1
     stub.refresh_from_db()
