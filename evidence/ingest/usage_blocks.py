@@ -266,24 +266,24 @@ def plain_usage_row(line: bytes, *, full_prompts: bool) -> tuple[list[str], str]
     if ip is None:
         ip = ""
     elif type(ip) is str and ip:
-        try:
-            ip = socket.inet_ntop(socket.AF_INET, socket.inet_pton(socket.AF_INET, ip))
-        except OSError:
-            try:
-                ip = str(ipaddress.ip_address(ip))
-            except ValueError:
-                return None
+        ip = _ip_text(ip)
+        if ip is None:
+            return None
     else:
         return None
     params = get("params")
     if params is None:
         params_json = "{}"
     elif type(params) is dict:
-        try:
-            check_json_numbers(params, "params")
-        except RecordError:
-            return None
         params_json = params_canonical(params)
+        if params_json not in _PARAMS_CHECKED:
+            try:
+                check_json_numbers(params, "params")
+            except RecordError:
+                return None
+            if len(_PARAMS_CHECKED) >= _MEMO_SIZE:
+                _PARAMS_CHECKED.clear()
+            _PARAMS_CHECKED.add(params_json)
     else:
         return None
     prompt = get("prompt")
@@ -316,6 +316,33 @@ def plain_usage_row(line: bytes, *, full_prompts: bool) -> tuple[list[str], str]
         status,
     ]
     return parts, hashlib.sha256(usage_row_canonical_text(parts)).hexdigest()
+
+
+# A log repeats the same source addresses and request parameters over and over, so the
+# short path remembers the ones it has already normalised or checked: bounded memos of
+# pure functions, so the stored values are the same with or without them.
+_MEMO_SIZE = 20_000
+_IP_TEXT: dict[str, str | None] = {}
+_PARAMS_CHECKED: set[str] = set()  # canonical params JSON whose numbers are in range
+
+
+def _ip_text(value: str) -> str | None:
+    """The stored text of an IP address (as `records._ip` gives it), or None if invalid."""
+    try:
+        return _IP_TEXT[value]
+    except KeyError:
+        pass
+    try:
+        text = socket.inet_ntop(socket.AF_INET, socket.inet_pton(socket.AF_INET, value))
+    except OSError:
+        try:
+            text = str(ipaddress.ip_address(value))
+        except ValueError:
+            text = None
+    if len(_IP_TEXT) >= _MEMO_SIZE:
+        _IP_TEXT.clear()
+    _IP_TEXT[value] = text
+    return text
 
 
 def usage_copy_line_from_parts(parts: list[str], batch: str, row_hash: str, *, escape: bool) -> str:
