@@ -134,6 +134,13 @@ class RawSource:
         """The lines in blocks of up to `max_lines`, as one byte string each, for handing to
         another process whole. If the file turns out damaged, the blocks read before the
         damage come first, then the `SourceError`."""
+        if self.compressed:
+            return self._line_blocks_by_line(max_lines)
+        return self._line_blocks_by_buffer(max_lines)
+
+    def _line_blocks_by_line(self, max_lines: int) -> Iterator[LineBlock]:
+        """`line_blocks` a line at a time: a damaged gzip stream fails in the middle of a
+        read, and reading by line keeps every complete line before the damage."""
         pieces: list[bytes] = []
         too_long: list[int] = []
         first = 1
@@ -156,6 +163,63 @@ class RawSource:
             yield LineBlock(first, b"".join(pieces), frozenset(too_long))
         if failure is not None:
             raise failure
+
+    def _line_blocks_by_buffer(self, max_lines: int) -> Iterator[LineBlock]:
+        """`line_blocks` of an uncompressed file, read a buffer at a time and split in C:
+        the same blocks as reading it by line, for a fraction of the main process's time."""
+        read = self._stream.read
+        limit = self.max_line_bytes
+        lines: list[bytes] = []  # read, not yet in a block
+        first = 1  # the number of lines[0]
+        too_long: set[int] = set()
+        carry = b""  # the start of a line the last read cut off
+        skipping = False  # in the rest of an over-long line already stood in for
+        number = 0
+        try:
+            while chunk := read(READ_BUFFER):
+                if skipping:
+                    end = chunk.find(b"\n")
+                    if end < 0:
+                        continue
+                    chunk, skipping = chunk[end + 1 :], False
+                data = carry + chunk
+                cut = data.rfind(b"\n") + 1
+                carry = data[cut:]
+                complete = data[:cut].split(b"\n")
+                complete.pop()  # after the last line break
+                if len(carry) > limit:  # a line still running is already too long
+                    complete.append(carry)
+                    carry, skipping = b"", True
+                for offset, line in enumerate(complete, number + 1):
+                    if len(line) > limit:
+                        too_long.add(offset)
+                number += len(complete)
+                lines += complete
+                while len(lines) >= max_lines:
+                    yield self._line_block(first, lines[:max_lines], too_long)
+                    first += max_lines
+                    del lines[:max_lines]
+            if carry:
+                number += 1
+                lines.append(carry)
+                if len(carry) > limit:
+                    too_long.add(number)
+        finally:
+            self.lines_read = number
+        if lines:
+            yield self._line_block(first, lines, too_long)
+        if number == 0:
+            raise SourceError("the file is empty: there is nothing to ingest", line=0)
+
+    def _line_block(self, first: int, lines: list[bytes], too_long: set[int]) -> LineBlock:
+        """Lines as a block; an over-long line is replaced by its first bytes, as by line."""
+        long = frozenset(n for n in too_long if n < first + len(lines))
+        keep = min(200, self.max_line_bytes + 1)  # what reading by line keeps of it
+        for number in long:
+            lines[number - first] = lines[number - first][:keep]
+            too_long.discard(number)
+        lines.append(b"")
+        return LineBlock(first, b"\n".join(lines), long)
 
     def _lines(self) -> Iterator[tuple[bytes, bool]]:
         """Each line with its line break, or the first bytes of an over-long line, flagged."""

@@ -290,8 +290,7 @@ def plain_usage_row(line: bytes, *, full_prompts: bool) -> tuple[list[str], str]
     if prompt is None or prompt == "":
         prompt_sha256 = template_key = excerpt = prompt_text = ""
     elif type(prompt) is str:
-        prompt_sha256 = hashlib.sha256(prompt.encode("utf-8", "surrogatepass")).hexdigest()
-        template_key = prompt_template_key(prompt)
+        prompt_sha256, template_key = _prompt_digests(prompt)
         excerpt = prompt[:EXCERPT_CHARS]
         prompt_text = prompt if full_prompts else ""
     else:
@@ -343,6 +342,27 @@ def _ip_text(value: str) -> str | None:
         _IP_TEXT.clear()
     _IP_TEXT[value] = text
     return text
+
+
+# Harvesting traffic sends the same prompts again and again (that repetition is what
+# detection looks for), so their hash and template key are remembered too.
+_PROMPT_DIGESTS: dict[str, tuple[str, str]] = {}
+
+
+def _prompt_digests(prompt: str) -> tuple[str, str]:
+    """The prompt's SHA-256 and template key, as `records.usage_record` computes them."""
+    try:
+        return _PROMPT_DIGESTS[prompt]
+    except KeyError:
+        pass
+    digests = (
+        hashlib.sha256(prompt.encode("utf-8", "surrogatepass")).hexdigest(),
+        prompt_template_key(prompt),
+    )
+    if len(_PROMPT_DIGESTS) >= _MEMO_SIZE:
+        _PROMPT_DIGESTS.clear()
+    _PROMPT_DIGESTS[prompt] = digests
+    return digests
 
 
 def usage_copy_line_from_parts(parts: list[str], batch: str, row_hash: str, *, escape: bool) -> str:

@@ -680,3 +680,36 @@ def test_the_short_path_stores_exactly_what_the_full_validator_stores(full_promp
             copy_line = usage_copy_line_from_parts(parts, "7", row_hash, escape=b"\\" in line)
             assert copy_line == usage_copy_line(row, 7), record
     assert taken > len(records) // 2  # the comparison covered many accepted records
+
+
+def test_a_plain_file_is_cut_into_the_same_blocks_by_buffer_as_by_line(tmp_path, monkeypatch):
+    import random
+
+    from evidence.ingest import source
+
+    rnd = random.Random(5)
+    for case in range(600):
+        # Small buffers, so many lines cross a buffer boundary, some longer than a buffer.
+        buffer, limit = rnd.choice([(64, 20), (7, 20), (16, 100)])
+        monkeypatch.setattr(source, "READ_BUFFER", buffer)
+        lines = []
+        for _ in range(rnd.randint(0, 40)):
+            length = rnd.choice([0, 1, 5, 19, 20, 21, 22, 63, 64, 65, 130, 300])
+            ending = rnd.choice([b"\n", b"\r\n", b"\r\r\n"])
+            lines.append(bytes(rnd.choice(b"ab{}\r") for _ in range(length)) + ending)
+        data = b"".join(lines)
+        if data and rnd.random() < 0.3:
+            data = data.rstrip(b"\n")  # no final line break
+        path = tmp_path / f"{case}.ndjson"
+        path.write_bytes(data)
+        results = []
+        for by_buffer in (True, False):
+            raw = source.RawSource(path, max_line_bytes=limit)
+            blocks = raw._line_blocks_by_buffer(7) if by_buffer else raw._line_blocks_by_line(7)
+            try:
+                results.append(([(b.first, b.data, b.too_long) for b in blocks], None))
+            except source.SourceError as exc:
+                results.append(([], (exc.line, str(exc))))
+            results[-1] += (raw.lines_read,)
+            raw.finish()
+        assert results[0] == results[1], data
