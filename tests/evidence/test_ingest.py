@@ -606,8 +606,8 @@ KNOWN_EVENT_SHA256 = "2d79c40b6b40d13200f95ba758fbd81c355871126e16cc3a9b10380a07
 
 
 def test_a_known_row_keeps_its_hash_through_every_path(tmp_path):
+    from evidence.ingest.plain_usage import plain_usage_row
     from evidence.ingest.records import usage_record
-    from evidence.ingest.usage_blocks import plain_usage_row
 
     assert usage_record(KNOWN_EVENT, full_prompts=False)["row_sha256"] == KNOWN_EVENT_SHA256
     line = json.dumps(KNOWN_EVENT).encode()
@@ -650,12 +650,9 @@ _VARIANTS = {
 
 @pytest.mark.parametrize("full_prompts", [False, True])
 def test_the_short_path_stores_exactly_what_the_full_validator_stores(full_prompts):
+    from evidence.ingest.plain_usage import plain_usage_row
     from evidence.ingest.records import RecordError, usage_record
-    from evidence.ingest.usage_blocks import (
-        plain_usage_row,
-        usage_copy_line,
-        usage_copy_line_from_parts,
-    )
+    from evidence.ingest.usage_blocks import usage_copy_line, usage_copy_line_from_parts
 
     records = [KNOWN_EVENT]
     for name, values in _VARIANTS.items():
