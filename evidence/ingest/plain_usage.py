@@ -129,9 +129,10 @@ def plain_usage_row(line: bytes, *, full_prompts: bool) -> tuple[list[str], str]
                 check_json_numbers(params, "params")
             except RecordError:
                 return None
-            if len(_PARAMS_CHECKED) >= _MEMO_SIZE:
-                _PARAMS_CHECKED.clear()
-            _PARAMS_CHECKED.add(params_json)
+            if len(params_json) <= _MEMO_TEXT:
+                if len(_PARAMS_CHECKED) >= _MEMO_SIZE:
+                    _PARAMS_CHECKED.clear()
+                _PARAMS_CHECKED.add(params_json)
     else:
         return None
     prompt = get("prompt")
@@ -169,6 +170,7 @@ def plain_usage_row(line: bytes, *, full_prompts: bool) -> tuple[list[str], str]
 # short path remembers the ones it has already normalised or checked: bounded memos of
 # pure functions, so the stored values are the same with or without them.
 _MEMO_SIZE = 20_000
+_MEMO_TEXT = 1_000  # longer values are not remembered, so a memo stays a few megabytes
 _IP_TEXT: dict[str, str | None] = {}
 _PARAMS_CHECKED: set[str] = set()  # canonical params JSON whose numbers are in range
 
@@ -186,9 +188,10 @@ def _ip_text(value: str) -> str | None:
             text = str(ipaddress.ip_address(value))
         except ValueError:
             text = None
-    if len(_IP_TEXT) >= _MEMO_SIZE:
-        _IP_TEXT.clear()
-    _IP_TEXT[value] = text
+    if len(value) <= _MEMO_TEXT:
+        if len(_IP_TEXT) >= _MEMO_SIZE:
+            _IP_TEXT.clear()
+        _IP_TEXT[value] = text
     return text
 
 
@@ -207,7 +210,8 @@ def _prompt_digests(prompt: str) -> tuple[str, str]:
         hashlib.sha256(prompt.encode("utf-8", "surrogatepass")).hexdigest(),
         prompt_template_key(prompt),
     )
-    if len(_PROMPT_DIGESTS) >= _MEMO_SIZE:
-        _PROMPT_DIGESTS.clear()
-    _PROMPT_DIGESTS[prompt] = digests
+    if len(prompt) <= _MEMO_TEXT:
+        if len(_PROMPT_DIGESTS) >= _MEMO_SIZE:
+            _PROMPT_DIGESTS.clear()
+        _PROMPT_DIGESTS[prompt] = digests
     return digests

@@ -165,7 +165,7 @@ def usage_copy_line_from_parts(parts: list[str], batch: str, row_hash: str, *, e
     """`usage_copy_line` from a row's canonical text parts (`plain_usage_row`).
 
     `escape` says whether any value may hold a backslash, tab or line break; when the JSON
-    line had no backslash none can, and escaping is skipped.
+    line had no backslash none can, and escaping is skipped. `parts` is used up.
     """
     if escape:
         parts = [_copy_text(part) for part in parts]
