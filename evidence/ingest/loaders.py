@@ -15,12 +15,13 @@ from typing import Any
 
 import psycopg
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 from psycopg.copy import QueuedLibpqWriter
 
 from evidence.canonical import USAGE_HASHED_FIELDS
 from evidence.ingest.records import ACCOUNT_PROFILE_FIELDS
 from evidence.ingest.usage_blocks import UsageBlock
-from evidence.models import Account, ApiKey, AssentRecord, IngestBatch, TermsVersion
+from evidence.models import Account, AssentRecord, IngestBatch, TermsVersion
 
 # The stored columns: the hashed content, then provenance (batch and the row's own hash).
 USAGE_COLUMNS = (*USAGE_HASHED_FIELDS, "batch_id", "row_sha256")
@@ -39,22 +40,47 @@ class RowDigest:
         self._sha.update(row_hash.encode("ascii"))
         self._sha.update(b"\n")
 
+    def add_lines(self, hash_lines: bytes) -> None:
+        """Add many rows at once: their hashes in order, each followed by b"\\n"."""
+        self._sha.update(hash_lines)
+
     def hexdigest(self) -> str:
         return self._sha.hexdigest()
+
+
+# An account stub: the profile left blank (NULL where a value would be typed), marked as
+# known only from usage. One statement for a whole chunk's accounts, in the order given.
+_ACCOUNT_STUBS_SQL = """
+INSERT INTO evidence_account (account_id, org_name, email, country, billing_country,
+    payment_fingerprint, signup_user_agent, plan, status, reseller, seen_only_in_usage,
+    content_sha256, recorded_at)
+SELECT a.account_id, '', '', '', '', '', '', '', '', false, true, '', %s
+FROM unnest(%s::text[]) WITH ORDINALITY AS a (account_id, n)
+ORDER BY a.n
+ON CONFLICT DO NOTHING
+"""
+# Each key a chunk names first, with its account and the time of its first use.
+_API_KEYS_SQL = """
+INSERT INTO evidence_apikey (key_id, account_id, first_seen_at, batch_id)
+SELECT k.key_id, a.id, k.ts::timestamptz, %s
+FROM unnest(%s::text[], %s::text[], %s::text[]) WITH ORDINALITY AS k (key_id, account, ts, n)
+JOIN evidence_account a ON a.account_id = k.account
+ORDER BY k.n
+ON CONFLICT DO NOTHING
+"""
 
 
 def _accounts_ensure(account_ids: set[str]) -> None:
     """Create a stub for every account that usage or assent names but no accounts file has.
 
     A stub is marked `seen_only_in_usage` so nobody mistakes it for a profile; a later
-    accounts file fills it in.
+    accounts file fills it in. Plain SQL rather than `bulk_create`: a large file names tens
+    of thousands of accounts and keys, and model instances for them cost seconds of the
+    ingest's one main process.
     """
     if account_ids:
-        Account.objects.bulk_create(
-            [Account(account_id=a, seen_only_in_usage=True) for a in sorted(account_ids)],
-            ignore_conflicts=True,
-            batch_size=5000,
-        )
+        with connection.cursor() as cursor:
+            cursor.execute(_ACCOUNT_STUBS_SQL, [timezone.now(), sorted(account_ids)])
 
 
 class UsageLoader:
@@ -122,8 +148,7 @@ class UsageLoader:
             else:
                 transaction.savepoint_commit(self._savepoint)
                 for block in self._chunk:
-                    for row_hash in block.row_hashes:
-                        self.digest.add(row_hash)
+                    self.digest.add_lines(block.hash_lines)
                 self.accepted += self._chunk_rows
             finally:
                 self._copy_cm = self._copy = self._savepoint = None
@@ -167,22 +192,15 @@ class UsageLoader:
         self._ensured_accounts |= self._chunk_accounts
         self._chunk_accounts = set()
         if self._chunk_keys:
-            ids = dict(
-                Account.objects.filter(
-                    account_id__in={a for a, _ in self._chunk_keys.values()}
-                ).values_list("account_id", "pk")
-            )
-            ApiKey.objects.bulk_create(
+            firsts = self._chunk_keys.values()
+            self._cursor.execute(
+                _API_KEYS_SQL,
                 [
-                    ApiKey(
-                        key_id=key,
-                        account_id=ids[account],
-                        first_seen_at=ts,
-                        batch_id=self.batch_id,
-                    )
-                    for key, (account, ts) in self._chunk_keys.items()
+                    self.batch_id,
+                    list(self._chunk_keys),
+                    [account for account, _ in firsts],
+                    [ts for _, ts in firsts],
                 ],
-                ignore_conflicts=True,
             )
             self._ensured_keys |= set(self._chunk_keys)
             self._chunk_keys = {}

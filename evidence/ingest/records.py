@@ -180,7 +180,7 @@ def _bool(record: dict, name: str) -> bool:
     raise RecordError(name, f"must be true or false, got {value!r}"[:200])
 
 
-def _check_json_numbers(value: Any, path: str) -> None:
+def check_json_numbers(value: Any, path: str) -> None:
     """Numbers in params must survive a round trip through jsonb unchanged (the row hash)."""
     items = value.items() if type(value) is dict else ((path, v) for v in value)
     for key, item in items:
@@ -194,7 +194,7 @@ def _check_json_numbers(value: Any, path: str) -> None:
             if abs(item) >= 2**53:
                 raise RecordError(f"{path}.{key}", f"number out of range: {item!r}")
         elif kind is dict or kind is list:
-            _check_json_numbers(item, f"{path}.{key}")
+            check_json_numbers(item, f"{path}.{key}")
 
 
 def _params(record: dict) -> dict:
@@ -210,14 +210,21 @@ def _params(record: dict) -> dict:
             raise RecordError("params", f"is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise RecordError("params", "must be a JSON object")
-    _check_json_numbers(value, "params")
+    check_json_numbers(value, "params")
     return value
 
 
 # --- prompts ------------------------------------------------------------------------------
 
 # Quoted strings and runs of digits (numbers, dates, ids with digits); each becomes "#".
-_VARIABLE_PARTS = re.compile(r"\"[^\"\n]{0,400}\"|`[^`\n]{0,400}`|\d[\d.,:/-]*")
+# Written as "one of the three first characters, then the rest of its alternative", which
+# matches exactly what `"[^"\n]{0,400}"|`[^`\n]{0,400}`|\d[\d.,:/-]*` matches but lets the
+# engine skip every other character at once (about twice as fast on this hot path).
+_VARIABLE_PARTS = re.compile(
+    r"[\"`\d](?:(?<=\")[^\"\n]{0,400}\"|(?<=`)[^`\n]{0,400}`|(?<=\d)[\d.,:/-]*)"
+)
+# Most prompts quote nothing: for them the digit runs are the only variable parts.
+_DIGIT_RUNS = re.compile(r"\d[\d.,:/-]*")
 
 
 def prompt_template_key(prompt: str) -> str:
@@ -228,7 +235,8 @@ def prompt_template_key(prompt: str) -> str:
     heavier similarity (MinHash, embeddings) belongs to detection, not to this hot path,
     which is why this is one cheap regular-expression pass.
     """
-    masked = " ".join(_VARIABLE_PARTS.sub("#", prompt).lower().split())
+    parts = _VARIABLE_PARTS if '"' in prompt or "`" in prompt else _DIGIT_RUNS
+    masked = " ".join(parts.sub("#", prompt).lower().split())
     return hashlib.sha256(masked.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 

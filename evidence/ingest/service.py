@@ -165,15 +165,15 @@ def ingest_file(
             file_refused = False
             try:
                 if kind == "usage":
-                    if parallel:
-                        blocks = pipeline.blocks(
-                            raw.lines(), fmt=fmt, batch_id=batch.pk, full_prompts=full_prompts
-                        )
-                    else:
+                    if fmt == "csv":
                         blocks = usage_blocks_from_records(
                             records(raw.lines(), kind=kind, fmt=fmt),
                             batch_id=batch.pk,
                             full_prompts=full_prompts,
+                        )
+                    else:  # NDJSON: by worker processes, or in this one for small files
+                        blocks = pipeline.blocks(
+                            raw, fmt=fmt, batch_id=batch.pk, full_prompts=full_prompts
                         )
                     for block in blocks:
                         for number, field_name, message, line_bytes in block.errors:

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from evidence.ingest.formats import records
+from evidence.ingest.plain_usage import plain_usage_row
 from evidence.ingest.records import RecordError, usage_record
-from evidence.ingest.source import RawLine, SourceError
+from evidence.ingest.source import LineBlock, RawSource, SourceError
 
 BLOCK_LINES = 2_000
 NULL = "\\N"
@@ -28,14 +29,55 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 @dataclass
 class UsageBlock:
     copy_data: bytes = b""
-    row_hashes: list[str] = field(default_factory=list)
+    rows: int = 0
+    # The rows' hashes in order, each followed by b"\n": what the batch digest adds.
+    hash_lines: bytes = b""
     accounts: set[str] = field(default_factory=set)
     keys: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (account, ts)
     errors: list[tuple[int, str | None, str, bytes | None]] = field(default_factory=list)
 
-    @property
-    def rows(self) -> int:
-        return len(self.row_hashes)
+
+class _BlockBuilder:
+    """Collects a block's rows in file order."""
+
+    def __init__(self, batch_id: int) -> None:
+        self.block = UsageBlock()
+        self.batch = str(batch_id)
+        self.lines: list[str] = []
+        self.hashes: list[str] = []
+
+    def add(self, copy_line: str, row_hash: str, account_id: str, key: str, ts_iso: str) -> None:
+        self.lines.append(copy_line)
+        self.hashes.append(row_hash)
+        self.block.accounts.add(account_id)
+        if key and key not in self.block.keys:
+            self.block.keys[key] = (account_id, ts_iso)
+
+    def error(self, number: int, field_name: str | None, message: str, raw: bytes | None) -> None:
+        self.block.errors.append((number, field_name, message, raw))
+
+    def add_record(self, number: int, record: Any, raw: bytes | None, full_prompts: bool) -> None:
+        """A record through the full validator: stored, or rejected with its reason."""
+        if isinstance(record, RecordError):
+            self.error(number, record.field, record.message, raw)
+            return
+        try:
+            row = usage_record(record, full_prompts=full_prompts)
+        except RecordError as exc:
+            self.error(number, exc.field, exc.message, raw)
+            return
+        copy_line = usage_copy_line(row, self.batch)
+        self.add(copy_line, row["row_sha256"], row["account_id"], row["api_key_id"], row["ts_iso"])
+
+    def finish(self) -> UsageBlock:
+        block = self.block
+        if self.lines:
+            self.lines.append("")
+            block.copy_data = "\n".join(self.lines).encode("utf-8", "surrogatepass")
+            self.hashes.append("")
+            block.hash_lines = "\n".join(self.hashes).encode("ascii")
+            block.rows = len(self.lines) - 1
+        return block
 
 
 def _copy_text(value: str) -> str:
@@ -45,7 +87,7 @@ def _copy_text(value: str) -> str:
     return value
 
 
-def usage_copy_line(row: dict[str, Any], batch_id: int) -> str:
+def usage_copy_line(row: dict[str, Any], batch_id: int | str) -> str:
     """One stored usage row as a COPY text line, columns in `USAGE_COLUMNS` order."""
     ip, status = row["source_ip"], row["status"]
     return "\t".join(
@@ -77,38 +119,61 @@ def usage_block_from_records(
     items: Iterable[tuple[int, Any, bytes | None]], *, batch_id: int, full_prompts: bool
 ) -> UsageBlock:
     """Validate records (or carry their format errors) into one block."""
-    block = UsageBlock()
-    lines = []
+    builder = _BlockBuilder(batch_id)
     for number, record, raw in items:
-        if isinstance(record, RecordError):
-            block.errors.append((number, record.field, record.message, raw))
-            continue
-        try:
-            row = usage_record(record, full_prompts=full_prompts)
-        except RecordError as exc:
-            block.errors.append((number, exc.field, exc.message, raw))
-            continue
-        lines.append(usage_copy_line(row, batch_id))
-        block.row_hashes.append(row["row_sha256"])
-        account_id = row["account_id"]
-        block.accounts.add(account_id)
-        key = row["api_key_id"]
-        if key and key not in block.keys:
-            block.keys[key] = (account_id, row["ts_iso"])
-    if lines:
-        lines.append("")
-        block.copy_data = "\n".join(lines).encode("utf-8", "surrogatepass")
-    return block
+        builder.add_record(number, record, raw, full_prompts)
+    return builder.finish()
 
 
 def usage_block_from_lines(
-    lines: list[tuple[int, bytes, bool]], fmt: str, batch_id: int, full_prompts: bool
+    lines: LineBlock, fmt: str, batch_id: int, full_prompts: bool
 ) -> UsageBlock:
-    """Parse raw NDJSON lines of format `fmt` into a block (runs in a worker process)."""
-    raw_lines = (RawLine(number, data, too_long) for number, data, too_long in lines)
-    return usage_block_from_records(
-        records(raw_lines, kind="usage", fmt=fmt), batch_id=batch_id, full_prompts=full_prompts
-    )
+    """Parse raw NDJSON lines of format `fmt` into a block (runs in a worker process).
+
+    Native lines that are plainly valid take the short path (`plain_usage_row`); every
+    other line, and every line of an adapted format, goes through the full validator.
+    """
+    if fmt != "native":
+        return usage_block_from_records(
+            records(lines.lines(), kind="usage", fmt=fmt),
+            batch_id=batch_id,
+            full_prompts=full_prompts,
+        )
+    builder = _BlockBuilder(batch_id)
+    batch, copy_lines, hashes = builder.batch, builder.lines, builder.hashes
+    accounts, keys = builder.block.accounts, builder.block.keys
+    for raw in lines.lines():
+        row = None if raw.too_long else plain_usage_row(raw.data, full_prompts=full_prompts)
+        if row is None:
+            for number, record, data in records(iter((raw,)), kind="usage", fmt=fmt):
+                builder.add_record(number, record, data, full_prompts)
+            continue
+        parts, row_hash = row
+        account_id, key = parts[2], parts[3]
+        # `_BlockBuilder.add`, written out: this loop runs for every row of the file.
+        copy_lines.append(
+            usage_copy_line_from_parts(parts, batch, row_hash, escape=b"\\" in raw.data)
+        )
+        hashes.append(row_hash)
+        accounts.add(account_id)
+        if key and key not in keys:
+            keys[key] = (account_id, parts[1])
+    return builder.finish()
+
+
+def usage_copy_line_from_parts(parts: list[str], batch: str, row_hash: str, *, escape: bool) -> str:
+    """`usage_copy_line` from a row's canonical text parts (`plain_usage_row`).
+
+    `escape` says whether any value may hold a backslash, tab or line break; when the JSON
+    line had no backslash none can, and escaping is skipped. `parts` is used up.
+    """
+    if escape:
+        parts = [_copy_text(part) for part in parts]
+    if not parts[8]:
+        parts[8] = NULL  # no source IP
+    if not parts[16]:
+        parts[16] = NULL  # no status
+    return "\t".join(parts) + f"\t{batch}\t{row_hash}"
 
 
 def usage_blocks_from_records(
@@ -137,10 +202,6 @@ def _blocks_of(items: Iterator) -> Iterator[list]:
         raise failure
 
 
-def _line_blocks(lines: Iterator[RawLine]) -> Iterator[list[tuple[int, bytes, bool]]]:
-    return _blocks_of((line.number, line.data, line.too_long) for line in lines)
-
-
 def ingest_workers(configured: int) -> int:
     """How many parsing processes to use: none inside a daemon (e.g. a Celery worker child,
     which may not have children of its own) or on a single core."""
@@ -162,18 +223,19 @@ class UsageBlockPipeline:
         self._pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
 
     def blocks(
-        self, lines: Iterator[RawLine], *, fmt: str, batch_id: int, full_prompts: bool
+        self, source: RawSource, *, fmt: str, batch_id: int, full_prompts: bool
     ) -> Iterator[UsageBlock]:
         args = (fmt, batch_id, full_prompts)
+        line_blocks = source.line_blocks(BLOCK_LINES)
         if self._pool is None:
-            for block_lines in _line_blocks(lines):
-                yield usage_block_from_lines(block_lines, *args)
+            for lines in line_blocks:
+                yield usage_block_from_lines(lines, *args)
             return
         pending: deque = deque()
         failure: SourceError | None = None
         try:
-            for block_lines in _line_blocks(lines):
-                pending.append(self._pool.apply_async(usage_block_from_lines, (block_lines, *args)))
+            for lines in line_blocks:
+                pending.append(self._pool.apply_async(usage_block_from_lines, (lines, *args)))
                 if len(pending) >= 3 * self.workers:
                     yield pending.popleft().get()
         except SourceError as exc:

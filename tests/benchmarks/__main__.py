@@ -1,4 +1,6 @@
-"""`make bench`: python -m tests.benchmarks [--events N] [--accounts N] [--seed S]."""
+"""`make bench`: python -m tests.benchmarks [--events N] [--accounts N] [--seed S].
+
+`--only ingest` stops after the ingest figures (the later parts build on its rows)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,9 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--accounts", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--only", choices=["ingest"], help="Run one part (the others need its rows anyway)."
+    )
     args = parser.parse_args()
 
     env = bench_environment()
@@ -54,6 +59,10 @@ def main() -> int:
 
     print("ingest:", flush=True)
     bench_ingest(table, scenario=scenario, env=env, work=work)
+    if args.only == "ingest":
+        print()
+        print(table.render())
+        return 0
     from tests.benchmarks.case_page import bench_case_page
     from tests.benchmarks.detect import bench_detect
     from tests.benchmarks.report import REFERENCE

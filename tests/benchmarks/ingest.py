@@ -16,6 +16,7 @@ import gzip
 import json
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -228,8 +229,10 @@ def _rest(table: Table, *, usage_path: Path, env: dict[str, str], work: Path) ->
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    # Started directly, not through `manage` (whose memory-reporting wrapper would be the
+    # process `terminate` stops, leaving the server itself running after the benchmark).
     server = subprocess.Popen(
-        manage("runserver", f"127.0.0.1:{port}", "--noreload", "--insecure"),
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload", "--insecure"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

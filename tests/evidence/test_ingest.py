@@ -433,11 +433,24 @@ def account(account_id, **overrides):
 
 
 def test_usage_for_unknown_accounts_creates_stubs_that_accounts_fill_in(tmp_path):
-    ingest("usage", write_ndjson(tmp_path / "u.ndjson", [usage(i) for i in range(6)]))
+    import datetime as dt
+
+    first = ingest("usage", write_ndjson(tmp_path / "u.ndjson", [usage(i) for i in range(6)]))
     stub = Account.objects.get(account_id="acct_1")
     assert stub.seen_only_in_usage
-    assert stub.org_name == ""
-    assert ApiKey.objects.get(key_id="key_1").account == stub
+    assert (stub.org_name, stub.email, stub.status, stub.content_sha256) == ("", "", "", "")
+    assert (stub.created_at, stub.signup_ip, stub.batch_id, stub.reseller) == (
+        None,
+        None,
+        None,
+        False,
+    )
+    assert stub.recorded_at is not None
+    key = ApiKey.objects.get(key_id="key_1")
+    assert key.account == stub
+    assert key.batch_id == first.batch
+    # usage(1) is the first event naming key_1: "2026-01-05T10:00:01.123Z"
+    assert key.first_seen_at == dt.datetime(2026, 1, 5, 10, 0, 1, 123000, tzinfo=dt.UTC)
     result = ingest("accounts", write_ndjson(tmp_path / "a.ndjson", [account("acct_1")]))
     assert result.accepted == 1
     stub.refresh_from_db()
@@ -567,3 +580,133 @@ def test_parallel_ingest_reports_a_truncated_gzip_after_its_valid_lines(
     result = ingest("usage", path)
     assert "truncated" in result.errors[-1]["message"]
     assert 0 < result.accepted == UsageEvent.objects.count() < 300
+
+
+# --- the row hash and the short path -----------------------------------------------------
+
+# DESIGN.md's example event. Its hash is pinned: rows ingested years ago are verified with
+# today's code, so the canonical form may never drift.
+KNOWN_EVENT = {
+    "request_id": "req_01H",
+    "ts": "2026-01-05T10:00:00.123Z",
+    "account_id": "acct_123",
+    "api_key_id": "key_9",
+    "model": "frontier-2",
+    "endpoint": "/v1/chat/completions",
+    "input_tokens": 412,
+    "output_tokens": 890,
+    "source_ip": "203.0.113.7",
+    "user_agent": "python-httpx/0.27",
+    "end_user": "cust-99",
+    "params": {"logprobs": True, "top_logprobs": 5, "n": 1, "temperature": 0.7, "max_tokens": 4096},
+    "prompt": 'Solve step by step: what is 37 * 41?\tUse "method A".',
+    "status": 200,
+}
+KNOWN_EVENT_SHA256 = "2d79c40b6b40d13200f95ba758fbd81c355871126e16cc3a9b10380a0798905e"
+
+
+def test_a_known_row_keeps_its_hash_through_every_path(tmp_path):
+    from evidence.ingest.plain_usage import plain_usage_row
+    from evidence.ingest.records import usage_record
+
+    assert usage_record(KNOWN_EVENT, full_prompts=False)["row_sha256"] == KNOWN_EVENT_SHA256
+    line = json.dumps(KNOWN_EVENT).encode()
+    assert plain_usage_row(line, full_prompts=False)[1] == KNOWN_EVENT_SHA256
+    ingest("usage", write_ndjson(tmp_path / "u.ndjson", [KNOWN_EVENT]))
+    event = UsageEvent.objects.values().get()
+    assert event["row_sha256"] == KNOWN_EVENT_SHA256
+    assert event["prompt_template_key"] == "112ff98a6916c4064e8e3cc247ca903a"
+    event["source_ip"] = str(event["source_ip"])
+    assert usage_row_sha256(event) == KNOWN_EVENT_SHA256
+
+
+_VARIANTS = {
+    "request_id": ["", "x" * 200, "x" * 201, 5, "a\tb", "a\\b", "a\x00b", "é", "😀"],
+    "ts": [
+        "",
+        "2026-01-05T10:00:00Z",
+        "2026-01-05T10:00:00.123456Z",
+        "2026-01-05T10:00:00.123+02:00",
+        "2026-02-30T10:00:00.123Z",
+        "2026-W01-1T00:00:00.863Z",
+        "2026-01-05 10:00:00.123Z",
+        "2026-01-05T10:00:00.123",
+        "٢٠٢٦-01-05T10:00:00.123Z",
+        17,
+    ],
+    "account_id": ["", "a" * 100, "a" * 101, ["x"]],
+    "api_key_id": ["", "k" * 100, "k" * 101, 3, "k\nz"],
+    "model": ["", "m" * 101, True],
+    "endpoint": ["", "e" * 200, "e" * 201],
+    "input_tokens": ["", -1, 0, 2**31 - 1, 2**31, 1.0, True, "12"],
+    "source_ip": ["", "10.0.0.1", "::1", "2001:DB8::1", "::ffff:1.2.3.4", "not-ip", 4],
+    "user_agent": ["", "u" * 2000, "u" * 2001, "Mozilla\t5"],
+    "params": ["", {}, [], "{}", {"a": 1e16}, {"a": 2**53}, {"a": {"b": [1, 2.5, None]}}],
+    "prompt": ["", 5, "x" * 500, 'Use "A" and `b` 3.14', "a\x00b", "l1\nl2\r\t\\", "Ünï ٣٤"],
+    "prompt_sha256": ["", "0" * 64],
+    "status": ["", 99, 100, 599, 600, True, "200", 200.0],
+}
+
+
+@pytest.mark.parametrize("full_prompts", [False, True])
+def test_the_short_path_stores_exactly_what_the_full_validator_stores(full_prompts):
+    from evidence.ingest.plain_usage import plain_usage_row
+    from evidence.ingest.records import RecordError, usage_record
+    from evidence.ingest.usage_blocks import usage_copy_line, usage_copy_line_from_parts
+
+    records = [KNOWN_EVENT]
+    for name, values in _VARIANTS.items():
+        records.append({k: v for k, v in KNOWN_EVENT.items() if k != name})
+        records.extend(dict(KNOWN_EVENT, **{name: value}) for value in values)
+        records.append(dict(KNOWN_EVENT, **{name: None}))
+    taken = 0
+    for record in records:
+        for ascii_only in (True, False):
+            line = json.dumps(record, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+            short = plain_usage_row(line, full_prompts=full_prompts)
+            if short is None:
+                continue  # the full validator decides (and names any error)
+            taken += 1
+            try:
+                row = usage_record(json.loads(line), full_prompts=full_prompts)
+            except RecordError as exc:
+                pytest.fail(f"the short path accepted what the full one refuses: {record} {exc}")
+            parts, row_hash = short
+            assert row_hash == row["row_sha256"], record
+            assert parts[1] == row["ts_iso"] and parts[11] == row["params_json"]
+            copy_line = usage_copy_line_from_parts(parts, "7", row_hash, escape=b"\\" in line)
+            assert copy_line == usage_copy_line(row, 7), record
+    assert taken > len(records) // 2  # the comparison covered many accepted records
+
+
+def test_a_plain_file_is_cut_into_the_same_blocks_by_buffer_as_by_line(tmp_path, monkeypatch):
+    import random
+
+    from evidence.ingest import source
+
+    rnd = random.Random(5)
+    for case in range(600):
+        # Small buffers, so many lines cross a buffer boundary, some longer than a buffer.
+        buffer, limit = rnd.choice([(64, 20), (7, 20), (16, 100)])
+        monkeypatch.setattr(source, "READ_BUFFER", buffer)
+        lines = []
+        for _ in range(rnd.randint(0, 40)):
+            length = rnd.choice([0, 1, 5, 19, 20, 21, 22, 63, 64, 65, 130, 300])
+            ending = rnd.choice([b"\n", b"\r\n", b"\r\r\n"])
+            lines.append(bytes(rnd.choice(b"ab{}\r") for _ in range(length)) + ending)
+        data = b"".join(lines)
+        if data and rnd.random() < 0.3:
+            data = data.rstrip(b"\n")  # no final line break
+        path = tmp_path / f"{case}.ndjson"
+        path.write_bytes(data)
+        results = []
+        for by_buffer in (True, False):
+            raw = source.RawSource(path, max_line_bytes=limit)
+            blocks = raw._line_blocks_by_buffer(7) if by_buffer else raw._line_blocks_by_line(7)
+            try:
+                results.append(([(b.first, b.data, b.too_long) for b in blocks], None))
+            except source.SourceError as exc:
+                results.append(([], (exc.line, str(exc))))
+            results[-1] += (raw.lines_read,)
+            raw.finish()
+        assert results[0] == results[1], data
