@@ -22,7 +22,7 @@ from evidence.ingest.records import (
     INT32_MAX,
     USAGE_FIELDS,
     RecordError,
-    check_json_numbers,
+    check_json_storable,
     prompt_template_key,
 )
 
@@ -126,7 +126,7 @@ def plain_usage_row(line: bytes, *, full_prompts: bool) -> tuple[list[str], str]
         params_json = params_canonical(params)
         if params_json not in _PARAMS_CHECKED:
             try:
-                check_json_numbers(params, "params")
+                check_json_storable(params, "params")
             except RecordError:
                 return None
             if len(params_json) <= _MEMO_TEXT:

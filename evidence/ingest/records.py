@@ -180,12 +180,21 @@ def _bool(record: dict, name: str) -> bool:
     raise RecordError(name, f"must be true or false, got {value!r}"[:200])
 
 
-def check_json_numbers(value: Any, path: str) -> None:
-    """Numbers in params must survive a round trip through jsonb unchanged (the row hash)."""
-    items = value.items() if type(value) is dict else ((path, v) for v in value)
+def check_json_storable(value: Any, path: str) -> None:
+    """A JSON value must survive a round trip through jsonb unchanged (the row hash):
+    numbers within range, and no NUL character in a key or a string, which jsonb refuses
+    (it would abort the whole load instead of rejecting the line)."""
+    is_dict = type(value) is dict
+    items = value.items() if is_dict else ((path, v) for v in value)
     for key, item in items:
+        if is_dict and "\x00" in key:
+            raise RecordError(f"{path}.{key!r}", "key contains a NUL character")
         kind = type(item)
-        if kind is bool or kind is str or item is None:
+        if kind is str:
+            if "\x00" in item:
+                raise RecordError(f"{path}.{key}", "contains a NUL character")
+            continue
+        if kind is bool or item is None:
             continue
         if kind is float:
             if not math.isfinite(item) or abs(item) >= 1e15:
@@ -194,7 +203,7 @@ def check_json_numbers(value: Any, path: str) -> None:
             if abs(item) >= 2**53:
                 raise RecordError(f"{path}.{key}", f"number out of range: {item!r}")
         elif kind is dict or kind is list:
-            check_json_numbers(item, f"{path}.{key}")
+            check_json_storable(item, f"{path}.{key}")
 
 
 def _params(record: dict) -> dict:
@@ -210,7 +219,7 @@ def _params(record: dict) -> dict:
             raise RecordError("params", f"is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise RecordError("params", "must be a JSON object")
-    check_json_numbers(value, "params")
+    check_json_storable(value, "params")
     return value
 
 

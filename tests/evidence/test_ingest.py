@@ -238,6 +238,9 @@ BAD_LINES = [
     (json.dumps(usage(1, colour="red")).encode(), "colour", "unknown field"),
     (json.dumps(usage(1, status=999)).encode(), "status", "not an HTTP status"),
     (json.dumps(usage(1, params=[1])).encode(), "params", "JSON object"),
+    # jsonb cannot store NUL: a line error, not an aborted load.
+    (json.dumps(usage(1, params={"stop": "a\x00b"})).encode(), "params.stop", "NUL character"),
+    (json.dumps(usage(1, params={"a\x00": 1})).encode(), "params.'a\\x00'", "NUL character"),
     ('{"request_id": "caf\xe9"}'.encode("latin-1"), None, "not valid UTF-8"),
 ]
 
@@ -641,7 +644,18 @@ _VARIANTS = {
     "input_tokens": ["", -1, 0, 2**31 - 1, 2**31, 1.0, True, "12"],
     "source_ip": ["", "10.0.0.1", "::1", "2001:DB8::1", "::ffff:1.2.3.4", "not-ip", 4],
     "user_agent": ["", "u" * 2000, "u" * 2001, "Mozilla\t5"],
-    "params": ["", {}, [], "{}", {"a": 1e16}, {"a": 2**53}, {"a": {"b": [1, 2.5, None]}}],
+    "params": [
+        "",
+        {},
+        [],
+        "{}",
+        {"a": 1e16},
+        {"a": 2**53},
+        {"a": {"b": [1, 2.5, None]}},
+        {"a": "x\x00"},
+        {"a\x00": 1},
+        {"a": ["\x00"]},
+    ],
     "prompt": ["", 5, "x" * 500, 'Use "A" and `b` 3.14', "a\x00b", "l1\nl2\r\t\\", "Ünï ٣٤"],
     "prompt_sha256": ["", "0" * 64],
     "status": ["", 99, 100, 599, 600, True, "200", 200.0],
