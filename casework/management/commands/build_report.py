@@ -15,7 +15,12 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from casework.models import Case, ReportEdition, ReportJob
-from casework.reports.service import ReportError, report_build, report_job_request
+from casework.reports.service import (
+    ReportError,
+    report_build,
+    report_job_request,
+    report_modules_preload,
+)
 from casework.reports.snapshot import case_snapshot
 
 
@@ -35,6 +40,7 @@ class Command(BaseCommand):
         out = Path(options["out"]) if options["out"] else None
         if out is not None and not out.parent.is_dir():
             raise CommandError(f"--out {out}: folder {out.parent} does not exist", returncode=2)
+        report_modules_preload()  # while the snapshot is taken
         snapshot = case_snapshot(case=case)
         try:
             job = report_job_request(
@@ -62,8 +68,11 @@ class Command(BaseCommand):
                 "stored": job.pdf.file.name,
             }
             if out is not None:
-                with job.pdf.file.open("rb") as src, out.open("wb") as dst:
-                    shutil.copyfileobj(src, dst, 1024 * 1024)
+                try:  # a stored file on disk: the kernel copies it (sendfile)
+                    shutil.copyfile(job.pdf.file.path, out)
+                except NotImplementedError:  # a storage without local paths
+                    with job.pdf.file.open("rb") as src, out.open("wb") as dst:
+                        shutil.copyfileobj(src, dst, 1024 * 1024)
                 document["out"] = str(out)
         if options["json"]:
             self.stdout.write(json.dumps(document, indent=2))
