@@ -13,12 +13,10 @@ a build run twice, or after a crash, yields one report.
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import shutil
 import tempfile
-import threading
 import time
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -65,21 +63,6 @@ SECTIONS = (
     ("exhibits", "Exhibit index"),
     ("redactions", "Redaction log"),
 )
-
-
-# What a build draws, renders and signs with: importing them costs seconds of CPU, which a
-# fresh process (`build_report`) can spend while it waits on the database for the snapshot.
-RENDERING_MODULES = (
-    "casework.reports.charts",  # matplotlib
-    "weasyprint",
-    "pyhanko.keys",
-    "pyhanko.pdf_utils.embed",
-    "pyhanko.pdf_utils.incremental_writer",
-    "pyhanko.sign.fields",
-    "pyhanko.sign.signers",
-    "pyhanko.sign.timestamps",
-)
-_preloading: threading.Thread | None = None
 
 
 class ReportError(RuntimeError):
@@ -215,29 +198,6 @@ def _memory_check(stage: str) -> None:
         )
 
 
-def report_modules_preload() -> None:
-    """Start importing the rendering modules on a background thread; `report_build` waits
-    for it, so no two threads import the same module at once. A module that fails to
-    import is left for the build to import again and report."""
-
-    def load() -> None:
-        for name in RENDERING_MODULES:
-            try:
-                importlib.import_module(name)
-            except Exception:  # the build's own import raises it, with the reason
-                logger.debug("preloading %s failed", name, exc_info=True)
-
-    global _preloading
-    if _preloading is None:
-        _preloading = threading.Thread(target=load, name="report-modules-preload", daemon=True)
-        _preloading.start()
-
-
-def _preloaded() -> None:
-    if _preloading is not None:
-        _preloading.join()
-
-
 def report_build(*, job: ReportJob, snapshot: Snapshot | None = None) -> ReportJob:
     """Build the job's report unless it is built, or being built; return the job.
 
@@ -248,7 +208,6 @@ def report_build(*, job: ReportJob, snapshot: Snapshot | None = None) -> ReportJ
         job = ReportJob.objects.select_related("case", "requested_by").get(pk=job.pk)
         if not acquired or job.status in (ReportJob.Status.DONE, ReportJob.Status.FAILED):
             return job
-        _preloaded()
         ReportJob.objects.filter(pk=job.pk).update(
             status=ReportJob.Status.RUNNING,
             started_at=timezone.now(),
@@ -358,7 +317,7 @@ def _build(job: ReportJob, snapshot: Snapshot | None, workdir: Path, stages: Sta
     manifest_exhibit = _write_manifest(workdir, manifest, number=len(exhibits) + 1)
 
     stages.enter("Drawing the charts", 50)
-    from casework.reports import charts
+    from casework.reports import charts  # matplotlib: imported by the builds that draw
 
     names = {d["code"]: d.get("name") or d["code"] for d in (snapshot.data["detection"] or {})
              .get("detectors", [])}  # fmt: skip

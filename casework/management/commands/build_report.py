@@ -15,12 +15,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from casework.models import Case, ReportEdition, ReportJob
-from casework.reports.service import (
-    ReportError,
-    report_build,
-    report_job_request,
-    report_modules_preload,
-)
+from casework.reports.service import ReportError, report_build, report_job_request
 from casework.reports.snapshot import case_snapshot
 
 
@@ -40,7 +35,6 @@ class Command(BaseCommand):
         out = Path(options["out"]) if options["out"] else None
         if out is not None and not out.parent.is_dir():
             raise CommandError(f"--out {out}: folder {out.parent} does not exist", returncode=2)
-        report_modules_preload()  # while the snapshot is taken
         snapshot = case_snapshot(case=case)
         try:
             job = report_job_request(
