@@ -17,6 +17,26 @@ from evidence.models import EvidenceItem
 CHUNK = 1024 * 1024
 
 
+class _FileOnDisk(File):
+    """A file already on disk that storage may move rather than copy (Django's file-system
+    storage renames anything with a `temporary_file_path`; other storages read it)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(None, name=str(path))
+        self.path = path
+
+    def temporary_file_path(self) -> str:
+        return str(self.path)
+
+    def open(self, mode="rb"):
+        self.file = self.path.open(mode)
+        return self
+
+    @property
+    def size(self) -> int:
+        return self.path.stat().st_size
+
+
 def evidence_item_store(
     *,
     actor: Actor,
@@ -41,43 +61,83 @@ def evidence_item_store(
             size += len(chunk)
             spool.write(chunk)
         spool_path = Path(spool.name)
-    label, _ = actor_label(actor)
-    user = actor if getattr(actor, "is_authenticated", False) else None
     try:
-        with transaction.atomic():
-            item = EvidenceItem(
-                kind=kind,
-                file_name=Path(file_name).name,
-                sha256=digest.hexdigest(),
-                size=size,
-                source=source,
-                description=description,
-                collector=user,
-                collector_label=label,
-                collected_at=timezone.now(),
-            )
-            with spool_path.open("rb") as fh:
-                item.file.save(f"{digest.hexdigest()[:16]}-{item.file_name}", File(fh), save=False)
-            try:
-                item.save()
-                ledger_append(
-                    actor=actor,
-                    action="collected",
-                    object_type="evidence_item",
-                    object_id=item.pk,
-                    object_sha256=item.sha256,
-                    details={
-                        "kind": kind,
-                        "file_name": item.file_name,
-                        "size": size,
-                        "source": source,
-                    },
-                )
-            except BaseException:
-                item.file.delete(save=False)  # no orphan file for a row that never existed
-                raise
+        return _item_record(
+            actor=actor, path=spool_path, sha256=digest.hexdigest(), size=size,
+            file_name=file_name, kind=kind, source=source, description=description,
+        )  # fmt: skip
     finally:
         spool_path.unlink(missing_ok=True)
+
+
+def evidence_item_keep(
+    *,
+    actor: Actor,
+    path: Path,
+    file_name: str,
+    kind: str,
+    source: str,
+    description: str = "",
+) -> EvidenceItem:
+    """Keep as evidence a file this process wrote itself (a report and its exhibits).
+
+    The file is hashed where it lies, then moved into storage, not copied: the same bytes
+    (the same inode, on one file system) that were hashed are the bytes kept, and a report
+    of hundreds of megabytes is not written twice more. The caller must not touch the
+    file again; it is gone from `path` on return.
+    """
+    if kind not in EvidenceItem.Kind.values:
+        raise ValueError(f"unknown evidence kind {kind!r}")
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(CHUNK), b""):
+            digest.update(chunk)
+            size += len(chunk)
+    return _item_record(
+        actor=actor, path=path, sha256=digest.hexdigest(), size=size, file_name=file_name,
+        kind=kind, source=source, description=description,
+    )  # fmt: skip
+
+
+def _item_record(
+    *, actor: Actor, path: Path, sha256: str, size: int, file_name: str, kind: str,
+    source: str, description: str,
+) -> EvidenceItem:  # fmt: skip
+    """Move a hashed file into storage and record its collection, in one transaction."""
+    label, _ = actor_label(actor)
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    with transaction.atomic():
+        item = EvidenceItem(
+            kind=kind,
+            file_name=Path(file_name).name,
+            sha256=sha256,
+            size=size,
+            source=source,
+            description=description,
+            collector=user,
+            collector_label=label,
+            collected_at=timezone.now(),
+        )
+        item.file.save(f"{sha256[:16]}-{item.file_name}", _FileOnDisk(path), save=False)
+        try:
+            item.save()
+            ledger_append(
+                actor=actor,
+                action="collected",
+                object_type="evidence_item",
+                object_id=item.pk,
+                object_sha256=item.sha256,
+                details={
+                    "kind": kind,
+                    "file_name": item.file_name,
+                    "size": size,
+                    "source": source,
+                },
+            )
+        except BaseException:
+            item.file.delete(save=False)  # no orphan file for a row that never existed
+            raise
     return item
 
 

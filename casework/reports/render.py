@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import gc
 import hashlib
 import zlib
 from dataclasses import dataclass
@@ -72,8 +73,15 @@ def report_render(
         for exhibit in exhibits
         if exhibit.size <= limit
     ]
-    document = HTML(string=html, base_url=_stylesheet_base()).render(pdf_variant=PDF_VARIANT)
-    document.write_pdf(target, pdf_variant=PDF_VARIANT, attachments=attachments)
+    # The build holds the snapshot and its context (a few hundred thousand objects) while
+    # WeasyPrint makes millions more: frozen, they are not walked again by every full
+    # collection of Python's cycle collector during the render (about a tenth of its CPU).
+    gc.freeze()
+    try:
+        document = HTML(string=html, base_url=_stylesheet_base()).render(pdf_variant=PDF_VARIANT)
+        document.write_pdf(target, pdf_variant=PDF_VARIANT, attachments=attachments)
+    finally:
+        gc.unfreeze()
     return Rendered(pages=len(document.pages), path=target)
 
 

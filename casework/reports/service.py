@@ -28,7 +28,6 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from casework.models import Case, ReportEdition, ReportJob
-from casework.reports import charts
 from casework.reports.context import EDITION_LABELS, report_context
 from casework.reports.exhibits import Exhibit, ExhibitError, exhibit_public_ok, exhibits_write
 from casework.reports.redaction import Redactor
@@ -43,7 +42,7 @@ from casework.reports.signing import SigningError, report_sign, signer_subject
 from casework.reports.snapshot import Snapshot, case_snapshot
 from evidence.canonical import canonical_json, json_native, sha256_hex
 from evidence.ledger import Actor, actor_label, ledger_append
-from evidence.services import evidence_item_store
+from evidence.services import evidence_item_keep
 
 logger = logging.getLogger(__name__)
 
@@ -318,6 +317,8 @@ def _build(job: ReportJob, snapshot: Snapshot | None, workdir: Path, stages: Sta
     manifest_exhibit = _write_manifest(workdir, manifest, number=len(exhibits) + 1)
 
     stages.enter("Drawing the charts", 50)
+    from casework.reports import charts  # matplotlib: imported by the builds that draw
+
     names = {d["code"]: d.get("name") or d["code"] for d in (snapshot.data["detection"] or {})
              .get("detectors", [])}  # fmt: skip
     chart_events = [
@@ -470,29 +471,29 @@ def _store(job, snapshot, attachments, signed: Path, pages, signature, stages) -
             return
         kinds = {"manifest.json": "manifest"}
         stored = []
+        # The files were written by this build, in its own folder: they are moved into
+        # storage, each hashed once more where it lies, rather than copied.
         for exhibit in attachments:
-            with exhibit.path.open("rb") as fh:
-                item = evidence_item_store(
-                    actor=actor,
-                    stream=fh,
-                    file_name=f"{job.case.reference}-{job.edition}-{exhibit.file_name}",
-                    kind=kinds.get(exhibit.file_name, "exhibit"),
-                    source=source,
-                    description=f"Exhibit {exhibit.number}: {exhibit.title}",
-                )
+            item = evidence_item_keep(
+                actor=actor,
+                path=exhibit.path,
+                file_name=f"{job.case.reference}-{job.edition}-{exhibit.file_name}",
+                kind=kinds.get(exhibit.file_name, "exhibit"),
+                source=source,
+                description=f"Exhibit {exhibit.number}: {exhibit.title}",
+            )
             if item.sha256 != exhibit.sha256:
                 raise ReportError(f"{exhibit.file_name} changed on disk while being stored")
             stored.append({"file_name": exhibit.file_name, "sha256": item.sha256,
                            "evidence_item": item.pk})  # fmt: skip
-        with signed.open("rb") as fh:
-            pdf = evidence_item_store(
-                actor=actor,
-                stream=fh,
-                file_name=f"{job.case.reference}-{job.edition}-report.pdf",
-                kind="report_pdf",
-                source=source,
-                description=f"Signed evidentiary report, {job.edition} edition, {pages} pages",
-            )
+        pdf = evidence_item_keep(
+            actor=actor,
+            path=signed,
+            file_name=f"{job.case.reference}-{job.edition}-report.pdf",
+            kind="report_pdf",
+            source=source,
+            description=f"Signed evidentiary report, {job.edition} edition, {pages} pages",
+        )
         label, _ = actor_label(actor)
         ledger_append(
             actor=actor,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -28,7 +29,7 @@ from evidence.models import (
     PurgedUsageRow,
     UsageEvent,
 )
-from evidence.services import evidence_item_store
+from evidence.services import evidence_item_keep, evidence_item_sha256, evidence_item_store
 from evidence.terms import terms_import
 from evidence.verification import evidence_verify
 
@@ -349,3 +350,19 @@ def test_custody_command(held_case, capsys):
     call_command("custody", "case", "CASE-1", "--json")
     actions = [e["action"] for e in json.loads(capsys.readouterr().out)]
     assert actions == ["created", "held"]
+
+
+def test_a_file_the_system_made_is_kept_as_hashed_and_moved_not_copied(tmp_path):
+    made = tmp_path / "usage.csv"
+    made.write_bytes(b"request_id,ts\nreq_1,2026-01-05T00:00:00.000000Z\n")
+    expected = hashlib.sha256(made.read_bytes()).hexdigest()
+    item = evidence_item_keep(
+        actor="system:test", path=made, file_name="usage.csv", kind="exhibit", source="report"
+    )
+    assert not made.exists()
+    assert item.sha256 == expected == evidence_item_sha256(item)
+    assert item.size == len(b"request_id,ts\nreq_1,2026-01-05T00:00:00.000000Z\n")
+    assert LedgerEntry.objects.filter(
+        object_type="evidence_item", object_id=str(item.pk), action="collected",
+        object_sha256=expected,
+    ).exists()  # fmt: skip

@@ -62,8 +62,11 @@ class Command(BaseCommand):
                 "stored": job.pdf.file.name,
             }
             if out is not None:
-                with job.pdf.file.open("rb") as src, out.open("wb") as dst:
-                    shutil.copyfileobj(src, dst, 1024 * 1024)
+                try:  # a stored file on disk: the kernel copies it (sendfile)
+                    shutil.copyfile(job.pdf.file.path, out)
+                except NotImplementedError:  # a storage without local paths
+                    with job.pdf.file.open("rb") as src, out.open("wb") as dst:
+                        shutil.copyfileobj(src, dst, 1024 * 1024)
                 document["out"] = str(out)
         if options["json"]:
             self.stdout.write(json.dumps(document, indent=2))
