@@ -14,7 +14,7 @@ from casework.permissions import REPORT, case_require
 from casework.reports.service import ReportError, report_job_request
 from casework.selectors import (
     case_audit,
-    case_clauses_allegeable,
+    case_clauses_in_force,
     case_file_get,
     case_get,
     case_list,
@@ -73,7 +73,7 @@ def _case_page(request: HttpRequest, case, *, forms: dict | None = None, status:
         {
             "attribute_form": forms.get("attribute") or AttributeForm(),
             "allegation_form": forms.get("allegation")
-            or AllegationForm(clauses=case_clauses_allegeable(case=case)),
+            or AllegationForm(clauses=context["clauses_in_force"]),
             "note_form": forms.get("note") or NoteForm(),
             "member_form": forms.get("member") or MemberForm(),
         }
@@ -111,7 +111,9 @@ def case_attribute(request: HttpRequest, reference: str) -> HttpResponse:
 @require_POST
 def case_allege(request: HttpRequest, reference: str) -> HttpResponse:
     case = case_get(user=request.user, reference=reference)
-    form = AllegationForm(request.POST, clauses=case_clauses_allegeable(case=case))
+    # The page offers the version in force at the end of the case window (one per
+    # document, so the choices read unambiguously); the service holds the full rule.
+    form = AllegationForm(request.POST, clauses=case_clauses_in_force(case=case))
     if not form.is_valid():
         return _case_page(request, case, forms={"allegation": form}, status=400)
     try:
