@@ -88,14 +88,10 @@ def evidence_item_keep(
     """
     if kind not in EvidenceItem.Kind.values:
         raise ValueError(f"unknown evidence kind {kind!r}")
-    digest = hashlib.sha256()
-    size = 0
     with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(CHUNK), b""):
-            digest.update(chunk)
-            size += len(chunk)
+        sha256, size = _digest(fh)
     return _item_record(
-        actor=actor, path=path, sha256=digest.hexdigest(), size=size, file_name=file_name,
+        actor=actor, path=path, sha256=sha256, size=size, file_name=file_name,
         kind=kind, source=source, description=description,
     )  # fmt: skip
 
@@ -143,11 +139,18 @@ def _item_record(
 
 def evidence_item_sha256(item: EvidenceItem) -> str:
     """Recompute the SHA-256 of the stored bytes (verification compares it to the record)."""
-    digest = hashlib.sha256()
     with item.file.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return _digest(fh)[0]
+
+
+def _digest(fh: BinaryIO) -> tuple[str, int]:
+    """The SHA-256 and size of a file's bytes, read a chunk at a time."""
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in iter(lambda: fh.read(CHUNK), b""):
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
 
 
 def ledger_check(*, actor: Actor) -> LedgerVerification:

@@ -133,11 +133,11 @@ def activity_collect(*, window: Window, snapshot: str | None = None) -> Activity
     """Run the passes (inside the caller's transaction) and return the per-account rows.
 
     `snapshot` (from `pg_export_snapshot()` in the caller's REPEATABLE READ transaction)
-    lets the template-key pass run on a second connection that reads exactly the same
-    rows, beside the passes on this one: PostgreSQL runs the (account, template) and
-    infrastructure aggregates on one core each, so the other core is free for it. Without
-    a snapshot (a caller's transaction may hold rows no other connection can see) every
-    pass runs here, one after the other.
+    lets the template-key and infrastructure passes run on a second connection that reads
+    exactly the same rows, beside the passes on this one: PostgreSQL runs the (account,
+    template) aggregate on one core, so the other core is free for them. Without a
+    snapshot (a caller's transaction may hold rows no other connection can see) every pass
+    runs here, one after the other.
     """
     activity = Activity(window=window, snapshot=snapshot)
     activity.plan_limits = {
@@ -161,45 +161,14 @@ def activity_collect(*, window: Window, snapshot: str | None = None) -> Activity
         # Hash aggregates of a few hundred thousand groups fit in memory instead of
         # spilling to disk; LOCAL ends with the transaction.
         cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-        if snapshot is None:
-            keys = _key_pass(cursor, window)
-            side = None
-        else:
-            side = snapshot_connection(snapshot)
-        # Matching the lexicons is Python work on the distinct templates; it runs in a
-        # thread while the server computes the next passes (the driver releases the
-        # interpreter lock while it waits), so it costs no wall time of its own. With a
-        # second connection the thread also runs the template-key and infrastructure
-        # passes there, while this connection runs the account and template passes.
-        classified: list[tuple] = []
-        failures: list[BaseException] = []
+        # With the run's snapshot, the template-key and infrastructure passes (and the
+        # lexicon matching, Python work on the distinct templates) run on a second
+        # connection while this one runs the account and template passes.
         patterns = (lexicon_pattern("reasoning"), lexicon_pattern("grader"))
-
-        def side_work() -> None:
-            try:
-                if side is None:
-                    _classify(keys, patterns, classified)
-                    return
-                with side.cursor() as side_cursor:
-                    _classify(_key_pass(side_cursor, window), patterns, classified)
-                    activity.infra = _infra_pass(side_cursor, window)
-                side.execute("COMMIT")
-            except BaseException as exc:  # raised again below, in the run's own thread
-                failures.append(exc)
-
-        worker = threading.Thread(target=side_work, name="detection-side-passes")
-        worker.start()
-        try:
-            _account_pass(cursor, activity, catalogue)
-            _template_pass(cursor, window)
-            if side is None:
-                activity.infra = _infra_pass(cursor, window)
-        finally:
-            worker.join()
-            if side is not None:
-                side.close()
-        if failures:
-            raise failures[0]
+        side = SideWork(lambda db: _side_passes(db, window, patterns), snapshot=snapshot)
+        _account_pass(cursor, activity, catalogue)
+        _template_pass(cursor, window)
+        classified, activity.infra = side.result()
         if not activity.accounts:
             return activity  # an empty record (or window): nothing to measure
         for account_id, hour, requests in activity.infra.hours:
@@ -356,6 +325,42 @@ def snapshot_connection(snapshot: str):
     return side
 
 
+class SideWork:
+    """`work(db)` on a second connection in the run's snapshot, in a thread, while the run
+    goes on with this one; without a snapshot (the run is inside a caller's transaction),
+    on this connection when the result is asked for. Its failure is raised in the run's
+    own thread."""
+
+    def __init__(self, work, *, snapshot: str | None) -> None:
+        self._work = work
+        self._result = None
+        self._failure: BaseException | None = None
+        self._thread = None
+        if snapshot is not None:
+            side = snapshot_connection(snapshot)
+            self._thread = threading.Thread(
+                target=self._run, args=(side,), name="detection-side-connection"
+            )
+            self._thread.start()
+
+    def _run(self, side) -> None:
+        try:
+            self._result = self._work(side)
+            side.execute("COMMIT")
+        except BaseException as exc:
+            self._failure = exc
+        finally:
+            side.close()
+
+    def result(self):
+        if self._thread is None:
+            return self._work(connection)
+        self._thread.join()
+        if self._failure is not None:
+            raise self._failure
+        return self._result
+
+
 def _key_pass(cursor, window: Window) -> list[tuple]:
     """One row per distinct template: its uses and one excerpt (a parallel aggregate).
 
@@ -389,15 +394,23 @@ def _template_pass(cursor, window: Window) -> None:
     )
 
 
-def _classify(keys: list[tuple], patterns: tuple, out: list[tuple]) -> None:
+def _side_passes(db, window: Window, patterns: tuple) -> tuple[list[tuple], Infra]:
+    """The template-key pass with its lexicon flags, and the infrastructure pass."""
+    with db.cursor() as cursor:
+        classified = _classify(_key_pass(cursor, window), patterns)
+        return classified, _infra_pass(cursor, window)
+
+
+def _classify(keys: list[tuple], patterns: tuple) -> list[tuple]:
     """Lexicon flags and scaffold of each distinct template (Python: a trie-folded pattern
     tests every phrase in one pass, several times faster than LIKE with dozens of
     alternatives, and it runs once per template, not once per request)."""
     reasoning, grader = (pattern.search for pattern in patterns)
     digits = re.compile(r"[0-9]+").sub
+    classified = []
     for template, uses, excerpt in keys:
         text = excerpt.lower()
-        out.append(
+        classified.append(
             (
                 template,
                 uses,
@@ -406,6 +419,7 @@ def _classify(keys: list[tuple], patterns: tuple, out: list[tuple]) -> None:
                 digits("#", text[: SCAFFOLD_CHARS + 16])[:SCAFFOLD_CHARS],
             )
         )
+    return classified
 
 
 def _key_table(cursor, classified: list[tuple]) -> None:

@@ -18,16 +18,12 @@ and `timing` (synchronised activity, rate-limit hand-offs).
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
-
 from evidence.detectors import LinkKind, register
-from evidence.detectors import activity as activity_passes
-from evidence.detectors.activity import Activity
+from evidence.detectors.activity import Activity, SideWork
 from evidence.detectors.exhibits import samples_fetch, samples_of
 
 HARD, STRONG, WEAK = "hard", "strong", "weak"
@@ -120,7 +116,7 @@ def links_find(activity: Activity, *, suspects: set[str], clock=None) -> list[Fo
     lap("links.hard")
     # The timing finders need only what is known by now. With the run's snapshot they read
     # the suspects' minutes on a second connection while the finders below work here.
-    timing_links = _Background(
+    timing_links = SideWork(
         lambda db: timing.synchronised_links(context, db) + timing.handoff_links(context, db),
         snapshot=activity.snapshot,
     )
@@ -139,40 +135,6 @@ def links_find(activity: Activity, *, suspects: set[str], clock=None) -> list[Fo
     _samples_fetch(found)
     lap("links.exhibits")
     return found
-
-
-class _Background:
-    """`work(db)` on a second connection in the run's snapshot, in a thread; without a
-    snapshot (the run is inside a caller's transaction) on this one, when asked."""
-
-    def __init__(self, work, *, snapshot: str | None) -> None:
-        self._work = work
-        self._result: list = []
-        self._failure: BaseException | None = None
-        self._thread = None
-        if snapshot is not None:
-            side = activity_passes.snapshot_connection(snapshot)
-            self._thread = threading.Thread(
-                target=self._run, args=(side,), name="detection-links-side"
-            )
-            self._thread.start()
-
-    def _run(self, side) -> None:
-        try:
-            self._result = self._work(side)
-            side.execute("COMMIT")
-        except BaseException as exc:  # raised again in the run's own thread
-            self._failure = exc
-        finally:
-            side.close()
-
-    def result(self) -> list:
-        if self._thread is None:
-            return self._work(connection)
-        self._thread.join()
-        if self._failure is not None:
-            raise self._failure
-        return self._result
 
 
 _RANK = {HARD: 0, STRONG: 1, WEAK: 2}

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import ipaddress
 import re
-import socket
 
 import orjson
 
@@ -23,6 +21,7 @@ from evidence.ingest.records import (
     USAGE_FIELDS,
     RecordError,
     check_json_storable,
+    ip_text,
     prompt_template_key,
 )
 
@@ -129,10 +128,7 @@ def plain_usage_row(line: bytes, *, full_prompts: bool) -> tuple[list[str], str]
                 check_json_storable(params, "params")
             except RecordError:
                 return None
-            if len(params_json) <= _MEMO_TEXT:
-                if len(_PARAMS_CHECKED) >= _MEMO_SIZE:
-                    _PARAMS_CHECKED.clear()
-                _PARAMS_CHECKED.add(params_json)
+            _remember(_PARAMS_CHECKED, params_json, True)
     else:
         return None
     prompt = get("prompt")
@@ -172,26 +168,25 @@ def plain_usage_row(line: bytes, *, full_prompts: bool) -> tuple[list[str], str]
 _MEMO_SIZE = 20_000
 _MEMO_TEXT = 1_000  # longer values are not remembered, so a memo stays a few megabytes
 _IP_TEXT: dict[str, str | None] = {}
-_PARAMS_CHECKED: set[str] = set()  # canonical params JSON whose numbers are in range
+_PARAMS_CHECKED: dict[str, bool] = {}  # canonical params JSON that jsonb stores unchanged
+
+
+def _remember(memo: dict, key: str, value) -> None:
+    """Keep a short key's result, starting afresh when the memo is full."""
+    if len(key) <= _MEMO_TEXT:
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        memo[key] = value
 
 
 def _ip_text(value: str) -> str | None:
-    """The stored text of an IP address (as `records._ip` gives it), or None if invalid."""
+    """`records.ip_text`, remembered."""
     try:
         return _IP_TEXT[value]
     except KeyError:
         pass
-    try:
-        text = socket.inet_ntop(socket.AF_INET, socket.inet_pton(socket.AF_INET, value))
-    except OSError:
-        try:
-            text = str(ipaddress.ip_address(value))
-        except ValueError:
-            text = None
-    if len(value) <= _MEMO_TEXT:
-        if len(_IP_TEXT) >= _MEMO_SIZE:
-            _IP_TEXT.clear()
-        _IP_TEXT[value] = text
+    text = ip_text(value)
+    _remember(_IP_TEXT, value, text)
     return text
 
 
@@ -210,8 +205,5 @@ def _prompt_digests(prompt: str) -> tuple[str, str]:
         hashlib.sha256(prompt.encode("utf-8", "surrogatepass")).hexdigest(),
         prompt_template_key(prompt),
     )
-    if len(prompt) <= _MEMO_TEXT:
-        if len(_PROMPT_DIGESTS) >= _MEMO_SIZE:
-            _PROMPT_DIGESTS.clear()
-        _PROMPT_DIGESTS[prompt] = digests
+    _remember(_PROMPT_DIGESTS, prompt, digests)
     return digests
