@@ -10,7 +10,7 @@ import json
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 
 from evidence.canonical import usage_row_sha256
 from evidence.ingest.records import prompt_template_key
@@ -404,6 +404,34 @@ def test_row_deleted_by_raw_sql_breaks_the_batch_digest(tmp_path):
         cursor.execute("DELETE FROM evidence_usageevent WHERE request_id = 'req_000004'")
     check = usage_batches_verify()
     assert [(f["object"], f["id"]) for f in check["failures"]] == [("ingest_batch", result.batch)]
+
+
+def test_database_refuses_to_delete_a_batch_that_still_has_rows(tmp_path):
+    """What the batch FK refused before ingest dropped its per-row checks (migration 0006)."""
+    result = ingest("usage", write_ndjson(tmp_path / "u.ndjson", [usage(i) for i in range(3)]))
+    with (
+        pytest.raises(IntegrityError, match="still has usage rows"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("DELETE FROM evidence_ingestbatch WHERE id = %s", [result.batch])
+    assert IngestBatch.objects.filter(pk=result.batch).exists()
+
+
+def test_row_moved_to_a_batch_not_on_record_is_caught(tmp_path):
+    result = ingest("usage", write_ndjson(tmp_path / "u.ndjson", [usage(i) for i in range(3)]))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE evidence_usageevent SET batch_id = %s WHERE request_id = 'req_000001'",
+            [result.batch + 1000],
+        )
+    check = usage_batches_verify()
+    reasons = {(f["object"], f["id"]): f["reason"] for f in check["failures"]}
+    assert reasons == {
+        ("ingest_batch", result.batch): "the batch's rows no longer match its digest "
+        "(a row was added, removed or changed)",
+        ("ingest_batch", result.batch + 1000): "rows belong to a batch that is not on record",
+    }
 
 
 def test_row_hash_is_recomputable_from_the_stored_row(tmp_path):
