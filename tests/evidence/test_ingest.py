@@ -690,10 +690,48 @@ _VARIANTS = {
 }
 
 
+# Lines that only exist as raw bytes (json.dumps never writes them): where two JSON
+# readers can disagree, the short path must agree with the full one or step aside.
+_RAW_VARIANTS = [
+    # a repeated key: the last one counts, as in orjson
+    b'"request_id": "first", "request_id": "req_dup"',
+    # integers beyond 64 bits inside params: orjson reads them as floats
+    b'"params": {"seed": 123456789012345678901234567890}',
+    b'"params": {"seed": -9223372036854775809, "n": 18446744073709551616}',
+    # an integer beyond 64 bits where a token count belongs
+    b'"input_tokens": 123456789012345678901234567890',
+    # surrogates: a lone one is not valid text, a pair is one character
+    b'"prompt": "half \\ud800 a pair"',
+    b'"prompt": "half \\udc00 a pair"',
+    b'"prompt": "a pair \\ud83d\\ude00"',
+    # a key spelled with an escape, and bytes that are not UTF-8
+    b'"request\\u005fid": "req_escaped"',
+    b'"end_user": "caf\xe9"',
+    # params nested deeper than orjson reads
+    b'"params": {"a": ' + b"[" * 1100 + b"]" * 1100 + b"}",
+]
+
+
+def _raw_variant_lines() -> list[bytes]:
+    base = json.dumps(KNOWN_EVENT).encode()
+    return [base[:-1] + b", " + extra + b"}" for extra in _RAW_VARIANTS]
+
+
+def _full_path_row(line: bytes, *, full_prompts: bool):
+    """What the full path (`formats._json_object`, then `usage_record`) makes of a line."""
+    import orjson
+
+    from evidence.ingest.records import RecordError, usage_record
+
+    try:
+        return usage_record(orjson.loads(line.decode("utf-8")), full_prompts=full_prompts)
+    except (UnicodeDecodeError, orjson.JSONDecodeError, RecordError) as exc:
+        return exc
+
+
 @pytest.mark.parametrize("full_prompts", [False, True])
 def test_the_short_path_stores_exactly_what_the_full_validator_stores(full_prompts):
     from evidence.ingest.plain_usage import plain_usage_row
-    from evidence.ingest.records import RecordError, usage_record
     from evidence.ingest.usage_blocks import usage_copy_line, usage_copy_line_from_parts
 
     records = [KNOWN_EVENT]
@@ -701,24 +739,47 @@ def test_the_short_path_stores_exactly_what_the_full_validator_stores(full_promp
         records.append({k: v for k, v in KNOWN_EVENT.items() if k != name})
         records.extend(dict(KNOWN_EVENT, **{name: value}) for value in values)
         records.append(dict(KNOWN_EVENT, **{name: None}))
+    lines = [
+        json.dumps(record, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+        for record in records
+        for ascii_only in (True, False)
+    ]
+    lines += _raw_variant_lines()
     taken = 0
-    for record in records:
-        for ascii_only in (True, False):
-            line = json.dumps(record, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
-            short = plain_usage_row(line, full_prompts=full_prompts)
-            if short is None:
-                continue  # the full validator decides (and names any error)
-            taken += 1
-            try:
-                row = usage_record(json.loads(line), full_prompts=full_prompts)
-            except RecordError as exc:
-                pytest.fail(f"the short path accepted what the full one refuses: {record} {exc}")
-            parts, row_hash = short
-            assert row_hash == row["row_sha256"], record
-            assert parts[1] == row["ts_iso"] and parts[11] == row["params_json"]
-            copy_line = usage_copy_line_from_parts(parts, "7", row_hash, escape=b"\\" in line)
-            assert copy_line == usage_copy_line(row, 7), record
-    assert taken > len(records) // 2  # the comparison covered many accepted records
+    for line in lines:
+        short = plain_usage_row(line, full_prompts=full_prompts)
+        if short is None:
+            continue  # the full validator decides (and names any error)
+        taken += 1
+        row = _full_path_row(line, full_prompts=full_prompts)
+        if isinstance(row, Exception):
+            pytest.fail(f"the short path accepted what the full one refuses: {line!r} {row}")
+        parts, row_hash = short
+        assert row_hash == row["row_sha256"], line
+        assert parts[1] == row["ts_iso"] and parts[11] == row["params_json"]
+        copy_line = usage_copy_line_from_parts(parts, "7", row_hash, escape=b"\\" in line)
+        assert copy_line == usage_copy_line(row, 7), line
+    assert taken > len(lines) // 3  # the comparison covered many accepted records
+
+
+def test_the_short_path_reads_repeated_keys_and_huge_integers_as_the_full_one_does():
+    """The raw lines where JSON readers differ: each is taken or left as the full path would."""
+    from evidence.ingest.plain_usage import plain_usage_row
+
+    taken = {
+        extra: plain_usage_row(line, full_prompts=False) is not None
+        for extra, line in zip(_RAW_VARIANTS, _raw_variant_lines(), strict=True)
+    }
+    refused = {
+        extra
+        for extra, line in zip(_RAW_VARIANTS, _raw_variant_lines(), strict=True)
+        if isinstance(_full_path_row(line, full_prompts=False), Exception)
+    }
+    # Refused by the full path: never taken by the short one.
+    assert not any(taken[extra] for extra in refused)
+    # What the full path takes, the short one takes too (its hashes are compared above).
+    assert {extra for extra, took in taken.items() if took} == set(_RAW_VARIANTS) - refused
+    assert refused == {_RAW_VARIANTS[i] for i in (1, 2, 3, 4, 5, 8, 9)}
 
 
 def test_a_plain_file_is_cut_into_the_same_blocks_by_buffer_as_by_line(tmp_path, monkeypatch):
