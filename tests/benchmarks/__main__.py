@@ -1,4 +1,4 @@
-"""`make bench`: python -m tests.benchmarks [--events N] [--accounts N] [--seed S].
+"""`make bench`: python -m tests.benchmarks [--events N] [--accounts N] [--seed S] [--rounds R].
 
 `--only ingest` stops after the ingest figures (the later parts build on its rows)."""
 
@@ -19,6 +19,9 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument(
         "--only", choices=["ingest"], help="Run one part (the others need its rows anyway)."
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="Rounds of the ingest loads (medians reported)."
     )
     args = parser.parse_args()
 
@@ -58,7 +61,7 @@ def main() -> int:
     from tests.benchmarks.report import bench_report
 
     print("ingest:", flush=True)
-    bench_ingest(table, scenario=scenario, env=env, work=work)
+    bench_ingest(table, scenario=scenario, env=env, work=work, rounds=args.rounds)
     if args.only == "ingest":
         print()
         print(table.render())
