@@ -18,7 +18,6 @@ import io
 import json
 import queue
 import threading
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from psycopg import sql
+from zlib_ng import zlib_ng
 
 from casework.reports.redaction import COUNSEL, PUBLIC, Redactor
 from casework.reports.snapshot import Snapshot
@@ -73,13 +73,27 @@ class Exhibit:
         }
 
 
+def exhibit_compressor():
+    """The Flate compressor for exhibits embedded in a report.
+
+    On a usage exhibit of a million rows, compression is most of what the exhibit costs.
+    zlib-ng's level 2 compresses these large, repetitive CSV files faster than zlib's
+    level 1 and smaller (measured here on usage rows: 140 MB/s to 0.33 of the size,
+    against 104 MB/s to 0.35; zlib-ng's level 1 is faster still, 223 MB/s, but to 0.46,
+    and the compressed exhibit is held in memory while it is embedded). The stream is
+    ordinary Flate: every PDF reader inflates it.
+    """
+    return zlib_ng.compressobj(level=2)
+
+
 class _HashingWriter(io.RawIOBase):
     """A file that hashes and counts what passes through it.
 
     With `deflate`, it also writes the bytes Flate-compressed beside the file, with their
-    MD5: what a PDF embedded-file stream holds. A second thread does that while the rows
-    are still arriving (zlib and hashlib release the GIL), so a large exhibit costs little
-    more than the COPY itself and need not be read and compressed again when embedded.
+    MD5: what a PDF embedded-file stream holds. A second thread compresses while the rows
+    are still arriving and this one hashes (zlib-ng and hashlib release the GIL), so a
+    large exhibit costs little more than the COPY itself and need not be read and
+    compressed again when embedded.
     """
 
     def __init__(self, path: Path, *, deflate: bool = False) -> None:
@@ -97,10 +111,9 @@ class _HashingWriter(io.RawIOBase):
             self._thread.start()
 
     def _deflate(self) -> None:
-        compressor = zlib.compressobj(level=1)
+        compressor = exhibit_compressor()
         with self.deflated.open("wb") as out:
             while (data := self._queue.get()) is not None:
-                self.md5.update(data)
                 out.write(compressor.compress(data))
             out.write(compressor.flush())
 
@@ -114,6 +127,7 @@ class _HashingWriter(io.RawIOBase):
         self.size += len(data)
         if self._queue is not None:
             self._queue.put(data)
+            self.md5.update(data)
         return len(data)
 
     def close(self) -> None:

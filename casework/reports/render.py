@@ -18,14 +18,13 @@ import base64
 import datetime as dt
 import gc
 import hashlib
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from casework.reports.exhibits import Exhibit
+from casework.reports.exhibits import Exhibit, exhibit_compressor
 
 PDF_VARIANT = "pdf/a-3b"
 TEMPLATE = "reports/report.html"
@@ -93,9 +92,9 @@ def streamed(exhibits: list[Exhibit]) -> list[Exhibit]:
 def attachments_embed_streamed(writer, exhibits: list[Exhibit], *, created: dt.datetime) -> None:
     """Add large exhibits to a pyHanko incremental writer as PDF/A-3 associated files.
 
-    The file is read once, in chunks: deflated (level 1: these are large, repetitive text
-    files and the time matters more than the last few percent) and MD5-summed for the
-    `/CheckSum` PDF requires, so memory holds only the compressed bytes.
+    The file is read once, in chunks: deflated (`exhibits.exhibit_compressor`: these are
+    large, repetitive text files and the time matters more than the last few percent) and
+    MD5-summed for the `/CheckSum` entry, so memory holds only the compressed bytes.
     """
     from pyhanko.pdf_utils import generic
     from pyhanko.pdf_utils.embed import EmbeddedFileObject
@@ -169,7 +168,7 @@ def _deflated(exhibit: Exhibit) -> tuple[bytes, bytes]:
     when it was streamed from the database, else now, in one pass over the file."""
     if exhibit.deflated is not None and exhibit.md5 is not None:
         return exhibit.deflated.read_bytes(), exhibit.md5
-    compressor = zlib.compressobj(level=1)
+    compressor = exhibit_compressor()
     md5 = hashlib.md5(usedforsecurity=False)
     parts = []
     with exhibit.path.open("rb") as fh:
