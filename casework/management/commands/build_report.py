@@ -22,6 +22,10 @@ from casework.reports.snapshot import case_snapshot
 class Command(BaseCommand):
     help = "Build (or find) the signed evidentiary PDF report of a case in one edition."
 
+    # Run by operators and scripts case after case: the system checks run at deploy
+    # (`check --deploy`) and in the test suite (as for `detect` and `ingest`).
+    requires_system_checks: list[str] = []
+
     def add_arguments(self, parser) -> None:
         parser.add_argument("case_ref", metavar="CASE_REF")
         parser.add_argument("--edition", default="counsel", choices=ReportEdition.values)

@@ -20,6 +20,10 @@ from evidence.ingest.service import KINDS, IngestUsageError, ingest_file, progre
 class Command(BaseCommand):
     help = "Ingest provider records (accounts, usage events, assent records) from files."
 
+    # Run by operators and scripts file after file: the system checks run at deploy
+    # (`check --deploy`) and in the test suite (as for `detect`).
+    requires_system_checks: list[str] = []
+
     def add_arguments(self, parser) -> None:
         parser.add_argument("kind", choices=KINDS)
         parser.add_argument("paths", nargs="+", metavar="PATH")
