@@ -102,11 +102,26 @@ def _run_ledger_check_through_a_worker() -> None:
     assert entry.details["ok"] is True
 
 
+def _broker_connections_drop() -> None:
+    """Forget the app's pooled broker connections, as Celery does after a fork.
+
+    Tests that request reports publish through the configured broker, and the pooled
+    producer keeps that connection: without this, a task sent after the broker setting
+    changed would still go to the old broker, where no worker of this test listens."""
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+    celery_app._pool = None
+    amqp = celery_app.__dict__.get("amqp")
+    if amqp is not None:
+        amqp._producer_pool = None
+
+
 @pytest.mark.django_db(transaction=True)
 def test_worker_runs_a_task_through_the_filesystem_broker(tmp_path):
     queue = tmp_path / "broker"
     queue.mkdir()
     saved = (celery_app.conf.broker_url, celery_app.conf.broker_transport_options)
+    _broker_connections_drop()
     celery_app.conf.broker_url = "filesystem://"
     celery_app.conf.broker_transport_options = {
         "data_folder_in": str(queue),
@@ -117,6 +132,7 @@ def test_worker_runs_a_task_through_the_filesystem_broker(tmp_path):
     try:
         _run_ledger_check_through_a_worker()
     finally:
+        _broker_connections_drop()
         celery_app.conf.broker_url, celery_app.conf.broker_transport_options = saved
 
 
