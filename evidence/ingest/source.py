@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -108,6 +109,34 @@ class LineBlock:
             yield RawLine(number, data if too_long else data.rstrip(b"\r"), too_long)
 
 
+@dataclass
+class FileSpan:
+    """A block of a plain file named by where it lies, for a worker process to read itself
+    (`load`) instead of receiving its bytes through a pipe: on a large file, shipping every
+    line to the workers cost the main process more than reading the file.
+
+    `sha256` is the digest of the bytes the main process read (and hashed into the file's
+    raw hash) at that place; a worker that reads anything else there refuses the file, so
+    every row stored still comes from exactly the bytes the batch's hash covers.
+    """
+
+    first: int
+    path: str
+    offset: int
+    length: int
+    sha256: bytes
+
+    def load(self) -> LineBlock:
+        with open(self.path, "rb") as fh:
+            data = os.pread(fh.fileno(), self.length, self.offset)
+        if hashlib.sha256(data).digest() != self.sha256:
+            raise SourceError(
+                f"the file changed while it was being read (lines from {self.first}): "
+                "nothing of it is taken; ingest it again once it is complete"
+            )
+        return LineBlock(self.first, data, frozenset())
+
+
 class RawSource:
     """A file opened for ingest. Iterate `lines()`, then read `sha256` and `size`."""
 
@@ -130,13 +159,17 @@ class RawSource:
         for number, (data, too_long) in enumerate(self._lines(), 1):
             yield RawLine(number, data if too_long else data.rstrip(b"\r\n"), too_long)
 
-    def line_blocks(self, max_lines: int) -> Iterator[LineBlock]:
+    def line_blocks(self, max_lines: int, *, spans: bool = False) -> Iterator[LineBlock]:
         """The lines in blocks of up to `max_lines`, as one byte string each, for handing to
         another process whole. If the file turns out damaged, the blocks read before the
-        damage come first, then the `SourceError`."""
+        damage come first, then the `SourceError`.
+
+        With `spans`, the blocks of a plain file are `FileSpan`s where they can be (every
+        block but the last, up to the first over-long line), for worker processes that read
+        them from the file themselves."""
         if self.compressed:
             return self._line_blocks_by_line(max_lines)
-        return self._line_blocks_by_buffer(max_lines)
+        return self._line_blocks_by_buffer(max_lines, spans=spans)
 
     def _line_blocks_by_line(self, max_lines: int) -> Iterator[LineBlock]:
         """`line_blocks` a line at a time: a damaged gzip stream fails in the middle of a
@@ -164,7 +197,9 @@ class RawSource:
         if failure is not None:
             raise failure
 
-    def _line_blocks_by_buffer(self, max_lines: int) -> Iterator[LineBlock]:
+    def _line_blocks_by_buffer(
+        self, max_lines: int, *, spans: bool = False
+    ) -> Iterator[LineBlock | FileSpan]:
         """`line_blocks` of an uncompressed file, read a buffer at a time and split in C:
         the same blocks as reading it by line, for a fraction of the main process's time."""
         read = self._stream.read
@@ -175,6 +210,9 @@ class RawSource:
         carry = b""  # the start of a line the last read cut off
         skipping = False  # in the rest of an over-long line already stood in for
         number = 0
+        # Where lines[0] starts in the file, while the blocks are the file's bytes as they
+        # are (an over-long line is cut short in its block, and after one no span is made).
+        position: int | None = 0 if spans else None
         try:
             while chunk := read(READ_BUFFER):
                 if skipping:
@@ -193,10 +231,19 @@ class RawSource:
                 for offset, line in enumerate(complete, number + 1):
                     if len(line) > limit:
                         too_long.add(offset)
+                if too_long or skipping:
+                    position = None
                 number += len(complete)
                 lines += complete
                 while len(lines) >= max_lines:
-                    yield self._line_block(first, lines[:max_lines], too_long)
+                    block = self._line_block(first, lines[:max_lines], too_long)
+                    if position is None:
+                        yield block
+                    else:
+                        size = len(block.data)
+                        digest = hashlib.sha256(block.data).digest()
+                        yield FileSpan(first, str(self.path), position, size, digest)
+                        position += size
                     first += max_lines
                     del lines[:max_lines]
             if carry:

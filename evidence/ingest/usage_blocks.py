@@ -19,7 +19,7 @@ from typing import Any
 from evidence.ingest.formats import records
 from evidence.ingest.plain_usage import plain_usage_row
 from evidence.ingest.records import RecordError, usage_record
-from evidence.ingest.source import LineBlock, RawSource, SourceError
+from evidence.ingest.source import FileSpan, LineBlock, RawSource, SourceError
 
 BLOCK_LINES = 2_000
 NULL = "\\N"
@@ -126,13 +126,15 @@ def usage_block_from_records(
 
 
 def usage_block_from_lines(
-    lines: LineBlock, fmt: str, batch_id: int, full_prompts: bool
+    lines: LineBlock | FileSpan, fmt: str, batch_id: int, full_prompts: bool
 ) -> UsageBlock:
     """Parse raw NDJSON lines of format `fmt` into a block (runs in a worker process).
 
     Native lines that are plainly valid take the short path (`plain_usage_row`); every
     other line, and every line of an adapted format, goes through the full validator.
     """
+    if isinstance(lines, FileSpan):
+        lines = lines.load()
     if fmt != "native":
         return usage_block_from_records(
             records(lines.lines(), kind="usage", fmt=fmt),
@@ -226,7 +228,7 @@ class UsageBlockPipeline:
         self, source: RawSource, *, fmt: str, batch_id: int, full_prompts: bool
     ) -> Iterator[UsageBlock]:
         args = (fmt, batch_id, full_prompts)
-        line_blocks = source.line_blocks(BLOCK_LINES)
+        line_blocks = source.line_blocks(BLOCK_LINES, spans=self._pool is not None)
         if self._pool is None:
             for lines in line_blocks:
                 yield usage_block_from_lines(lines, *args)

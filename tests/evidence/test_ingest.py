@@ -782,6 +782,64 @@ def test_the_short_path_reads_repeated_keys_and_huge_integers_as_the_full_one_do
     assert refused == {_RAW_VARIANTS[i] for i in (1, 2, 3, 4, 5, 8, 9)}
 
 
+def test_a_file_changed_while_workers_read_it_is_refused_whole(tmp_path, settings):
+    """Workers read their blocks from the file itself (`FileSpan`): if the bytes there are
+    no longer the ones hashed, nothing is stored and the batch says why."""
+    from evidence.ingest import source, usage_blocks
+
+    settings.PACTA_INGEST_WORKERS = 2
+    path = write_ndjson(tmp_path / "u.ndjson", [usage(i) for i in range(5000)])
+    loads = source.FileSpan.load
+
+    def load_after_a_change(span):
+        if span.first > 1:  # the file is rewritten after its first block was read
+            with open(span.path, "r+b") as fh:
+                fh.seek(span.offset + 20)
+                fh.write(b"X")
+        return loads(span)
+
+    original = usage_blocks.UsageBlockPipeline.__init__
+
+    def in_process_pool(self, *, workers):  # the workers' code, run where a patch reaches
+        original(self, workers=0)
+        self.workers = workers
+        self._pool = _InlinePool()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(source.FileSpan, "load", load_after_a_change)
+        patch.setattr(usage_blocks.UsageBlockPipeline, "__init__", in_process_pool)
+        patch.setattr("evidence.ingest.service.PARALLEL_MIN_BYTES", 0)
+        result = ingest("usage", path)
+    assert result.status == IngestBatch.Status.REJECTED
+    assert result.accepted == 0 and not UsageEvent.objects.exists()
+    assert any("the file changed while it was being read" in e["message"] for e in result.errors)
+
+
+class _InlinePool:
+    """`multiprocessing.Pool.apply_async`, run at once in this process."""
+
+    class _Done:
+        def __init__(self, fn, args):
+            try:
+                self._value, self._error = fn(*args), None
+            except Exception as exc:  # delivered by get(), as a pool does
+                self._value, self._error = None, exc
+
+        def get(self):
+            if self._error is not None:
+                raise self._error
+            return self._value
+
+    def apply_async(self, fn, args):
+        return self._Done(fn, args)
+
+    def terminate(self):
+        pass
+
+    def join(self):
+        pass
+
+
 def test_a_plain_file_is_cut_into_the_same_blocks_by_buffer_as_by_line(tmp_path, monkeypatch):
     import random
 
@@ -803,13 +861,19 @@ def test_a_plain_file_is_cut_into_the_same_blocks_by_buffer_as_by_line(tmp_path,
         path = tmp_path / f"{case}.ndjson"
         path.write_bytes(data)
         results = []
-        for by_buffer in (True, False):
+        for way in ("buffer", "spans", "line"):
             raw = source.RawSource(path, max_line_bytes=limit)
-            blocks = raw._line_blocks_by_buffer(7) if by_buffer else raw._line_blocks_by_line(7)
+            blocks = (
+                raw._line_blocks_by_line(7)
+                if way == "line"
+                else raw._line_blocks_by_buffer(7, spans=way == "spans")
+            )
             try:
-                results.append(([(b.first, b.data, b.too_long) for b in blocks], None))
+                # A span is read from the file by the worker: what it loads must be the block.
+                loaded = (b.load() if isinstance(b, source.FileSpan) else b for b in blocks)
+                results.append(([(b.first, b.data, b.too_long) for b in loaded], None))
             except source.SourceError as exc:
                 results.append(([], (exc.line, str(exc))))
             results[-1] += (raw.lines_read,)
             raw.finish()
-        assert results[0] == results[1], data
+        assert results[0] == results[1] == results[2], data
