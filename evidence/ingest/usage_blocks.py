@@ -9,6 +9,7 @@ the accounts and keys they name — and the errors of its bad lines with their n
 
 from __future__ import annotations
 
+import mmap
 import multiprocessing
 import os
 from collections import deque
@@ -35,6 +36,8 @@ class UsageBlock:
     accounts: set[str] = field(default_factory=set)
     keys: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (account, ts)
     errors: list[tuple[int, str | None, str, bytes | None]] = field(default_factory=list)
+    # (slot, size) while the COPY text waits in a shared slot (see `_block_in_slot`)
+    slot: tuple[int, int] | None = None
 
 
 class _BlockBuilder:
@@ -212,6 +215,31 @@ def ingest_workers(configured: int) -> int:
     return max(0, min(configured, (os.cpu_count() or 1)))
 
 
+# Where workers leave a block's COPY text for the main process: a memory mapping shared
+# with them (created before the fork), one slot per block in flight. Passing a megabyte
+# a block back through the result pipe cost the main process more CPU than anything else
+# it does; a block too large for its slot still goes through the pipe.
+SLOT_BYTES = 4 * 1024 * 1024
+_shared_slots: mmap.mmap | None = None  # in a worker: its pipeline's slots
+
+
+def _worker_start(slots: mmap.mmap) -> None:
+    """Pool initializer: the slots reach the worker by the fork, not by pickling."""
+    global _shared_slots
+    _shared_slots = slots
+
+
+def _block_in_slot(lines: LineBlock | FileSpan, slot: int, *args) -> UsageBlock:
+    """`usage_block_from_lines` in a worker, its COPY text left in shared slot `slot`."""
+    block = usage_block_from_lines(lines, *args)
+    size = len(block.copy_data)
+    if _shared_slots is not None and size <= SLOT_BYTES:
+        start = slot * SLOT_BYTES
+        _shared_slots[start : start + size] = block.copy_data
+        block.copy_data, block.slot = b"", (slot, size)
+    return block
+
+
 class UsageBlockPipeline:
     """Blocks of a file, in order, prepared by a pool of `workers` processes (or in process).
 
@@ -222,7 +250,17 @@ class UsageBlockPipeline:
 
     def __init__(self, *, workers: int) -> None:
         self.workers = workers
-        self._pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
+        self._pool = None
+        self._shared: mmap.mmap | None = None
+        if workers > 1:
+            # A slot is written again only by the block `slots` after it, which is sent
+            # once that block has been taken out (at most `in_flight` are pending).
+            self._in_flight = 3 * workers
+            self._slots = self._in_flight + 1
+            self._shared = mmap.mmap(-1, self._slots * SLOT_BYTES)  # MAP_SHARED, anonymous
+            self._pool = multiprocessing.get_context("fork").Pool(
+                workers, initializer=_worker_start, initargs=(self._shared,)
+            )
 
     def blocks(
         self, source: RawSource, *, fmt: str, batch_id: int, full_prompts: bool
@@ -236,19 +274,31 @@ class UsageBlockPipeline:
         pending: deque = deque()
         failure: SourceError | None = None
         try:
-            for lines in line_blocks:
-                pending.append(self._pool.apply_async(usage_block_from_lines, (lines, *args)))
-                if len(pending) >= 3 * self.workers:
-                    yield pending.popleft().get()
+            for sent, lines in enumerate(line_blocks):
+                slot = sent % self._slots
+                pending.append(self._pool.apply_async(_block_in_slot, (lines, slot, *args)))
+                if len(pending) >= self._in_flight:
+                    yield self._taken(pending.popleft().get())
         except SourceError as exc:
             failure = exc  # deliver the lines read before the damage, then report it
         while pending:
-            yield pending.popleft().get()
+            yield self._taken(pending.popleft().get())
         if failure is not None:
             raise failure
+
+    def _taken(self, block: UsageBlock) -> UsageBlock:
+        """The block with its COPY text copied out of its slot, which is free again."""
+        if block.slot is not None:
+            slot, size = block.slot
+            start = slot * SLOT_BYTES
+            block.copy_data, block.slot = self._shared[start : start + size], None
+        return block
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.terminate()
             self._pool.join()
             self._pool = None
+        if self._shared is not None:
+            self._shared.close()
+            self._shared = None

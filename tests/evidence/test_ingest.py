@@ -573,27 +573,35 @@ def test_command_names_a_missing_path(tmp_path):
 # --- parallel preparation ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize(
+    "workers, slot_bytes",
+    [(0, None), (2, None), (2, 1200)],  # 1,200 bytes: some blocks fit a slot, some do not
+)
 def test_blocks_prepared_in_parallel_keep_file_order_and_line_numbers(
-    tmp_path, monkeypatch, settings, workers
+    tmp_path, monkeypatch, settings, workers, slot_bytes
 ):
     from evidence.ingest import service, usage_blocks
     from evidence.ingest.loaders import UsageLoader
 
     monkeypatch.setattr(service, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(usage_blocks, "BLOCK_LINES", 3)
+    if slot_bytes:
+        monkeypatch.setattr(usage_blocks, "SLOT_BYTES", slot_bytes)
     monkeypatch.setattr(UsageLoader, "chunk_rows", 5)
     settings.PACTA_INGEST_WORKERS = workers
-    lines = [json.dumps(usage(i)) for i in range(20)]
+    # 20 blocks: each shared slot is used again several times.
+    lines = [json.dumps(usage(i)) for i in range(60)]
     lines[4] = json.dumps(usage(4, output_tokens=-1))
     lines[13] = "{oops"
+    lines[44] = json.dumps(usage(44, prompt="x" * 900))  # a block too large for a small slot
     path = tmp_path / "u.ndjson"
     path.write_text("\n".join(lines) + "\n")
     result = ingest("usage", path)
-    assert result.accepted == 18
+    assert result.accepted == 58
     assert [(e["line"], e["field"]) for e in result.errors] == [(5, "output_tokens"), (14, None)]
     stored = list(UsageEvent.objects.order_by("id").values_list("request_id", flat=True))
-    assert stored == [f"req_{i:06d}" for i in range(20) if i not in (4, 13)]
+    assert stored == [f"req_{i:06d}" for i in range(60) if i not in (4, 13)]
+    assert UsageEvent.objects.get(request_id="req_000044").prompt_excerpt.startswith("xxx")
     assert usage_batches_verify()["ok"]
 
 
@@ -802,7 +810,7 @@ def test_a_file_changed_while_workers_read_it_is_refused_whole(tmp_path, setting
 
     def in_process_pool(self, *, workers):  # the workers' code, run where a patch reaches
         original(self, workers=0)
-        self.workers = workers
+        self.workers, self._in_flight, self._slots = workers, 3 * workers, 3 * workers + 1
         self._pool = _InlinePool()
 
     with pytest.MonkeyPatch.context() as patch:
