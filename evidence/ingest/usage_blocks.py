@@ -5,6 +5,10 @@ storing it, so for NDJSON files the blocks are prepared by worker processes whil
 process streams finished blocks into COPY, in file order. A block carries everything the
 loader and the batch record need — the COPY text of its valid rows, their hashes in order,
 the accounts and keys they name — and the errors of its bad lines with their numbers.
+
+What goes between the processes is kept small: a worker reads its lines of a plain file
+from the file itself (`source.FileSpan`) and leaves the COPY text in a memory slot shared
+with the main process (`_block_in_slot`); only the rest of the block goes through a pipe.
 """
 
 from __future__ import annotations
