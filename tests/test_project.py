@@ -107,9 +107,9 @@ def _broker_connections_drop() -> None:
 
     Tests that request reports publish through the configured broker, and the pooled
     producer keeps that connection: without this, a task sent after the broker setting
-    changed would still go to the old broker, where no worker of this test listens."""
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
+    changed would still go to the old broker, where no worker of this test listens. The
+    pools themselves are left open: kombu keeps them by broker, and the next test that uses
+    the old broker gets the same pool back."""
     celery_app._pool = None
     amqp = celery_app.__dict__.get("amqp")
     if amqp is not None:
