@@ -450,7 +450,7 @@ def _write_manifest(workdir: Path, manifest: dict, *, number: int) -> Exhibit:
         file_name="manifest.json",
         title="Manifest",
         description="The SHA-256 of every exhibit, the snapshot hash and the ledger entry "
-        "the report certifies; `verify_report` checks the file against it.",
+        "the report certifies; Pacta's verify_report command checks the file against it.",
         path=path,
         rows=None,
         sha256=sha256_hex(payload),
