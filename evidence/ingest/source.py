@@ -159,7 +159,7 @@ class RawSource:
         for number, (data, too_long) in enumerate(self._lines(), 1):
             yield RawLine(number, data if too_long else data.rstrip(b"\r\n"), too_long)
 
-    def line_blocks(self, max_lines: int, *, spans: bool = False) -> Iterator[LineBlock]:
+    def line_blocks(self, max_lines: int, *, spans: bool = False) -> Iterator[LineBlock | FileSpan]:
         """The lines in blocks of up to `max_lines`, as one byte string each, for handing to
         another process whole. If the file turns out damaged, the blocks read before the
         damage come first, then the `SourceError`.

@@ -21,10 +21,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import orjson
 
-from tests.benchmarks.harness import ROOT, Run, Table, manage, run_timed
+from tests.benchmarks.harness import ROOT, Run, Table, database_recreate, manage, run_timed
 
 BULK_CREATE_ROWS = 100_000
 REST_EVENTS = 200_000
@@ -106,9 +107,14 @@ def _checkpoint() -> None:
         cursor.execute("CHECKPOINT")
 
 
-def _round(
-    *, usage_path: Path, csv_path: Path, rows: int, env: dict[str, str], columns
-) -> tuple[float, float, int, Run]:
+class _Round(NamedTuple):
+    raw_seconds: float
+    bulk_seconds: float
+    bulk_rows: int
+    pacta: Run
+
+
+def _round(*, usage_path: Path, csv_path: Path, rows: int, env: dict[str, str], columns) -> _Round:
     """One round on an empty record: raw COPY, bulk_create of a prefix, Pacta's ingest."""
     from django.db import connection
 
@@ -160,7 +166,6 @@ def _round(
 
     # Pacta: the ingest command, as an operator runs it.
     print("    Pacta ingest usage ...", flush=True)
-    _truncate_usage()
     _checkpoint()
     pacta = run_timed(manage("ingest", "usage", str(usage_path), "--json"), env)
     result = json.loads(pacta.stdout)
@@ -170,7 +175,7 @@ def _round(
         f"{bulk_rows / bulk_seconds:,.0f} rows/s, Pacta {rows / pacta.seconds:,.0f} rows/s",
         flush=True,
     )
-    return raw.seconds, bulk_seconds, bulk_rows, pacta
+    return _Round(raw.seconds, bulk_seconds, bulk_rows, pacta)
 
 
 def bench_ingest(
@@ -182,7 +187,6 @@ def bench_ingest(
     from django.core.management import call_command
 
     from evidence.ingest.loaders import USAGE_COLUMNS
-    from tests.benchmarks.harness import database_recreate
 
     usage_path = scenario / "usage.ndjson"
     columns = USAGE_COLUMNS
@@ -200,10 +204,10 @@ def bench_ingest(
             _round(usage_path=usage_path, csv_path=csv_path, rows=rows, env=env, columns=columns)
         )
     # The later parts go on with the last round's database; the figures are the medians.
-    raw_seconds = statistics.median(r[0] for r in results)
-    bulk_rows = results[0][2]
-    bulk_seconds = statistics.median(r[1] for r in results)
-    pacta = sorted((r[3] for r in results), key=lambda run: run.seconds)[len(results) // 2]
+    raw_seconds = statistics.median(r.raw_seconds for r in results)
+    bulk_rows = results[0].bulk_rows
+    bulk_seconds = statistics.median(r.bulk_seconds for r in results)
+    pacta = sorted((r.pacta for r in results), key=lambda run: run.seconds)[len(results) // 2]
 
     pacta_rate = rows / pacta.seconds
     raw_rate = rows / raw_seconds

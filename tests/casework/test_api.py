@@ -72,17 +72,23 @@ def record(tmp_path):
             ],
         ),
     )
-    terms = tmp_path / "services-agreement-2025-06-01.md"
-    terms.write_text(TERMS)
+    _terms_version(tmp_path, dt.date(2025, 6, 1))
+    return tmp_path
+
+
+def _terms_version(tmp_path: Path, effective: dt.date) -> None:
+    """Import TERMS as the services agreement's version taking effect on `effective`."""
+    label = effective.isoformat()
+    path = tmp_path / f"services-agreement-{label}.md"
+    path.write_text(TERMS)
     terms_import(
         actor="system:test",
-        path=terms,
+        path=path,
         document_slug="services-agreement",
         title="Services Agreement",
-        version_label="2025-06-01",
-        effective=dt.date(2025, 6, 1),
+        version_label=label,
+        effective=effective,
     )
-    return tmp_path
 
 
 def client_for(user, *scopes) -> APIClient:
@@ -233,16 +239,7 @@ def test_an_allegation_names_a_clause_in_force_during_the_case(record, writer, t
     """A Terms version that took effect after the case window governed none of its
     conduct: alleging one of its clauses is a 400 naming `clause`, through the API as
     through the case page; a clause of the version in force in the window is accepted."""
-    later = tmp_path / "services-agreement-2026-06-01.md"
-    later.write_text(TERMS)
-    terms_import(
-        actor="system:test",
-        path=later,
-        document_slug="services-agreement",
-        title="Services Agreement",
-        version_label="2026-06-01",
-        effective=dt.date(2026, 6, 1),
-    )
+    _terms_version(tmp_path, dt.date(2026, 6, 1))
     open_case(writer, window_start="2026-01-01T00:00:00Z", window_end="2026-02-01T00:00:00Z")
     base = "/api/v1/cases/PACTA-2026-001"
     in_force = Clause.objects.get(version__label="2025-06-01", path="3.3(a)")
