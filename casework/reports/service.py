@@ -18,6 +18,7 @@ import logging
 import shutil
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -300,54 +301,32 @@ def _build(job: ReportJob, snapshot: Snapshot | None, workdir: Path, stages: Sta
     )
     report_data = canonical_json(json_native(context)).encode("utf-8")
 
-    stages.enter("Writing exhibits", 15)
-    exhibits = exhibits_write(
-        snapshot=snapshot,
-        redactor=redactor,
-        workdir=workdir,
-        report_data=report_data,
-        progress=lambda stage: stages.enter(stage.capitalize(), 25),
-    )
-    if redactor.public and not exhibit_public_ok(exhibits):
-        raise ReportError("the public edition must carry aggregates only")
+    # The charts need only the snapshot, so they are drawn in a second thread while the
+    # exhibits are written: a usage exhibit's rows spend most of their time in PostgreSQL
+    # and in compression, which leave this process's interpreter free for matplotlib.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-charts") as pool:
+        drawing = pool.submit(_charts_draw, snapshot, context)
+        stages.enter("Writing exhibits", 15)
+        exhibits = exhibits_write(
+            snapshot=snapshot,
+            redactor=redactor,
+            workdir=workdir,
+            report_data=report_data,
+            progress=lambda stage: stages.enter(stage.capitalize(), 25),
+        )
+        if redactor.public and not exhibit_public_ok(exhibits):
+            raise ReportError("the public edition must carry aggregates only")
 
-    stages.enter("Writing the manifest", 45)
-    signer = signer_subject()
-    manifest = _manifest(job, snapshot, exhibits, generated_at, signer)
-    manifest_exhibit = _write_manifest(workdir, manifest, number=len(exhibits) + 1)
+        stages.enter("Writing the manifest", 45)
+        signer = signer_subject()
+        manifest = _manifest(job, snapshot, exhibits, generated_at, signer)
+        manifest_exhibit = _write_manifest(workdir, manifest, number=len(exhibits) + 1)
 
-    stages.enter("Drawing the charts", 50)
-    from casework.reports import charts  # matplotlib: imported by the builds that draw
-
-    names = {d["code"]: d.get("name") or d["code"] for d in (snapshot.data["detection"] or {})
-             .get("detectors", [])}  # fmt: skip
-    chart_events = [
-        {"day": e["at"][:10], "kind": e["kind"], "label": _event_label(e)}
-        for e in context["chronology"]["events"]
-    ]
+        stages.enter("Drawing the charts", 50)
+        drawn = drawing.result()
     context.update(
         {
-            "charts": {
-                "volume": svg_data_uri(
-                    charts.volume_chart(
-                        daily=snapshot.data["usage"]["daily"],
-                        groups=snapshot.data["groups"],
-                        events=chart_events,
-                    )
-                ),
-                "rhythm": svg_data_uri(
-                    charts.rhythm_chart(
-                        case_hours=snapshot.data["usage"]["hours"],
-                        baseline_hours=snapshot.data["usage"]["baseline"]["hours"],
-                    )
-                ),
-                "signal": svg_data_uri(
-                    charts.signal_chart(
-                        findings=(snapshot.data["detection"] or {}).get("findings", []),
-                        names=names,
-                    )
-                ),
-            },
+            "charts": drawn,
             "sections": [{"id": key, "title": title} for key, title in SECTIONS],
             "exhibits": [
                 {**e.as_dict(), "rows_display": "—" if e.rows is None else f"{e.rows:,}"}
@@ -397,6 +376,36 @@ def _build(job: ReportJob, snapshot: Snapshot | None, workdir: Path, stages: Sta
 
     stages.enter("Storing the report as evidence", 90)
     _store(job, snapshot, attachments, signed, rendered.pages, signature, stages)
+
+
+def _charts_draw(snapshot: Snapshot, context: dict[str, Any]) -> dict[str, str | None]:
+    """The report's three summary charts as data URIs (FRE 1006: drawn from the snapshot's
+    aggregates, the same figures the daily and rhythm exhibits hold)."""
+    from casework.reports import charts  # matplotlib: imported by the builds that draw
+
+    data = snapshot.data
+    detection = data["detection"] or {}
+    names = {d["code"]: d.get("name") or d["code"] for d in detection.get("detectors", [])}
+    chart_events = [
+        {"day": e["at"][:10], "kind": e["kind"], "label": _event_label(e)}
+        for e in context["chronology"]["events"]
+    ]
+    return {
+        "volume": svg_data_uri(
+            charts.volume_chart(
+                daily=data["usage"]["daily"], groups=data["groups"], events=chart_events
+            )
+        ),
+        "rhythm": svg_data_uri(
+            charts.rhythm_chart(
+                case_hours=data["usage"]["hours"],
+                baseline_hours=data["usage"]["baseline"]["hours"],
+            )
+        ),
+        "signal": svg_data_uri(
+            charts.signal_chart(findings=detection.get("findings", []), names=names)
+        ),
+    }
 
 
 def _event_label(event: dict[str, Any]) -> str:

@@ -77,7 +77,10 @@ def report_sign(
         location=location or None,
     )
     pdf_signer = signers.PdfSigner(metadata, signer=signer, timestamper=timestamper)
-    with source.open("rb") as infile, target.open("wb") as outfile:
+    # Opened for reading too: pyHanko then writes the signed revision straight into the
+    # file and digests it there; given a write-only file it would build the whole report
+    # (hundreds of megabytes with a usage exhibit) in memory first and copy it over.
+    with source.open("rb") as infile, target.open("w+b") as outfile:
         writer = IncrementalPdfFileWriter(infile, strict=False)
         if prepare is not None:
             prepare(writer)
