@@ -28,6 +28,7 @@ from typing import Any
 from django.db import connection
 from psycopg import sql
 
+from evidence.canonical import instant, instant_sql
 from evidence.detectors.lexicons import lexicon, lexicon_pattern
 from evidence.ingest.records import ACCOUNT_PROFILE_FIELDS
 from evidence.models import Account
@@ -197,32 +198,18 @@ def activity_release() -> None:
         cursor.execute(f"DROP TABLE IF EXISTS {', '.join(TEMP_TABLES)}")
 
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-
-
-def _instant_sql(column: str) -> str:
-    """A timestamp as whole microseconds since the epoch. The driver's Python-level
-    timestamp parser (what Django installs) costs ~25 us a value; a run reads tens of
-    thousands of them, and an integer converts exactly in one addition."""
-    return f"(extract(epoch FROM {column}) * 1000000)::bigint"
-
-
-def _instant(microseconds: int | None) -> dt.datetime | None:
-    return None if microseconds is None else _EPOCH + dt.timedelta(microseconds=microseconds)
-
-
 def _profiles() -> dict[str, dict[str, Any]]:
-    """Every account's profile, keyed by account id (read with SQL: see `_instant_sql`)."""
+    """Every account's profile, keyed by account id (read with SQL: see `instant_sql`)."""
     fields = ("pk", "account_id", *ACCOUNT_PROFILE_FIELDS)
     columns = [
-        _instant_sql(name) if name == "created_at" else ("id" if name == "pk" else name)
+        instant_sql(name) if name == "created_at" else ("id" if name == "pk" else name)
         for name in fields
     ]
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {', '.join(columns)} FROM {Account._meta.db_table}")
         rows = [dict(zip(fields, values, strict=True)) for values in cursor.fetchall()]
     for row in rows:
-        row["created_at"] = _instant(row["created_at"])
+        row["created_at"] = instant(row["created_at"])
     return {row["account_id"]: row for row in rows}
 
 
@@ -262,8 +249,8 @@ def _account_pass(cursor, activity: Activity, catalogue: list[Release]) -> None:
           count(*) FILTER (WHERE {HARVEST_SQL}) AS harvest_requests,
           count(*) FILTER (WHERE u.status = 429) AS throttled,
           count(*) FILTER (WHERE u.end_user <> '') AS end_user_requests,
-          {_instant_sql("min(u.ts)")} AS first_ts,
-          {_instant_sql("max(u.ts)")} AS last_ts{extra}
+          {instant_sql("min(u.ts)")} AS first_ts,
+          {instant_sql("max(u.ts)")} AS last_ts{extra}
         FROM evidence_usageevent u
         WHERE {window.sql}
         GROUP BY u.account_id
@@ -276,7 +263,7 @@ def _account_pass(cursor, activity: Activity, catalogue: list[Release]) -> None:
     if not rows:
         return
     for row in rows:
-        row["first_ts"], row["last_ts"] = _instant(row["first_ts"]), _instant(row["last_ts"])
+        row["first_ts"], row["last_ts"] = instant(row["first_ts"]), instant(row["last_ts"])
     if window.start is None:
         window.start = min(row["first_ts"] for row in rows)
     if window.end is None:
