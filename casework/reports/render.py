@@ -18,6 +18,7 @@ import base64
 import datetime as dt
 import gc
 import hashlib
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,12 +93,13 @@ def streamed(exhibits: list[Exhibit]) -> list[Exhibit]:
 def attachments_embed_streamed(writer, exhibits: list[Exhibit], *, created: dt.datetime) -> None:
     """Add large exhibits to a pyHanko incremental writer as PDF/A-3 associated files.
 
-    The file is read once, in chunks: deflated (`exhibits.exhibit_compressor`: these are
-    large, repetitive text files and the time matters more than the last few percent) and
-    MD5-summed for the `/CheckSum` entry, so memory holds only the compressed bytes.
+    Each exhibit is deflated (`exhibits.exhibit_compressor`: these are large, repetitive
+    text files and the time matters more than the last few percent) and MD5-summed for the
+    `/CheckSum` entry into a file beside it, usually while it was written, and the
+    compressed bytes are copied from that file into the PDF as it is written: memory holds
+    none of them, however large the case.
     """
     from pyhanko.pdf_utils import generic
-    from pyhanko.pdf_utils.embed import EmbeddedFileObject
 
     if not exhibits:
         return
@@ -119,7 +121,8 @@ def attachments_embed_streamed(writer, exhibits: list[Exhibit], *, created: dt.d
     for exhibit in exhibits:
         encoded, checksum = _deflated(exhibit)
         stamp = generic.pdf_date(created)
-        stream = EmbeddedFileObject(
+        stream = _embedded_file_from(
+            encoded,
             writer,
             dict_data={
                 generic.pdf_name("/Filter"): generic.pdf_name("/FlateDecode"),
@@ -132,10 +135,8 @@ def attachments_embed_streamed(writer, exhibits: list[Exhibit], *, created: dt.d
                     }
                 ),
             },
-            encoded_data=encoded,
             mime_type=exhibit.mime,
         )
-        del encoded
         spec = generic.DictionaryObject(
             {
                 generic.pdf_name("/Type"): generic.pdf_name("/Filespec"),
@@ -163,20 +164,43 @@ def attachments_embed_streamed(writer, exhibits: list[Exhibit], *, created: dt.d
     writer.update_root()
 
 
-def _deflated(exhibit: Exhibit) -> tuple[bytes, bytes]:
-    """The exhibit Flate-compressed, and the MD5 of its bytes: made while it was written
-    when it was streamed from the database, else now, in one pass over the file."""
+def _deflated(exhibit: Exhibit) -> tuple[Path, bytes]:
+    """The file holding the exhibit Flate-compressed, and the MD5 of its bytes: made while
+    it was written when it was streamed from the database, else now, in one pass."""
     if exhibit.deflated is not None and exhibit.md5 is not None:
-        return exhibit.deflated.read_bytes(), exhibit.md5
+        return exhibit.deflated, exhibit.md5
     compressor = exhibit_compressor()
     md5 = hashlib.md5(usedforsecurity=False)
-    parts = []
-    with exhibit.path.open("rb") as fh:
+    deflated = exhibit.path.with_name(exhibit.path.name + ".deflate")
+    with exhibit.path.open("rb") as fh, deflated.open("wb") as out:
         for chunk in iter(lambda: fh.read(CHUNK), b""):
             md5.update(chunk)
-            parts.append(compressor.compress(chunk))
-    parts.append(compressor.flush())
-    return b"".join(parts), md5.digest()
+            out.write(compressor.compress(chunk))
+        out.write(compressor.flush())
+    return deflated, md5.digest()
+
+
+def _embedded_file_from(path: Path, writer, **options):
+    """A pyHanko embedded-file stream whose encoded bytes are copied from `path` when the
+    PDF is written, never held in memory: a usage exhibit of millions of rows is hundreds
+    of megabytes even compressed, and the report's memory must not grow with the case."""
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.embed import EmbeddedFileObject
+
+    class FileBackedEmbeddedFile(EmbeddedFileObject):
+        def write_to_stream(self, stream, handler=None, container_ref=None) -> None:
+            if handler is not None:  # the report is signed, never encrypted
+                raise ValueError("a streamed exhibit cannot be written to an encrypted PDF")
+            self[generic.pdf_name("/Length")] = generic.NumberObject(path.stat().st_size)
+            generic.DictionaryObject.write_to_stream(self, stream, handler, container_ref)
+            del self["/Length"]
+            stream.write(b"\nstream\n")
+            with path.open("rb") as fh:
+                shutil.copyfileobj(fh, stream, CHUNK)
+            stream.write(b"\nendstream")
+
+    # The stream's own data stays empty: only `write_to_stream` above reads the file.
+    return FileBackedEmbeddedFile(writer, encoded_data=b"", **options)
 
 
 def _sort_name_array(array) -> None:

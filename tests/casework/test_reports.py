@@ -554,6 +554,9 @@ def test_large_exhibits_are_streamed_into_the_same_associated_file_structure(
             assert spec.obj.objgen in associated
             data = spec.get_file().read_bytes()
             assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+            params = spec.get_file().obj.Params
+            assert int(params.Size) == len(data) == entry["size"]
+            assert bytes(params.CheckSum) == hashlib.md5(data, usedforsecurity=False).digest()
     out = io.StringIO()
     call_command("verify_report", str(path), "--json", stdout=out)
     assert json.loads(out.getvalue())["ok"] is True
