@@ -165,7 +165,7 @@ class ExhibitSet:
         return exhibit
 
     def rows(self, file_name, title, description, header, rows: Iterable, **extra) -> Exhibit:
-        writer = _HashingWriter(self.workdir / file_name)
+        writer = _HashingWriter(self.workdir / file_name, deflate=True)
         text = io.TextIOWrapper(writer, encoding="utf-8", newline="", write_through=True)
         out = csv.writer(text, lineterminator="\n")
         out.writerow(header)
@@ -178,7 +178,7 @@ class ExhibitSet:
         return self._add(file_name, title, description, writer, count, **extra)
 
     def json(self, file_name, title, description, payload: bytes, **extra) -> Exhibit:
-        writer = _HashingWriter(self.workdir / file_name)
+        writer = _HashingWriter(self.workdir / file_name, deflate=True)
         writer.write(payload)
         return self._add(
             file_name, title, description, writer, None, mime="application/json", **extra

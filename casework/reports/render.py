@@ -5,11 +5,13 @@ output intent, XMP identification, fonts embedded) and embeds the exhibits throu
 `attachments` option, each a `weasyprint.Attachment` with its `relationship`, which the
 PDF/A-3 writer turns into `/AFRelationship` and lists in the catalogue's `/AF` array.
 
-WeasyPrint reads and compresses every attachment in memory, which is fine for the
-summaries but not for a usage exhibit of a million rows (hundreds of megabytes).
-Exhibits above `PACTA_REPORT_STREAM_ATTACHMENT_BYTES` are therefore added in the same
-incremental update that carries the signature (`attachments_embed_streamed`): compressed
-chunk by chunk, with the same Filespec, `/AFRelationship`, `/Params` and `/AF` entries.
+WeasyPrint reads and compresses every attachment in memory, on the render's own thread
+and at zlib's default level: fine for a few kilobytes, not for a usage exhibit of a
+million rows (hundreds of megabytes), and even megabytes of summaries slow the render.
+Exhibits above `PACTA_REPORT_STREAM_ATTACHMENT_BYTES` are therefore compressed by their
+writer while they are written and added in the same incremental update that carries the
+signature (`attachments_embed_streamed`), with the same Filespec, `/AFRelationship`,
+`/Params` and `/AF` entries.
 """
 
 from __future__ import annotations
