@@ -53,8 +53,9 @@ class Exhibit:
     mime: str = "text/csv"
     # Business record (FRE 803(6)) or analysis: a report keeps the two apart.
     nature: str = "business record"
-    # The bytes Flate-compressed, and their MD5, when written while streaming (see
-    # `_HashingWriter`); a large exhibit is embedded from these.
+    # The bytes Flate-compressed, and their MD5, made while the exhibit was written (see
+    # `_HashingWriter`; the manifest, written apart, has none): a streamed exhibit is
+    # embedded from these.
     deflated: Path | None = None
     md5: bytes | None = None
 
@@ -80,35 +81,30 @@ def exhibit_compressor():
     zlib-ng's level 2 compresses these large, repetitive CSV files faster than zlib's
     level 1 and smaller (measured here on usage rows: 140 MB/s to 0.33 of the size,
     against 104 MB/s to 0.35; zlib-ng's level 1 is faster still, 223 MB/s, but to 0.46,
-    and the compressed exhibit is held in memory while it is embedded). The stream is
-    ordinary Flate: every PDF reader inflates it.
+    and the signed PDF that carries it grows with it). The stream is ordinary Flate:
+    every PDF reader inflates it.
     """
     return zlib_ng.compressobj(level=2)
 
 
 class _HashingWriter(io.RawIOBase):
-    """A file that hashes and counts what passes through it.
+    """A file that hashes and counts what passes through it, and writes the same bytes
+    Flate-compressed beside it with their MD5: what a PDF embedded-file stream holds.
 
-    With `deflate`, it also writes the bytes Flate-compressed beside the file, with their
-    MD5: what a PDF embedded-file stream holds. A second thread compresses while the rows
-    are still arriving and this one hashes (zlib-ng and hashlib release the GIL), so a
-    large exhibit costs little more than the COPY itself and need not be read and
-    compressed again when embedded.
+    A second thread compresses while the rows are still arriving and this one hashes
+    (zlib-ng and hashlib release the GIL), so a large exhibit costs little more than the
+    COPY itself and need not be read and compressed again when embedded.
     """
 
-    def __init__(self, path: Path, *, deflate: bool = False) -> None:
+    def __init__(self, path: Path) -> None:
         self._fh = path.open("wb")
         self.digest = hashlib.sha256()
         self.size = 0
-        self.deflated: Path | None = None
-        self.md5 = None
-        self._queue: queue.Queue | None = None
-        if deflate:
-            self.deflated = path.with_name(path.name + ".deflate")
-            self.md5 = hashlib.md5(usedforsecurity=False)
-            self._queue = queue.Queue(maxsize=16)
-            self._thread = threading.Thread(target=self._deflate, daemon=True)
-            self._thread.start()
+        self.deflated = path.with_name(path.name + ".deflate")
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self._queue: queue.Queue = queue.Queue(maxsize=16)
+        self._thread = threading.Thread(target=self._deflate, daemon=True)
+        self._thread.start()
 
     def _deflate(self) -> None:
         compressor = exhibit_compressor()
@@ -125,17 +121,15 @@ class _HashingWriter(io.RawIOBase):
         self._fh.write(data)
         self.digest.update(data)
         self.size += len(data)
-        if self._queue is not None:
-            self._queue.put(data)
-            self.md5.update(data)
+        self._queue.put(data)
+        self.md5.update(data)
         return len(data)
 
     def close(self) -> None:
         if not self._fh.closed:
             self._fh.close()
-            if self._queue is not None:
-                self._queue.put(None)
-                self._thread.join()
+            self._queue.put(None)
+            self._thread.join()
         super().close()
 
 
@@ -158,14 +152,14 @@ class ExhibitSet:
             sha256=writer.digest.hexdigest(),
             size=writer.size,
             deflated=writer.deflated,
-            md5=writer.md5.digest() if writer.md5 is not None else None,
+            md5=writer.md5.digest(),
             **extra,
         )
         self.items.append(exhibit)
         return exhibit
 
     def rows(self, file_name, title, description, header, rows: Iterable, **extra) -> Exhibit:
-        writer = _HashingWriter(self.workdir / file_name, deflate=True)
+        writer = _HashingWriter(self.workdir / file_name)
         text = io.TextIOWrapper(writer, encoding="utf-8", newline="", write_through=True)
         out = csv.writer(text, lineterminator="\n")
         out.writerow(header)
@@ -178,7 +172,7 @@ class ExhibitSet:
         return self._add(file_name, title, description, writer, count, **extra)
 
     def json(self, file_name, title, description, payload: bytes, **extra) -> Exhibit:
-        writer = _HashingWriter(self.workdir / file_name, deflate=True)
+        writer = _HashingWriter(self.workdir / file_name)
         writer.write(payload)
         return self._add(
             file_name, title, description, writer, None, mime="application/json", **extra
@@ -188,7 +182,7 @@ class ExhibitSet:
         """Stream a query's rows as CSV straight from PostgreSQL into the file; the row
         count is the server's (the COPY command tag), not a count of lines, since a
         quoted field may hold a line break."""
-        writer = _HashingWriter(self.workdir / file_name, deflate=True)
+        writer = _HashingWriter(self.workdir / file_name)
         statement = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER)").format(query)
         with connection.cursor() as cursor:
             with cursor.cursor.copy(statement) as copy:

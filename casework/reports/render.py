@@ -168,7 +168,7 @@ def attachments_embed_streamed(writer, exhibits: list[Exhibit], *, created: dt.d
 
 def _deflated(exhibit: Exhibit) -> tuple[Path, bytes]:
     """The file holding the exhibit Flate-compressed, and the MD5 of its bytes: made while
-    it was written when it was streamed from the database, else now, in one pass."""
+    it was written, else (the manifest) now, in one pass."""
     if exhibit.deflated is not None and exhibit.md5 is not None:
         return exhibit.deflated, exhibit.md5
     compressor = exhibit_compressor()
