@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -43,10 +44,12 @@ def _production_env(**overrides: str | None) -> dict[str, str | None]:
 @pytest.mark.django_db
 def test_models_and_migrations_agree():
     # `--check` exits with status 1 (SystemExit) when a model change has no migration.
+    out = io.StringIO()
     try:
-        call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+        call_command("makemigrations", "--check", "--dry-run", stdout=out)
     except SystemExit as exc:
         pytest.fail(f"models and migrations disagree (makemigrations exited {exc.code})")
+    assert "No changes detected" in out.getvalue()
 
 
 def test_production_settings_pass_deploy_checks():
