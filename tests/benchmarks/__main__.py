@@ -1,6 +1,7 @@
 """`make bench`: python -m tests.benchmarks [--events N] [--accounts N] [--seed S] [--rounds R].
 
-`--only ingest` stops after the ingest figures (the later parts build on its rows)."""
+`--only ingest` stops after the ingest figures (the later parts build on its rows);
+`--only detect` skips the ingest figures, loads the scenario untimed and measures detection."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ def main() -> int:
     parser.add_argument("--accounts", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument(
-        "--only", choices=["ingest"], help="Run one part (the others need its rows anyway)."
+        "--only",
+        choices=["ingest", "detect"],
+        help="Run one part: ingest, or detect on the scenario loaded untimed.",
     )
     parser.add_argument(
         "--rounds", type=int, default=3, help="Rounds of the ingest loads (medians reported)."
@@ -60,6 +63,14 @@ def main() -> int:
     from tests.benchmarks.ingest import bench_ingest
     from tests.benchmarks.report import bench_report
 
+    if args.only == "detect":
+        from tests.benchmarks.detect import bench_detect
+
+        print("detect:", flush=True)
+        bench_detect(table, scenario=scenario, env=env, work=work)
+        print()
+        print(table.render())
+        return 0
     print("ingest:", flush=True)
     bench_ingest(table, scenario=scenario, env=env, work=work, rounds=args.rounds)
     if args.only == "ingest":
