@@ -28,8 +28,8 @@ BASELINE_SQL = (
     "SELECT account_id, count(*), sum(output_tokens) FROM evidence_usageevent GROUP BY account_id"
 )
 
-# The least SQL the signals need, split over two connections as detection splits its passes.
-# Each statement is a bare aggregate: no release windows, no link or sample queries, no
+# The least SQL the signals need, split over two connections (detection, too, runs its passes
+# on two). Each statement is a bare aggregate: no release windows, no link or sample queries, no
 # lexicon matching, nothing stored. Whatever detection does, it does at least this, so the
 # time is a lower bound on it (the cheapest arrangement found: the per-template figures are
 # summed from the (account, template) rows instead of a second scan).
@@ -60,7 +60,7 @@ def _floor(env: dict[str, str]) -> float:
         subprocess.Popen(psql_command(statements), cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
         for statements in FLOOR_SQL
     ]
-    if any(proc.wait() != 0 for proc in procs):
+    if any([proc.wait() != 0 for proc in procs]):  # a list: wait for every one
         raise RuntimeError("the floor queries failed")
     return time.perf_counter() - start
 
