@@ -99,6 +99,11 @@ def detection_available() -> bool:
 # --- helpers -------------------------------------------------------------------------------
 
 
+def _instant_iso(microseconds: int | None) -> str | None:
+    """An instant read with `instant_sql`, as the snapshot writes timestamps."""
+    return _iso(instant(microseconds))
+
+
 def _iso(value) -> str | None:
     if value is None:
         return None
@@ -342,8 +347,8 @@ def _usage(cursor, window) -> dict[str, Any]:
             else dict.fromkeys(("requests", "input_tokens", "output_tokens", "throttled"), 0)
         ),
         "with_end_user": total["with_end_user"] if total else 0,
-        "first_ts": _iso(instant(total["first_ts"])) if total else None,
-        "last_ts": _iso(instant(total["last_ts"])) if total else None,
+        "first_ts": _instant_iso(total["first_ts"]) if total else None,
+        "last_ts": _instant_iso(total["last_ts"]) if total else None,
         "max_id": total["max_id"] if total else None,
     }
     per_account: dict[str, dict[str, Any]] = {}
@@ -370,8 +375,10 @@ def _usage(cursor, window) -> dict[str, Any]:
             int(row["output_tokens"]),
         ]
     for entry in per_account.values():
-        entry["first_ts"] = _iso(instant(entry["first_ts"]))
-        entry["last_ts"] = _iso(instant(entry["last_ts"]))
+        entry["first_ts"], entry["last_ts"] = (
+            _instant_iso(entry["first_ts"]),
+            _instant_iso(entry["last_ts"]),
+        )
     daily = sorted(
         (
             {
@@ -451,9 +458,9 @@ def _limits(accounts: list[dict], minutes: list[tuple]) -> dict[str, Any]:
         "minutes_active": len(minutes),
         "peak_requests_per_minute": max((m[0] for m in minutes), default=0),
         "peak_tokens_per_minute": max((m[1] for m in minutes), default=0),
-        "peak_minute": _iso(instant(max(minutes, key=lambda m: (m[1], m[2]))[2]))
-        if minutes
-        else None,
+        "peak_minute": (
+            _instant_iso(max(minutes, key=lambda m: (m[1], m[2]))[2]) if minutes else None
+        ),
     }
     if limits:
         rpm = max(v[0] for v in limits.values())

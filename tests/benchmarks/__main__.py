@@ -60,33 +60,22 @@ def main() -> int:
     database_recreate(env)
     call_command("migrate", verbosity=0)
 
-    from tests.benchmarks.ingest import bench_ingest
-    from tests.benchmarks.report import bench_report
-
-    if args.only == "detect":
-        from tests.benchmarks.detect import bench_detect
-
-        print("detect:", flush=True)
-        bench_detect(table, scenario=scenario, env=env, work=work)
-        print()
-        print(table.render())
-        return 0
-    print("ingest:", flush=True)
-    bench_ingest(table, scenario=scenario, env=env, work=work, rounds=args.rounds)
-    if args.only == "ingest":
-        print()
-        print(table.render())
-        return 0
     from tests.benchmarks.case_page import bench_case_page
     from tests.benchmarks.detect import bench_detect
-    from tests.benchmarks.report import REFERENCE
+    from tests.benchmarks.ingest import bench_ingest
+    from tests.benchmarks.report import REFERENCE, bench_report
 
-    print("detect:", flush=True)
-    bench_detect(table, scenario=scenario, env=env, work=work)
-    print("report:", flush=True)
-    bench_report(table, env=env, work=work, scenario=scenario)
-    print("case page:", flush=True)
-    bench_case_page(table, reference=REFERENCE)
+    if args.only in (None, "ingest"):
+        print("ingest:", flush=True)
+        bench_ingest(table, scenario=scenario, env=env, work=work, rounds=args.rounds)
+    if args.only in (None, "detect"):
+        print("detect:", flush=True)
+        bench_detect(table, scenario=scenario, env=env, work=work)
+    if args.only is None:
+        print("report:", flush=True)
+        bench_report(table, env=env, work=work, scenario=scenario)
+        print("case page:", flush=True)
+        bench_case_page(table, reference=REFERENCE)
     print()
     print(table.render())
     return 0
