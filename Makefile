@@ -101,7 +101,7 @@ from casework import services
 from casework.demo import demo_record_load, demo_scenario_ensure
 from casework.models import Case
 from evidence.models import Account, Clause
-from evidence.models_detection import DetectionRun
+from evidence.models import DetectionRun
 scenario = Path("$(FUZZ_DIR)") / "scenario"
 demo_scenario_ensure(out_dir=scenario, accounts=200, events=10000, seed=11)
 demo_record_load(scenario_dir=scenario)

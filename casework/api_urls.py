@@ -1,4 +1,4 @@
-"""URLs of the case side's REST API, mounted at /api/v1/ by casework.urls after the record's.
+"""URLs of the case side's REST API, mounted at /api/v1/ by casework.config.urls after the record's.
 
 The last pattern answers every other /api/v1/ path with the API's JSON 404, so a client
 never gets an HTML page from the API.

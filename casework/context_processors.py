@@ -1,6 +1,6 @@
 """Template context for every page."""
 
-from evidence.verification import verification_latest
+from evidence.custody.verification import verification_latest
 
 
 def verification_alert(request) -> dict:

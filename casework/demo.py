@@ -51,7 +51,7 @@ def demo_record_load(*, scenario_dir: Path) -> list[str]:
     and counted as duplicates, so `make demo` twice does not double the record.
     """
     from evidence.ingest.service import ingest_file
-    from evidence.terms import terms_import
+    from evidence.terms.services import terms_import
 
     lines = []
     for path in sorted((scenario_dir / "terms").glob("*.md")):
@@ -138,7 +138,7 @@ def _demo_catalogue(*, scenario_dir: Path, lines: list[str]) -> None:
     """List prices and plan limits from the scenario's catalogue, once per file."""
     try:
         from evidence.detectors.catalogue import models_import, plans_import
-        from evidence.models_detection import ModelRelease, PlanLimit
+        from evidence.models import ModelRelease, PlanLimit
     except ImportError:
         lines.append("model catalogue: not loaded (detection's catalogue import is not there)")
         return
@@ -173,7 +173,7 @@ def _demo_accounts(*, lines: list[str]):
     run = None
     try:
         from evidence.detectors.service import detection_run
-        from evidence.models_detection import Band, Cluster, DetectionRun
+        from evidence.models import Band, Cluster, DetectionRun
 
         run = DetectionRun.objects.filter(status="finished").order_by("-finished_at").first()
         if run is None:
@@ -215,8 +215,8 @@ def demo_case_report(*, scenario_dir: Path, stdout) -> dict:
     from casework.models import Allegation, Case, ReportJob
     from casework.reports.service import report_build, report_job_request
     from casework.services import case_accounts_attribute, case_hold_place, case_open
+    from evidence.custody.verification import evidence_verify, verification_latest
     from evidence.models import Clause, TermsVersion
-    from evidence.verification import evidence_verify, verification_latest
 
     lines: list[str] = []
     _demo_signing(stdout=stdout)

@@ -31,6 +31,7 @@ from casework.permissions import (
     editions_visible,
 )
 from evidence.access import record_reader
+from evidence.custody.verification import verification_latest
 from evidence.models import AssentRecord, Clause, EvidenceItem, LedgerEntry, TermsDocument
 from evidence.selectors import (
     RECORD_LEDGER_OBJECTS,
@@ -38,7 +39,6 @@ from evidence.selectors import (
     record_ledger_entries,
     terms_version_in_force,
 )
-from evidence.verification import verification_latest
 
 CASE_PAGE_ROWS = 100
 

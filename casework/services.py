@@ -22,8 +22,8 @@ from casework.models import (
 from casework.permissions import ALLEGE, MANAGE, NOTE, case_require
 from casework.selectors import case_clauses_allegeable
 from evidence.access import user_roles
-from evidence.custody import holds_place, holds_release, usage_held_count
-from evidence.ledger import Actor, ledger_append, ledger_append_many
+from evidence.custody.ledger import Actor, ledger_append, ledger_append_many
+from evidence.custody.preservation import holds_place, holds_release, usage_held_count
 from evidence.models import Account, Clause, EvidenceItem
 
 CASE_OPENERS = frozenset({"admin", "counsel", "investigator"})

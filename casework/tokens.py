@@ -18,8 +18,8 @@ from django.utils import timezone
 
 from casework.models import ApiScope, ApiToken, validate_api_scopes
 from evidence.access import RECORD_WRITER_ROLES, record_writer
-from evidence.canonical import utc_iso
-from evidence.ledger import Actor, ledger_append
+from evidence.custody.canonical import utc_iso
+from evidence.custody.ledger import Actor, ledger_append
 
 TOKEN_PREFIX = "pacta_"  # noqa: S105 - the public marker every token starts with, not a secret
 # last_used_at is for people reviewing tokens, not evidence: a minute's precision spares

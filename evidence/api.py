@@ -41,14 +41,16 @@ from evidence.ingest.records import ACCOUNT_PROFILE_FIELDS
 from evidence.ingest.service import KINDS, IngestResult, IngestUsageError, ingest_file
 from evidence.models import (
     Account,
+    Band,
     Clause,
     ClauseCategory,
+    Cluster,
+    Finding,
     IngestBatch,
     TermsDocument,
     TermsVersion,
     UsageEvent,
 )
-from evidence.models_detection import Band, Cluster, Finding
 from evidence.selectors import (
     account_list,
     account_profile,

@@ -1,4 +1,4 @@
-"""URLs of the record's REST API, mounted at /api/v1/ by casework.urls."""
+"""URLs of the record's REST API, mounted at /api/v1/ by casework.config.urls."""
 
 from django.urls import path, register_converter
 

@@ -13,20 +13,23 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from evidence.access import record_reader
-from evidence.ledger import ledger_for_object, ledger_head
+from evidence.custody.ledger import ledger_for_object, ledger_head
+from evidence.custody.verification import verification_as_dict, verification_latest
 from evidence.models import (
     Account,
     AssentRecord,
     Clause,
+    Cluster,
+    DetectionRun,
     EvidenceItem,
+    Finding,
     IngestBatch,
     LedgerEntry,
+    Link,
     TermsDocument,
     TermsVersion,
     UsageEvent,
 )
-from evidence.models_detection import Cluster, DetectionRun, Finding, Link
-from evidence.verification import verification_as_dict, verification_latest
 
 
 def record_summary() -> dict:

@@ -11,7 +11,13 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
-from evidence.ledger import Actor, LedgerVerification, actor_label, ledger_append, ledger_verify
+from evidence.custody.ledger import (
+    Actor,
+    LedgerVerification,
+    actor_label,
+    ledger_append,
+    ledger_verify,
+)
 from evidence.models import EvidenceItem
 
 CHUNK = 1024 * 1024

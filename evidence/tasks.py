@@ -19,7 +19,7 @@ def ledger_check_task() -> dict:
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def evidence_verify_task() -> dict:
     """The periodic full verification (Celery beat); a failure raises the app's alert."""
-    from evidence.verification import evidence_verify, verification_as_dict
+    from evidence.custody.verification import evidence_verify, verification_as_dict
 
     return verification_as_dict(evidence_verify(actor="system:verifier"))
 
@@ -27,7 +27,7 @@ def evidence_verify_task() -> dict:
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def retention_purge_task() -> dict:
     """Purge raw usage past the retention period (never held material); safe to run twice."""
-    from evidence.custody import retention_purge
+    from evidence.custody.preservation import retention_purge
 
     purge = retention_purge(actor="system:retention")
     if purge is None:
@@ -38,7 +38,7 @@ def retention_purge_task() -> dict:
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def ledger_timestamp_task() -> dict:
     """Have the configured authority timestamp the ledger head (no-op when none is set)."""
-    from evidence.timestamping import ledger_timestamp
+    from evidence.custody.timestamping import ledger_timestamp
 
     stamp = ledger_timestamp()
     if stamp is None:

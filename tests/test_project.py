@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from casework.celery import app as celery_app
+from casework.config.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,7 +32,7 @@ def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 def _production_env(**overrides: str | None) -> dict[str, str | None]:
     env = dict(os.environ)
     env.update(
-        DJANGO_SETTINGS_MODULE="casework.settings_production",
+        DJANGO_SETTINGS_MODULE="casework.config.settings_production",
         SECRET_KEY="k" + "x7Qp2vLm9ZrT4sWb8NcYh3FjKd6GaUe1" * 2,
         ALLOWED_HOSTS="pacta.example.com",
         DATABASE_URL="postgres://pacta@db.example.invalid:5432/pacta",
@@ -75,7 +75,7 @@ def test_production_refuses_to_start_unsafely(overrides, message):
 
 def test_only_postgresql_is_configured():
     engine = settings.DATABASES["default"]["ENGINE"]
-    assert engine in {"django.db.backends.postgresql", "casework.embedded_db"}
+    assert engine in {"django.db.backends.postgresql", "casework.config.embedded_db"}
 
 
 def test_celery_is_wired_for_long_idempotent_jobs():

@@ -461,7 +461,7 @@ def _usage(exhibits: ExhibitSet, snapshot: Snapshot, redactor: Redactor) -> None
 
 
 def _findings(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
-    from evidence.models_detection import Finding
+    from evidence.models import Finding
 
     run_id = data["detection"]["run"]["id"]
     case_ids = {a["account_id"]: a["group"] for a in data["accounts"]}
@@ -549,7 +549,7 @@ def _findings(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
 def _links(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
     from django.db.models import Q
 
-    from evidence.models_detection import Link
+    from evidence.models import Link
 
     run_id = data["detection"]["run"]["id"]
     case_ids = {a["account_id"] for a in data["accounts"]}

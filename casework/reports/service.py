@@ -41,8 +41,8 @@ from casework.reports.render import (
 )
 from casework.reports.signing import SigningError, report_sign, signer_subject
 from casework.reports.snapshot import Snapshot, case_snapshot
-from evidence.canonical import canonical_json, json_native, sha256_hex
-from evidence.ledger import Actor, actor_label, ledger_append
+from evidence.custody.canonical import canonical_json, json_native, sha256_hex
+from evidence.custody.ledger import Actor, actor_label, ledger_append
 from evidence.services import evidence_item_keep
 
 logger = logging.getLogger(__name__)

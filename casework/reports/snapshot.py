@@ -22,7 +22,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from casework.models import Allegation, Case, CaseAccount
-from evidence.canonical import (
+from evidence.custody.canonical import (
     GENESIS_HASH,
     canonical_json,
     instant,
@@ -203,7 +203,7 @@ def _case(case: Case) -> dict[str, Any]:
 
 
 def _detection_run():
-    from evidence.models_detection import DetectionRun
+    from evidence.models import DetectionRun
 
     return (
         DetectionRun.objects.filter(status=DetectionRun.Status.FINISHED)
@@ -219,7 +219,7 @@ def _groups(links: list[CaseAccount], run) -> tuple[list[dict], dict[str, str]]:
     group_of: dict[str, str] = {}
     groups: list[dict[str, Any]] = []
     if run is not None:
-        from evidence.models_detection import ClusterMember
+        from evidence.models import ClusterMember
 
         rows = (
             ClusterMember.objects.filter(
@@ -443,7 +443,7 @@ def _limits(accounts: list[dict], minutes: list[tuple]) -> dict[str, Any]:
     plans = sorted({a["plan"] for a in accounts if a["plan"]})
     limits = {}
     if detection_available():
-        from evidence.models_detection import PlanLimit
+        from evidence.models import PlanLimit
 
         limits = {
             p.plan: (p.requests_per_minute, p.tokens_per_minute)
@@ -480,7 +480,7 @@ def _limits(accounts: list[dict], minutes: list[tuple]) -> dict[str, Any]:
 def _prices() -> list[dict[str, Any]]:
     if not detection_available():
         return []
-    from evidence.models_detection import ModelRelease
+    from evidence.models import ModelRelease
 
     return [
         {
@@ -692,7 +692,7 @@ def _batches(usage_batches: dict, links, accounts, terms) -> list[dict[str, Any]
 
 def _detection(cursor, run, links) -> dict[str, Any]:
     """What the latest finished detection run said about the case's accounts."""
-    from evidence.models_detection import Cluster, Finding
+    from evidence.models import Cluster, Finding
 
     try:
         from evidence.detectors import REGISTRY, detector_versions
@@ -888,7 +888,7 @@ def _verification() -> dict[str, Any] | None:
 
 
 def _custody(case: Case, allegations: list[dict]) -> dict[str, Any]:
-    from evidence.custody import custody_history
+    from evidence.custody.preservation import custody_history
 
     entries = (
         LedgerEntry.objects.filter(object_type="case", object_id=case.reference)

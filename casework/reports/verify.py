@@ -164,7 +164,7 @@ def _roots(extra: list[str] | None) -> list[Path]:
 
 
 def _ledger_checks(manifest: dict, attachments: dict, file_sha: str) -> dict[str, Any]:
-    from evidence.ledger import ledger_verify
+    from evidence.custody.ledger import ledger_verify
     from evidence.models import LedgerEntry
 
     problems = []

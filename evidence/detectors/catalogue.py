@@ -18,8 +18,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from evidence.ledger import Actor, ledger_append
-from evidence.models_detection import ModelRelease, PlanLimit
+from evidence.custody.ledger import Actor, ledger_append
+from evidence.models import ModelRelease, PlanLimit
 
 
 class CatalogueError(ValueError):

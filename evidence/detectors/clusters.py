@@ -32,7 +32,7 @@ from typing import Any
 
 from evidence.detectors import REGISTRY
 from evidence.detectors.links import FoundLink, UnionFind
-from evidence.models_detection import Band
+from evidence.models import Band
 
 # Links that are conduct in themselves, not only attribution.
 CIRCUMVENTION = {"key_sharing", "rate_limit_handoff", "proxy_routing"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from evidence.models_detection import Cluster, ClusterMember, DetectionRun, Finding, Link
+from evidence.models import Cluster, ClusterMember, DetectionRun, Finding, Link
 
 
 def detection_run_latest() -> DetectionRun | None:

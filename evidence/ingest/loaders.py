@@ -18,7 +18,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from psycopg.copy import QueuedLibpqWriter
 
-from evidence.canonical import USAGE_HASHED_FIELDS
+from evidence.custody.canonical import USAGE_HASHED_FIELDS
 from evidence.ingest.records import ACCOUNT_PROFILE_FIELDS
 from evidence.ingest.usage_blocks import UsageBlock
 from evidence.models import Account, AssentRecord, IngestBatch, TermsVersion
@@ -31,7 +31,7 @@ _COPY_STAGING = f"COPY pacta_usage_staging ({_COLUMN_LIST}) FROM STDIN"
 
 
 class RowDigest:
-    """The batch digest, computed as rows are added (see `evidence.canonical.rows_digest`)."""
+    """The batch digest, computed as rows are added (`evidence.custody.canonical.rows_digest`)."""
 
     def __init__(self) -> None:
         self._sha = hashlib.sha256()

@@ -17,7 +17,7 @@ import msgspec
 import orjson
 from msgspec import Meta
 
-from evidence.canonical import params_canonical, usage_row_canonical_text
+from evidence.custody.canonical import params_canonical, usage_row_canonical_text
 from evidence.ingest.records import (
     EXCERPT_CHARS,
     INT32_MAX,

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 
-from evidence.canonical import (
+from evidence.custody.canonical import (
     canonical_json,
     params_canonical,
     usage_row_canonical_parts,

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from evidence.custody.ledger import Actor, actor_label, ledger_append
 from evidence.ingest.formats import FORMATS, USAGE_ONLY_FORMATS, HeaderError, records
 from evidence.ingest.loaders import LOADERS
 from evidence.ingest.records import VALIDATORS, RecordError
@@ -29,7 +30,6 @@ from evidence.ingest.usage_blocks import (
     ingest_workers,
     usage_blocks_from_records,
 )
-from evidence.ledger import Actor, actor_label, ledger_append
 from evidence.models import EvidenceItem, IngestBatch
 from evidence.services import evidence_item_store
 

@@ -30,7 +30,7 @@ def main() -> int:
 
     env = bench_environment()
     os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "casework.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "casework.config.settings")
     sys.path.insert(0, str(ROOT))
     import django
 

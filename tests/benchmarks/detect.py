@@ -141,7 +141,7 @@ def bench_detect(table: Table, *, scenario: Path, env: dict[str, str], work: Pat
     pacta = run_timed(manage("detect", "--json"), env)
     report = json.loads(pacta.stdout)
     (work / "detect-report.json").write_text(pacta.stdout)
-    from evidence.models_detection import DetectionRun
+    from evidence.models import DetectionRun
 
     run = DetectionRun.objects.get(pk=report["run"])
     in_process = (run.finished_at - run.started_at).total_seconds()

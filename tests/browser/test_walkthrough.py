@@ -79,7 +79,7 @@ def test_counsel_from_cluster_to_report(page, demo_world, django_user_model):
     # Counsel requests the regulator edition and watches it finish (a real Celery worker).
     from celery.contrib.testing.worker import start_worker
 
-    from casework.celery import app as celery_app
+    from casework.config.celery import app as celery_app
 
     saved = celery_app.conf.broker_url
     celery_app.conf.broker_url = "memory://"

@@ -19,7 +19,7 @@ from casework.models import Allegation, CaseAccount, CaseNote, ReportJob
 from casework.tokens import api_token_issue
 from evidence.ingest.service import ingest_file
 from evidence.models import Clause, IngestBatch, LedgerEntry
-from evidence.terms import terms_import
+from evidence.terms.services import terms_import
 from tests.conftest import user_with_role
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
@@ -379,8 +379,7 @@ def test_accounts_batches_terms_and_clauses(record, writer):
 def test_clusters_and_findings_of_the_latest_finished_run(record, writer):
     from django.utils import timezone
 
-    from evidence.models import Account
-    from evidence.models_detection import Cluster, ClusterMember, DetectionRun, Finding
+    from evidence.models import Account, Cluster, ClusterMember, DetectionRun, Finding
 
     now = timezone.now()
     accounts = {a.account_id: a for a in Account.objects.all()}
@@ -433,7 +432,7 @@ def test_clusters_and_findings_of_the_latest_finished_run(record, writer):
 
 
 def test_verification_status(record, writer, django_user_model):
-    from evidence.verification import evidence_verify
+    from evidence.custody.verification import evidence_verify
 
     assert writer.get("/api/v1/verification/").json()["ok"] is None  # never verified
     evidence_verify(actor="system:test")

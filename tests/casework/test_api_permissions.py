@@ -31,12 +31,15 @@ from evidence.access import record_writer
 from evidence.models import (
     Account,
     Clause,
+    Cluster,
+    ClusterMember,
+    DetectionRun,
+    Finding,
     IngestBatch,
     TermsDocument,
     TermsVersion,
     UsageEvent,
 )
-from evidence.models_detection import Cluster, ClusterMember, DetectionRun, Finding
 from tests.conftest import user_with_role
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]

@@ -10,7 +10,7 @@ import pytest
 from casework.models import Case, CaseMembership
 from evidence.ingest.service import ingest_file
 from evidence.models import Clause, LedgerEntry
-from evidence.terms import terms_import
+from evidence.terms.services import terms_import
 from tests.conftest import user_with_role
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]

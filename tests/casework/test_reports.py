@@ -27,11 +27,11 @@ from casework.reports.redaction import email_domain, fingerprint_short, ip_netwo
 from casework.reports.service import report_build, report_job_request
 from casework.reports.snapshot import case_snapshot
 from casework.services import case_accounts_attribute, case_open
+from evidence.custody.verification import evidence_verify
 from evidence.ingest.service import ingest_file
 from evidence.models import Account, Clause, EvidenceItem, LedgerEntry
 from evidence.services import evidence_item_store
-from evidence.terms import terms_import
-from evidence.verification import evidence_verify
+from evidence.terms.services import terms_import
 from tests.pki import build_pki
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
@@ -243,7 +243,7 @@ def detected(case):
     explanations name accounts, cards, emails and addresses, as real ones may."""
     from django.utils import timezone
 
-    from evidence.models_detection import Cluster, ClusterMember, DetectionRun, Finding, Link
+    from evidence.models import Cluster, ClusterMember, DetectionRun, Finding, Link
 
     now = timezone.now()
     run = DetectionRun.objects.create(

@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from casework.api_auth import ScopePermission
 from casework.models import ApiToken
 from casework.tokens import api_token_issue, api_token_revoke
-from evidence.ledger import ledger_for_object, ledger_verify
+from evidence.custody.ledger import ledger_for_object, ledger_verify
 
 pytestmark = pytest.mark.django_db
 

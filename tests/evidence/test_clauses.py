@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from evidence.clauses import (
+from evidence.terms.clauses import (
     CLAUSE_CATEGORIES,
     LEXICON_PATH,
     ParsedClause,
@@ -581,7 +581,7 @@ def test_lexicon_is_data_counsel_can_review_and_each_pattern_matches_its_example
 
 
 def test_a_broken_lexicon_pattern_is_reported_by_category_and_number(tmp_path):
-    from evidence.clauses import _lexicon_load
+    from evidence.terms.clauses import _lexicon_load
 
     lexicon = json.loads(LEXICON_PATH.read_text(encoding="utf-8"))
     lexicon["categories"]["region"]["patterns"][1]["pattern"] = "export (control"

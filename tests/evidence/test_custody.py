@@ -14,12 +14,13 @@ from django.db import DatabaseError, connection, transaction
 
 from casework.models import Case, ReportJob
 from casework.services import case_accounts_attribute, case_hold_place, case_hold_release, case_open
-from evidence.custody import (
+from evidence.custody.preservation import (
     HeldMaterialError,
     custody_history,
     evidence_item_delete,
     retention_purge,
 )
+from evidence.custody.verification import evidence_verify
 from evidence.ingest.service import ingest_file
 from evidence.models import (
     Account,
@@ -30,8 +31,7 @@ from evidence.models import (
     UsageEvent,
 )
 from evidence.services import evidence_item_keep, evidence_item_sha256, evidence_item_store
-from evidence.terms import terms_import
-from evidence.verification import evidence_verify
+from evidence.terms.services import terms_import
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 

@@ -17,8 +17,7 @@ from django.core.management import call_command
 
 from evidence.detectors.service import detection_run
 from evidence.ingest.service import ingest_file
-from evidence.models import UsageEvent
-from evidence.models_detection import ClusterMember
+from evidence.models import ClusterMember, UsageEvent
 from evidence.scenario import scenario_generate
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]

@@ -19,14 +19,16 @@ from evidence.detectors.lexicons import lexicon, lexicon_pattern
 from evidence.detectors.service import detection_run, signals_evaluate
 from evidence.detectors.timing import poisson_tail
 from evidence.ingest.service import ingest_file
-from evidence.models import ClauseCategory, LedgerEntry, UsageEvent
-from evidence.models_detection import (
+from evidence.models import (
+    ClauseCategory,
     Cluster,
     ClusterMember,
     DetectionRun,
     Finding,
+    LedgerEntry,
     Link,
     ModelRelease,
+    UsageEvent,
 )
 from evidence.tasks import detection_run_task
 

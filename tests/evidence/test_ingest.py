@@ -12,10 +12,10 @@ import pytest
 from django.core.management import call_command
 from django.db import IntegrityError, connection, transaction
 
-from evidence.canonical import usage_row_sha256
+from evidence.custody.canonical import usage_row_sha256
+from evidence.custody.integrity import usage_batches_verify
 from evidence.ingest.records import prompt_template_key
 from evidence.ingest.service import ingest_file
-from evidence.integrity import usage_batches_verify
 from evidence.models import (
     Account,
     ApiKey,

@@ -7,8 +7,8 @@ import threading
 import pytest
 from django.db import DatabaseError, connection, connections, transaction
 
-from evidence.canonical import GENESIS_HASH
-from evidence.ledger import ledger_append, ledger_for_object, ledger_head, ledger_verify
+from evidence.custody.canonical import GENESIS_HASH
+from evidence.custody.ledger import ledger_append, ledger_for_object, ledger_head, ledger_verify
 from evidence.models import LedgerEntry
 
 pytestmark = pytest.mark.django_db
@@ -103,7 +103,7 @@ def test_entry_changed_behind_the_apps_back_is_named():
 
 def test_entry_rehashed_by_a_forger_breaks_the_next_link():
     entries = _append(4)
-    from evidence.ledger import ledger_entry_hash
+    from evidence.custody.ledger import ledger_entry_hash
 
     forged = entries[1]
     forged.actor = "mallory"

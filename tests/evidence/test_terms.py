@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from evidence.models import Clause, LedgerEntry, TermsVersion
-from evidence.terms import TermsImportError, clause_category_set, terms_import
+from evidence.terms.services import TermsImportError, clause_category_set, terms_import
 
 pytestmark = pytest.mark.django_db
 

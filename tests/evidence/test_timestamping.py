@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from evidence.canonical import GENESIS_HASH
-from evidence.ledger import ledger_append, ledger_entry_hash, ledger_head
+from evidence.custody.canonical import GENESIS_HASH
+from evidence.custody.ledger import ledger_append, ledger_entry_hash, ledger_head
+from evidence.custody.timestamping import ledger_timestamp
+from evidence.custody.verification import evidence_verify
 from evidence.models import LedgerEntry, TrustedTimestamp
-from evidence.timestamping import ledger_timestamp
-from evidence.verification import evidence_verify
 from tests.pki import build_pki
 from tests.tsa import timestamp_authority
 

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from casework.models import ApiScope
 from casework.tokens import api_token_issue
-from evidence.canonical import utc_iso
+from evidence.custody.canonical import utc_iso
 
 
 class Command(BaseCommand):

@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from casework.models import ApiToken
 from casework.tokens import api_token_find, api_token_revoke
-from evidence.canonical import utc_iso
+from evidence.custody.canonical import utc_iso
 
 
 class Command(BaseCommand):

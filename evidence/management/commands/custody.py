@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from evidence.custody import custody_history
+from evidence.custody.preservation import custody_history
 
 
 class Command(BaseCommand):

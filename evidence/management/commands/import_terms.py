@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from evidence.terms import TermsImportError, terms_import
+from evidence.terms.services import TermsImportError, terms_import
 
 
 def _date(value: str) -> dt.date:

@@ -7,7 +7,7 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from evidence.verification import evidence_verify, verification_as_dict
+from evidence.custody.verification import evidence_verify, verification_as_dict
 
 
 class Command(BaseCommand):

@@ -18,9 +18,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from evidence.clauses import TermsFormatError, clauses_split
-from evidence.ledger import Actor, actor_label, ledger_append
+from evidence.custody.ledger import Actor, actor_label, ledger_append
 from evidence.models import Clause, ClauseCategory, IngestBatch, TermsDocument, TermsVersion
+from evidence.terms.clauses import TermsFormatError, clauses_split
 
 
 class TermsImportError(ValueError):

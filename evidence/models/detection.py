@@ -11,18 +11,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import F, Q
 
-from evidence.models import Account
-
-__all__ = [
-    "Band",
-    "Cluster",
-    "ClusterMember",
-    "DetectionRun",
-    "Finding",
-    "Link",
-    "ModelRelease",
-    "PlanLimit",
-]
+from evidence.models.record import Account
 
 
 class ModelRelease(models.Model):

@@ -16,7 +16,13 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import connection, transaction
 from django.utils import timezone
 
-from evidence.canonical import GENESIS_HASH, canonical_json, json_native, sha256_hex, utc_iso
+from evidence.custody.canonical import (
+    GENESIS_HASH,
+    canonical_json,
+    json_native,
+    sha256_hex,
+    utc_iso,
+)
 from evidence.models import LedgerEntry
 
 # Advisory lock key for ledger appends ("PACTALDG" as an int64); any constant works as long

@@ -1,7 +1,7 @@
 """Integrity checks of the record: every row, file and text against the hash it was given.
 
 Each check recomputes hashes with the same canonical forms that were used when the record
-was made (`evidence.canonical`) and returns the failures it found, each naming the
+was made (`evidence.custody.canonical`) and returns the failures it found, each naming the
 object, its id, the reason, and the expected and found hashes. `verification` runs them
 all and records the outcome.
 """
@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from django.db import connection, transaction
 
-from evidence.canonical import params_canonical, usage_row_canonical_text
+from evidence.custody.canonical import params_canonical, usage_row_canonical_text
 from evidence.ingest.loaders import RowDigest
 from evidence.ingest.records import ACCOUNT_HASHED, ASSENT_HASHED, content_sha256
 from evidence.models import (

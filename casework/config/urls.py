@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from casework import api, cluster_views, record_views, views
+from casework import api, record_pages, views
 
 admin.site.site_header = "Pacta administration"
 admin.site.site_title = "Pacta"
@@ -12,14 +12,14 @@ admin.site.site_title = "Pacta"
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path("accounts/<str:account_id>/", record_views.account_detail, name="account_detail"),
-    path("clusters/", cluster_views.cluster_index, name="cluster_index"),
-    path("clusters/<int:pk>/", cluster_views.cluster_detail, name="cluster_detail"),
-    path("terms/", record_views.terms_index, name="terms_index"),
-    path("terms/<slug:slug>/<str:label>/", record_views.terms_version, name="terms_version"),
+    path("accounts/<str:account_id>/", record_pages.account_detail, name="account_detail"),
+    path("clusters/", record_pages.cluster_index, name="cluster_index"),
+    path("clusters/<int:pk>/", record_pages.cluster_detail, name="cluster_detail"),
+    path("terms/", record_pages.terms_index, name="terms_index"),
+    path("terms/<slug:slug>/<str:label>/", record_pages.terms_version, name="terms_version"),
     path(
         "terms/<slug:slug>/<str:old>/compare/<str:new>/",
-        record_views.terms_compare,
+        record_pages.terms_compare,
         name="terms_compare",
     ),
     path("cases/", views.case_index, name="case_index"),

@@ -4,7 +4,7 @@ import os
 
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "casework.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "casework.config.settings")
 
 app = Celery("pacta")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.db.backends.postgresql import base
 
-from casework.embedded_db import embedded_database_ensure, embedded_server
+from casework.config.embedded_db import embedded_database_ensure, embedded_server
 
 _ensured: set[tuple[str, str]] = set()
 

@@ -2,7 +2,7 @@
 
 Defaults are for a developer's machine and `make demo`: an embedded PostgreSQL in
 `var/pgdata` and Celery's filesystem broker in `var/broker`, so nothing needs installing.
-Production runs `casework.settings_production`, which refuses to start without a real
+Production runs `casework.config.settings_production`, which refuses to start without a real
 secret key and a real database.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
 env.read_env(BASE_DIR / ".env", overwrite=False)
@@ -61,8 +61,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "casework.urls"
-WSGI_APPLICATION = "casework.wsgi.application"
+ROOT_URLCONF = "casework.config.urls"
+WSGI_APPLICATION = "casework.config.wsgi.application"
 
 TEMPLATES = [
     {
@@ -95,7 +95,7 @@ if env.str("DATABASE_URL", default=""):
 else:
     DATABASES = {
         "default": {
-            "ENGINE": "casework.embedded_db",
+            "ENGINE": "casework.config.embedded_db",
             "NAME": PACTA_DATABASE_NAME,
             "OPTIONS": {"pgdata": str(VAR_DIR / "pgdata")},
         }

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from evidence.ledger import ledger_append, ledger_head
+from evidence.custody.ledger import ledger_append, ledger_head
 from evidence.models import LedgerEntry, TrustedTimestamp
 
 

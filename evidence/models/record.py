@@ -255,7 +255,7 @@ class UsageEvent(models.Model):
 
     Loaded by COPY; the column set is kept lean because a provider's logs run to millions
     of rows a day. `row_sha256` is the hash of the row's canonical content
-    (`evidence.canonical.usage_row_sha256`), and the batch's digest is over those hashes.
+    (`evidence.custody.canonical.usage_row_sha256`), and the batch's digest is over those hashes.
     """
 
     request_id = models.CharField(max_length=200)
@@ -407,14 +407,3 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action} {self.object_type}:{self.object_id}"
-
-
-# Custody records live in their own module; imported here so Django registers them.
-from evidence.models_custody import (  # noqa: E402, F401
-    PreservationHold,
-    PurgedUsageRow,
-    RetentionPurge,
-    TrustedTimestamp,
-    VerificationRun,
-)
-from evidence.models_detection import *  # noqa: E402,F403  (detection models, own module)

@@ -16,8 +16,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from evidence.custody.ledger import Actor, actor_label, ledger_append, ledger_for_object
 from evidence.ingest.loaders import RowDigest
-from evidence.ledger import Actor, actor_label, ledger_append, ledger_for_object
 from evidence.models import (
     Account,
     EvidenceItem,

@@ -1,4 +1,4 @@
-"""Production settings: the defaults of `casework.settings`, hardened, and nothing embedded.
+"""Production settings: the defaults of `casework.config.settings`, hardened, and nothing embedded.
 
 Refuses to start without a real secret key or a real database, because a guessable key
 would let anyone forge sessions on a system that holds privileged case material.
@@ -6,8 +6,8 @@ would let anyone forge sessions on a system that holds privileged case material.
 
 from django.core.exceptions import ImproperlyConfigured
 
-from casework.settings import *  # noqa: F403
-from casework.settings import env
+from casework.config.settings import *  # noqa: F403
+from casework.config.settings import env
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure"):

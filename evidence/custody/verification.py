@@ -13,10 +13,10 @@ import time
 from django.db import transaction
 from django.utils import timezone
 
-from evidence import integrity
-from evidence.ledger import Actor, actor_label, ledger_append, ledger_verify
+from evidence.custody import integrity
+from evidence.custody.ledger import Actor, actor_label, ledger_append, ledger_verify
+from evidence.custody.timestamping import timestamps_verify
 from evidence.models import VerificationRun
-from evidence.timestamping import timestamps_verify
 
 CHECKS = (
     integrity.usage_verify,

@@ -1,0 +1,65 @@
+"""The record's models, one module an idea, re-exported here for callers.
+
+`record` holds the business records (Terms, accounts, keys, assent, usage, ingest batches,
+evidence files, the ledger); `custody` the acts that preserve them (holds, retention
+purges, verification runs, timestamps); `detection` the analysis (model catalogue, runs,
+findings, links, clusters). Django registers every model through this package.
+"""
+
+from evidence.models.custody import (
+    PreservationHold,
+    PurgedUsageRow,
+    RetentionPurge,
+    TrustedTimestamp,
+    VerificationRun,
+)
+from evidence.models.detection import (
+    Band,
+    Cluster,
+    ClusterMember,
+    DetectionRun,
+    Finding,
+    Link,
+    ModelRelease,
+    PlanLimit,
+)
+from evidence.models.record import (
+    Account,
+    ApiKey,
+    AssentRecord,
+    Clause,
+    ClauseCategory,
+    EvidenceItem,
+    IngestBatch,
+    LedgerEntry,
+    TermsDocument,
+    TermsVersion,
+    UsageEvent,
+)
+
+__all__ = (
+    "Account",
+    "ApiKey",
+    "AssentRecord",
+    "Band",
+    "Clause",
+    "ClauseCategory",
+    "Cluster",
+    "ClusterMember",
+    "DetectionRun",
+    "EvidenceItem",
+    "Finding",
+    "IngestBatch",
+    "LedgerEntry",
+    "Link",
+    "ModelRelease",
+    "PlanLimit",
+    "PreservationHold",
+    "PurgedUsageRow",
+    "RetentionPurge",
+    "TermsDocument",
+    "TermsVersion",
+    "TrustedTimestamp",
+    "UsageEvent",
+    "VerificationRun",
+)
