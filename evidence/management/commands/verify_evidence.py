@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import sys
-
-from django.core.management.base import BaseCommand
-
 from evidence.custody.verification import evidence_verify, verification_as_dict
+from evidence.management.base import PactaCommand
 
 
-class Command(BaseCommand):
+class Command(PactaCommand):
     help = "Recompute the ledger chain and every record's hash; name what no longer matches."
 
-    def add_arguments(self, parser) -> None:
-        parser.add_argument("--json", action="store_true")
-
-    def handle(self, *args, **options) -> None:
+    def run(self, **options) -> None:
         run = evidence_verify(actor="system:cli")
-        document = verification_as_dict(run)
-        if options["json"]:
-            self.stdout.write(json.dumps(document, indent=2))
-        else:
-            checked = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in run.checked.items())
-            verdict = "OK" if run.ok else f"FAILED ({run.failures_total} failure(s))"
-            self.stdout.write(f"Verification {run.pk}: {verdict}. Checked {checked}.")
-            for failure in run.failures:
-                self.stdout.write(
-                    f"  {failure['object']} {failure['id']}: {failure['reason']} "
-                    f"(expected {failure['expected']}, found {failure['found']})"
-                )
-        if not run.ok:
-            sys.exit(1)
+        checked = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in run.checked.items())
+        verdict = "OK" if run.ok else f"FAILED ({run.failures_total} failure(s))"
+        lines = [f"Verification {run.pk}: {verdict}. Checked {checked}."]
+        lines += [
+            f"  {failure['object']} {failure['id']}: {failure['reason']} "
+            f"(expected {failure['expected']}, found {failure['found']})"
+            for failure in run.failures
+        ]
+        self.done(verification_as_dict(run), text=lines, ok=run.ok)
