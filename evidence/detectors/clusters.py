@@ -30,8 +30,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from evidence.detectors import REGISTRY
-from evidence.detectors.links import FoundLink, UnionFind
+from evidence.detectors.link_base import FoundLink, UnionFind
+from evidence.detectors.registry import REGISTRY
 from evidence.models import Band
 
 # Links that are conduct in themselves, not only attribution.

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from evidence.detectors import MEASURED_ON, Methodology, register
 from evidence.detectors.lexicons import MIN_PROMPTED, LexiconSignal
+from evidence.detectors.registry import MEASURED_ON, Methodology, register
 from evidence.models import ClauseCategory
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from evidence.detectors import MEASURED_ON, Measure, Methodology, Signal, register
 from evidence.detectors.activity import HARVEST_SQL
 from evidence.detectors.baseline import percentile_words, share_words
+from evidence.detectors.registry import MEASURED_ON, Measure, Methodology, Signal, register
 from evidence.models import ClauseCategory
 
 MIN_REQUESTS = 20

@@ -8,8 +8,7 @@ import re
 from collections import defaultdict
 from itertools import pairwise
 
-from evidence.detectors import MEASURED_ON, Methodology
-from evidence.detectors.links import (
+from evidence.detectors.link_base import (
     HARD,
     STRONG,
     WEAK,
@@ -19,6 +18,7 @@ from evidence.detectors.links import (
     email_domain,
     link_kind,
 )
+from evidence.detectors.registry import MEASURED_ON, Methodology
 from evidence.models import ApiKey, ClauseCategory
 
 # A network used by this many otherwise unrelated parties is shared infrastructure (a cloud

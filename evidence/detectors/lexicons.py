@@ -13,8 +13,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from evidence.detectors import Measure, Signal
 from evidence.detectors.baseline import percentile_words, share_words
+from evidence.detectors.registry import Measure, Signal
 
 LEXICON_DIR = Path(__file__).resolve().parent
 MIN_PROMPTED = 20

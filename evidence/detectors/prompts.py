@@ -9,9 +9,9 @@ from itertools import pairwise
 from django.conf import settings
 from django.db import connection
 
-from evidence.detectors import MEASURED_ON, Methodology
 from evidence.detectors.activity import RARE_TEMPLATE_ACCOUNTS
-from evidence.detectors.links import STRONG, FoundLink, LinkContext, UnionFind, link_kind
+from evidence.detectors.link_base import STRONG, FoundLink, LinkContext, UnionFind, link_kind
+from evidence.detectors.registry import MEASURED_ON, Methodology
 from evidence.models import ClauseCategory
 
 SCAFFOLD_MIN_USES = 10

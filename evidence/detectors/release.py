@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from evidence.detectors import MEASURED_ON, Measure, Methodology, Signal, register
 from evidence.detectors.activity import RELEASE_HOURS
 from evidence.detectors.baseline import percentile_words, share_words
+from evidence.detectors.registry import MEASURED_ON, Measure, Methodology, Signal, register
 from evidence.models import ClauseCategory
 
 MIN_REQUESTS = 3

@@ -24,12 +24,12 @@ from psycopg.types.json import Jsonb
 
 from evidence.custody.canonical import canonical_json, json_native
 from evidence.custody.ledger import Actor, actor_label, ledger_append
-from evidence.detectors import Measure, Signal, detector_versions, signals
 from evidence.detectors.activity import Activity, Window, activity_collect, activity_release
 from evidence.detectors.baseline import Baseline, Cohorts
 from evidence.detectors.clusters import Conduct, clusters_build
 from evidence.detectors.exhibits import SampleQuery, samples_fetch, samples_of
 from evidence.detectors.links import links_find
+from evidence.detectors.registry import Measure, Signal, detector_versions, signals
 from evidence.models import (
     Account,
     Band,

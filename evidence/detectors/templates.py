@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.db import connection
 
-from evidence.detectors import MEASURED_ON, Measure, Methodology, Signal, register
 from evidence.detectors.baseline import percentile_words, share_words
+from evidence.detectors.registry import MEASURED_ON, Measure, Methodology, Signal, register
 from evidence.models import ClauseCategory
 
 MIN_PROMPTED = 50

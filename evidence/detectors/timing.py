@@ -10,8 +10,8 @@ from operator import mul
 
 from django.db import connection
 
-from evidence.detectors import MEASURED_ON, Methodology
-from evidence.detectors.links import STRONG, FoundLink, LinkContext, link_kind
+from evidence.detectors.link_base import STRONG, FoundLink, LinkContext, link_kind
+from evidence.detectors.registry import MEASURED_ON, Methodology
 from evidence.models import ClauseCategory
 
 BUCKET_SECONDS = 300

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from evidence.detectors import MEASURED_ON, Measure, Methodology, Signal, register
 from evidence.detectors.baseline import multiple_words, percentile_words
+from evidence.detectors.registry import MEASURED_ON, Measure, Methodology, Signal, register
 from evidence.models import ClauseCategory
 
 

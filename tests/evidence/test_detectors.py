@@ -4,15 +4,20 @@ their evidence; clusters are banded from conduct, not from declared relationship
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import json
+import os
+import subprocess
+import sys
 from itertools import count
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, transaction
 
-from evidence.detectors import REGISTRY, detector_versions, link_kinds, signals
+from evidence.detectors import REGISTRY, activity, detector_versions, link_kinds, signals
 from evidence.detectors.activity import Window, activity_collect, activity_release
 from evidence.detectors.baseline import Cohorts, percentile_of
 from evidence.detectors.lexicons import lexicon, lexicon_pattern
@@ -263,6 +268,68 @@ def test_every_detector_states_its_method():
         for part in ("definition", "threshold", "false_positives", "error_rate"):
             assert len(method[part]) > 20, (detector.code, part)
     assert detector_versions()["reasoning_elicitation"].endswith("+lexicon1")
+
+
+def _detector_imports() -> dict[str, set[str]]:
+    """Each module of the package and the modules of the package it imports."""
+    package = Path(activity.__file__).parent
+    names = {path.stem for path in package.glob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for path in package.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        targets = graph.setdefault(path.stem, set())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                # Checked wherever it stands, so an import deferred into a function counts.
+                parts = node.module.split(".")
+                if parts[:2] != ["evidence", "detectors"]:
+                    continue
+                assert node in tree.body, f"{path.name}:{node.lineno} imports inside code"
+                if len(parts) > 2:
+                    targets.add(parts[2])
+                else:
+                    targets |= {a.name for a in node.names if a.name in names} or {"__init__"}
+    return graph
+
+
+def test_the_detectors_package_has_no_import_cycle():
+    """Finders and the module that runs them share `link_base`; detector modules declare
+    themselves through `registry`; only the package's `__init__` imports them all."""
+    graph = _detector_imports()
+    assert "links" not in graph["identity"] | graph["prompts"] | graph["timing"]
+    done: set[str] = set()
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        assert module not in path, " -> ".join((*path, module))
+        if module not in done:
+            for imported in graph[module]:
+                visit(imported, (*path, module))
+            done.add(module)
+
+    for module in graph:
+        visit(module, ())
+
+
+def test_the_registry_is_complete_whichever_detector_module_is_imported_first():
+    """Importing one module of the package imports its `__init__`, which registers every
+    detector in one order: a run never measures with half the detectors loaded."""
+    program = (
+        "import django; django.setup(); "
+        "import evidence.detectors.{module}; "
+        "from evidence.detectors.registry import REGISTRY; print(','.join(REGISTRY))"
+    )
+    orders = {
+        subprocess.run(
+            [sys.executable, "-c", program.format(module=module)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "DJANGO_SETTINGS_MODULE": "casework.config.settings"},
+        ).stdout.strip()
+        for module in ("timing", "service")
+    }
+    assert orders == {",".join(REGISTRY)}
+    assert len(REGISTRY) == len(signals()) + len(link_kinds()) == 16
 
 
 def test_lexicons_are_reviewable_data_and_match_as_substrings():
@@ -700,8 +767,6 @@ def test_a_run_on_its_own_uses_a_second_connection_with_the_same_result(world, m
     infrastructure passes on a second connection beside the other passes; what it finds is
     what a run inside a caller's transaction (one connection, one pass after another)
     finds: the same signals, the same shared-key and network links."""
-    from evidence.detectors import activity
-
     world.ordinary()
     world.account("acct_cot")
     for i, ts in enumerate(hours(T0, 30)):
