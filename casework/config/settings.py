@@ -139,16 +139,16 @@ SECURE_REFERRER_POLICY = "same-origin"
 REST_FRAMEWORK = {
     # Token first: its "Bearer" challenge makes missing credentials a 401, not a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "casework.api_auth.ScopedTokenAuthentication",
+        "casework.api_platform.auth.ScopedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
-        "casework.api_auth.ScopePermission",
+        "casework.api_platform.auth.ScopePermission",
     ],
     "DEFAULT_THROTTLE_CLASSES": [
-        "casework.api_auth.TokenRateThrottle",
-        "casework.api_auth.EndpointRateThrottle",
+        "casework.api_platform.auth.TokenRateThrottle",
+        "casework.api_platform.auth.EndpointRateThrottle",
     ],
     # Counted in the default cache (per process with LocMem; share a cache such as Redis
     # when several web processes must share one budget).
@@ -162,7 +162,7 @@ REST_FRAMEWORK = {
     # `?format=` belongs to the ingest endpoint (native|csv|litellm|bedrock), not to DRF's
     # renderer override: the API answers JSON only.
     "URL_FORMAT_OVERRIDE": None,
-    "EXCEPTION_HANDLER": "casework.api_errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "casework.api_platform.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 # OpenAPI 3 schema at /api/schema/, Swagger UI at /api/docs/ (assets from the sidecar app,
@@ -186,7 +186,8 @@ SPECTACULAR_SETTINGS = {
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "casework.api.schema_scope_notes",  # each operation names the token scope it needs
+        # Each operation names the token scope it needs.
+        "casework.api_platform.schema.schema_scope_notes",
     ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

@@ -17,8 +17,8 @@ from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.test import APIClient, APIRequestFactory
 
-from casework.tokens import api_token_issue
-from evidence import api
+from casework.api_platform.tokens import api_token_issue
+from evidence.ingest import api
 from evidence.models import IngestBatch, LedgerEntry, UsageEvent
 from tests.conftest import user_with_role
 
