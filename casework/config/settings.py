@@ -266,6 +266,8 @@ PACTA_UNSUPPORTED_COUNTRIES = env.list("PACTA_UNSUPPORTED_COUNTRIES", default=[]
 PACTA_INGEST_MAX_LINE_BYTES = env.int("PACTA_INGEST_MAX_LINE_BYTES", default=1024 * 1024)
 # A larger upload through the REST API is refused (413) while it streams to disk.
 PACTA_INGEST_MAX_UPLOAD_BYTES = env.int("PACTA_INGEST_MAX_UPLOAD_BYTES", default=4 * 1024**3)
+# How much of an upload is read into memory at a time while it streams to disk.
+PACTA_UPLOAD_CHUNK_BYTES = env.int("PACTA_UPLOAD_CHUNK_BYTES", default=1024 * 1024)
 
 # --- Reports (casework.reports): signed PDF/A-3b in three editions ----------------------
 # The organisation's signing certificate and key (PEM paths); PACTA_SIGNING_CHAIN lists

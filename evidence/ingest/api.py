@@ -1,8 +1,8 @@
 """The ingest upload (`POST /api/v1/ingest/{accounts|usage|assent}/`): one file in the body,
 streamed to disk as received and ingested exactly as `manage.py ingest` does.
 
-The body is read a chunk at a time, never whole; an upload past
-`PACTA_INGEST_MAX_UPLOAD_BYTES` is refused while it streams.
+The body is read a chunk of `PACTA_UPLOAD_CHUNK_BYTES` at a time, never whole; an upload
+past `PACTA_INGEST_MAX_UPLOAD_BYTES` is refused while it streams.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from evidence.ingest.formats import FORMATS
 from evidence.ingest.service import KINDS, IngestResult, IngestUsageError, ingest_file
 from evidence.models import IngestBatch
 
-UPLOAD_CHUNK_BYTES = 1024 * 1024
 ACCEPTED_CONTENT_ENCODINGS = {"", "identity", "gzip", "x-gzip"}
 STRICT_VALUES = {"true": True, "1": True, "false": False, "0": False}
 FILE_NAME_HEADER = "HTTP_X_PACTA_FILE_NAME"
@@ -89,8 +88,8 @@ def _declared_length(request) -> int | None:
         return None
 
 
-def _receive_upload(request, *, max_bytes: int) -> _Upload:
-    """Stream the body, as received, to a temporary file, a chunk at a time.
+def _receive_upload(request, *, max_bytes: int, chunk_bytes: int) -> _Upload:
+    """Stream the body, as received, to a temporary file, `chunk_bytes` at a time.
 
     Only a bounded chunk is ever in memory, whatever the size of the file; past
     `max_bytes` the partial file is deleted and the request refused.
@@ -106,7 +105,7 @@ def _receive_upload(request, *, max_bytes: int) -> _Upload:
     size, head = 0, b""
     try:
         with os.fdopen(handle, "wb") as out:
-            while chunk := body.read(UPLOAD_CHUNK_BYTES):
+            while chunk := body.read(chunk_bytes):
                 size += len(chunk)
                 if size > max_bytes:
                     raise UploadTooLarge(
@@ -278,7 +277,11 @@ class IngestView(APIView):
         fmt = _ingest_format(request)
         strict = _ingest_strict(request)
         _content_encoding(request)
-        upload = _receive_upload(request, max_bytes=settings.PACTA_INGEST_MAX_UPLOAD_BYTES)
+        upload = _receive_upload(
+            request,
+            max_bytes=settings.PACTA_INGEST_MAX_UPLOAD_BYTES,
+            chunk_bytes=settings.PACTA_UPLOAD_CHUNK_BYTES,
+        )
         try:
             result = ingest_file(
                 actor=request.user,
