@@ -1,32 +1,28 @@
 """The case side's REST API (/api/v1/): cases, their accounts, allegations, notes, reports and
-ledger entries; plus the OpenAPI schema and its documentation.
+ledger entries. (The schema, tokens and the error shape are `casework.api_platform`'s.)
 
 Views are thin: they parse, call one selector or service, serialize. A case is always
 found through `case_get`, so a non-member gets 404 exactly as in the UI; a write under a
 case is checked against the member's role (`casework.permissions`, 403) before its body
 is read, and again by the service that performs it. Tokens need `read` for GET and `write` for
-POST (`casework.api_auth`); people signed in are not scope-limited.
+POST (`casework.api_platform.auth`); people signed in are not scope-limited.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from django.http import FileResponse, Http404, HttpRequest, JsonResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import exceptions, generics, serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from casework import services
-from casework.api_auth import ScopePermission, required_scope
-from casework.api_errors import api_error_document
 from casework.models import Allegation, Case, CaseAccount, CaseNote, ReportJob
 from casework.permissions import ALLEGE, NOTE, REPORT, case_require
 from casework.selectors import (
@@ -61,62 +57,6 @@ from casework.serializers import (
 from evidence.api import RecordPagination, api_errors
 from evidence.models import EvidenceItem, LedgerEntry
 from evidence.selectors import account_list, clause_get
-
-# --- The schema: how tokens are declared, where it is served ---------------------------------
-
-
-class ScopedTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "casework.api_auth.ScopedTokenAuthentication"
-    name = "token"
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "`pacta_...` tokens from `manage.py issue_token`, with scopes: "
-            "`ingest` (may only ingest), `read` (GET), `write` (POST).",
-        }
-
-
-def schema_scope_notes(result, generator, request, public):
-    """drf-spectacular hook: each operation's text ends with the token scope it requires,
-    read from the view's `required_scopes`, so the documentation cannot drift from it."""
-    for path, _regex, method, callback in generator.endpoints:
-        view = generator.create_view(callback, method)
-        path_item = result["paths"].get(generator.coerce_path(path, method, view), {})
-        operation = path_item.get(method.lower())
-        if operation is None:
-            continue
-        needed = required_scope(view, method)
-        note = f"Token scope: `{needed}`." if needed else "API tokens are not accepted here."
-        operation["description"] = f"{operation.get('description', '')}\n\n{note}".strip()
-    return result
-
-
-class SchemaView(SpectacularAPIView):
-    """The OpenAPI 3 schema (YAML by default; JSON with `Accept: application/json`).
-
-    Public, like any published API description: it names no object and grants nothing.
-    """
-
-    permission_classes = [ScopePermission]
-    required_scopes = "read"
-
-
-class DocsView(SpectacularSwaggerView):
-    """Swagger UI over the schema, served with the app's own static files (no CDN)."""
-
-    permission_classes = [ScopePermission]
-    required_scopes = "read"
-
-
-def api_not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
-    """Any other path under /api/v1/: the API's 404, in its one error shape, not an HTML page."""
-    document = api_error_document(
-        status=404, code="not_found", message=f"No API endpoint at {request.path}."
-    )
-    return JsonResponse(document, status=404)
-
 
 # --- Helpers -----------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from casework.models import (
 )
 from casework.permissions import case_role_of
 from evidence.api import (
+    MAX_ID,
     Rfc3339Field,
     StrictBooleanField,
     StrictCharField,
@@ -25,7 +26,6 @@ from evidence.models import LedgerEntry
 
 # As the case pages require: the reference is a URL segment and a file-name stem.
 REFERENCE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{1,49}$"
-MAX_ID = 2**63 - 1
 
 
 class CaseSerializer(serializers.ModelSerializer):

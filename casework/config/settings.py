@@ -139,16 +139,16 @@ SECURE_REFERRER_POLICY = "same-origin"
 REST_FRAMEWORK = {
     # Token first: its "Bearer" challenge makes missing credentials a 401, not a 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "casework.api_auth.ScopedTokenAuthentication",
+        "casework.api_platform.auth.ScopedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
-        "casework.api_auth.ScopePermission",
+        "casework.api_platform.auth.ScopePermission",
     ],
     "DEFAULT_THROTTLE_CLASSES": [
-        "casework.api_auth.TokenRateThrottle",
-        "casework.api_auth.EndpointRateThrottle",
+        "casework.api_platform.auth.TokenRateThrottle",
+        "casework.api_platform.auth.EndpointRateThrottle",
     ],
     # Counted in the default cache (per process with LocMem; share a cache such as Redis
     # when several web processes must share one budget).
@@ -162,7 +162,7 @@ REST_FRAMEWORK = {
     # `?format=` belongs to the ingest endpoint (native|csv|litellm|bedrock), not to DRF's
     # renderer override: the API answers JSON only.
     "URL_FORMAT_OVERRIDE": None,
-    "EXCEPTION_HANDLER": "casework.api_errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "casework.api_platform.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 # OpenAPI 3 schema at /api/schema/, Swagger UI at /api/docs/ (assets from the sidecar app,
@@ -186,7 +186,8 @@ SPECTACULAR_SETTINGS = {
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "casework.api.schema_scope_notes",  # each operation names the token scope it needs
+        # Each operation names the token scope it needs.
+        "casework.api_platform.schema.schema_scope_notes",
     ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
@@ -265,6 +266,8 @@ PACTA_UNSUPPORTED_COUNTRIES = env.list("PACTA_UNSUPPORTED_COUNTRIES", default=[]
 PACTA_INGEST_MAX_LINE_BYTES = env.int("PACTA_INGEST_MAX_LINE_BYTES", default=1024 * 1024)
 # A larger upload through the REST API is refused (413) while it streams to disk.
 PACTA_INGEST_MAX_UPLOAD_BYTES = env.int("PACTA_INGEST_MAX_UPLOAD_BYTES", default=4 * 1024**3)
+# How much of an upload is read into memory at a time while it streams to disk.
+PACTA_UPLOAD_CHUNK_BYTES = env.int("PACTA_UPLOAD_CHUNK_BYTES", default=1024 * 1024)
 
 # --- Reports (casework.reports): signed PDF/A-3b in three editions ----------------------
 # The organisation's signing certificate and key (PEM paths); PACTA_SIGNING_CHAIN lists

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from casework import api, record_pages, views
+from casework import record_pages, views
 
 admin.site.site_header = "Pacta administration"
 admin.site.site_title = "Pacta"
@@ -43,8 +43,6 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
-    path("api/v1/", include("evidence.api_urls")),
-    path("api/v1/", include("casework.api_urls")),
-    path("api/schema/", api.SchemaView.as_view(), name="api_schema"),
-    path("api/docs/", api.DocsView.as_view(url_name="api_schema"), name="api_docs"),
+    # /api/v1/ (both apps' endpoints), /api/schema/ and /api/docs/.
+    path("", include("casework.api_platform.urls")),
 ]

@@ -15,8 +15,8 @@ from django.core.cache import cache
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
+from casework.api_platform.tokens import api_token_issue
 from casework.models import Allegation, CaseAccount, CaseNote, ReportJob
-from casework.tokens import api_token_issue
 from evidence.ingest.service import ingest_file
 from evidence.models import Clause, IngestBatch, LedgerEntry
 from evidence.terms.services import terms_import

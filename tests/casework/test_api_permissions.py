@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from casework.api_platform.tokens import TOKEN_PREFIX, api_token_issue, api_token_sha256
 from casework.models import ApiToken, Case, CaseRole, ReportJob
 from casework.services import (
     allegation_add,
@@ -26,7 +27,6 @@ from casework.services import (
     case_open,
     note_add,
 )
-from casework.tokens import TOKEN_PREFIX, api_token_issue, api_token_sha256
 from evidence.access import record_writer
 from evidence.models import (
     Account,

@@ -18,9 +18,9 @@ from rest_framework.response import Response
 from rest_framework.test import APIClient, APIRequestFactory, force_authenticate
 from rest_framework.views import APIView
 
-from casework.api_auth import ScopePermission
+from casework.api_platform.auth import ScopePermission
+from casework.api_platform.tokens import api_token_issue, api_token_revoke
 from casework.models import ApiToken
-from casework.tokens import api_token_issue, api_token_revoke
 from evidence.custody.ledger import ledger_for_object, ledger_verify
 
 pytestmark = pytest.mark.django_db

@@ -17,8 +17,8 @@ from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.test import APIClient, APIRequestFactory
 
-from casework.tokens import api_token_issue
-from evidence import api
+from casework.api_platform.tokens import api_token_issue
+from evidence.ingest.api import IngestView
 from evidence.models import IngestBatch, LedgerEntry, UsageEvent
 from tests.conftest import user_with_role
 
@@ -199,7 +199,7 @@ def test_file_name_header_keeps_only_a_tame_base_name(ingest_client):
     assert response.json()["file"] == "usage_2026_.ndjson"
 
 
-def test_the_view_never_reads_the_body_into_memory(ingest_client, monkeypatch):
+def test_the_view_never_reads_the_body_into_memory(ingest_client, settings, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the whole body was read into memory")
 
@@ -214,7 +214,7 @@ def test_the_view_never_reads_the_body_into_memory(ingest_client, monkeypatch):
     monkeypatch.setattr(WSGIRequest, "POST", property(refuse))
     monkeypatch.setattr(Request, "data", property(refuse))
     monkeypatch.setattr(LimitedStream, "read", recording_read)
-    monkeypatch.setattr(api, "UPLOAD_CHUNK_BYTES", 256)
+    settings.PACTA_UPLOAD_CHUNK_BYTES = 256
     body = ndjson([usage(i) for i in range(20)])
     response = post(ingest_client, body)
     assert response.status_code == 201, response.content
@@ -266,12 +266,10 @@ def test_a_body_over_the_limit_is_413(ingest_client, settings):
     assert not IngestBatch.objects.exists()
 
 
-def test_a_body_without_content_length_is_cut_off_while_streaming(
-    counsel_user, settings, monkeypatch
-):
+def test_a_body_without_content_length_is_cut_off_while_streaming(counsel_user, settings):
     """As an ASGI server may send it: no Content-Length, so the limit is enforced on the way."""
     settings.PACTA_INGEST_MAX_UPLOAD_BYTES = 1000
-    monkeypatch.setattr(api, "UPLOAD_CHUNK_BYTES", 64)
+    settings.PACTA_UPLOAD_CHUNK_BYTES = 64
     body = ndjson([usage(i) for i in range(50)])
     request = APIRequestFactory().post(
         INGEST_USAGE, data=body, content_type=NDJSON,
@@ -279,7 +277,7 @@ def test_a_body_without_content_length_is_cut_off_while_streaming(
     )  # fmt: skip
     del request.META["CONTENT_LENGTH"]
     request._stream = io.BytesIO(body)
-    response = api.IngestView.as_view()(request, kind="usage")
+    response = IngestView.as_view()(request, kind="usage")
     response.render()
     assert_error(response, 413)
     assert not IngestBatch.objects.exists()
@@ -314,7 +312,7 @@ def test_an_empty_chunked_body_asks_for_a_content_length(counsel_user):
         HTTP_TRANSFER_ENCODING="chunked",
         HTTP_AUTHORIZATION=f"Bearer {token_for(counsel_user, 'ingest')}",
     )
-    response = api.IngestView.as_view()(request, kind="usage")
+    response = IngestView.as_view()(request, kind="usage")
     response.render()
     assert_error(response, 411)
 

@@ -12,8 +12,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from casework.api_platform.tokens import api_token_issue
 from casework.models import ApiScope
-from casework.tokens import api_token_issue
 from evidence.custody.canonical import utc_iso
 
 

@@ -11,8 +11,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from casework.api_platform.tokens import api_token_find, api_token_revoke
 from casework.models import ApiToken
-from casework.tokens import api_token_find, api_token_revoke
 from evidence.custody.canonical import utc_iso
 
 

@@ -1,4 +1,4 @@
-"""Issuing, finding and revoking the API tokens machines use (see `casework.api_auth`).
+"""Issuing, finding and revoking the API tokens machines use (see `casework.api_platform.auth`).
 
 Issue and revoke each write a ledger entry in the same transaction: who could ingest
 records, from when to when, is part of the chain of custody of everything they sent.

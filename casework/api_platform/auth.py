@@ -20,8 +20,8 @@ from rest_framework.permissions import BasePermission
 from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
 
+from casework.api_platform.tokens import TOKEN_PREFIX, api_token_find, api_token_mark_used
 from casework.models import ApiToken
-from casework.tokens import TOKEN_PREFIX, api_token_find, api_token_mark_used
 
 KEYWORD = b"bearer"
 

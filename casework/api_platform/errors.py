@@ -7,6 +7,8 @@ parameter a view names); it maps each input's name to its messages. An exception
 carry a `beside` dict of documents answered next to `error`, never inside it (the ingest
 endpoint's refused `result`): apps raise plain DRF exceptions and need not import this.
 
+`api_not_found` answers, in the same shape, every /api/v1/ path that names no endpoint.
+
 Unexpected exceptions are not turned into JSON here: they are bugs, and they go to
 Django's 500 handling so they are logged and reported rather than swallowed.
 """
@@ -16,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -80,3 +82,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         **getattr(exc, "beside", {}),
     }
     return response
+
+
+def api_not_found(request: HttpRequest, *args, **kwargs) -> JsonResponse:
+    """Any other path under /api/v1/: the API's 404, in its one error shape, not an HTML page."""
+    document = api_error_document(
+        status=404, code="not_found", message=f"No API endpoint at {request.path}."
+    )
+    return JsonResponse(document, status=404)

@@ -1,19 +1,22 @@
-"""URLs of the case side's REST API, mounted at /api/v1/ by casework.config.urls after the record's.
-
-The last pattern answers every other /api/v1/ path with the API's JSON 404, so a client
-never gets an HTML page from the API.
+"""The URL map of the API, mounted at the site's root by casework.config.urls: under /api/v1/
+the record's endpoints (`evidence.api.urls`), then the case side's (views in
+`casework.api`), then the API's JSON 404 for every other path, so a client never gets an
+HTML page from the API; beside them the OpenAPI schema (/api/schema/) and its
+documentation (/api/docs/).
 """
 
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
-import evidence.api_urls  # noqa: F401 - registers the "pacta_text" path converter
 from casework import api
+from casework.api_platform.errors import api_not_found
+from casework.api_platform.schema import DocsView, SchemaView
 
-app_name = "casework_api"
+# Importing it also registers the "pacta_text" path converter the case routes use.
+from evidence.api import urls as record_api_urls
 
 CASE = "cases/<pacta_text:reference>/"
 
-urlpatterns = [
+case_api_urlpatterns = [
     path("cases/", api.CaseListView.as_view(), name="case-list"),
     path(CASE, api.CaseDetailView.as_view(), name="case-detail"),
     path(f"{CASE}accounts/", api.CaseAccountListView.as_view(), name="case-account-list"),
@@ -42,5 +45,12 @@ urlpatterns = [
         api.LedgerEntryListView.as_view(),
         name="ledger-entries",
     ),
-    re_path(r"", api.api_not_found, name="not-found"),
+    re_path(r"", api_not_found, name="not-found"),
+]
+
+urlpatterns = [
+    path("api/v1/", include(record_api_urls)),
+    path("api/v1/", include((case_api_urlpatterns, "casework_api"))),
+    path("api/schema/", SchemaView.as_view(), name="api_schema"),
+    path("api/docs/", DocsView.as_view(url_name="api_schema"), name="api_docs"),
 ]

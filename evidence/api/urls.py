@@ -1,0 +1,44 @@
+"""URLs of the record's REST API, mounted at /api/v1/ by `casework.api_platform.urls`."""
+
+from django.urls import path, register_converter
+
+from evidence.api import accounts, batches, clusters, findings, terms, usage_events, verification
+from evidence.api.parameters import TextConverter
+from evidence.ingest.api import IngestView
+
+# Path segments that reach a query: no slash, no NUL (which PostgreSQL refuses in text).
+register_converter(TextConverter, "pacta_text")
+
+app_name = "evidence_api"
+
+urlpatterns = [
+    path("ingest/<str:kind>/", IngestView.as_view(), name="ingest"),
+    path("batches/", batches.IngestBatchListView.as_view(), name="batch-list"),
+    path("batches/<int:pk>/", batches.IngestBatchDetailView.as_view(), name="batch-detail"),
+    path("accounts/", accounts.AccountListView.as_view(), name="account-list"),
+    path(
+        "accounts/<pacta_text:account_id>/",
+        accounts.AccountDetailView.as_view(),
+        name="account-detail",
+    ),
+    path("usage-events/", usage_events.UsageEventListView.as_view(), name="usage-event-list"),
+    path(
+        "usage-events/<int:pk>/",
+        usage_events.UsageEventDetailView.as_view(),
+        name="usage-event-detail",
+    ),
+    path("clusters/", clusters.ClusterListView.as_view(), name="cluster-list"),
+    path("clusters/<int:pk>/", clusters.ClusterDetailView.as_view(), name="cluster-detail"),
+    path("findings/", findings.FindingListView.as_view(), name="finding-list"),
+    path("findings/<int:pk>/", findings.FindingDetailView.as_view(), name="finding-detail"),
+    path("terms/", terms.TermsDocumentListView.as_view(), name="terms-list"),
+    path("terms/<pacta_text:slug>/", terms.TermsDocumentDetailView.as_view(), name="terms-detail"),
+    path(
+        "terms/<pacta_text:slug>/versions/<pacta_text:label>/",
+        terms.TermsVersionDetailView.as_view(),
+        name="terms-version-detail",
+    ),
+    path("clauses/", terms.ClauseListView.as_view(), name="clause-list"),
+    path("clauses/<int:pk>/", terms.ClauseDetailView.as_view(), name="clause-detail"),
+    path("verification/", verification.VerificationView.as_view(), name="verification"),
+]
