@@ -37,7 +37,7 @@ def main() -> int:
     django.setup()
     from django.core.management import call_command
 
-    from evidence.scenario import scenario_generate
+    from casework.demo.world import scenario_generate
 
     work = ROOT / "var" / "bench"
     work.mkdir(parents=True, exist_ok=True)

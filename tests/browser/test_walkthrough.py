@@ -14,6 +14,7 @@ import pytest
 from django.core.management import call_command
 
 from casework.demo import DEMO_PASSWORD, demo_record_load, demo_users_seed
+from casework.demo.world import scenario_generate
 from tests.browser.conftest import screenshot, sign_in
 from tests.conftest import user_with_role
 
@@ -27,8 +28,6 @@ pytestmark = [
 
 @pytest.fixture
 def demo_world(tmp_path):
-    from evidence.scenario import scenario_generate
-
     out = tmp_path / "scenario"
     scenario_generate(out_dir=out, accounts=300, events=20_000, seed=5)
     demo_users_seed()

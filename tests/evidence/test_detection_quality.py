@@ -15,10 +15,10 @@ from collections import Counter
 import pytest
 from django.core.management import call_command
 
+from casework.demo.world import scenario_generate
 from evidence.detectors.service import detection_run
 from evidence.ingest.service import ingest_file
 from evidence.models import ClusterMember, UsageEvent
-from evidence.scenario import scenario_generate
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 

@@ -10,7 +10,6 @@ paths (and the settings to use them) once written; an existing pair is kept.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 from cryptography import x509
@@ -18,7 +17,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from django.conf import settings
-from django.core.management.base import BaseCommand
+
+from evidence.management.base import PactaCommand
 
 LABEL = "DEMO — NOT FOR EVIDENTIAL USE"
 
@@ -63,15 +63,14 @@ def _certificate(subject, issuer_name, public_key, signing_key, *, ca: bool, day
     )
 
 
-class Command(BaseCommand):
+class Command(PactaCommand):
     help = "Create a clearly labelled DEMO signing certificate and key (demo mode only)."
 
-    def add_arguments(self, parser) -> None:
+    def arguments(self, parser) -> None:
         parser.add_argument("--dir", default=str(Path(settings.VAR_DIR) / "signing"))
         parser.add_argument("--force", action="store_true", help="Replace an existing pair.")
-        parser.add_argument("--json", action="store_true", help="Print one JSON document.")
 
-    def handle(self, *args, **options) -> None:
+    def run(self, **options) -> None:
         folder = Path(options["dir"])
         folder.mkdir(parents=True, exist_ok=True)
         paths = {
@@ -111,10 +110,7 @@ class Command(BaseCommand):
                 "PACTA_SIGNING_TRUST_ROOTS": str(paths["root"]),
             },
         }
-        if options["json"]:
-            self.stdout.write(json.dumps(document, indent=2))
-            return
         verb = "Created" if created else "Kept the existing"
-        self.stdout.write(f"{verb} DEMO signing certificate ({LABEL}) in {folder}.")
-        for name, value in document["settings"].items():
-            self.stdout.write(f"  {name}={value}")
+        lines = [f"{verb} DEMO signing certificate ({LABEL}) in {folder}."]
+        lines += [f"  {name}={value}" for name, value in document["settings"].items()]
+        self.done(document, text=lines)

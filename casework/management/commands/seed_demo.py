@@ -1,8 +1,9 @@
 """`python manage.py seed_demo`: the demo users and a loaded scenario (see casework.demo)."""
 
-from pathlib import Path
+from __future__ import annotations
 
-from django.core.management.base import BaseCommand
+import io
+from pathlib import Path
 
 from casework.demo import (
     DEMO_PASSWORD,
@@ -11,12 +12,13 @@ from casework.demo import (
     demo_scenario_ensure,
     demo_users_seed,
 )
+from evidence.management.base import PactaCommand
 
 
-class Command(BaseCommand):
+class Command(PactaCommand):
     help = "Demo mode only: create the demo users and generate and load a synthetic scenario."
 
-    def add_arguments(self, parser) -> None:
+    def arguments(self, parser) -> None:
         parser.add_argument("--out", default="var/demo", help="Scenario folder.")
         parser.add_argument("--accounts", type=int, default=2000)
         parser.add_argument("--events", type=int, default=120_000)
@@ -27,9 +29,15 @@ class Command(BaseCommand):
             help="Also open the demo case and build its signed report (make demo does).",
         )
 
-    def handle(self, *args, **options) -> None:
+    def say(self, line: str) -> None:
+        # Text goes out as each step ends: a first demo takes minutes, and the operator
+        # should see how far it got. Under --json only the final document is printed.
+        if not self.json_mode:
+            self.stdout.write(line)
+
+    def run(self, **options) -> None:
         users = demo_users_seed()
-        self.stdout.write(f"Demo users {', '.join(users)} (password {DEMO_PASSWORD}).")
+        self.say(f"Demo users {', '.join(users)} (password {DEMO_PASSWORD}).")
         out_dir = Path(options["out"])
         scenario = demo_scenario_ensure(
             out_dir=out_dir,
@@ -38,18 +46,39 @@ class Command(BaseCommand):
             seed=options["seed"],
         )
         verb = "Reused" if scenario["reused"] else "Generated"
-        self.stdout.write(f"{verb} the demo scenario in {out_dir}.")
-        for line in demo_record_load(scenario_dir=out_dir):
-            self.stdout.write(f"  {line}")
-        if options["report"]:
-            result = demo_case_report(scenario_dir=out_dir, stdout=self.stdout)
-            for line in result["lines"]:
-                self.stdout.write(f"  {line}")
-            job = result["job"]
-            if job.status != "done":
-                self.stderr.write(f"The demo report failed: {job.failure_reason}")
-                raise SystemExit(1)
-            self.stdout.write(
-                f"Demo report ({result['case']}, counsel edition, signed with the DEMO "
-                f"certificate): {result['path']}"
-            )
+        self.say(f"{verb} the demo scenario in {out_dir}.")
+        record = demo_record_load(scenario_dir=out_dir)
+        for line in record:
+            self.say(f"  {line}")
+        document = {
+            "users": users,
+            "password": DEMO_PASSWORD,
+            "scenario": {"out_dir": str(out_dir), **scenario},
+            "record": record,
+            "report": None,
+        }
+        if not options["report"]:
+            self.done(document)
+            return
+        result = demo_case_report(
+            scenario_dir=out_dir, stdout=io.StringIO() if self.json_mode else self.stdout
+        )
+        for line in result["lines"]:
+            self.say(f"  {line}")
+        job = result["job"]
+        document["report"] = {
+            "case": result["case"],
+            "job": job.pk,
+            "status": job.status,
+            "failure_reason": job.failure_reason or None,
+            "path": str(result["path"]) if job.status == "done" else None,
+            "lines": result["lines"],
+        }
+        if job.status != "done":
+            self.stderr.write(f"The demo report failed: {job.failure_reason}")
+            self.done(document, ok=False)
+        self.say(
+            f"Demo report ({result['case']}, counsel edition, signed with the DEMO "
+            f"certificate): {result['path']}"
+        )
+        self.done(document)

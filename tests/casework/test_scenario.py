@@ -18,7 +18,7 @@ from itertools import pairwise
 import pytest
 from django.core.management import CommandError, call_command
 
-from evidence.scenario import scenario_generate
+from casework.demo.world import scenario_generate
 
 ACCOUNTS, EVENTS, SEED = 300, 20_000, 7
 WINDOW_START = datetime.fromisoformat("2026-01-05T00:00:00+00:00")

@@ -1,4 +1,7 @@
-"""Demo mode: the users and the scenario behind `make demo`.
+"""Demo mode: the users, the scenario and the demo case with its report behind `make demo`.
+
+Everything the demo creates goes through the services an operator's act would (Terms
+import, ingest, case opening, allegations, holds, reports), so it is ledgered the same way.
 
 This is the only place in Pacta that creates default users, and it says so loudly: the
 demo password is public, so these accounts must never exist outside a demo.
@@ -7,12 +10,44 @@ demo password is public, so these accounts must never exist outside a demo.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import io
 import json
+import shutil
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.db import transaction
+from django.db.models import Count
+
+from casework.demo.world import scenario_generate
+from casework.models import Case, ReportJob
+from casework.reports.service import report_build, report_job_request
+from casework.services import (
+    allegation_add,
+    case_accounts_attribute,
+    case_hold_place,
+    case_open,
+    case_open_from_cluster,
+)
+from evidence.custody.verification import evidence_verify, verification_latest
+from evidence.detectors.catalogue import models_import, plans_import
+from evidence.detectors.service import detection_run
+from evidence.ingest.service import ingest_file
+from evidence.models import (
+    Account,
+    Band,
+    Clause,
+    Cluster,
+    DetectionRun,
+    ModelRelease,
+    PlanLimit,
+    TermsVersion,
+)
+from evidence.terms.services import terms_import
 
 DEMO_PASSWORD = "pacta-demo"  # noqa: S105 - public by design, documented in the README
 DEMO_USERS = (
@@ -50,9 +85,6 @@ def demo_record_load(*, scenario_dir: Path) -> list[str]:
     Safe to rerun: Terms versions already imported and rows already stored are recognised
     and counted as duplicates, so `make demo` twice does not double the record.
     """
-    from evidence.ingest.service import ingest_file
-    from evidence.terms.services import terms_import
-
     lines = []
     for path in sorted((scenario_dir / "terms").glob("*.md")):
         slug, _, label = path.stem.rpartition("-20")
@@ -83,8 +115,6 @@ def demo_record_load(*, scenario_dir: Path) -> list[str]:
 
 def demo_scenario_ensure(*, out_dir: Path, accounts: int, events: int, seed: int) -> dict:
     """Generate the demo world once; a rerun with the same arguments reuses the files."""
-    from evidence.scenario import scenario_generate
-
     stamp = out_dir / ".generated.json"
     wanted = {"accounts": accounts, "events": events, "seed": seed}
     if stamp.exists() and json.loads(stamp.read_text()) == wanted:
@@ -117,13 +147,8 @@ DEMO_ALLEGATIONS = (
 
 def _demo_signing(*, stdout) -> None:
     """Demo mode signs with the clearly labelled DEMO certificate unless one is configured."""
-    from django.conf import settings
-    from django.core.management import call_command
-
     if settings.PACTA_SIGNING_CERT and settings.PACTA_SIGNING_KEY:
         return
-    import io
-
     out = io.StringIO()
     call_command("demo_certificate", "--json", stdout=out)
     paths = json.loads(out.getvalue())
@@ -136,14 +161,6 @@ def _demo_signing(*, stdout) -> None:
 
 def _demo_catalogue(*, scenario_dir: Path, lines: list[str]) -> None:
     """List prices and plan limits from the scenario's catalogue, once per file."""
-    try:
-        from evidence.detectors.catalogue import models_import, plans_import
-        from evidence.models import ModelRelease, PlanLimit
-    except ImportError:
-        lines.append("model catalogue: not loaded (detection's catalogue import is not there)")
-        return
-    import hashlib
-
     for name, model, load in (
         ("models.json", ModelRelease, models_import),
         ("plans.json", PlanLimit, plans_import),
@@ -161,32 +178,21 @@ def _demo_catalogue(*, scenario_dir: Path, lines: list[str]) -> None:
 def _demo_accounts(*, lines: list[str]):
     """The accounts of the demo case, and on what basis they are attributed.
 
-    From detection when it is there: the strongest critical (else high) cluster of the
-    latest run. Otherwise the accounts sharing the most common payment fingerprint among
-    the flagged accounts (or among all, with nothing flagged). Never the scenario's
-    ground-truth labels: those exist to test detection, not to accuse anyone.
+    From detection: the strongest critical (else high) cluster of the latest finished run
+    (detection runs first if it never has). Otherwise the accounts sharing the most common
+    payment fingerprint among the flagged accounts (or among all, with nothing flagged).
+    Never the scenario's ground-truth labels: those exist to test detection, not to accuse anyone.
     """
-    from django.db.models import Count
-
-    from evidence.models import Account
-
-    run = None
-    try:
-        from evidence.detectors.service import detection_run
-        from evidence.models import Band, Cluster, DetectionRun
-
-        run = DetectionRun.objects.filter(status="finished").order_by("-finished_at").first()
-        if run is None:
-            run = detection_run(actor="system:demo")
-            lines.append(f"detection run {run.pk}: {run.counts.get('clusters', 0)} clusters")
-        for band in (Band.CRITICAL, Band.HIGH):
-            cluster = Cluster.objects.filter(run=run, band=band).order_by("-score", "pk").first()
-            if cluster is not None:
-                accounts = list(Account.objects.filter(detection_clusters=cluster))
-                return accounts, "cluster", cluster
-        flagged = Account.objects.filter(findings__run=run, findings__fired=True).distinct()
-    except ImportError:
-        flagged = Account.objects.none()
+    run = DetectionRun.objects.filter(status="finished").order_by("-finished_at").first()
+    if run is None:
+        run = detection_run(actor="system:demo")
+        lines.append(f"detection run {run.pk}: {run.counts.get('clusters', 0)} clusters")
+    for band in (Band.CRITICAL, Band.HIGH):
+        cluster = Cluster.objects.filter(run=run, band=band).order_by("-score", "pk").first()
+        if cluster is not None:
+            accounts = list(Account.objects.filter(detection_clusters=cluster))
+            return accounts, "cluster", cluster
+    flagged = Account.objects.filter(findings__run=run, findings__fired=True).distinct()
     pool = flagged if flagged.exists() else Account.objects.all()
     top = (
         pool.exclude(payment_fingerprint="")
@@ -208,16 +214,6 @@ def demo_case_report(*, scenario_dir: Path, stdout) -> dict:
 
     Safe to rerun: the case is reused, and an unchanged case finds its finished report.
     """
-    import shutil
-
-    from django.contrib.auth import get_user_model
-
-    from casework.models import Allegation, Case, ReportJob
-    from casework.reports.service import report_build, report_job_request
-    from casework.services import case_accounts_attribute, case_hold_place, case_open
-    from evidence.custody.verification import evidence_verify, verification_latest
-    from evidence.models import Clause, TermsVersion
-
     lines: list[str] = []
     _demo_signing(stdout=stdout)
     _demo_catalogue(scenario_dir=scenario_dir, lines=lines)
@@ -231,11 +227,7 @@ def demo_case_report(*, scenario_dir: Path, stdout) -> dict:
             "title": "Distillation through masked API accounts (demo)",
             "respondent": "Operator of the attributed accounts (identity under investigation)",
         }
-        try:  # the clusters service, where detection's case-opening has landed
-            from casework.services import case_open_from_cluster
-        except ImportError:
-            case_open_from_cluster = None
-        if cluster is not None and case_open_from_cluster is not None:
+        if cluster is not None:
             case = case_open_from_cluster(cluster=cluster, **opening)
         else:
             case = case_open(**opening)
@@ -252,14 +244,7 @@ def demo_case_report(*, scenario_dir: Path, stdout) -> dict:
             clause = Clause.objects.filter(version=latest, path=path).first()
             if clause is None:
                 continue
-            try:
-                from casework.services import allegation_add
-            except ImportError:
-                Allegation.objects.create(
-                    case=case, clause=clause, theory=theory, created_by=counsel
-                )
-            else:
-                allegation_add(actor=counsel, case=case, clause=clause, theory=theory)
+            allegation_add(actor=counsel, case=case, clause=clause, theory=theory)
         case_hold_place(actor=counsel, case=case)
         lines.append(f"case {case.reference}: {len(accounts)} accounts ({basis}), on hold")
     if verification_latest() is None:
