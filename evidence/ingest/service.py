@@ -20,7 +20,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from evidence.custody.ledger import Actor, actor_label, ledger_append
+from evidence.custody import events
+from evidence.custody.ledger import Actor, actor_label
 from evidence.ingest.formats import FORMATS, USAGE_ONLY_FORMATS, HeaderError, records
 from evidence.ingest.loaders import LOADERS
 from evidence.ingest.records import VALIDATORS, RecordError
@@ -212,7 +213,9 @@ def ingest_file(
             extra = {"updated_accounts": loader.updated[:1000]} if result.updated else {}
             _batch_ledger(batch, result, actor, extra)
     except _Refused:
-        with transaction.atomic():
+        # The refusal is recorded durably: a file that was sent and refused is part of the
+        # record even if the caller's own transaction later rolls back.
+        with transaction.atomic(durable=True):
             batch = IngestBatch.objects.create(
                 kind=kind,
                 source=source,
@@ -274,27 +277,7 @@ def _batch_close(
 def _batch_ledger(
     batch: IngestBatch, result: IngestResult, actor: Actor, extra: dict[str, Any]
 ) -> None:
-    ledger_append(
-        actor=actor,
-        action="ingested",
-        object_type="ingest_batch",
-        object_id=batch.pk,
-        object_sha256=batch.raw_sha256,
-        details={
-            "kind": batch.kind,
-            "format": batch.format,
-            "file_name": batch.file_name,
-            "source": batch.source,
-            "status": batch.status,
-            "size": batch.raw_size,
-            "accepted": batch.accepted,
-            "duplicates": batch.duplicates,
-            "rejected": batch.rejected,
-            "rows_digest": batch.rows_digest,
-            "same_as_batch": result.same_as_batch,
-            **extra,
-        },
-    )
+    events.batch_ingested(actor=actor, batch=batch, same_as_batch=result.same_as_batch, extra=extra)
 
 
 def progress_bar(total: int, stream=sys.stderr):
