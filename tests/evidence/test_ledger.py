@@ -25,6 +25,7 @@ from evidence.custody.ledger import (
     ledger_head,
     ledger_verify,
 )
+from evidence.ingest.service import ingest_file
 from evidence.models import LedgerEntry
 from evidence.services import ledger_check
 
@@ -270,3 +271,17 @@ def test_a_read_is_recorded_in_a_transaction_no_caller_can_roll_back(counsel_use
     assert not LedgerEntry.objects.exists()
     ledger_check(actor=counsel_user)
     assert LedgerEntry.objects.get().action == "verified"
+
+
+@pytest.mark.usefixtures("media_root")
+def test_a_refused_batch_is_recorded_outside_any_callers_transaction(tmp_path):
+    """A file sent and refused is on the record for good: ingest will not record the refusal
+    inside a transaction whose rollback would erase it."""
+    path = tmp_path / "usage.ndjson"
+    path.write_text("not json\n")
+    with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
+        ingest_file(actor="system:test", kind="usage", path=path, strict=True)
+    result = ingest_file(actor="system:test", kind="usage", path=path, strict=True)
+    assert result.status == "rejected"
+    entry = LedgerEntry.objects.get(action="ingested")
+    assert entry.details["status"] == "rejected"
