@@ -211,7 +211,9 @@ def ingest_file(
             result.updated = len(getattr(loader, "updated", []))
             _batch_close(batch, result, loader.digest.hexdigest(), rejects, actor)
             extra = {"updated_accounts": loader.updated[:1000]} if result.updated else {}
-            _batch_ledger(batch, result, actor, extra)
+            events.batch_ingested(
+                actor=actor, batch=batch, same_as_batch=result.same_as_batch, extra=extra
+            )
     except _Refused:
         # The refusal is recorded durably: a file that was sent and refused is part of the
         # record even if the caller's own transaction later rolls back.
@@ -231,7 +233,7 @@ def ingest_file(
             result.status = IngestBatch.Status.REJECTED
             result.accepted = result.duplicates = 0
             _batch_close(batch, result, "", rejects, actor)
-            _batch_ledger(batch, result, actor, {})
+            events.batch_ingested(actor=actor, batch=batch, same_as_batch=result.same_as_batch)
     finally:
         pipeline.close()
         raw.close()
@@ -272,12 +274,6 @@ def _batch_close(
         .first()
     )
     result.same_as_batch = previous
-
-
-def _batch_ledger(
-    batch: IngestBatch, result: IngestResult, actor: Actor, extra: dict[str, Any]
-) -> None:
-    events.batch_ingested(actor=actor, batch=batch, same_as_batch=result.same_as_batch, extra=extra)
 
 
 def progress_bar(total: int, stream=sys.stderr):
