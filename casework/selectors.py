@@ -31,6 +31,7 @@ from casework.permissions import (
     editions_visible,
 )
 from evidence.access import record_reader
+from evidence.custody.events import ACCESS_ACTIONS
 from evidence.custody.verification import verification_latest
 from evidence.models import AssentRecord, Clause, EvidenceItem, LedgerEntry, TermsDocument
 from evidence.selectors import (
@@ -332,7 +333,7 @@ def report_job_exhibits(*, user, case: Case, pk: int) -> QuerySet[EvidenceItem]:
 
 
 # Who read or downloaded what is the case's access audit, its owner's to read (AUDIT).
-ACCESS_AUDIT_ACTIONS = ("viewed", "exported")
+ACCESS_AUDIT_ACTIONS = ACCESS_ACTIONS
 
 
 def case_ledger_entries(*, user, case: Case) -> QuerySet[LedgerEntry]:

@@ -22,7 +22,8 @@ from casework.models import (
 from casework.permissions import ALLEGE, MANAGE, NOTE, case_require
 from casework.selectors import case_clauses_allegeable
 from evidence.access import user_roles
-from evidence.custody.ledger import Actor, ledger_append, ledger_append_many
+from evidence.custody import events
+from evidence.custody.ledger import Actor, is_system_actor
 from evidence.custody.preservation import holds_place, holds_release, usage_held_count
 from evidence.models import Account, Clause, EvidenceItem
 
@@ -39,9 +40,13 @@ class CaseError(ValueError):
 
 
 def _require(actor, case: Case, ability: str) -> None:
-    """People act within their case role; system actors (CLI, demo, tasks) are trusted."""
-    if not isinstance(actor, str):
-        case_require(actor, case, ability)
+    """People act within their case role; only the named system processes (`SystemActor`:
+    commands, tasks, the demo) act without one. Any other string is no one, and refused."""
+    if is_system_actor(actor):
+        return
+    if not hasattr(actor, "is_authenticated"):
+        raise PermissionDenied(f"{actor!r} is neither a user nor a named system process")
+    case_require(actor, case, ability)
 
 
 def may_open_cases(user) -> bool:
@@ -74,13 +79,7 @@ def case_open(
             opened_by=actor,
         )
         CaseMembership.objects.create(case=case, user=actor, role=CaseRole.OWNER)
-        ledger_append(
-            actor=actor,
-            action="created",
-            object_type="case",
-            object_id=case.reference,
-            details={"title": title, "respondent": respondent},
-        )
+        events.case_opened(actor=actor, case=case)
     return case
 
 
@@ -92,13 +91,7 @@ def case_member_add(*, actor, case: Case, user, role: str) -> CaseMembership:
         membership, _ = CaseMembership.objects.update_or_create(
             case=case, user=user, defaults={"role": role}
         )
-        ledger_append(
-            actor=actor,
-            action="changed",
-            object_type="case",
-            object_id=case.reference,
-            details={"member": user.get_username(), "role": role},
-        )
+        events.case_member_set(actor=actor, case=case, member=user, role=role)
     return membership
 
 
@@ -125,18 +118,7 @@ def case_accounts_attribute(
                 for a in new
             ]
         )
-        ledger_append_many(
-            actor=actor,
-            entries=[
-                {
-                    "action": "linked",
-                    "object_type": "account",
-                    "object_id": account.account_id,
-                    "details": {"case": case.reference, "basis": basis},
-                }
-                for account in new
-            ],
-        )
+        events.accounts_linked(actor=actor, case=case, accounts=new, basis=basis)
         if case.legal_hold and new:
             holds_place(
                 actor=actor,
@@ -178,19 +160,13 @@ def case_hold_place(*, actor: Actor, case: Case) -> Case:
             window_end=case.window_end,
             evidence_items=files,
         )
-        ledger_append(
+        events.case_held(
             actor=actor,
-            action="held",
-            object_type="case",
-            object_id=case.reference,
-            details={
-                "accounts": len(accounts),
-                "evidence_files": [f.pk for f in files],
-                "holds": placed,
-                "usage_events": usage_held_count(reference=case.reference),
-                "window_start": case.window_start.isoformat() if case.window_start else None,
-                "window_end": case.window_end.isoformat() if case.window_end else None,
-            },
+            case=case,
+            accounts=len(accounts),
+            evidence_files=files,
+            holds=placed,
+            usage_events=usage_held_count(reference=case.reference),
         )
     return case
 
@@ -205,13 +181,7 @@ def case_hold_release(*, actor: Actor, case: Case) -> Case:
         case.legal_hold = False
         case.legal_hold_since = None
         case.save(update_fields=["legal_hold", "legal_hold_since"])
-        ledger_append(
-            actor=actor,
-            action="released",
-            object_type="case",
-            object_id=case.reference,
-            details={"holds_released": released},
-        )
+        events.case_released(actor=actor, case=case, holds_released=released)
     return case
 
 
@@ -279,17 +249,7 @@ def allegation_add(
             case=case, clause=clause, theory=theory, created_by=actor
         )
         allegation.supporting_evidence.set(list(evidence_items))
-        ledger_append(
-            actor=actor,
-            action="created",
-            object_type="case",
-            object_id=case.reference,
-            object_sha256=clause.text_sha256,
-            details={
-                "allegation": allegation.pk,
-                "clause": f"{clause.version.document.slug}:{clause.version.label}:{clause.path}",
-            },
-        )
+        events.allegation_added(actor=actor, case=case, allegation=allegation)
     return allegation
 
 
@@ -300,13 +260,7 @@ def note_add(*, actor, case: Case, text: str) -> CaseNote:
         raise CaseError("a note needs text")
     with transaction.atomic():
         note = CaseNote.objects.create(case=case, author=actor, text=text)
-        ledger_append(
-            actor=actor,
-            action="created",
-            object_type="case",
-            object_id=case.reference,
-            details={"note": note.pk},
-        )
+        events.note_added(actor=actor, case=case, note=note)
     return note
 
 
@@ -321,24 +275,20 @@ def home_visit(*, user) -> dt.datetime | None:
     return previous
 
 
+# A read is recorded in a transaction of its own (durable: no caller can wrap it in one
+# that rolls back), so the access audit names every view and download that happened, even
+# when what the request did afterwards failed.
+
+
 def case_viewed(*, actor, case: Case, page: str = "case") -> None:
     """Record that a user opened a case page (access audit: reads count, not just writes)."""
-    ledger_append(
-        actor=actor,
-        action="viewed",
-        object_type="case",
-        object_id=case.reference,
-        details={"page": page},
-    )
+    with transaction.atomic(durable=True):
+        events.case_viewed(actor=actor, case=case, page=page)
 
 
 def evidence_item_exported(*, actor, item: EvidenceItem, case: Case | None) -> None:
     """Record a download of an evidence file, with the case it was downloaded from."""
-    ledger_append(
-        actor=actor,
-        action="exported",
-        object_type="evidence_item",
-        object_id=item.pk,
-        object_sha256=item.sha256,
-        details={"file_name": item.file_name, "case": case.reference if case else None},
-    )
+    with transaction.atomic(durable=True):
+        events.evidence_item_exported(
+            actor=actor, item=item, case_reference=case.reference if case else None
+        )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from pathlib import Path
 from typing import BinaryIO
@@ -11,16 +10,10 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
-from evidence.custody.ledger import (
-    Actor,
-    LedgerVerification,
-    actor_label,
-    ledger_append,
-    ledger_verify,
-)
+from evidence.custody import events
+from evidence.custody.canonical import file_sha256
+from evidence.custody.ledger import Actor, LedgerVerification, actor_label, ledger_verify
 from evidence.models import EvidenceItem
-
-CHUNK = 1024 * 1024
 
 
 class _FileOnDisk(File):
@@ -59,17 +52,12 @@ def evidence_item_store(
     """
     if kind not in EvidenceItem.Kind.values:
         raise ValueError(f"unknown evidence kind {kind!r}")
-    digest = hashlib.sha256()
-    size = 0
     with tempfile.NamedTemporaryFile(prefix="pacta-evidence-", delete=False) as spool:
-        for chunk in iter(lambda: stream.read(CHUNK), b""):
-            digest.update(chunk)
-            size += len(chunk)
-            spool.write(chunk)
+        sha256, size = file_sha256(stream, copy_to=spool)
         spool_path = Path(spool.name)
     try:
         return _item_record(
-            actor=actor, path=spool_path, sha256=digest.hexdigest(), size=size,
+            actor=actor, path=spool_path, sha256=sha256, size=size,
             file_name=file_name, kind=kind, source=source, description=description,
         )  # fmt: skip
     finally:
@@ -95,7 +83,7 @@ def evidence_item_keep(
     if kind not in EvidenceItem.Kind.values:
         raise ValueError(f"unknown evidence kind {kind!r}")
     with path.open("rb") as fh:
-        sha256, size = _digest(fh)
+        sha256, size = file_sha256(fh)
     return _item_record(
         actor=actor, path=path, sha256=sha256, size=size, file_name=file_name,
         kind=kind, source=source, description=description,
@@ -124,19 +112,7 @@ def _item_record(
         item.file.save(f"{sha256[:16]}-{item.file_name}", _FileOnDisk(path), save=False)
         try:
             item.save()
-            ledger_append(
-                actor=actor,
-                action="collected",
-                object_type="evidence_item",
-                object_id=item.pk,
-                object_sha256=item.sha256,
-                details={
-                    "kind": kind,
-                    "file_name": item.file_name,
-                    "size": size,
-                    "source": source,
-                },
-            )
+            events.evidence_item_collected(actor=actor, item=item)
         except BaseException:
             item.file.delete(save=False)  # no orphan file for a row that never existed
             raise
@@ -146,32 +122,17 @@ def _item_record(
 def evidence_item_sha256(item: EvidenceItem) -> str:
     """Recompute the SHA-256 of the stored bytes (verification compares it to the record)."""
     with item.file.open("rb") as fh:
-        return _digest(fh)[0]
-
-
-def _digest(fh: BinaryIO) -> tuple[str, int]:
-    """The SHA-256 and size of a file's bytes, read a chunk at a time."""
-    digest = hashlib.sha256()
-    size = 0
-    for chunk in iter(lambda: fh.read(CHUNK), b""):
-        digest.update(chunk)
-        size += len(chunk)
-    return digest.hexdigest(), size
+        return file_sha256(fh)[0]
 
 
 def ledger_check(*, actor: Actor) -> LedgerVerification:
     """Verify the chain and write the outcome to it, so the record shows it was checked.
 
     The entry is appended after the chain was read; it certifies the chain up to the head
-    it names, and the next verification covers the entry itself.
+    it names, and the next verification covers the entry itself. Durable: the check
+    happened, so no caller's rollback may take its record away.
     """
     result = ledger_verify()
-    ledger_append(
-        actor=actor,
-        action="verified",
-        object_type="ledger",
-        object_id=result.head_seq,
-        object_sha256=result.head_hash,
-        details=result.as_dict(),
-    )
+    with transaction.atomic(durable=True):
+        events.ledger_checked(actor=actor, result=result)
     return result

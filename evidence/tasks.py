@@ -3,6 +3,11 @@
 from celery import shared_task
 from django.db import OperationalError
 
+from evidence.custody.ledger import SystemActor
+from evidence.custody.preservation import retention_purge
+from evidence.custody.timestamping import ledger_timestamp
+from evidence.custody.verification import evidence_verify, verification_as_dict
+from evidence.detectors.service import detection_run
 from evidence.services import ledger_check
 
 
@@ -13,23 +18,19 @@ from evidence.services import ledger_check
 )
 def ledger_check_task() -> dict:
     """Recompute the ledger chain and record the result as a ledger entry of its own."""
-    return ledger_check(actor="system:verifier").as_dict()
+    return ledger_check(actor=SystemActor.VERIFIER).as_dict()
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def evidence_verify_task() -> dict:
     """The periodic full verification (Celery beat); a failure raises the app's alert."""
-    from evidence.custody.verification import evidence_verify, verification_as_dict
-
-    return verification_as_dict(evidence_verify(actor="system:verifier"))
+    return verification_as_dict(evidence_verify(actor=SystemActor.VERIFIER))
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def retention_purge_task() -> dict:
     """Purge raw usage past the retention period (never held material); safe to run twice."""
-    from evidence.custody.preservation import retention_purge
-
-    purge = retention_purge(actor="system:retention")
+    purge = retention_purge(actor=SystemActor.RETENTION)
     if purge is None:
         return {"retention": "disabled"}
     return {"purge": purge.pk, "removed": purge.removed, "held_kept": purge.held_kept}
@@ -38,8 +39,6 @@ def retention_purge_task() -> dict:
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def ledger_timestamp_task() -> dict:
     """Have the configured authority timestamp the ledger head (no-op when none is set)."""
-    from evidence.custody.timestamping import ledger_timestamp
-
     stamp = ledger_timestamp()
     if stamp is None:
         return {"timestamping": "disabled or nothing to timestamp"}
@@ -50,7 +49,5 @@ def ledger_timestamp_task() -> dict:
 def detection_run_task() -> dict:
     """Run every detector over the record. Safe to run twice: a repeat is a later run, and
     the latest finished run is the one counsel see."""
-    from evidence.detectors.service import detection_run
-
-    run = detection_run(actor="system:detector")
+    run = detection_run(actor=SystemActor.DETECTOR)
     return {"run": run.pk, "digest": run.digest, "counts": run.counts}

@@ -11,15 +11,40 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
 GENESIS_HASH = "0" * 64
 
 
+# Files are hashed a chunk at a time: evidence files and ingest uploads can be gigabytes.
+FILE_CHUNK = 1024 * 1024
+
+
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def text_sha256(text: str) -> str:
+    """The hash of a text as recorded (a Terms version's or a clause's): SHA-256 of its UTF-8."""
+    return sha256_hex(text.encode("utf-8"))
+
+
+def file_sha256(fh: BinaryIO, *, copy_to: BinaryIO | None = None) -> tuple[str, int]:
+    """The SHA-256 and size of a file's bytes, read a chunk at a time from where `fh` stands.
+
+    With `copy_to`, each chunk is also written there, so a file can be kept and hashed in
+    one pass and the hash is of exactly the bytes that were kept.
+    """
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in iter(lambda: fh.read(FILE_CHUNK), b""):
+        digest.update(chunk)
+        size += len(chunk)
+        if copy_to is not None:
+            copy_to.write(chunk)
+    return digest.hexdigest(), size
 
 
 def canonical_json(value: Any, default=None) -> str:
@@ -134,10 +159,69 @@ def usage_row_sha256(row: dict[str, Any]) -> str:
     return sha256_hex(usage_row_canonical(row))
 
 
+class RowDigest:
+    """The digest of a batch, computed as its rows are added: SHA-256 over the rows'
+    hashes, one per line, in insertion order."""
+
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256()
+
+    def add(self, row_hash: str) -> None:
+        self._sha.update(row_hash.encode("ascii"))
+        self._sha.update(b"\n")
+
+    def add_lines(self, hash_lines: bytes) -> None:
+        """Add many rows at once: their hashes in order, each followed by b"\\n"."""
+        self._sha.update(hash_lines)
+
+    def hexdigest(self) -> str:
+        return self._sha.hexdigest()
+
+
 def rows_digest(row_hashes: Iterable[str]) -> str:
-    """The digest of a batch: SHA-256 over its rows' hashes, one per line, in insertion order."""
-    h = hashlib.sha256()
+    """The digest of a batch from its rows' hashes, in insertion order."""
+    digest = RowDigest()
     for row_hash in row_hashes:
-        h.update(row_hash.encode("ascii"))
-        h.update(b"\n")
-    return h.hexdigest()
+        digest.add(row_hash)
+    return digest.hexdigest()
+
+
+def content_sha256(row: dict[str, Any], fields: tuple[str, ...]) -> str:
+    """SHA-256 of a profile-like record (an account, an assent): the named fields as
+    canonical JSON, times in UTC."""
+    content = {
+        name: utc_iso(row[name]) if isinstance(row[name], dt.datetime) else row[name]
+        for name in fields
+    }
+    return sha256_hex(canonical_json(content).encode("utf-8"))
+
+
+def ledger_entry_hash(
+    *,
+    seq: int,
+    recorded_at: dt.datetime,
+    actor: str,
+    actor_user_id: int | None,
+    action: str,
+    object_type: str,
+    object_id: str,
+    object_sha256: str,
+    details: Any,
+    prev_hash: str,
+) -> str:
+    """The hash of a ledger entry: its fields and the previous entry's hash, canonical JSON."""
+    payload = canonical_json(
+        {
+            "seq": seq,
+            "recorded_at": utc_iso(recorded_at),
+            "actor": actor,
+            "actor_user_id": actor_user_id,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            "object_sha256": object_sha256,
+            "details": details,
+            "prev_hash": prev_hash,
+        }
+    )
+    return sha256_hex(payload.encode("utf-8"))

@@ -8,7 +8,6 @@ all and records the outcome.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import ipaddress
 from collections.abc import Iterator
@@ -17,9 +16,15 @@ from typing import Any
 import orjson
 from django.db import connection, transaction
 
-from evidence.custody.canonical import params_canonical, usage_row_canonical_text
-from evidence.ingest.loaders import RowDigest
-from evidence.ingest.records import ACCOUNT_HASHED, ASSENT_HASHED, content_sha256
+from evidence.custody.canonical import (
+    RowDigest,
+    content_sha256,
+    params_canonical,
+    sha256_hex,
+    text_sha256,
+    usage_row_canonical_text,
+)
+from evidence.ingest.records import ACCOUNT_HASHED, ASSENT_HASHED
 from evidence.models import (
     Account,
     AssentRecord,
@@ -28,6 +33,7 @@ from evidence.models import (
     IngestBatch,
     TermsVersion,
 )
+from evidence.services import evidence_item_sha256
 
 FETCH = 20_000
 EMPTY_DIGEST = RowDigest().hexdigest()
@@ -108,7 +114,7 @@ def usage_verify(failures: Failures) -> dict[str, int]:
         if ":" in ip:  # IPv6: the form ingest stored (Python's) may differ from host()
             parts[8] = str(ipaddress.ip_address(ip))
         parts[11] = params_canonical(orjson.loads(parts[11]))
-        found = hashlib.sha256(usage_row_canonical_text(parts)).hexdigest()
+        found = sha256_hex(usage_row_canonical_text(parts))
         if found != row_hash:
             failures.add(
                 "usage_event",
@@ -216,7 +222,7 @@ def terms_verify(failures: Failures) -> dict[str, int]:
     versions = clauses = 0
     for pk, text, recorded in TermsVersion.objects.values_list("pk", "text", "text_sha256"):
         versions += 1
-        found = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        found = text_sha256(text)
         if found != recorded:
             failures.add(
                 "terms_version", pk, "the text no longer matches its hash", recorded, found
@@ -224,7 +230,7 @@ def terms_verify(failures: Failures) -> dict[str, int]:
     rows = Clause.objects.values_list("pk", "text", "text_sha256").iterator(chunk_size=FETCH)
     for pk, text, recorded in rows:
         clauses += 1
-        found = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        found = text_sha256(text)
         if found != recorded:
             failures.add(
                 "clause", pk, "the clause text no longer matches its hash", recorded, found
@@ -234,8 +240,6 @@ def terms_verify(failures: Failures) -> dict[str, int]:
 
 def files_verify(failures: Failures) -> dict[str, int]:
     """Every evidence file's bytes (rejects, exhibits, report PDFs) against its SHA-256."""
-    from evidence.services import evidence_item_sha256
-
     count = 0
     for item in EvidenceItem.objects.order_by("pk").iterator(chunk_size=1000):
         count += 1

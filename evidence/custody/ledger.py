@@ -10,6 +10,7 @@ with a PostgreSQL advisory lock so concurrent writers still form a single chain.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -18,10 +19,8 @@ from django.utils import timezone
 
 from evidence.custody.canonical import (
     GENESIS_HASH,
-    canonical_json,
     json_native,
-    sha256_hex,
-    utc_iso,
+    ledger_entry_hash,
 )
 from evidence.models import LedgerEntry
 
@@ -29,7 +28,28 @@ from evidence.models import LedgerEntry
 # as every writer uses the same one.
 LEDGER_LOCK_KEY = 0x50414354414C4447
 
+
+class SystemActor(StrEnum):
+    """The processes that act on their own account: commands, tasks, the demo. Each is
+    named once here; a case acts only for a user with a role on it or for one of these."""
+
+    CLI = "system:cli"
+    DEMO = "system:demo"
+    DETECTOR = "system:detector"
+    REPORTS = "system:reports"
+    RETENTION = "system:retention"
+    TIMESTAMP = "system:timestamp"
+    VERIFIER = "system:verifier"
+
+
+SYSTEM_ACTORS = frozenset(actor.value for actor in SystemActor)
+
 Actor = AbstractBaseUser | AnonymousUser | str | None
+
+
+def is_system_actor(actor: Actor) -> bool:
+    """True for one of the named system processes (a string naming nothing else is not)."""
+    return isinstance(actor, str) and actor in SYSTEM_ACTORS
 
 
 def actor_label(actor: Actor) -> tuple[str, int | None]:
@@ -37,40 +57,10 @@ def actor_label(actor: Actor) -> tuple[str, int | None]:
     if actor is None:
         return "system", None
     if isinstance(actor, str):
-        return actor, None
+        return str(actor), None
     if not actor.is_authenticated:
         return "anonymous", None
     return actor.get_username(), actor.pk
-
-
-def ledger_entry_hash(
-    *,
-    seq: int,
-    recorded_at,
-    actor: str,
-    actor_user_id: int | None,
-    action: str,
-    object_type: str,
-    object_id: str,
-    object_sha256: str,
-    details: Any,
-    prev_hash: str,
-) -> str:
-    payload = canonical_json(
-        {
-            "seq": seq,
-            "recorded_at": utc_iso(recorded_at),
-            "actor": actor,
-            "actor_user_id": actor_user_id,
-            "action": action,
-            "object_type": object_type,
-            "object_id": object_id,
-            "object_sha256": object_sha256,
-            "details": details,
-            "prev_hash": prev_hash,
-        }
-    )
-    return sha256_hex(payload.encode("utf-8"))
 
 
 def ledger_append(

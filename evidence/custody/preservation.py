@@ -16,11 +16,13 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from evidence.custody.ledger import Actor, actor_label, ledger_append, ledger_for_object
-from evidence.ingest.loaders import RowDigest
+from evidence.custody import events
+from evidence.custody.canonical import RowDigest
+from evidence.custody.ledger import Actor, actor_label, ledger_for_object
 from evidence.models import (
     Account,
     EvidenceItem,
+    LedgerEntry,
     PreservationHold,
     RetentionPurge,
     UsageEvent,
@@ -56,14 +58,7 @@ def evidence_item_delete(*, actor: Actor, item: EvidenceItem) -> None:
             f"{', '.join(held_by)}; release the hold before deleting it"
         )
     with transaction.atomic():
-        ledger_append(
-            actor=actor,
-            action="purged",
-            object_type="evidence_item",
-            object_id=item.pk,
-            object_sha256=item.sha256,
-            details={"file_name": item.file_name, "reason": "deleted"},
-        )
+        events.evidence_item_deleted(actor=actor, item=item)
         item.file.delete(save=False)
         item.delete()
 
@@ -89,6 +84,9 @@ def retention_purge(
     Works in batches (each its own transaction, so a large purge does not hold locks for
     long); each removed row's id, batch and hash move to `PurgedUsageRow` in the same
     statement that deletes it. Returns None when no retention period is configured.
+
+    Durable, batches and record alike: rows removed are gone for good, so no caller may
+    wrap the purge in a transaction whose rollback would lose its ledger entry.
     """
     days = settings.PACTA_USAGE_RETENTION_DAYS
     if not days:
@@ -100,7 +98,7 @@ def retention_purge(
     digest = RowDigest()
     removed = 0
     while True:
-        with transaction.atomic(), connection.cursor() as cursor:
+        with transaction.atomic(durable=True), connection.cursor() as cursor:
             cursor.execute(
                 f"""
                 WITH doomed AS (
@@ -132,7 +130,7 @@ def retention_purge(
             [cutoff],
         )
         held_kept = cursor.fetchone()[0]
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         RetentionPurge.objects.filter(pk=purge.pk).update(
             finished_at=timezone.now(),
             removed=removed,
@@ -140,20 +138,7 @@ def retention_purge(
             removed_digest=digest.hexdigest(),
         )
         purge.refresh_from_db()
-        ledger_append(
-            actor=actor,
-            action="purged",
-            object_type="retention_purge",
-            object_id=purge.pk,
-            object_sha256=purge.removed_digest,
-            details={
-                "cutoff": cutoff.isoformat(),
-                "retention_days": days,
-                "removed": removed,
-                "held_kept": held_kept,
-                "removed_digest": purge.removed_digest,
-            },
-        )
+        events.retention_purged(actor=actor, purge=purge, cutoff=cutoff, retention_days=days)
     return purge
 
 
@@ -164,14 +149,14 @@ def custody_history(*, object_type: str, object_id: Any) -> list[dict[str, Any]]
     the ingest batches that brought an account and its usage, the holds that covered it,
     and the verification runs that checked a file.
     """
-    events: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
 
     def add_entries(entries) -> None:
         for entry in entries:
-            events.append(
+            history.append(
                 {
                     "at": entry.recorded_at,
-                    "action": entry.action,
+                    "action": events.entry_action(entry),
                     "actor": entry.actor,
                     "ledger_seq": entry.seq,
                     "object": f"{entry.object_type}:{entry.object_id}",
@@ -191,8 +176,6 @@ def custody_history(*, object_type: str, object_id: Any) -> list[dict[str, Any]]
             if account.batch_id:
                 batch_ids.add(account.batch_id)
             batch_ids |= set(account.assents.values_list("batch_id", flat=True))
-            from evidence.models import LedgerEntry
-
             add_entries(
                 LedgerEntry.objects.filter(
                     object_type="ingest_batch",
@@ -200,23 +183,23 @@ def custody_history(*, object_type: str, object_id: Any) -> list[dict[str, Any]]
                 ).order_by("seq")
             )
             for hold in PreservationHold.objects.filter(account=account):
-                events.append(_hold_event(hold, "held", hold.placed_at, hold.placed_by))
+                history.append(_hold_event(hold, "held", hold.placed_at, hold.placed_by))
                 if hold.released_at:
-                    events.append(_hold_event(hold, "released", hold.released_at, ""))
+                    history.append(_hold_event(hold, "released", hold.released_at, ""))
     elif object_type == "evidence_item":
         item = EvidenceItem.objects.filter(pk=object_id).first()
         if item is not None:
             for hold in PreservationHold.objects.filter(evidence_item=item):
-                events.append(_hold_event(hold, "held", hold.placed_at, hold.placed_by))
+                history.append(_hold_event(hold, "held", hold.placed_at, hold.placed_by))
                 if hold.released_at:
-                    events.append(_hold_event(hold, "released", hold.released_at, ""))
+                    history.append(_hold_event(hold, "released", hold.released_at, ""))
             runs = VerificationRun.objects.filter(started_at__gte=item.collected_at)
             for run in runs.order_by("started_at"):
                 failed = any(
                     f["object"] == "evidence_item" and str(f["id"]) == str(item.pk)
                     for f in run.failures
                 )
-                events.append(
+                history.append(
                     {
                         "at": run.finished_at,
                         "action": "verified",
@@ -226,8 +209,8 @@ def custody_history(*, object_type: str, object_id: Any) -> list[dict[str, Any]]
                         "details": {"ok": not failed, "run": run.pk},
                     }
                 )
-    events.sort(key=lambda e: (e["at"], e["ledger_seq"] or 0))
-    return events
+    history.sort(key=lambda e: (e["at"], e["ledger_seq"] or 0))
+    return history
 
 
 def _hold_event(hold: PreservationHold, action: str, at, actor: str) -> dict[str, Any]:

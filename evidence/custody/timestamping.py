@@ -10,14 +10,15 @@ with PACTA_TSA_URL, and run daily by Celery beat.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 
 from asn1crypto import cms, tsp
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from evidence.custody.ledger import ledger_append, ledger_head
+from evidence.custody import events
+from evidence.custody.canonical import sha256_hex
+from evidence.custody.ledger import ledger_head
 from evidence.models import LedgerEntry, TrustedTimestamp
 
 
@@ -60,22 +61,11 @@ def ledger_timestamp(*, stamper=None) -> TrustedTimestamp | None:
             ledger_hash=head_hash,
             authority_url=url or "in-process",
             token=token_bytes,
-            token_sha256=hashlib.sha256(token_bytes).hexdigest(),
+            token_sha256=sha256_hex(token_bytes),
             authority_time=info["gen_time"].native,
             requested_at=requested_at,
         )
-        ledger_append(
-            actor="system:timestamp",
-            action="timestamped",
-            object_type="ledger",
-            object_id=seq,
-            object_sha256=head_hash,
-            details={
-                "authority": stamp.authority_url,
-                "authority_time": stamp.authority_time.isoformat(),
-                "token_sha256": stamp.token_sha256,
-            },
-        )
+        events.ledger_timestamped(stamp=stamp)
     return stamp
 
 

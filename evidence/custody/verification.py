@@ -13,8 +13,8 @@ import time
 from django.db import transaction
 from django.utils import timezone
 
-from evidence.custody import integrity
-from evidence.custody.ledger import Actor, actor_label, ledger_append, ledger_verify
+from evidence.custody import events, integrity
+from evidence.custody.ledger import Actor, actor_label, ledger_verify
 from evidence.custody.timestamping import timestamps_verify
 from evidence.models import VerificationRun
 
@@ -29,7 +29,11 @@ CHECKS = (
 
 
 def evidence_verify(*, actor: Actor) -> VerificationRun:
-    """Verify the ledger chain, every row, batch, Terms text and file; record the outcome."""
+    """Verify the ledger chain, every row, batch, Terms text and file; record the outcome.
+
+    The outcome commits in a durable transaction: a verification that ran (above all one
+    that failed) stays on the record whatever the caller does next.
+    """
     started_at = timezone.now()
     clock = time.perf_counter()
     failures = integrity.Failures()
@@ -48,7 +52,7 @@ def evidence_verify(*, actor: Actor) -> VerificationRun:
         checked.update(check(failures))
     checked["seconds"] = round(time.perf_counter() - clock, 3)
     label, _ = actor_label(actor)
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         run = VerificationRun.objects.create(
             started_at=started_at,
             finished_at=timezone.now(),
@@ -60,20 +64,7 @@ def evidence_verify(*, actor: Actor) -> VerificationRun:
             ledger_head_seq=chain.head_seq,
             ledger_head_hash=chain.head_hash,
         )
-        ledger_append(
-            actor=actor,
-            action="verified",
-            object_type="verification_run",
-            object_id=run.pk,
-            object_sha256=chain.head_hash,
-            details={
-                "ok": run.ok,
-                "checked": checked,
-                "failures_total": failures.total,
-                "failures": failures.items[:20],
-                "ledger_head_seq": chain.head_seq,
-            },
-        )
+        events.evidence_verified(actor=actor, run=run)
     return run
 
 

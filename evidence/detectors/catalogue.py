@@ -18,7 +18,8 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from evidence.custody.ledger import Actor, ledger_append
+from evidence.custody import events
+from evidence.custody.ledger import Actor
 from evidence.models import ModelRelease, PlanLimit
 
 
@@ -129,12 +130,7 @@ def _upsert(model, key: str, entries: dict, *, actor: Actor, path: Path, sha256:
             "updated": updated,
             "unchanged": unchanged,
         }
-        ledger_append(
-            actor=actor,
-            action="imported",
-            object_type=model._meta.model_name,
-            object_id=Path(path).name,
-            object_sha256=sha256,
-            details={**summary, "changes": changes[:100]},
+        events.catalogue_imported(
+            actor=actor, object_type=model._meta.model_name, summary=summary, changes=changes
         )
     return summary

@@ -22,8 +22,9 @@ from django.utils import timezone
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from evidence.custody import events
 from evidence.custody.canonical import canonical_json, json_native
-from evidence.custody.ledger import Actor, actor_label, ledger_append
+from evidence.custody.ledger import Actor, actor_label
 from evidence.detectors.activity import Activity, Window, activity_collect, activity_release
 from evidence.detectors.baseline import Baseline, Cohorts
 from evidence.detectors.clusters import Conduct, clusters_build
@@ -388,15 +389,4 @@ def _finish(run, *, actor, window, counts, digest) -> None:
     run.save(
         update_fields=["window_start", "window_end", "counts", "digest", "status", "finished_at"]
     )
-    ledger_append(
-        actor=actor,
-        action="detected",
-        object_type="detection_run",
-        object_id=run.pk,
-        object_sha256=digest,
-        details={
-            "window": [window.start, window.end],
-            "detector_versions": run.detector_versions,
-            "counts": counts,
-        },
-    )
+    events.detection_finished(actor=actor, run=run)

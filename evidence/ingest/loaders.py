@@ -10,7 +10,6 @@ roll that chunk back and switch to the staging path (COPY into a temporary table
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import psycopg
@@ -18,7 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from psycopg.copy import QueuedLibpqWriter
 
-from evidence.custody.canonical import USAGE_HASHED_FIELDS
+from evidence.custody.canonical import USAGE_HASHED_FIELDS, RowDigest
 from evidence.ingest.records import ACCOUNT_PROFILE_FIELDS
 from evidence.ingest.usage_blocks import UsageBlock
 from evidence.models import Account, AssentRecord, IngestBatch, TermsVersion
@@ -28,24 +27,6 @@ USAGE_COLUMNS = (*USAGE_HASHED_FIELDS, "batch_id", "row_sha256")
 _COLUMN_LIST = ", ".join(USAGE_COLUMNS)
 _COPY_USAGE = f"COPY evidence_usageevent ({_COLUMN_LIST}) FROM STDIN"
 _COPY_STAGING = f"COPY pacta_usage_staging ({_COLUMN_LIST}) FROM STDIN"
-
-
-class RowDigest:
-    """The batch digest, computed as rows are added (`evidence.custody.canonical.rows_digest`)."""
-
-    def __init__(self) -> None:
-        self._sha = hashlib.sha256()
-
-    def add(self, row_hash: str) -> None:
-        self._sha.update(row_hash.encode("ascii"))
-        self._sha.update(b"\n")
-
-    def add_lines(self, hash_lines: bytes) -> None:
-        """Add many rows at once: their hashes in order, each followed by b"\\n"."""
-        self._sha.update(hash_lines)
-
-    def hexdigest(self) -> str:
-        return self._sha.hexdigest()
 
 
 # An account stub: the profile left blank (NULL where a value would be typed), marked as

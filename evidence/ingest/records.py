@@ -20,7 +20,7 @@ from typing import Any
 from django.conf import settings
 
 from evidence.custody.canonical import (
-    canonical_json,
+    content_sha256,
     params_canonical,
     usage_row_canonical_parts,
     utc_iso,
@@ -255,15 +255,6 @@ def prompt_template_key(prompt: str) -> str:
     parts = _VARIABLE_PARTS if '"' in prompt or "`" in prompt else _DIGIT_RUNS
     masked = " ".join(parts.sub("#", prompt).lower().split())
     return hashlib.sha256(masked.encode("utf-8", "surrogatepass")).hexdigest()[:32]
-
-
-def content_sha256(row: dict[str, Any], fields: tuple[str, ...]) -> str:
-    """SHA-256 of a profile-like record: the named fields as canonical JSON, times in UTC."""
-    content = {
-        name: utc_iso(row[name]) if isinstance(row[name], dt.datetime) else row[name]
-        for name in fields
-    }
-    return hashlib.sha256(canonical_json(content).encode("utf-8")).hexdigest()
 
 
 # --- records ------------------------------------------------------------------------------

@@ -20,7 +20,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from evidence.custody.ledger import Actor, actor_label, ledger_append
+from evidence.custody import events
+from evidence.custody.ledger import Actor, actor_label
 from evidence.ingest.formats import FORMATS, USAGE_ONLY_FORMATS, HeaderError, records
 from evidence.ingest.loaders import LOADERS
 from evidence.ingest.records import VALIDATORS, RecordError
@@ -210,9 +211,13 @@ def ingest_file(
             result.updated = len(getattr(loader, "updated", []))
             _batch_close(batch, result, loader.digest.hexdigest(), rejects, actor)
             extra = {"updated_accounts": loader.updated[:1000]} if result.updated else {}
-            _batch_ledger(batch, result, actor, extra)
+            events.batch_ingested(
+                actor=actor, batch=batch, same_as_batch=result.same_as_batch, extra=extra
+            )
     except _Refused:
-        with transaction.atomic():
+        # The refusal is recorded durably: a file that was sent and refused is part of the
+        # record even if the caller's own transaction later rolls back.
+        with transaction.atomic(durable=True):
             batch = IngestBatch.objects.create(
                 kind=kind,
                 source=source,
@@ -228,7 +233,7 @@ def ingest_file(
             result.status = IngestBatch.Status.REJECTED
             result.accepted = result.duplicates = 0
             _batch_close(batch, result, "", rejects, actor)
-            _batch_ledger(batch, result, actor, {})
+            events.batch_ingested(actor=actor, batch=batch, same_as_batch=result.same_as_batch)
     finally:
         pipeline.close()
         raw.close()
@@ -269,32 +274,6 @@ def _batch_close(
         .first()
     )
     result.same_as_batch = previous
-
-
-def _batch_ledger(
-    batch: IngestBatch, result: IngestResult, actor: Actor, extra: dict[str, Any]
-) -> None:
-    ledger_append(
-        actor=actor,
-        action="ingested",
-        object_type="ingest_batch",
-        object_id=batch.pk,
-        object_sha256=batch.raw_sha256,
-        details={
-            "kind": batch.kind,
-            "format": batch.format,
-            "file_name": batch.file_name,
-            "source": batch.source,
-            "status": batch.status,
-            "size": batch.raw_size,
-            "accepted": batch.accepted,
-            "duplicates": batch.duplicates,
-            "rejected": batch.rejected,
-            "rows_digest": batch.rows_digest,
-            "same_as_batch": result.same_as_batch,
-            **extra,
-        },
-    )
 
 
 def progress_bar(total: int, stream=sys.stderr):

@@ -376,6 +376,8 @@ class LedgerEntry(models.Model):
         DETECTED = "detected", "Detected"
         LINKED = "linked", "Linked"
         CREATED = "created", "Created"
+        ALLEGED = "alleged", "Allegation added"
+        NOTED = "noted", "Note added"
         CHANGED = "changed", "Changed"
         VIEWED = "viewed", "Viewed"
         EXPORTED = "exported", "Exported"

@@ -10,7 +10,6 @@ appearance (`Clause.same_as`), so an allegation can show the term was in force t
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from evidence.custody.ledger import Actor, actor_label, ledger_append
+from evidence.custody import events
+from evidence.custody.canonical import sha256_hex, text_sha256
+from evidence.custody.ledger import Actor, actor_label
 from evidence.models import Clause, ClauseCategory, IngestBatch, TermsDocument, TermsVersion
 from evidence.terms.clauses import TermsFormatError, clauses_split
 
@@ -58,7 +59,7 @@ def terms_import(
 ) -> TermsImportResult:
     """Import one version of a Terms document from Markdown or plain text."""
     raw = Path(path).read_bytes()
-    sha256 = hashlib.sha256(raw).hexdigest()
+    sha256 = sha256_hex(raw)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -122,7 +123,7 @@ def terms_import(
         earlier = _earlier_clauses(document, exclude=version)
         clauses, unchanged = [], 0
         for clause in parsed:
-            text_hash = hashlib.sha256(clause.text.encode("utf-8")).hexdigest()
+            text_hash = text_sha256(clause.text)
             first = earlier.get((clause.path, text_hash)) or earlier.get((None, text_hash))
             unchanged += first is not None
             clauses.append(
@@ -138,21 +139,8 @@ def terms_import(
                 )
             )
         Clause.objects.bulk_create(clauses)
-        ledger_append(
-            actor=actor,
-            action="imported",
-            object_type="terms_version",
-            object_id=version.pk,
-            object_sha256=sha256,
-            details={
-                "document": document.slug,
-                "version": version.label,
-                "effective": effective.isoformat(),
-                "clauses": len(clauses),
-                "unchanged_clauses": unchanged,
-                "batch": batch.pk,
-                "file_name": batch.file_name,
-            },
+        events.terms_imported(
+            actor=actor, version=version, batch=batch, clauses=len(clauses), unchanged=unchanged
         )
     return TermsImportResult(
         document=document.slug,
@@ -194,12 +182,5 @@ def clause_category_set(*, actor: Actor, clause: Clause, category: str) -> Claus
         previous = clause.category
         Clause.objects.filter(pk=clause.pk).update(category=category)
         clause.category = category
-        ledger_append(
-            actor=actor,
-            action="changed",
-            object_type="clause",
-            object_id=clause.pk,
-            object_sha256=clause.text_sha256,
-            details={"field": "category", "from": previous, "to": category},
-        )
+        events.clause_category_changed(actor=actor, clause=clause, previous=previous)
     return clause

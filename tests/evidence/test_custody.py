@@ -13,7 +13,15 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
 
 from casework.models import Case, ReportJob
-from casework.services import case_accounts_attribute, case_hold_place, case_hold_release, case_open
+from casework.services import (
+    allegation_add,
+    case_accounts_attribute,
+    case_hold_place,
+    case_hold_release,
+    case_open,
+    note_add,
+)
+from evidence.custody.ledger import ledger_append
 from evidence.custody.preservation import (
     HeldMaterialError,
     custody_history,
@@ -334,6 +342,39 @@ def test_case_audit_lists_views_and_downloads_for_its_owner(
     assert client.get("/cases/CASE-1/").status_code == 404
     assert client.get(f"/cases/CASE-1/files/{record['pdf'].pk}/download/").status_code == 404
     assert client.get("/cases/CASE-1/audit/").status_code == 404
+
+
+def test_custody_and_audit_name_an_allegation_and_a_note(held_case, client, counsel_user):
+    """An allegation and a note are acts of their own on the case, not "case created"."""
+    clause = Clause.objects.get(path="3.3(a)")
+    allegation_add(actor=counsel_user, case=held_case, clause=clause, theory="Outputs distilled.")
+    note_add(actor=counsel_user, case=held_case, text="Card shared with acct_b?")
+    history = custody_history(object_type="case", object_id="CASE-1")
+    assert [e["action"] for e in history] == ["created", "held", "alleged", "noted"]
+    client.force_login(counsel_user)
+    audit = client.get("/cases/CASE-1/audit/").content.decode()
+    assert "Allegation added" in audit
+    assert "Note added" in audit
+    assert audit.count("<td>Created</td>") == 1  # the case itself, nothing else
+
+
+def test_allegations_and_notes_ledgered_as_created_still_read_as_such(held_case, client):
+    """Entries are never edited: those written before allegations and notes had actions of
+    their own say "created" on the case, and their details tell what was created."""
+    for details in ({"allegation": 41, "clause": "sa:1:3.3(a)"}, {"note": 42}):
+        ledger_append(
+            actor=held_case.opened_by,
+            action="created",
+            object_type="case",
+            object_id="CASE-1",
+            details=details,
+        )
+    history = custody_history(object_type="case", object_id="CASE-1")
+    assert [e["action"] for e in history] == ["created", "held", "alleged", "noted"]
+    client.force_login(held_case.opened_by)
+    audit = client.get("/cases/CASE-1/audit/").content.decode()
+    assert "Allegation added" in audit
+    assert "Note added" in audit
 
 
 def test_case_audit_is_for_the_owner_only(held_case, client, django_user_model):

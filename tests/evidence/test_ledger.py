@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
+import io
 import threading
+from types import SimpleNamespace
 
 import pytest
 from django.db import DatabaseError, connection, connections, transaction
 
-from evidence.custody.canonical import GENESIS_HASH
-from evidence.custody.ledger import ledger_append, ledger_for_object, ledger_head, ledger_verify
+from evidence.custody import events
+from evidence.custody.canonical import (
+    GENESIS_HASH,
+    content_sha256,
+    file_sha256,
+    ledger_entry_hash,
+    rows_digest,
+)
+from evidence.custody.ledger import (
+    ledger_append,
+    ledger_for_object,
+    ledger_head,
+    ledger_verify,
+)
+from evidence.ingest.service import ingest_file
 from evidence.models import LedgerEntry
+from evidence.services import ledger_check
 
 pytestmark = pytest.mark.django_db
 
@@ -103,8 +121,6 @@ def test_entry_changed_behind_the_apps_back_is_named():
 
 def test_entry_rehashed_by_a_forger_breaks_the_next_link():
     entries = _append(4)
-    from evidence.custody.ledger import ledger_entry_hash
-
     forged = entries[1]
     forged.actor = "mallory"
     new_hash = ledger_entry_hash(
@@ -184,3 +200,88 @@ def test_concurrent_writers_form_one_chain():
     result = ledger_verify()
     assert result.ok, result.failure
     assert result.entries_checked == 3 * per_thread
+
+
+def test_hash_definitions_are_unchanged_byte_for_byte():
+    """Hashes recorded years ago must recompute: these values were computed by the
+    definitions before they moved to `evidence.custody.canonical`."""
+    entry = ledger_entry_hash(
+        seq=7,
+        recorded_at=dt.datetime(2026, 1, 5, 12, 30, 1, 123456, tzinfo=dt.UTC),
+        actor="carla",
+        actor_user_id=3,
+        action="created",
+        object_type="case",
+        object_id="CASE-1",
+        object_sha256="a" * 64,
+        details={"title": "Distillation", "respondent": "Blue Finch", "n": [1, "ü"]},
+        prev_hash="b" * 64,
+    )
+    assert entry == "4f1f76c4f46f3de81861885f19367cb79a9c90f10e8b81a90bb30a430984edb9"
+    row = {
+        "org_name": "Blue Finch",
+        "created_at": dt.datetime(2026, 1, 5, tzinfo=dt.UTC),
+        "plan": "tier-1",
+        "n": None,
+    }
+    assert (
+        content_sha256(row, ("org_name", "created_at", "plan", "n"))
+        == "b21950f79a08d30f666960000d531da6cd4e07da58727a767052bc00f8a5a128"
+    )
+    assert (
+        rows_digest(["a" * 64, "b" * 64])
+        == hashlib.sha256(("a" * 64 + "\n" + "b" * 64 + "\n").encode()).hexdigest()
+    )
+    data = b"x" * (3 * 1024 * 1024 + 5)
+    copy = io.BytesIO()
+    assert file_sha256(io.BytesIO(data), copy_to=copy) == (
+        hashlib.sha256(data).hexdigest(),
+        len(data),
+    )
+    assert copy.getvalue() == data
+
+
+def test_events_write_the_payload_readers_rely_on(counsel_user):
+    """Every entry keeps the object and details keys the custody history, reports and
+    audit read; only the action names the kind of event."""
+    case = SimpleNamespace(reference="CASE-9", title="T", respondent="R")
+    clause = SimpleNamespace(
+        text_sha256="c" * 64,
+        path="3.3(f)",
+        version=SimpleNamespace(label="1", document=SimpleNamespace(slug="sa")),
+    )
+    opened = events.case_opened(actor=counsel_user, case=case)
+    alleged = events.allegation_added(
+        actor=counsel_user, case=case, allegation=SimpleNamespace(pk=4, clause=clause)
+    )
+    noted = events.note_added(actor=counsel_user, case=case, note=SimpleNamespace(pk=5))
+    assert (opened.action, opened.details) == ("created", {"title": "T", "respondent": "R"})
+    assert (alleged.action, alleged.object_type, alleged.object_id) == ("alleged", "case", "CASE-9")
+    assert alleged.object_sha256 == "c" * 64
+    assert alleged.details == {"allegation": 4, "clause": "sa:1:3.3(f)"}
+    assert (noted.action, noted.details) == ("noted", {"note": 5})
+    assert ledger_verify().ok
+
+
+def test_a_read_is_recorded_in_a_transaction_no_caller_can_roll_back(counsel_user):
+    """Durable services refuse to run inside another transaction rather than have their
+    entry vanish with it."""
+    with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
+        ledger_check(actor=counsel_user)
+    assert not LedgerEntry.objects.exists()
+    ledger_check(actor=counsel_user)
+    assert LedgerEntry.objects.get().action == "verified"
+
+
+@pytest.mark.usefixtures("media_root")
+def test_a_refused_batch_is_recorded_outside_any_callers_transaction(tmp_path):
+    """A file sent and refused is on the record for good: ingest will not record the refusal
+    inside a transaction whose rollback would erase it."""
+    path = tmp_path / "usage.ndjson"
+    path.write_text("not json\n")
+    with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
+        ingest_file(actor="system:test", kind="usage", path=path, strict=True)
+    result = ingest_file(actor="system:test", kind="usage", path=path, strict=True)
+    assert result.status == "rejected"
+    entry = LedgerEntry.objects.get(action="ingested")
+    assert entry.details["status"] == "rejected"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from evidence.custody.canonical import GENESIS_HASH
-from evidence.custody.ledger import ledger_append, ledger_entry_hash, ledger_head
+from evidence.custody.canonical import GENESIS_HASH, ledger_entry_hash
+from evidence.custody.ledger import ledger_append, ledger_head
 from evidence.custody.timestamping import ledger_timestamp
 from evidence.custody.verification import evidence_verify
 from evidence.models import LedgerEntry, TrustedTimestamp
