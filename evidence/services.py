@@ -119,12 +119,6 @@ def _item_record(
     return item
 
 
-def evidence_item_sha256(item: EvidenceItem) -> str:
-    """Recompute the SHA-256 of the stored bytes (verification compares it to the record)."""
-    with item.file.open("rb") as fh:
-        return file_sha256(fh)[0]
-
-
 def ledger_check(*, actor: Actor) -> LedgerVerification:
     """Verify the chain and write the outcome to it, so the record shows it was checked.
 

@@ -1,8 +1,10 @@
 """The record's REST API (/api/v1/): read the record (batches, accounts, usage events,
-clusters, findings, Terms and clauses, verification), one module per resource, and the
-toolkit both apps' APIs are written with (the error shape, strict fields, pagination).
+clusters, findings, Terms and clauses, verification) and upload files to ingest, one module
+per resource, and the toolkit both apps' APIs are written with (the error shape, strict
+fields, pagination).
 
-Ingesting a file is the ingest package's (`evidence.ingest.api`). Access (tokens, scopes,
+The upload (`ingest`) calls the ingest service exactly as `manage.py ingest` does; the
+ingest package itself knows nothing of HTTP. Access (tokens, scopes,
 throttles) and the rendering of errors are the project's defaults
 (`casework.api_platform`); views here only state what they require. Who may read what is
 decided by `evidence.selectors`: the raw record only for record readers (internal roles),

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from evidence.api.errors import api_errors
 from evidence.api.pagination import RecordPagination
-from evidence.ingest.records import ACCOUNT_PROFILE_FIELDS
+from evidence.custody.canonical import ACCOUNT_PROFILE_FIELDS
 from evidence.models import Account
 from evidence.selectors import account_list, account_profile
 

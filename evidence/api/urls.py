@@ -2,9 +2,17 @@
 
 from django.urls import path, register_converter
 
-from evidence.api import accounts, batches, clusters, findings, terms, usage_events, verification
+from evidence.api import (
+    accounts,
+    batches,
+    clusters,
+    findings,
+    terms,
+    usage_events,
+    verification,
+)
+from evidence.api.ingest import IngestView
 from evidence.api.parameters import TextConverter
-from evidence.ingest.api import IngestView
 
 # Path segments that reach a query: no slash, no NUL (which PostgreSQL refuses in text).
 register_converter(TextConverter, "pacta_text")

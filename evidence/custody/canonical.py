@@ -225,3 +225,32 @@ def ledger_entry_hash(
         }
     )
     return sha256_hex(payload.encode("utf-8"))
+
+
+# The fields whose canonical content an account profile and an assent record are hashed
+# over (`content_sha256`): the record as the provider's systems gave it, nothing derived.
+ACCOUNT_PROFILE_FIELDS = (
+    "org_name",
+    "email",
+    "created_at",
+    "country",
+    "billing_country",
+    "payment_fingerprint",
+    "signup_ip",
+    "signup_user_agent",
+    "plan",
+    "status",
+    "reseller",
+)
+ACCOUNT_HASHED = ("account_id", *ACCOUNT_PROFILE_FIELDS)
+ASSENT_HASHED = (
+    "account_id",
+    "terms_slug",
+    "version_label",
+    "accepted_at",
+    "ip",
+    "user_agent",
+    "method",
+    "flow_id",
+    "screenshot_sha256",
+)

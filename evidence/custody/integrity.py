@@ -17,14 +17,16 @@ import orjson
 from django.db import connection, transaction
 
 from evidence.custody.canonical import (
+    ACCOUNT_HASHED,
+    ASSENT_HASHED,
     RowDigest,
     content_sha256,
+    file_sha256,
     params_canonical,
     sha256_hex,
     text_sha256,
     usage_row_canonical_text,
 )
-from evidence.ingest.records import ACCOUNT_HASHED, ASSENT_HASHED
 from evidence.models import (
     Account,
     AssentRecord,
@@ -33,7 +35,6 @@ from evidence.models import (
     IngestBatch,
     TermsVersion,
 )
-from evidence.services import evidence_item_sha256
 
 FETCH = 20_000
 EMPTY_DIGEST = RowDigest().hexdigest()
@@ -244,7 +245,8 @@ def files_verify(failures: Failures) -> dict[str, int]:
     for item in EvidenceItem.objects.order_by("pk").iterator(chunk_size=1000):
         count += 1
         try:
-            found = evidence_item_sha256(item)
+            with item.file.open("rb") as stored:
+                found = file_sha256(stored)[0]
         except FileNotFoundError:
             failures.add("evidence_item", item.pk, "the file is missing", item.sha256, None)
             continue

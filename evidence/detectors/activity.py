@@ -28,9 +28,8 @@ from typing import Any
 from django.db import connection
 from psycopg import sql
 
-from evidence.custody.canonical import instant, instant_sql
+from evidence.custody.canonical import ACCOUNT_PROFILE_FIELDS, instant, instant_sql
 from evidence.detectors.lexicons import lexicon, lexicon_pattern
-from evidence.ingest.records import ACCOUNT_PROFILE_FIELDS
 from evidence.models import Account, ModelRelease, PlanLimit
 
 # A model counts as "released in the window" when the window holds the two days after it.

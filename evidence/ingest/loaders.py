@@ -17,8 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from psycopg.copy import QueuedLibpqWriter
 
-from evidence.custody.canonical import USAGE_HASHED_FIELDS, RowDigest
-from evidence.ingest.records import ACCOUNT_PROFILE_FIELDS
+from evidence.custody.canonical import ACCOUNT_PROFILE_FIELDS, USAGE_HASHED_FIELDS, RowDigest
 from evidence.ingest.usage_blocks import UsageBlock
 from evidence.models import Account, AssentRecord, IngestBatch, TermsVersion
 

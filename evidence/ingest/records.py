@@ -20,6 +20,8 @@ from typing import Any
 from django.conf import settings
 
 from evidence.custody.canonical import (
+    ACCOUNT_HASHED,
+    ASSENT_HASHED,
     content_sha256,
     params_canonical,
     usage_row_canonical_parts,
@@ -325,20 +327,6 @@ def usage_record(record: dict, *, full_prompts: bool | None = None) -> dict[str,
 
 
 # An account's profile as the accounts file gives it; its hash also covers the account id.
-ACCOUNT_PROFILE_FIELDS = (
-    "org_name",
-    "email",
-    "created_at",
-    "country",
-    "billing_country",
-    "payment_fingerprint",
-    "signup_ip",
-    "signup_user_agent",
-    "plan",
-    "status",
-    "reseller",
-)
-ACCOUNT_HASHED = ("account_id", *ACCOUNT_PROFILE_FIELDS)
 
 
 def _country(record: dict, name: str) -> str:
@@ -369,17 +357,6 @@ def account_record(record: dict) -> dict[str, Any]:
     return row
 
 
-ASSENT_HASHED = (
-    "account_id",
-    "terms_slug",
-    "version_label",
-    "accepted_at",
-    "ip",
-    "user_agent",
-    "method",
-    "flow_id",
-    "screenshot_sha256",
-)
 ASSENT_METHODS = {"clickwrap", "sign-in", "browsewrap", "enterprise-order", "other"}
 
 

@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.test import APIClient, APIRequestFactory
 
 from casework.api_platform.tokens import api_token_issue
-from evidence.ingest.api import IngestView
+from evidence.api.ingest import IngestView
 from evidence.models import IngestBatch, LedgerEntry, UsageEvent
 from tests.conftest import user_with_role
 

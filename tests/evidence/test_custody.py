@@ -21,6 +21,7 @@ from casework.services import (
     case_open,
     note_add,
 )
+from evidence.custody.canonical import file_sha256
 from evidence.custody.ledger import ledger_append
 from evidence.custody.preservation import (
     HeldMaterialError,
@@ -38,7 +39,7 @@ from evidence.models import (
     PurgedUsageRow,
     UsageEvent,
 )
-from evidence.services import evidence_item_keep, evidence_item_sha256, evidence_item_store
+from evidence.services import evidence_item_keep, evidence_item_store
 from evidence.terms.services import terms_import
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
@@ -401,7 +402,8 @@ def test_a_file_the_system_made_is_kept_as_hashed_and_moved_not_copied(tmp_path)
         actor="system:test", path=made, file_name="usage.csv", kind="exhibit", source="report"
     )
     assert not made.exists()
-    assert item.sha256 == expected == evidence_item_sha256(item)
+    with item.file.open("rb") as stored:
+        assert item.sha256 == expected == file_sha256(stored)[0]
     assert item.size == len(b"request_id,ts\nreq_1,2026-01-05T00:00:00.000000Z\n")
     assert LedgerEntry.objects.filter(
         object_type="evidence_item", object_id=str(item.pk), action="collected",
