@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from evidence.custody.ledger import Actor, actor_label, ledger_append
@@ -149,7 +149,7 @@ def ingest_file(
     )
     try:
         with transaction.atomic():
-            batch = IngestBatch.objects.create(
+            batch = _batch_unsaved(
                 kind=kind,
                 source=source,
                 format=fmt,
@@ -213,7 +213,7 @@ def ingest_file(
             _batch_ledger(batch, result, actor, extra)
     except _Refused:
         with transaction.atomic():
-            batch = IngestBatch.objects.create(
+            batch = _batch_unsaved(
                 kind=kind,
                 source=source,
                 format=fmt,
@@ -234,6 +234,18 @@ def ingest_file(
         raw.close()
         rejects.file.close()
     return result
+
+
+def _batch_unsaved(**fields: Any) -> IngestBatch:
+    """A batch with its id reserved, inserted once and complete by `_batch_close`.
+
+    The database refuses any UPDATE of a batch (migration 0100), so the batch is not
+    inserted first and filled in later: the load's rows, accounts and rejects file name it
+    by this id meanwhile (their foreign keys are checked at commit).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('evidence_ingestbatch', 'id'))")
+        return IngestBatch(pk=cursor.fetchone()[0], **fields)
 
 
 def _batch_close(
@@ -259,7 +271,7 @@ def _batch_close(
     )
     batch.rows_digest = digest
     batch.finished_at = timezone.now()
-    batch.save()
+    batch.save(force_insert=True)
     result.batch = batch.pk
     previous = (
         IngestBatch.objects.filter(kind=batch.kind, raw_sha256=batch.raw_sha256)
