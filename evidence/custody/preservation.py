@@ -10,6 +10,8 @@ its hash behind (`PurgedUsageRow`) so the batch digests still verify afterwards.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.conf import settings
@@ -32,6 +34,23 @@ from evidence.models import (
 
 class HeldMaterialError(Exception):
     """Refused: the material is preserved under a legal hold."""
+
+
+# The app's only paths that remove evidence rows. The database refuses every other DELETE
+# of usage rows and evidence files, and a held row's even on these (migration 0100).
+RETENTION_PURGE = "retention_purge"
+EVIDENCE_ITEM_DELETE = "evidence_item_delete"
+
+
+@contextmanager
+def _maintenance(path: str, *, durable: bool = False) -> Iterator[None]:
+    """A transaction in which the database lets `path` delete the rows it removes."""
+    with transaction.atomic(durable=durable), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('pacta.maintenance', %s, true)", [path])
+        yield
+        # Cleared on the way out: inside an outer transaction a transaction-local setting
+        # would outlive this block (a failed block rolls it back with everything else).
+        cursor.execute("SELECT set_config('pacta.maintenance', '', true)")
 
 
 def holds_active() -> Any:
@@ -57,7 +76,7 @@ def evidence_item_delete(*, actor: Actor, item: EvidenceItem) -> None:
             f"evidence file {item.pk} ({item.file_name}) is preserved under legal hold by "
             f"{', '.join(held_by)}; release the hold before deleting it"
         )
-    with transaction.atomic():
+    with _maintenance(EVIDENCE_ITEM_DELETE):
         events.evidence_item_deleted(actor=actor, item=item)
         item.file.delete(save=False)
         item.delete()
@@ -98,7 +117,7 @@ def retention_purge(
     digest = RowDigest()
     removed = 0
     while True:
-        with transaction.atomic(durable=True), connection.cursor() as cursor:
+        with _maintenance(RETENTION_PURGE, durable=True), connection.cursor() as cursor:
             cursor.execute(
                 f"""
                 WITH doomed AS (

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from evidence.custody import events
@@ -150,7 +150,7 @@ def ingest_file(
     )
     try:
         with transaction.atomic():
-            batch = IngestBatch.objects.create(
+            batch = _batch_unsaved(
                 kind=kind,
                 source=source,
                 format=fmt,
@@ -218,7 +218,7 @@ def ingest_file(
         # The refusal is recorded durably: a file that was sent and refused is part of the
         # record even if the caller's own transaction later rolls back.
         with transaction.atomic(durable=True):
-            batch = IngestBatch.objects.create(
+            batch = _batch_unsaved(
                 kind=kind,
                 source=source,
                 format=fmt,
@@ -239,6 +239,18 @@ def ingest_file(
         raw.close()
         rejects.file.close()
     return result
+
+
+def _batch_unsaved(**fields: Any) -> IngestBatch:
+    """A batch with its id reserved, inserted once and complete by `_batch_close`.
+
+    The database refuses any UPDATE of a batch (migration 0100), so the batch is not
+    inserted first and filled in later: the load's rows, accounts and rejects file name it
+    by this id meanwhile (their foreign keys are checked at commit).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('evidence_ingestbatch', 'id'))")
+        return IngestBatch(pk=cursor.fetchone()[0], **fields)
 
 
 def _batch_close(
@@ -264,7 +276,7 @@ def _batch_close(
     )
     batch.rows_digest = digest
     batch.finished_at = timezone.now()
-    batch.save()
+    batch.save(force_insert=True)
     result.batch = batch.pk
     previous = (
         IngestBatch.objects.filter(kind=batch.kind, raw_sha256=batch.raw_sha256)

@@ -125,6 +125,8 @@ def test_a_clean_record_verifies_clean_and_the_result_is_ledgered(record):
 
 def test_changed_usage_row_is_named(record):
     with connection.cursor() as cursor:
+        # What an insider with DDL rights could do: drop the guard (migration 0100) first.
+        cursor.execute("DROP TRIGGER usage_refuse_update_delete ON evidence_usageevent")
         cursor.execute(
             "UPDATE evidence_usageevent SET output_tokens = 1 WHERE request_id = 'req_00007'"
         )
@@ -138,6 +140,8 @@ def test_changed_usage_row_is_named(record):
 def test_deleted_usage_row_is_named_through_its_batch(record):
     batch_id = UsageEvent.objects.get(request_id="req_00008").batch_id
     with connection.cursor() as cursor:
+        # What an insider with DDL rights could do: drop the guard (migration 0100) first.
+        cursor.execute("DROP TRIGGER usage_refuse_update_delete ON evidence_usageevent")
         cursor.execute("DELETE FROM evidence_usageevent WHERE request_id = 'req_00008'")
     result = _verify()
     assert ("ingest_batch", str(batch_id)) in _named(result)
@@ -187,6 +191,7 @@ def test_verify_command_exit_status_and_json(record, capsys):
     call_command("verify_evidence", "--json")
     assert json.loads(capsys.readouterr().out)["ok"] is True
     with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER usage_refuse_update_delete ON evidence_usageevent")
         cursor.execute("UPDATE evidence_usageevent SET model = 'x' WHERE request_id = 'req_00001'")
     with pytest.raises(SystemExit) as exit_info:
         call_command("verify_evidence", "--json")
@@ -198,6 +203,7 @@ def test_verify_command_exit_status_and_json(record, capsys):
 
 def test_a_failed_verification_raises_a_visible_alert(record, client, counsel_user):
     with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER usage_refuse_update_delete ON evidence_usageevent")
         cursor.execute("UPDATE evidence_usageevent SET model = 'x' WHERE request_id = 'req_00002'")
     _verify()
     client.force_login(counsel_user)

@@ -118,9 +118,10 @@ def test_templated_prompts_share_a_template_key():
 @pytest.mark.parametrize("gz", [False, True])
 def test_csv_and_ndjson_give_identical_rows(tmp_path, gz):
     records = [usage(i) for i in range(6)]
-    ingest("usage", write_csv(tmp_path / "u.csv", records, gz=gz), fmt="csv")
-    from_csv = {e.request_id: e.row_sha256 for e in UsageEvent.objects.all()}
-    UsageEvent.objects.all().delete()
+    with transaction.atomic():  # rolled back: the NDJSON file loads into an empty table
+        ingest("usage", write_csv(tmp_path / "u.csv", records, gz=gz), fmt="csv")
+        from_csv = {e.request_id: e.row_sha256 for e in UsageEvent.objects.all()}
+        transaction.set_rollback(True)
     ingest("usage", write_ndjson(tmp_path / "u.ndjson", records, gz=gz))
     from_ndjson = {e.request_id: e.row_sha256 for e in UsageEvent.objects.all()}
     assert len(from_csv) == 6
@@ -388,6 +389,8 @@ def test_duplicate_request_ids_within_one_file(tmp_path):
 def test_row_changed_by_raw_sql_is_caught_through_its_hash_and_batch(tmp_path):
     ingest("usage", write_ndjson(tmp_path / "u.ndjson", [usage(i) for i in range(10)]))
     with connection.cursor() as cursor:
+        # What an insider with DDL rights could do: drop the guard (migration 0100) first.
+        cursor.execute("DROP TRIGGER usage_refuse_update_delete ON evidence_usageevent")
         cursor.execute(
             "UPDATE evidence_usageevent SET output_tokens = 1 WHERE request_id = 'req_000004'"
         )
@@ -401,6 +404,8 @@ def test_row_changed_by_raw_sql_is_caught_through_its_hash_and_batch(tmp_path):
 def test_row_deleted_by_raw_sql_breaks_the_batch_digest(tmp_path):
     result = ingest("usage", write_ndjson(tmp_path / "u.ndjson", [usage(i) for i in range(10)]))
     with connection.cursor() as cursor:
+        # What an insider with DDL rights could do: drop the guard (migration 0100) first.
+        cursor.execute("DROP TRIGGER usage_refuse_update_delete ON evidence_usageevent")
         cursor.execute("DELETE FROM evidence_usageevent WHERE request_id = 'req_000004'")
     check = usage_batches_verify()
     assert [(f["object"], f["id"]) for f in check["failures"]] == [("ingest_batch", result.batch)]
@@ -421,6 +426,8 @@ def test_database_refuses_to_delete_a_batch_that_still_has_rows(tmp_path):
 def test_row_moved_to_a_batch_not_on_record_is_caught(tmp_path):
     result = ingest("usage", write_ndjson(tmp_path / "u.ndjson", [usage(i) for i in range(3)]))
     with connection.cursor() as cursor:
+        # What an insider with DDL rights could do: drop the guard (migration 0100) first.
+        cursor.execute("DROP TRIGGER usage_refuse_update_delete ON evidence_usageevent")
         cursor.execute(
             "UPDATE evidence_usageevent SET batch_id = %s WHERE request_id = 'req_000001'",
             [result.batch + 1000],
