@@ -213,7 +213,7 @@ def demo_case_report(*, scenario_dir: Path, stdout) -> dict:
     from django.contrib.auth import get_user_model
 
     from casework.models import Allegation, Case, ReportJob
-    from casework.reports.service import report_build, report_job_request
+    from casework.reports import report_build, report_job_request
     from casework.services import case_accounts_attribute, case_hold_place, case_open
     from evidence.custody.verification import evidence_verify, verification_latest
     from evidence.models import Clause, TermsVersion

@@ -27,6 +27,7 @@ from django.db import connection, transaction
 from psycopg import sql
 from zlib_ng import zlib_ng
 
+from casework.case_rules import usage_window_literal
 from casework.reports.redaction import COUNSEL, PUBLIC, Redactor
 from casework.reports.snapshot import Snapshot
 
@@ -214,12 +215,12 @@ def _case_table(snapshot: Snapshot) -> None:
 
 def _usage_filter(snapshot: Snapshot) -> sql.Composed:
     scope = snapshot.data["scope"]
-    parts = [sql.SQL("u.id <= {}").format(sql.Literal(int(scope["max_usage_id"])))]
-    if scope["window_start"]:
-        parts.append(sql.SQL("u.ts >= {}::timestamptz").format(sql.Literal(scope["window_start"])))
-    if scope["window_end"]:
-        parts.append(sql.SQL("u.ts <= {}::timestamptz").format(sql.Literal(scope["window_end"])))
-    return sql.SQL(" AND ").join(parts)
+    return sql.SQL(" AND ").join(
+        [
+            sql.SQL("u.id <= {}").format(sql.Literal(int(scope["max_usage_id"]))),
+            usage_window_literal(start=scope["window_start"], end=scope["window_end"]),
+        ]
+    )
 
 
 _TS = "to_char(u.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
