@@ -311,7 +311,7 @@ class ReportJobListView(generics.ListAPIView):
         for an unchanged case answers the same job."""
         # Imported when used: the report machinery (WeasyPrint, charts) is heavy, and no
         # other endpoint needs it.
-        from casework.reports.service import ReportError, report_job_request
+        from casework.reports import ReportError, report_job_request
 
         case = _case(request, reference)
         case_require(request.user, case, REPORT)

@@ -207,6 +207,26 @@ class ReportJob(models.Model):
         return f"{self.case.reference} {self.edition} report ({self.status})"
 
 
+class CaseSnapshot(models.Model):
+    """The case as a report request froze it: the canonical JSON whose SHA-256 is the
+    job's `snapshot_sha256`, zlib-compressed. The build reads this, never the live record,
+    so a report certifies what was requested even if the case changed since; every
+    edition of the same snapshot shares it."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="snapshots")
+    sha256 = models.CharField(max_length=64)
+    canonical_gz = models.BinaryField()
+    frozen_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["case", "sha256"], name="case_snapshot_one_per_hash")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case.reference} snapshot {self.sha256[:12]}"
+
+
 class ApiScope(models.TextChoices):
     """What a machine token may do. A token carries only the scopes its job needs."""
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from decimal import Decimal
 
 from django.core.cache import cache
 from django.db import connection
@@ -12,6 +11,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from casework.case_rules import allegation_supports, usage_value, usage_window_sql
 from casework.models import (
     Allegation,
     Case,
@@ -33,7 +33,20 @@ from casework.permissions import (
 from evidence.access import record_reader
 from evidence.custody.events import ACCESS_ACTIONS
 from evidence.custody.verification import verification_latest
-from evidence.models import AssentRecord, Clause, EvidenceItem, LedgerEntry, TermsDocument
+from evidence.detectors import link_kinds, signals
+from evidence.detectors.selectors import detection_run_latest
+from evidence.models import (
+    AssentRecord,
+    Clause,
+    EvidenceItem,
+    Finding,
+    IngestBatch,
+    LedgerEntry,
+    Link,
+    ModelRelease,
+    RetentionPurge,
+    TermsDocument,
+)
 from evidence.selectors import (
     RECORD_LEDGER_OBJECTS,
     model_prices,
@@ -199,8 +212,6 @@ def case_damages(*, case: Case) -> dict:
     the window moves, a file is ingested, retention purges or prices are re-imported; the
     cache key names all of those, so a stale figure is never served.
     """
-    from evidence.models import IngestBatch, ModelRelease, RetentionPurge
-
     links = case.case_accounts.aggregate(n=Count("id"), last=Max("id"))
     inputs = ":".join(
         str(part)
@@ -220,18 +231,9 @@ def case_damages(*, case: Case) -> dict:
 
 
 def case_damages_compute(*, case: Case) -> dict:
-    """Usage of the attributed accounts in the case window, by model, at list price.
-
-    Tokens are business records; their value is analysis: list price per million tokens
-    from the model catalogue (data, not code). A model without a price is shown unpriced.
-    """
-    where, params = ["ca.case_id = %s"], [case.pk]
-    if case.window_start:
-        where.append("u.ts >= %s")
-        params.append(case.window_start)
-    if case.window_end:
-        where.append("u.ts <= %s")
-        params.append(case.window_end)
+    """Usage of the attributed accounts in the case window, by model, valued by the one
+    rule the report uses (`case_rules.usage_value`)."""
+    window, params = usage_window_sql(start=case.window_start, end=case.window_end)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT u.model, count(*), coalesce(sum(u.input_tokens), 0), "
@@ -239,34 +241,16 @@ def case_damages_compute(*, case: Case) -> dict:
             "FROM evidence_usageevent u "
             "JOIN evidence_account a ON a.account_id = u.account_id "
             "JOIN casework_caseaccount ca ON ca.account_id = a.id "
-            f"WHERE {' AND '.join(where)} GROUP BY u.model ORDER BY u.model",
-            params,
+            f"WHERE ca.case_id = %(case)s AND {window} GROUP BY u.model ORDER BY u.model",
+            {"case": case.pk, **params},
         )
         rows = cursor.fetchall()
-    prices = model_prices()
-    models, total = [], Decimal(0)
-    for model, requests, tokens_in, tokens_out in rows:
-        price = prices.get(model)
-        value = None
-        if price is not None:
-            value = (Decimal(tokens_in) * price[0] + Decimal(tokens_out) * price[1]) / 1_000_000
-            total += value
-        models.append(
-            {
-                "model": model,
-                "requests": requests,
-                "input_tokens": tokens_in,
-                "output_tokens": tokens_out,
-                "value": value,
-            }
-        )
-    return {
-        "models": models,
-        "requests": sum(m["requests"] for m in models),
-        "output_tokens": sum(m["output_tokens"] for m in models),
-        "value": total,
-        "unpriced": [m["model"] for m in models if m["value"] is None],
-    }
+    usage = [
+        {"model": model, "requests": requests, "input_tokens": int(tokens_in),
+         "output_tokens": int(tokens_out)}
+        for model, requests, tokens_in, tokens_out in rows
+    ]  # fmt: skip
+    return usage_value(usage=usage, prices=model_prices())
 
 
 # --- The case side as the REST API reads it ------------------------------------------------
@@ -395,16 +379,13 @@ def reports_verification(*, jobs) -> dict[int, str]:
 
 
 def case_breach_and_attribution(*, case: Case) -> dict:
-    """Findings per alleged clause and link strength among the attributed accounts.
+    """Supporting detectors per alleged clause, and link strength among the attributed
+    accounts, in the latest finished detection run.
 
-    A finding supports an allegation when its detector is one that the clause's category
-    can rest on (each detector declares the categories it supports), and it fired on an
-    attributed account in the latest finished detection run: the same rule the report uses.
+    Which detectors support an allegation is `case_rules.allegation_supports`, the rule
+    the report applies to its snapshot: signals that fired on attributed accounts and link
+    kinds with links touching them, whose detector declares the clause's category.
     """
-    from evidence.detectors import signals
-    from evidence.detectors.selectors import detection_run_latest
-    from evidence.models import Finding, Link
-
     run = detection_run_latest()
     allegations = list(
         case.allegations.select_related("clause__version__document", "created_by").order_by(
@@ -412,23 +393,30 @@ def case_breach_and_attribution(*, case: Case) -> dict:
         )
     )
     if run is None:
-        return {"breach": [(a, 0, []) for a in allegations], "links_by_strength": [], "run": None}
+        return {"breach": [(a, []) for a in allegations], "links_by_strength": [], "run": None}
     members = case.case_accounts.values("account_id")
-    fired = dict(
-        Finding.objects.filter(run=run, fired=True, account_id__in=members)
-        .values_list("detector")
-        .annotate(n=Count("id"))
-        .values_list("detector", "n")
+    findings = Finding.objects.filter(run=run, account_id__in=members).values("detector")
+    counts = list(findings.annotate(measured=Count("id"), fired=Count("id", filter=Q(fired=True))))
+    fired = {row["detector"]: row["fired"] for row in counts}
+    measured = {row["detector"]: row["measured"] for row in counts}
+    touching = Link.objects.filter(run=run).filter(
+        Q(account_a_id__in=members) | Q(account_b_id__in=members)
     )
-    supports = {signal.code: set(signal.categories) for signal in signals()}
-    breach = []
-    for allegation in allegations:
-        detectors = sorted(
-            code
-            for code, n in fired.items()
-            if allegation.clause.category in supports.get(code, ())
+    links = dict(touching.values_list("kind").annotate(n=Count("id")).values_list("kind", "n"))
+    detectors = [detector.describe() for detector in (*signals(), *link_kinds())]
+    breach = [
+        (
+            allegation,
+            allegation_supports(
+                category=allegation.clause.category,
+                detectors=detectors,
+                fired=fired,
+                measured=measured,
+                links=links,
+            ),
         )
-        breach.append((allegation, sum(fired[c] for c in detectors), detectors))
+        for allegation in allegations
+    ]
     strengths = (
         Link.objects.filter(run=run, account_a_id__in=members, account_b_id__in=members)
         .values_list("strength")

@@ -18,12 +18,14 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 
-from casework.reports.service import (
+from casework.models import ReportJob
+from casework.reports.jobs import (
+    REPORT_BUILD_TASK,
     ReportTransientError,
-    report_build,
     report_job_fail,
     report_jobs_recover,
 )
+from casework.reports.pipeline import report_build
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ class ReportTask(Task):
 
 
 @shared_task(
+    name=REPORT_BUILD_TASK,
     base=ReportTask,
     autoretry_for=TRANSIENT,
     retry_backoff=True,
@@ -62,8 +65,6 @@ class ReportTask(Task):
 )
 def report_build_task(job_id: int) -> dict:
     """Build report job `job_id` (a no-op when it is done or another worker is building it)."""
-    from casework.models import ReportJob
-
     job = report_build(job=ReportJob.objects.get(pk=job_id))
     return {"job": job.pk, "status": job.status, "failure_reason": job.failure_reason}
 

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from casework import services
 from casework.forms import AllegationForm, AttributeForm, CaseOpenForm, MemberForm, NoteForm
 from casework.permissions import REPORT, case_require
-from casework.reports.service import ReportError, report_job_request
+from casework.reports import ReportError, report_job_request
 from casework.selectors import (
     case_audit,
     case_clauses_in_force,

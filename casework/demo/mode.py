@@ -25,7 +25,7 @@ from django.db.models import Count
 
 from casework.demo.world import scenario_generate
 from casework.models import Case, ReportJob
-from casework.reports.service import report_build, report_job_request
+from casework.reports import report_build, report_job_request
 from casework.services import (
     allegation_add,
     case_accounts_attribute,

@@ -24,11 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Q
 from psycopg import sql
 from zlib_ng import zlib_ng
 
+from casework.case_rules import usage_window_literal
 from casework.reports.redaction import COUNSEL, PUBLIC, Redactor
 from casework.reports.snapshot import Snapshot
+from evidence.models import Finding, Link
 
 # A row in the CSV files is one line of the COPY stream; each write is this large at most.
 CHUNK = 1024 * 1024
@@ -214,12 +217,12 @@ def _case_table(snapshot: Snapshot) -> None:
 
 def _usage_filter(snapshot: Snapshot) -> sql.Composed:
     scope = snapshot.data["scope"]
-    parts = [sql.SQL("u.id <= {}").format(sql.Literal(int(scope["max_usage_id"])))]
-    if scope["window_start"]:
-        parts.append(sql.SQL("u.ts >= {}::timestamptz").format(sql.Literal(scope["window_start"])))
-    if scope["window_end"]:
-        parts.append(sql.SQL("u.ts <= {}::timestamptz").format(sql.Literal(scope["window_end"])))
-    return sql.SQL(" AND ").join(parts)
+    return sql.SQL(" AND ").join(
+        [
+            sql.SQL("u.id <= {}").format(sql.Literal(int(scope["max_usage_id"]))),
+            usage_window_literal(start=scope["window_start"], end=scope["window_end"]),
+        ]
+    )
 
 
 _TS = "to_char(u.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
@@ -461,8 +464,6 @@ def _usage(exhibits: ExhibitSet, snapshot: Snapshot, redactor: Redactor) -> None
 
 
 def _findings(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
-    from evidence.models import Finding
-
     run_id = data["detection"]["run"]["id"]
     case_ids = {a["account_id"]: a["group"] for a in data["accounts"]}
     header = [
@@ -547,10 +548,6 @@ def _findings(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
 
 
 def _links(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
-    from django.db.models import Q
-
-    from evidence.models import Link
-
     run_id = data["detection"]["run"]["id"]
     case_ids = {a["account_id"] for a in data["accounts"]}
     header = [

@@ -23,10 +23,6 @@ class SigningError(RuntimeError):
     """The report cannot be signed as configured; the message says what to set."""
 
 
-def signing_configured() -> bool:
-    return bool(settings.PACTA_SIGNING_CERT and settings.PACTA_SIGNING_KEY)
-
-
 def _signer():
     from pyhanko.sign import signers
 

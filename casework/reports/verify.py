@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from casework.reports.signing import signature_validate, trust_roots
+from evidence.custody.ledger import ledger_verify
+from evidence.models import LedgerEntry
 
 CHUNK = 4 * 1024 * 1024
 
@@ -164,9 +166,6 @@ def _roots(extra: list[str] | None) -> list[Path]:
 
 
 def _ledger_checks(manifest: dict, attachments: dict, file_sha: str) -> dict[str, Any]:
-    from evidence.custody.ledger import ledger_verify
-    from evidence.models import LedgerEntry
-
     problems = []
     position = manifest.get("ledger") or {}
     seq, expected = position.get("seq"), position.get("hash")

@@ -102,7 +102,7 @@ def test_counsel_from_cluster_to_report(page, demo_world, django_user_model):
     # An external reviewer on the case sees it, and the regulator edition, but never the
     # counsel edition.
     from casework.models import ReportJob
-    from casework.reports.service import report_build, report_job_request
+    from casework.reports import report_build, report_job_request
     from casework.services import case_member_add
 
     counsel_user = django_user_model.objects.get(username="counsel")

@@ -448,7 +448,7 @@ def test_verification_status(record, writer, django_user_model):
 
 @pytest.mark.slow
 def test_request_poll_and_download_a_report(record, writer, signing):
-    from casework.reports.service import report_build
+    from casework.reports import report_build
 
     open_case(writer)
     base = "/api/v1/cases/PACTA-2026-001"

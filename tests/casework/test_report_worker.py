@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import connection
 
 from casework.models import ReportJob
-from casework.reports.service import report_job_request
+from casework.reports import report_job_request
 from evidence.models import EvidenceItem
 from tests.casework.test_reports import case  # noqa: F401  (fixture)
 

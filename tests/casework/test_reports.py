@@ -15,6 +15,7 @@ import io
 import json
 import re
 import subprocess
+import zlib
 from pathlib import Path
 
 import pikepdf
@@ -22,12 +23,13 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 
-from casework.models import Allegation, ReportJob
+from casework.models import Allegation, CaseSnapshot, ReportJob
+from casework.reports import report_build, report_job_request
 from casework.reports.redaction import email_domain, fingerprint_short, ip_network
-from casework.reports.service import report_build, report_job_request
 from casework.reports.snapshot import case_snapshot
 from casework.services import case_accounts_attribute, case_open
 from evidence.custody.verification import evidence_verify
+from evidence.detectors.catalogue import models_import, plans_import
 from evidence.ingest.service import ingest_file
 from evidence.models import Account, Clause, EvidenceItem, LedgerEntry
 from evidence.services import evidence_item_store
@@ -168,12 +170,7 @@ def case(tmp_path, counsel_user, signing):
 
 
 def _catalogue(tmp_path: Path) -> None:
-    """List prices and plan limits, loaded as an operator loads them (when detection's
-    catalogue import is there)."""
-    try:
-        from evidence.detectors.catalogue import models_import, plans_import
-    except ImportError:
-        return
+    """List prices and plan limits, loaded as an operator loads them."""
     models = tmp_path / "models.json"
     models.write_text(
         json.dumps(
@@ -511,8 +508,29 @@ def test_a_changed_case_gives_a_new_snapshot(case, counsel_user):
     assert new_job.pk != job.pk and new_job.snapshot_sha256 == after.sha256
 
 
-def test_a_job_whose_case_changed_since_the_request_fails_with_the_reason(case, counsel_user):
+def test_a_job_builds_the_snapshot_its_request_froze_even_after_the_case_changed(
+    case, counsel_user
+):
     job = report_job_request(actor=counsel_user, case=case, edition="counsel")
+    frozen = CaseSnapshot.objects.get(case=case, sha256=job.snapshot_sha256)
+    assert hashlib.sha256(zlib.decompress(frozen.canonical_gz)).hexdigest() == job.snapshot_sha256
+    Allegation.objects.create(
+        case=case,
+        clause=Clause.objects.get(version__label="2026-01-01", path="3.3(c)"),
+        theory="Later allegation.",
+        created_by=counsel_user,
+    )
+    assert case_snapshot(case=case).sha256 != job.snapshot_sha256
+    job = report_build(job=job)
+    assert job.status == ReportJob.Status.DONE, job.failure_reason
+    text = _text(Path(job.pdf.file.path))
+    assert job.snapshot_sha256 in text.replace("\n", "")
+    assert "Later allegation" not in text
+
+
+def test_a_job_with_no_kept_snapshot_whose_case_changed_fails_with_the_reason(case, counsel_user):
+    job = report_job_request(actor=counsel_user, case=case, edition="counsel")
+    CaseSnapshot.objects.filter(case=case).delete()  # as for a job requested before 0006
     Allegation.objects.create(
         case=case,
         clause=Clause.objects.get(version__label="2026-01-01", path="3.3(c)"),
@@ -680,6 +698,6 @@ def test_a_report_never_claims_rows_the_record_no_longer_holds(case, counsel_use
     with connection.cursor() as cursor:  # a row lost behind the app's back after the freeze
         cursor.execute("DROP TRIGGER usage_refuse_update_delete ON evidence_usageevent")
         cursor.execute("DELETE FROM evidence_usageevent WHERE request_id = 'req_acct_fox01_00007'")
-    job = report_build(job=job, snapshot=snapshot)
+    job = report_build(job=job)
     assert job.status == ReportJob.Status.FAILED
     assert "usage.csv: 179 rows where the snapshot counted 180" in job.failure_reason

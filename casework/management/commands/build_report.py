@@ -15,8 +15,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from casework.models import Case, ReportEdition, ReportJob
-from casework.reports.service import ReportError, report_build, report_job_request
-from casework.reports.snapshot import case_snapshot
+from casework.reports import ReportError, report_build, report_job_request
 
 
 class Command(BaseCommand):
@@ -39,13 +38,10 @@ class Command(BaseCommand):
         out = Path(options["out"]) if options["out"] else None
         if out is not None and not out.parent.is_dir():
             raise CommandError(f"--out {out}: folder {out.parent} does not exist", returncode=2)
-        snapshot = case_snapshot(case=case)
         try:
-            job = report_job_request(
-                actor="system:cli", case=case, edition=options["edition"], snapshot=snapshot
-            )
+            job = report_job_request(actor="system:cli", case=case, edition=options["edition"])
             built_now = job.status != ReportJob.Status.DONE
-            job = report_build(job=job, snapshot=snapshot)
+            job = report_build(job=job)
         except ReportError as exc:
             raise CommandError(str(exc), returncode=1) from exc
         document = {

@@ -1,14 +1,10 @@
-"""Report jobs: request one for a case's current snapshot, and build it, exactly once.
+"""The report build: from the job's frozen snapshot to a signed PDF kept as evidence.
 
-`ReportJob` is the source of truth. A request freezes the case (`snapshot.case_snapshot`)
-and finds or creates the job for that snapshot and edition; the unique constraint on
-(case, edition, snapshot_sha256) means the same snapshot never gets two jobs. A build
-holds a PostgreSQL advisory lock on the job for its whole run (released by the server if
-the worker dies, even by SIGKILL), moves the job through its stages with a percentage,
-and stores everything it made (exhibits, manifest, signed PDF), the ledger entries and
-the `done` status in one transaction under the job's row lock. A build that dies before
-that transaction leaves no report behind; the next one starts again from the snapshot. So
-a build run twice, or after a crash, yields one report.
+The build moves the job through its stages with a percentage and stores everything it
+made (exhibits, manifest, signed PDF), the ledger entries and the `done` status in one
+transaction under the job's row lock. A build that dies before that transaction leaves no
+report behind; the next one starts again from the snapshot. So a build run twice, or
+after a crash, yields one report.
 """
 
 from __future__ import annotations
@@ -19,18 +15,26 @@ import shutil
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import psutil
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from casework.models import Case, ReportEdition, ReportJob
+from casework.models import ReportJob
 from casework.reports.context import EDITION_LABELS, report_context
 from casework.reports.exhibits import Exhibit, ExhibitError, exhibit_public_ok, exhibits_write
+from casework.reports.jobs import (
+    ReportError,
+    ReportTransientError,
+    build_lock,
+    report_job_fail,
+    report_job_requeue,
+    report_job_snapshot,
+)
 from casework.reports.redaction import Redactor
 from casework.reports.render import (
     attachments_embed_streamed,
@@ -40,15 +44,13 @@ from casework.reports.render import (
     svg_data_uri,
 )
 from casework.reports.signing import SigningError, report_sign, signer_subject
-from casework.reports.snapshot import Snapshot, case_snapshot
+from casework.reports.snapshot import Snapshot
 from evidence.custody.canonical import canonical_json, json_native, sha256_hex
-from evidence.custody.ledger import Actor, actor_label, ledger_append
+from evidence.custody.ledger import actor_label, ledger_append
 from evidence.services import evidence_item_keep
 
 logger = logging.getLogger(__name__)
 
-# pg_advisory_lock(key1, key2): key1 names report builds ("PCRP"), key2 the job.
-BUILD_LOCK_KEY = 0x50435250 & 0x7FFFFFFF
 MANIFEST_SCHEMA = "pacta.report.manifest/1"
 SECTIONS = (
     ("cover", "Cover"),
@@ -64,99 +66,6 @@ SECTIONS = (
     ("exhibits", "Exhibit index"),
     ("redactions", "Redaction log"),
 )
-
-
-class ReportError(RuntimeError):
-    """A report cannot be requested or built as asked; the message says why."""
-
-
-class ReportTransientError(ReportError):
-    """A failure worth retrying (the database or the timestamp authority was unreachable)."""
-
-
-def _requester(actor: Actor, case: Case):
-    """The user a job is recorded against: the actor, or the case's owner for a system
-    process (the ledger still names the process)."""
-    if getattr(actor, "is_authenticated", False):
-        return actor
-    return case.opened_by
-
-
-def report_job_request(
-    *, actor: Actor, case: Case, edition: str, snapshot: Snapshot | None = None,
-    enqueue: bool = False,
-) -> ReportJob:  # fmt: skip
-    """The job for the case's current snapshot in `edition`: the existing one if any.
-
-    A failed job for the same snapshot is queued again (the constraint allows one job per
-    snapshot, and a failure is not a report). With `enqueue`, the Celery task is sent once
-    the transaction commits.
-    """
-    if edition not in ReportEdition.values:
-        raise ReportError(f"unknown edition {edition!r}: use {', '.join(ReportEdition.values)}")
-    snapshot = snapshot or case_snapshot(case=case)
-    with transaction.atomic():
-        job, created = ReportJob.objects.select_for_update().get_or_create(
-            case=case,
-            edition=edition,
-            snapshot_sha256=snapshot.sha256,
-            defaults={"requested_by": _requester(actor, case)},
-        )
-        requeued = False
-        if not created and job.status == ReportJob.Status.FAILED:
-            job.status, job.stage, job.percent = ReportJob.Status.QUEUED, "", 0
-            job.failure_reason, job.started_at, job.finished_at = "", None, None
-            job.save(
-                update_fields=[
-                    "status", "stage", "percent", "failure_reason", "started_at", "finished_at"
-                ]
-            )  # fmt: skip
-            requeued = True
-        if created or requeued:
-            ledger_append(
-                actor=actor,
-                action="created" if created else "changed",
-                object_type="report_job",
-                object_id=job.pk,
-                object_sha256=snapshot.sha256,
-                details={
-                    "case": case.reference,
-                    "edition": edition,
-                    "snapshot_sha256": snapshot.sha256,
-                    "requeued": requeued,
-                },
-            )
-        if enqueue and job.status in (ReportJob.Status.QUEUED, ReportJob.Status.RUNNING):
-            from casework.tasks import report_build_task
-
-            transaction.on_commit(lambda: report_build_task.delay(job.pk))
-    return job
-
-
-@contextmanager
-def build_lock(job_id: int):
-    """Hold the job's advisory lock for the build; yields False when another live build
-    holds it. The server releases it when the holder's connection ends, however it ends."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [BUILD_LOCK_KEY, job_id])
-        acquired = cursor.fetchone()[0]
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [BUILD_LOCK_KEY, job_id])
-
-
-def build_in_progress(job_id: int) -> bool:
-    """Whether a live process is building the job now (its advisory lock is held)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
-            "AND classid = %s AND objid = %s AND objsubid = 2 AND granted)",
-            [BUILD_LOCK_KEY, job_id],
-        )
-        return cursor.fetchone()[0]
 
 
 class Stages:
@@ -199,7 +108,7 @@ def _memory_check(stage: str) -> None:
         )
 
 
-def report_build(*, job: ReportJob, snapshot: Snapshot | None = None) -> ReportJob:
+def report_build(*, job: ReportJob) -> ReportJob:
     """Build the job's report unless it is built, or being built; return the job.
 
     A permanent failure marks the job failed with its reason (and returns it); a transient
@@ -217,9 +126,9 @@ def report_build(*, job: ReportJob, snapshot: Snapshot | None = None) -> ReportJ
         )
         workdir = Path(tempfile.mkdtemp(prefix=f"pacta-report-{job.pk}-", dir=_workdir()))
         try:
-            _build(job, snapshot, workdir, Stages(job))
+            _build(job, workdir, Stages(job))
         except (OperationalError, InterfaceError, ReportTransientError) as exc:
-            _requeue(job, exc)
+            report_job_requeue(job, exc)
             raise ReportTransientError(str(exc)) from exc
         except Exception as exc:
             logger.exception("report job %s failed", job.pk)
@@ -237,8 +146,6 @@ def _workdir() -> str | None:
 
 
 def _reason(exc: BaseException) -> str:
-    from celery.exceptions import SoftTimeLimitExceeded
-
     if isinstance(exc, ReportError | ExhibitError | SigningError):
         return str(exc)
     if isinstance(exc, SoftTimeLimitExceeded):
@@ -246,43 +153,10 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _requeue(job: ReportJob, exc: BaseException) -> None:
-    with suppress(OperationalError, InterfaceError):  # the database may be what failed
-        ReportJob.objects.filter(pk=job.pk).exclude(status=ReportJob.Status.DONE).update(
-            status=ReportJob.Status.QUEUED, stage=f"waiting to retry: {exc}"[:100], percent=0
-        )
-
-
-def report_job_fail(*, job_id: int, reason: str) -> None:
-    """Mark a job failed with its reason (never a finished one)."""
-    with transaction.atomic():
-        job = ReportJob.objects.select_for_update().select_related("case").get(pk=job_id)
-        if job.status == ReportJob.Status.DONE:
-            return
-        job.status = ReportJob.Status.FAILED
-        job.failure_reason = reason
-        job.finished_at = timezone.now()
-        job.save(update_fields=["status", "failure_reason", "finished_at"])
-        ledger_append(
-            actor="system:reports",
-            action="changed",
-            object_type="report_job",
-            object_id=job.pk,
-            object_sha256=job.snapshot_sha256,
-            details={"case": job.case.reference, "status": "failed", "reason": reason[:500]},
-        )
-
-
-def _build(job: ReportJob, snapshot: Snapshot | None, workdir: Path, stages: Stages) -> None:
+def _build(job: ReportJob, workdir: Path, stages: Stages) -> None:
     generated_at = timezone.now().replace(microsecond=0)
-    stages.enter("Freezing the case", 5)
-    if snapshot is None or snapshot.sha256 != job.snapshot_sha256:
-        snapshot = case_snapshot(case=job.case)
-    if snapshot.sha256 != job.snapshot_sha256:
-        raise ReportError(
-            f"the case changed after this report was requested (snapshot {job.snapshot_sha256}"
-            f", now {snapshot.sha256}); request a report of the case as it stands"
-        )
+    stages.enter("Reading the frozen case", 5)
+    snapshot = report_job_snapshot(job=job)
     verification = snapshot.data["verification"]
     if verification is not None and not verification["ok"]:
         raise ReportError(
@@ -531,16 +405,3 @@ def _store(job, snapshot, attachments, signed: Path, pages, signature, stages) -
         locked.save(
             update_fields=["status", "pdf", "stage", "percent", "finished_at", "failure_reason"]
         )
-
-
-def report_jobs_recover() -> list[int]:
-    """Jobs left queued or running with no live build (a worker killed mid-report): their
-    ids, for a worker to send again. A job whose message survived too is harmless: the
-    second build finds it done, or locked."""
-    stale = []
-    for job_id in ReportJob.objects.filter(
-        status__in=(ReportJob.Status.QUEUED, ReportJob.Status.RUNNING)
-    ).values_list("pk", flat=True):
-        if not build_in_progress(job_id):
-            stale.append(job_id)
-    return stale

@@ -1,0 +1,156 @@
+"""The case's domain rules, each written once: what the case window selects from usage,
+which detectors support an allegation, and how usage is valued.
+
+The case page, the REST API and the signed report call these, so the screen and the PDF
+cannot drift apart: a supporting finding or a dollar figure is computed by one rule
+whether it is read live (the page) or from a frozen snapshot (the report).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from psycopg import sql
+
+MILLION = Decimal(1_000_000)
+
+# --- The case window ---------------------------------------------------------------------
+# A usage row is in the case when its instant lies in the window, bounds included; a
+# window with no start (or no end) is open on that side.
+
+
+def _window_bounds(start, end) -> list[tuple[str, str, Any]]:
+    return [
+        (operator, name, value)
+        for operator, name, value in ((">=", "window_start", start), ("<=", "window_end", end))
+        if value is not None
+    ]
+
+
+def usage_window_sql(*, start, end, alias: str = "u") -> tuple[str, dict[str, Any]]:
+    """The window as a WHERE fragment on `alias.ts` with named parameters (`TRUE` when
+    the case has no window)."""
+    bounds = _window_bounds(start, end)
+    where = " AND ".join(f"{alias}.ts {op} %({name})s" for op, name, _ in bounds)
+    return where or "TRUE", {name: value for _, name, value in bounds}
+
+
+def usage_window_literal(*, start, end, alias: str = "u") -> sql.Composed:
+    """The same fragment with its values inlined, for statements that take no parameters
+    (COPY ... TO STDOUT). `start` and `end` may be datetimes or ISO 8601 strings."""
+    bounds = _window_bounds(_instant(start), _instant(end))
+    if not bounds:
+        return sql.Composed([sql.SQL("TRUE")])
+    return sql.SQL(" AND ").join(
+        sql.SQL(f"{alias}.ts {op} {{}}").format(sql.Literal(value)) for op, _, value in bounds
+    )
+
+
+def _instant(value):
+    if isinstance(value, str):
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return value
+
+
+# --- Which findings support an allegation ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Support:
+    """One detector's support for an allegation: a conduct signal that fired on attributed
+    accounts, or an attribution link kind with links touching them."""
+
+    code: str
+    name: str
+    kind: str  # "signal" or "link"
+    count: int  # accounts the signal fired on, or links of the kind
+    measured: int | None = None  # accounts the signal measured
+
+    @property
+    def what(self) -> str:
+        if self.kind == "link":
+            return f"{self.count:,} links"
+        return f"fired on {self.count:,} of {self.measured or 0:,} accounts measured"
+
+
+def allegation_supports(
+    *,
+    category: str,
+    detectors: Iterable[Mapping[str, Any]],
+    fired: Mapping[str, int],
+    measured: Mapping[str, int],
+    links: Mapping[str, int],
+) -> list[Support]:
+    """The detectors whose declared categories include the clause's `category` and that
+    found something among the case's accounts, by detector code.
+
+    `detectors` are the detectors' descriptions (`code`, `name`, `kind`, `categories`);
+    `fired` and `measured` count accounts per signal, `links` count links per link kind
+    (links with at least one attributed account, in the latest finished detection run).
+    """
+    result = []
+    for detector in sorted(detectors, key=lambda d: d["code"]):
+        if category not in detector.get("categories", []):
+            continue
+        code = detector["code"]
+        name = detector.get("name") or code
+        if detector.get("kind") == "link":
+            if links.get(code, 0):
+                result.append(Support(code=code, name=name, kind="link", count=links[code]))
+        elif fired.get(code, 0):
+            result.append(
+                Support(
+                    code=code,
+                    name=name,
+                    kind="signal",
+                    count=fired[code],
+                    measured=measured.get(code, 0),
+                )
+            )
+    return result
+
+
+# --- How usage is valued -----------------------------------------------------------------
+
+
+def usage_value(
+    *,
+    usage: Iterable[Mapping[str, Any]],
+    prices: Mapping[str, tuple[Decimal, Decimal]],
+) -> dict[str, Any]:
+    """Usage by model at list price per million tokens (input, output).
+
+    Tokens are business records; their value is analysis, from the model catalogue (data,
+    not code). A model without a list price is shown unpriced (its `value` is None) and
+    adds nothing to the total, which is never rounded here.
+    """
+    models, total = [], Decimal(0)
+    for row in usage:
+        price = prices.get(row["model"])
+        value = None
+        if price is not None:
+            value = Decimal(row["input_tokens"]) / MILLION * Decimal(price[0]) + Decimal(
+                row["output_tokens"]
+            ) / MILLION * Decimal(price[1])
+            total += value
+        models.append(
+            {
+                "model": row["model"],
+                "requests": row["requests"],
+                "input_tokens": row["input_tokens"],
+                "output_tokens": row["output_tokens"],
+                "value": value,
+            }
+        )
+    return {
+        "models": models,
+        "requests": sum(m["requests"] for m in models),
+        "input_tokens": sum(m["input_tokens"] for m in models),
+        "output_tokens": sum(m["output_tokens"] for m in models),
+        "value": total,
+        "unpriced": [m["model"] for m in models if m["value"] is None],
+    }

@@ -1,0 +1,44 @@
+"""Section 7 of the report: the detection run and each detector's methodology."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from casework.reports.sections.formatting import CATEGORY_LABELS, moment, n
+from casework.reports.sections.source import Source
+
+
+def methodology_section(source: Source) -> dict[str, Any]:
+    detection = source.data["detection"]
+    if not detection:
+        return {"run": None, "detectors": []}
+    detectors = []
+    for d in detection["detectors"]:
+        method = d.get("methodology") or {}
+        detectors.append(
+            {
+                "name": d.get("name") or d["code"],
+                "code": d["code"],
+                "kind": "attribution link" if d.get("kind") == "link" else "conduct signal",
+                "version": d.get("run_version") or d.get("version") or "—",
+                "categories": ", ".join(CATEGORY_LABELS.get(c, c) for c in d.get("categories", [])),
+                "definition": method.get("definition", "Not described by the detector."),
+                "threshold": method.get("threshold", "—"),
+                "false_positives": method.get("false_positives", "—"),
+                "error_rate": method.get("error_rate", "Not measured."),
+            }
+        )
+    run = detection["run"]
+    return {
+        "run": {
+            "id": run["id"],
+            "finished_at": moment(run["finished_at"]),
+            "window": f"{moment(run['window_start'])} to {moment(run['window_end'])}",
+            "digest": run["digest"],
+            "accounts_active": n(run["accounts_active"]),
+            "versions": ", ".join(
+                f"{k} v{v}" for k, v in sorted((run["detector_versions"] or {}).items())
+            ),
+        },
+        "detectors": detectors,
+    }
