@@ -18,8 +18,8 @@ from django.utils import timezone
 
 from casework.models import ApiScope, ApiToken, validate_api_scopes
 from evidence.access import RECORD_WRITER_ROLES, record_writer
-from evidence.custody.canonical import utc_iso
-from evidence.custody.ledger import Actor, ledger_append
+from evidence.custody import events
+from evidence.custody.ledger import Actor
 
 TOKEN_PREFIX = "pacta_"  # noqa: S105 - the public marker every token starts with, not a secret
 # last_used_at is for people reviewing tokens, not evidence: a minute's precision spares
@@ -30,19 +30,6 @@ LAST_USED_PRECISION = timedelta(minutes=1)
 def api_token_sha256(plaintext: str) -> str:
     """What is stored of a token: the hex SHA-256 of all of it."""
     return hashlib.sha256(plaintext.encode("utf-8")).hexdigest()
-
-
-def _ledger_details(token: ApiToken) -> dict:
-    # Never the token or its hash: the ledger is exported as an exhibit.
-    return {
-        "name": token.name,
-        "prefix": token.prefix,
-        "user": token.user.get_username(),
-        "user_id": token.user_id,
-        "scopes": token.scopes,
-        "expires_at": utc_iso(token.expires_at) or None,
-        "revoked_at": utc_iso(token.revoked_at) or None,
-    }
 
 
 def api_token_issue(
@@ -75,13 +62,7 @@ def api_token_issue(
             scopes=scopes,
             expires_at=now + timedelta(days=days) if days is not None else None,
         )
-        ledger_append(
-            actor=actor,
-            action="created",
-            object_type="api_token",
-            object_id=token.pk,
-            details=_ledger_details(token),
-        )
+        events.api_token_issued(actor=actor, token=token)
     return token, plaintext
 
 
@@ -93,13 +74,7 @@ def api_token_revoke(*, actor: Actor, token: ApiToken) -> ApiToken:
             return token
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
-        ledger_append(
-            actor=actor,
-            action="changed",
-            object_type="api_token",
-            object_id=token.pk,
-            details={"change": "revoked", **_ledger_details(token)},
-        )
+        events.api_token_revoked(actor=actor, token=token)
     return token
 
 

@@ -20,7 +20,8 @@ from django.utils import timezone
 from casework.config.celery import app as celery_app
 from casework.models import Case, CaseSnapshot, ReportEdition, ReportJob
 from casework.reports.snapshot import Snapshot, case_snapshot, snapshot_from_bytes
-from evidence.custody.ledger import Actor, ledger_append
+from evidence.custody import events
+from evidence.custody.ledger import Actor
 
 # pg_advisory_lock(key1, key2): key1 names report builds ("PCRP"), key2 the job.
 BUILD_LOCK_KEY = 0x50435250 & 0x7FFFFFFF
@@ -82,19 +83,7 @@ def report_job_request(
             )  # fmt: skip
             requeued = True
         if created or requeued:
-            ledger_append(
-                actor=actor,
-                action="created" if created else "changed",
-                object_type="report_job",
-                object_id=job.pk,
-                object_sha256=snapshot.sha256,
-                details={
-                    "case": case.reference,
-                    "edition": edition,
-                    "snapshot_sha256": snapshot.sha256,
-                    "requeued": requeued,
-                },
-            )
+            events.report_job_requested(actor=actor, job=job, requeued=requeued)
         if enqueue and job.status in (ReportJob.Status.QUEUED, ReportJob.Status.RUNNING):
             # Sent by name: the task module imports this one, not the other way round.
             transaction.on_commit(lambda: celery_app.send_task(REPORT_BUILD_TASK, args=[job.pk]))
@@ -173,14 +162,7 @@ def report_job_fail(*, job_id: int, reason: str) -> None:
         job.failure_reason = reason
         job.finished_at = timezone.now()
         job.save(update_fields=["status", "failure_reason", "finished_at"])
-        ledger_append(
-            actor="system:reports",
-            action="changed",
-            object_type="report_job",
-            object_id=job.pk,
-            object_sha256=job.snapshot_sha256,
-            details={"case": job.case.reference, "status": "failed", "reason": reason[:500]},
-        )
+        events.report_job_failed(job=job, reason=reason)
 
 
 def report_jobs_recover() -> list[int]:

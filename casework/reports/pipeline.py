@@ -45,8 +45,8 @@ from casework.reports.render import (
 )
 from casework.reports.signing import SigningError, report_sign, signer_subject
 from casework.reports.snapshot import Snapshot
+from evidence.custody import events
 from evidence.custody.canonical import canonical_json, json_native, sha256_hex
-from evidence.custody.ledger import actor_label, ledger_append
 from evidence.services import evidence_item_keep
 
 logger = logging.getLogger(__name__)
@@ -377,25 +377,15 @@ def _store(job, snapshot, attachments, signed: Path, pages, signature, stages) -
             source=source,
             description=f"Signed evidentiary report, {job.edition} edition, {pages} pages",
         )
-        label, _ = actor_label(actor)
-        ledger_append(
+        events.report_built(
             actor=actor,
-            action="created",
-            object_type="report",
-            object_id=job.pk,
-            object_sha256=pdf.sha256,
-            details={
-                "case": job.case.reference,
-                "edition": job.edition,
-                "snapshot_sha256": snapshot.sha256,
-                "ledger_certified": snapshot.data["ledger"],
-                "pdf": pdf.pk,
-                "pages": pages,
-                "signature": signature,
-                "attachments": stored,
-                "built_for": label,
-                "seconds_by_stage": stages.as_dict(),
-            },
+            job=job,
+            pdf=pdf,
+            ledger_certified=snapshot.data["ledger"],
+            pages=pages,
+            signature=signature,
+            attachments=stored,
+            seconds_by_stage=stages.as_dict(),
         )
         locked.status = ReportJob.Status.DONE
         locked.pdf = pdf
