@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from csp.constants import NONCE
+from csp.decorators import csp_update
 from django.http import FileResponse, Http404, HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -103,6 +106,11 @@ class SchemaView(SpectacularAPIView):
     required_scopes = "read"
 
 
+# Swagger UI's page has one inline style and one inline script (named by the nonce in
+# templates/drf_spectacular/swagger_ui.html), and its stylesheet draws icons as data: URIs.
+@method_decorator(
+    csp_update({"script-src": NONCE, "style-src": NONCE, "img-src": "data:"}), name="get"
+)
 class DocsView(SpectacularSwaggerView):
     """Swagger UI over the schema, served with the app's own static files (no CDN)."""
 
