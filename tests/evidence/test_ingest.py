@@ -16,6 +16,7 @@ from evidence.custody.canonical import usage_row_sha256
 from evidence.custody.integrity import usage_batches_verify
 from evidence.ingest.records import prompt_template_key
 from evidence.ingest.service import ingest_file
+from evidence.ingest.tuning import IngestTuning
 from evidence.models import (
     Account,
     ApiKey,
@@ -363,13 +364,13 @@ def test_reingesting_the_same_file_adds_nothing_and_says_so(tmp_path, capsys):
     assert usage_batches_verify()["ok"]
 
 
-def test_overlapping_file_adds_only_what_is_new(tmp_path, monkeypatch):
-    from evidence.ingest.loaders import UsageLoader
-
-    monkeypatch.setattr(UsageLoader, "chunk_rows", 7)  # several chunks, both paths
-    ingest("usage", write_ndjson(tmp_path / "a.ndjson", [usage(i) for i in range(20)]))
+def test_overlapping_file_adds_only_what_is_new(tmp_path):
+    tuning = IngestTuning(usage_chunk_rows=7)  # several chunks, both paths
+    ingest(
+        "usage", write_ndjson(tmp_path / "a.ndjson", [usage(i) for i in range(20)]), tuning=tuning
+    )
     overlapping = [usage(i) for i in range(30, 45)] + [usage(i) for i in range(10, 40)]
-    result = ingest("usage", write_ndjson(tmp_path / "b.ndjson", overlapping))
+    result = ingest("usage", write_ndjson(tmp_path / "b.ndjson", overlapping), tuning=tuning)
     assert result.accepted == 25  # 20..44 are new
     assert result.duplicates == 20  # 10..19 stored before, 30..39 repeated in the file
     assert UsageEvent.objects.count() == 45
@@ -578,16 +579,14 @@ def test_command_names_a_missing_path(tmp_path):
     [(0, None), (2, None), (2, 1200)],  # 1,200 bytes: some blocks fit a slot, some do not
 )
 def test_blocks_prepared_in_parallel_keep_file_order_and_line_numbers(
-    tmp_path, monkeypatch, settings, workers, slot_bytes
+    tmp_path, settings, workers, slot_bytes
 ):
-    from evidence.ingest import service, usage_blocks
-    from evidence.ingest.loaders import UsageLoader
-
-    monkeypatch.setattr(service, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(usage_blocks, "BLOCK_LINES", 3)
-    if slot_bytes:
-        monkeypatch.setattr(usage_blocks, "SLOT_BYTES", slot_bytes)
-    monkeypatch.setattr(UsageLoader, "chunk_rows", 5)
+    tuning = IngestTuning(
+        parallel_min_bytes=0,
+        block_lines=3,
+        slot_bytes=slot_bytes or IngestTuning.slot_bytes,
+        usage_chunk_rows=5,
+    )
     settings.PACTA_INGEST_WORKERS = workers
     # 20 blocks: each shared slot is used again several times.
     lines = [json.dumps(usage(i)) for i in range(60)]
@@ -596,7 +595,7 @@ def test_blocks_prepared_in_parallel_keep_file_order_and_line_numbers(
     lines[44] = json.dumps(usage(44, prompt="x" * 900))  # a block too large for a small slot
     path = tmp_path / "u.ndjson"
     path.write_text("\n".join(lines) + "\n")
-    result = ingest("usage", path)
+    result = ingest("usage", path, tuning=tuning)
     assert result.accepted == 58
     assert [(e["line"], e["field"]) for e in result.errors] == [(5, "output_tokens"), (14, None)]
     stored = list(UsageEvent.objects.order_by("id").values_list("request_id", flat=True))
@@ -605,18 +604,12 @@ def test_blocks_prepared_in_parallel_keep_file_order_and_line_numbers(
     assert usage_batches_verify()["ok"]
 
 
-def test_parallel_ingest_reports_a_truncated_gzip_after_its_valid_lines(
-    tmp_path, monkeypatch, settings
-):
-    from evidence.ingest import service, usage_blocks
-
-    monkeypatch.setattr(service, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(usage_blocks, "BLOCK_LINES", 10)
+def test_parallel_ingest_reports_a_truncated_gzip_after_its_valid_lines(tmp_path, settings):
     settings.PACTA_INGEST_WORKERS = 2
     data = gzip.compress(b"".join(json.dumps(usage(i)).encode() + b"\n" for i in range(300)))
     path = tmp_path / "u.ndjson.gz"
     path.write_bytes(data[: len(data) * 2 // 3])
-    result = ingest("usage", path)
+    result = ingest("usage", path, tuning=IngestTuning(parallel_min_bytes=0, block_lines=10))
     assert "truncated" in result.errors[-1]["message"]
     assert 0 < result.accepted == UsageEvent.objects.count() < 300
 
@@ -808,16 +801,15 @@ def test_a_file_changed_while_workers_read_it_is_refused_whole(tmp_path, setting
 
     original = usage_blocks.UsageBlockPipeline.__init__
 
-    def in_process_pool(self, *, workers):  # the workers' code, run where a patch reaches
-        original(self, workers=0)
+    def in_process_pool(self, *, workers, **sizes):  # the workers' code, run where a patch reaches
+        original(self, workers=0, **sizes)
         self.workers, self._in_flight, self._slots = workers, 3 * workers, 3 * workers + 1
         self._pool = _InlinePool()
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(source.FileSpan, "load", load_after_a_change)
         patch.setattr(usage_blocks.UsageBlockPipeline, "__init__", in_process_pool)
-        patch.setattr("evidence.ingest.service.PARALLEL_MIN_BYTES", 0)
-        result = ingest("usage", path)
+        result = ingest("usage", path, tuning=IngestTuning(parallel_min_bytes=0))
     assert result.status == IngestBatch.Status.REJECTED
     assert result.accepted == 0 and not UsageEvent.objects.exists()
     assert any("the file changed while it was being read" in e["message"] for e in result.errors)
@@ -848,7 +840,7 @@ class _InlinePool:
         pass
 
 
-def test_a_plain_file_is_cut_into_the_same_blocks_by_buffer_as_by_line(tmp_path, monkeypatch):
+def test_a_plain_file_is_cut_into_the_same_blocks_by_buffer_as_by_line(tmp_path):
     import random
 
     from evidence.ingest import source
@@ -857,7 +849,6 @@ def test_a_plain_file_is_cut_into_the_same_blocks_by_buffer_as_by_line(tmp_path,
     for case in range(600):
         # Small buffers, so many lines cross a buffer boundary, some longer than a buffer.
         buffer, limit = rnd.choice([(64, 20), (7, 20), (16, 100)])
-        monkeypatch.setattr(source, "READ_BUFFER", buffer)
         lines = []
         for _ in range(rnd.randint(0, 40)):
             length = rnd.choice([0, 1, 5, 19, 20, 21, 22, 63, 64, 65, 130, 300])
@@ -870,7 +861,7 @@ def test_a_plain_file_is_cut_into_the_same_blocks_by_buffer_as_by_line(tmp_path,
         path.write_bytes(data)
         results = []
         for way in ("buffer", "spans", "line"):
-            raw = source.RawSource(path, max_line_bytes=limit)
+            raw = source.RawSource(path, max_line_bytes=limit, read_buffer=buffer)
             blocks = (
                 raw._line_blocks_by_line(7)
                 if way == "line"
