@@ -15,6 +15,8 @@ from urllib.parse import urlparse
 import pytest
 from django.conf import settings
 
+from tests.factories import user_with_role
+
 REQUIRE_SERVICES = os.environ.get("PACTA_REQUIRE_SERVICES") == "1"
 
 
@@ -77,19 +79,9 @@ def media_root(tmp_path, settings):
     return settings.MEDIA_ROOT
 
 
-def user_with_role(django_user_model, username: str, role: str | None):
-    """A user holding one global role (a group created by migration casework 0004)."""
-    from django.contrib.auth.models import Group
-
-    user = django_user_model.objects.create_user(username=username, password="a-long-password-1")
-    if role:
-        user.groups.add(Group.objects.get_or_create(name=role)[0])
-    return user
-
-
 @pytest.fixture
-def counsel_user(django_user_model):
-    return user_with_role(django_user_model, "alice", "counsel")
+def counsel_user(db):
+    return user_with_role("alice", "counsel")
 
 
 @pytest.fixture(scope="session")

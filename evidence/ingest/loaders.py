@@ -64,11 +64,13 @@ def _accounts_ensure(account_ids: set[str]) -> None:
 
 
 class UsageLoader:
-    """Streams blocks of usage rows into the usage table; see the module docstring."""
+    """Streams blocks of usage rows into the usage table; see the module docstring.
 
-    chunk_rows = 25_000
+    A chunk (one savepoint) closes once it holds `chunk_rows` rows.
+    """
 
-    def __init__(self, *, batch: IngestBatch) -> None:
+    def __init__(self, *, batch: IngestBatch, chunk_rows: int) -> None:
+        self.chunk_rows = chunk_rows
         self.batch_id = batch.pk
         self.digest = RowDigest()
         self.accepted = 0
@@ -193,9 +195,8 @@ class AccountLoader:
     previous content hash goes into the batch's ledger entry, so the history is kept.
     """
 
-    chunk_rows = 5000
-
-    def __init__(self, *, batch: IngestBatch) -> None:
+    def __init__(self, *, batch: IngestBatch, chunk_rows: int) -> None:
+        self.chunk_rows = chunk_rows
         self.batch = batch
         self.digest = RowDigest()
         self.accepted = 0
@@ -253,9 +254,8 @@ class AccountLoader:
 class AssentLoader:
     """Assent records: each acceptance once; linked to its Terms version when imported."""
 
-    chunk_rows = 5000
-
-    def __init__(self, *, batch: IngestBatch) -> None:
+    def __init__(self, *, batch: IngestBatch, chunk_rows: int) -> None:
+        self.chunk_rows = chunk_rows
         self.batch = batch
         self.digest = RowDigest()
         self.accepted = 0

@@ -26,6 +26,7 @@ from evidence.ingest.formats import FORMATS, USAGE_ONLY_FORMATS, HeaderError, re
 from evidence.ingest.loaders import LOADERS
 from evidence.ingest.records import VALIDATORS, RecordError
 from evidence.ingest.source import RawSource, SourceError
+from evidence.ingest.tuning import DEFAULT_TUNING, IngestTuning
 from evidence.ingest.usage_blocks import (
     UsageBlockPipeline,
     ingest_workers,
@@ -36,7 +37,6 @@ from evidence.services import evidence_item_store
 
 KINDS = ("accounts", "usage", "assent")
 ERRORS_SHOWN = 100
-PARALLEL_MIN_BYTES = 4 * 1024 * 1024
 
 
 class IngestUsageError(ValueError):
@@ -126,8 +126,12 @@ def ingest_file(
     source: str = IngestBatch.Source.CLI,
     file_name: str | None = None,
     progress=None,
+    tuning: IngestTuning = DEFAULT_TUNING,
 ) -> IngestResult:
-    """Ingest one file of `kind` in format `fmt`; see the module docstring for the modes."""
+    """Ingest one file of `kind` in format `fmt`; see the module docstring for the modes.
+
+    `tuning` sets buffer, block and chunk sizes; it never changes what is stored.
+    """
     if kind not in KINDS:
         raise IngestUsageError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
     if fmt not in FORMATS:
@@ -141,12 +145,18 @@ def ingest_file(
     label, _ = actor_label(actor)
     collector = actor if getattr(actor, "is_authenticated", False) else None
     started_at = timezone.now()
-    raw = RawSource(path, max_line_bytes=settings.PACTA_INGEST_MAX_LINE_BYTES)
+    raw = RawSource(
+        path,
+        max_line_bytes=settings.PACTA_INGEST_MAX_LINE_BYTES,
+        read_buffer=tuning.read_buffer,
+    )
     full_prompts = settings.PACTA_STORE_FULL_PROMPTS
     # CSV quoting spans lines, so CSV is parsed in order; small files are not worth a fork.
-    parallel = kind == "usage" and fmt != "csv" and path.stat().st_size >= PARALLEL_MIN_BYTES
+    parallel = kind == "usage" and fmt != "csv" and path.stat().st_size >= tuning.parallel_min_bytes
     pipeline = UsageBlockPipeline(
-        workers=ingest_workers(settings.PACTA_INGEST_WORKERS) if parallel else 0
+        workers=ingest_workers(settings.PACTA_INGEST_WORKERS) if parallel else 0,
+        block_lines=tuning.block_lines,
+        slot_bytes=tuning.slot_bytes,
     )
     try:
         with transaction.atomic():
@@ -162,7 +172,8 @@ def ingest_file(
                 started_at=started_at,
                 status=IngestBatch.Status.COMMITTED,
             )
-            loader = LOADERS[kind](batch=batch)
+            chunk_rows = tuning.usage_chunk_rows if kind == "usage" else tuning.record_chunk_rows
+            loader = LOADERS[kind](batch=batch, chunk_rows=chunk_rows)
             file_refused = False
             try:
                 if kind == "usage":
@@ -171,6 +182,7 @@ def ingest_file(
                             records(raw.lines(), kind=kind, fmt=fmt),
                             batch_id=batch.pk,
                             full_prompts=full_prompts,
+                            block_lines=tuning.block_lines,
                         )
                     else:  # NDJSON: by worker processes, or in this one for small files
                         blocks = pipeline.blocks(

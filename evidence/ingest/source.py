@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 GZIP_MAGIC = b"\x1f\x8b"
-READ_BUFFER = 1024 * 1024
 
 
 class SourceError(Exception):
@@ -55,8 +54,9 @@ class _GunzipReader(io.RawIOBase):
     Concatenated gzip members (common for rotated logs) are read one after another.
     """
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: BinaryIO, *, read_buffer: int) -> None:
         self.raw = raw
+        self.read_buffer = read_buffer
         self._inflate = zlib.decompressobj(wbits=31)
         self._pending = b""
 
@@ -69,7 +69,7 @@ class _GunzipReader(io.RawIOBase):
                 data = self._inflate.decompress(self._pending, len(buffer))
                 self._pending = self._inflate.unconsumed_tail
             else:
-                chunk = self.raw.read(READ_BUFFER)
+                chunk = self.raw.read(self.read_buffer)
                 if not chunk:
                     if not self._inflate.eof:
                         raise EOFError("the compressed stream ends before its end marker")
@@ -138,17 +138,23 @@ class FileSpan:
 
 
 class RawSource:
-    """A file opened for ingest. Iterate `lines()`, then read `sha256` and `size`."""
+    """A file opened for ingest. Iterate `lines()`, then read `sha256` and `size`.
 
-    def __init__(self, path: Path, *, max_line_bytes: int) -> None:
+    `read_buffer` is how many bytes are read at a time (`IngestTuning.read_buffer`).
+    """
+
+    def __init__(self, path: Path, *, max_line_bytes: int, read_buffer: int) -> None:
         self.path = Path(path)
         self.max_line_bytes = max_line_bytes
+        self.read_buffer = read_buffer
         self._file = self.path.open("rb")
         self._hashing = _HashingReader(self._file)
-        buffered = io.BufferedReader(self._hashing, buffer_size=READ_BUFFER)
+        buffered = io.BufferedReader(self._hashing, buffer_size=read_buffer)
         self.compressed = buffered.peek(2)[:2] == GZIP_MAGIC
         self._stream: BinaryIO = (
-            io.BufferedReader(_GunzipReader(buffered), buffer_size=READ_BUFFER)
+            io.BufferedReader(
+                _GunzipReader(buffered, read_buffer=read_buffer), buffer_size=read_buffer
+            )
             if self.compressed
             else buffered
         )
@@ -202,7 +208,7 @@ class RawSource:
     ) -> Iterator[LineBlock | FileSpan]:
         """`line_blocks` of an uncompressed file, read a buffer at a time and split in C:
         the same blocks as reading it by line, for a fraction of the main process's time."""
-        read = self._stream.read
+        read, size = self._stream.read, self.read_buffer
         limit = self.max_line_bytes
         lines: list[bytes] = []  # read, not yet in a block
         first = 1  # the number of lines[0]
@@ -214,7 +220,7 @@ class RawSource:
         # are (an over-long line is cut short in its block, and after one no span is made).
         position: int | None = 0 if spans else None
         try:
-            while chunk := read(READ_BUFFER):
+            while chunk := read(size):
                 if skipping:
                     end = chunk.find(b"\n")
                     if end < 0:
@@ -282,7 +288,7 @@ class RawSource:
                 if data[-1:] != b"\n" and len(data) == limit:
                     # Over-long: skip the rest of the line without holding it in memory.
                     while True:
-                        rest = readline(READ_BUFFER)
+                        rest = readline(self.read_buffer)
                         if not rest or rest[-1:] == b"\n":
                             break
                     yield data[:200], True
@@ -301,7 +307,7 @@ class RawSource:
 
     def finish(self) -> None:
         """Read any bytes not yet consumed, so the hash covers the whole file."""
-        while self._hashing.readinto(bytearray(READ_BUFFER)):
+        while self._hashing.readinto(bytearray(self.read_buffer)):
             pass
         self._file.close()
 

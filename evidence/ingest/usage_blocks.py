@@ -26,7 +26,6 @@ from evidence.ingest.plain_usage import plain_usage_row
 from evidence.ingest.records import RecordError, usage_record
 from evidence.ingest.source import FileSpan, LineBlock, RawSource, SourceError
 
-BLOCK_LINES = 2_000
 NULL = "\\N"
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
@@ -186,21 +185,25 @@ def usage_copy_line_from_parts(parts: list[str], batch: str, row_hash: str, *, e
 
 
 def usage_blocks_from_records(
-    items: Iterator[tuple[int, Any, bytes | None]], *, batch_id: int, full_prompts: bool
+    items: Iterator[tuple[int, Any, bytes | None]],
+    *,
+    batch_id: int,
+    full_prompts: bool,
+    block_lines: int,
 ) -> Iterator[UsageBlock]:
     """Blocks from already-parsed records (CSV, whose quoting spans lines), in process."""
-    for chunk in _blocks_of(items):
+    for chunk in _blocks_of(items, block_lines):
         yield usage_block_from_records(chunk, batch_id=batch_id, full_prompts=full_prompts)
 
 
-def _blocks_of(items: Iterator) -> Iterator[list]:
-    """Lists of BLOCK_LINES items; if the source fails, the items read before it come first."""
+def _blocks_of(items: Iterator, block_lines: int) -> Iterator[list]:
+    """Lists of `block_lines` items; if the source fails, the items read before it come first."""
     chunk: list = []
     failure: SourceError | None = None
     try:
         for item in items:
             chunk.append(item)
-            if len(chunk) >= BLOCK_LINES:
+            if len(chunk) >= block_lines:
                 yield chunk
                 chunk = []
     except SourceError as exc:
@@ -222,23 +225,24 @@ def ingest_workers(configured: int) -> int:
 # Where workers leave a block's COPY text for the main process: a memory mapping shared
 # with them (created before the fork), one slot per block in flight. Passing a megabyte
 # a block back through the result pipe cost the main process more CPU than anything else
-# it does; a block too large for its slot still goes through the pipe.
-SLOT_BYTES = 4 * 1024 * 1024
+# it does; a block too large for its slot (`IngestTuning.slot_bytes`) still goes through
+# the pipe.
 _shared_slots: mmap.mmap | None = None  # in a worker: its pipeline's slots
+_slot_bytes = 0  # in a worker: the size of each slot
 
 
-def _worker_start(slots: mmap.mmap) -> None:
+def _worker_start(slots: mmap.mmap, slot_bytes: int) -> None:
     """Pool initializer: the slots reach the worker by the fork, not by pickling."""
-    global _shared_slots
-    _shared_slots = slots
+    global _shared_slots, _slot_bytes
+    _shared_slots, _slot_bytes = slots, slot_bytes
 
 
 def _block_in_slot(lines: LineBlock | FileSpan, slot: int, *args) -> UsageBlock:
     """`usage_block_from_lines` in a worker, its COPY text left in shared slot `slot`."""
     block = usage_block_from_lines(lines, *args)
     size = len(block.copy_data)
-    if _shared_slots is not None and size <= SLOT_BYTES:
-        start = slot * SLOT_BYTES
+    if _shared_slots is not None and size <= _slot_bytes:
+        start = slot * _slot_bytes
         _shared_slots[start : start + size] = block.copy_data
         block.copy_data, block.slot = b"", (slot, size)
     return block
@@ -249,11 +253,14 @@ class UsageBlockPipeline:
 
     At most a few blocks per worker are in flight, so memory stays bounded however large
     the file. Create it before opening a COPY: the pool forks, and a fork should not copy a
-    live COPY writer thread.
+    live COPY writer thread. A block holds `block_lines` lines; `slot_bytes` is the shared
+    memory for each block in flight.
     """
 
-    def __init__(self, *, workers: int) -> None:
+    def __init__(self, *, workers: int, block_lines: int, slot_bytes: int) -> None:
         self.workers = workers
+        self.block_lines = block_lines
+        self.slot_bytes = slot_bytes
         self._pool = None
         self._shared: mmap.mmap | None = None
         if workers > 1:
@@ -261,16 +268,16 @@ class UsageBlockPipeline:
             # once that block has been taken out (at most `in_flight` are pending).
             self._in_flight = 3 * workers
             self._slots = self._in_flight + 1
-            self._shared = mmap.mmap(-1, self._slots * SLOT_BYTES)  # MAP_SHARED, anonymous
+            self._shared = mmap.mmap(-1, self._slots * slot_bytes)  # MAP_SHARED, anonymous
             self._pool = multiprocessing.get_context("fork").Pool(
-                workers, initializer=_worker_start, initargs=(self._shared,)
+                workers, initializer=_worker_start, initargs=(self._shared, slot_bytes)
             )
 
     def blocks(
         self, source: RawSource, *, fmt: str, batch_id: int, full_prompts: bool
     ) -> Iterator[UsageBlock]:
         args = (fmt, batch_id, full_prompts)
-        line_blocks = source.line_blocks(BLOCK_LINES, spans=self._pool is not None)
+        line_blocks = source.line_blocks(self.block_lines, spans=self._pool is not None)
         if self._pool is None:
             for lines in line_blocks:
                 yield usage_block_from_lines(lines, *args)
@@ -294,7 +301,7 @@ class UsageBlockPipeline:
         """The block with its COPY text copied out of its slot, which is free again."""
         if block.slot is not None:
             slot, size = block.slot
-            start = slot * SLOT_BYTES
+            start = slot * self.slot_bytes
             block.copy_data, block.slot = self._shared[start : start + size], None
         return block
 

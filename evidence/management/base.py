@@ -5,7 +5,8 @@ stdout; the exit status is 0 on success, 1 when a check fails (tampering found, 
 ingest refused) and 2 on usage errors; errors name the argument or line at fault. A
 command subclasses `PactaCommand`, declares its own arguments in `arguments`, does its
 work in `run` by calling one service, and reports through `done` (or raises one of the
-two errors below); it never calls `sys.exit` or prints JSON itself.
+two errors below); it never calls `sys.exit` or prints JSON itself. Text printed as the
+work goes (ingest reports each file as it is done) goes through `say`.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class PactaCommand(BaseCommand):
 
     skip_checks = False
     json_help = "Print one JSON document."
+    # `None` prints the document on one line, as detect always has printed its report.
+    json_indent: int | None = 2
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -60,6 +63,14 @@ class PactaCommand(BaseCommand):
 
     def arguments(self, parser) -> None:
         """The command's own arguments (`--json` is added for every command)."""
+
+    def execute(self, *args, **options):
+        try:
+            return super().execute(*args, **options)
+        except (UsageError, CheckFailed) as exc:
+            # Django prints an error as "<class name>: <message>"; operators' scripts have
+            # always read "CommandError: <message>", so both kinds leave under that name.
+            raise CommandError(str(exc), returncode=exc.returncode) from exc
 
     def handle(self, *args, **options) -> None:
         self.json_mode = bool(options.get("json"))
@@ -75,13 +86,23 @@ class PactaCommand(BaseCommand):
         needs to see what failed), then the command exits 1.
         """
         if self.json_mode:
-            self.stdout.write(json.dumps(document, indent=2, cls=DjangoJSONEncoder))
+            self.stdout.write(json.dumps(document, indent=self.json_indent, cls=DjangoJSONEncoder))
         else:
-            for line in [text] if isinstance(text, str) else text:
-                if line:
-                    self.stdout.write(line)
+            self.say(text)
         if not ok:
             raise SystemExit(EXIT_CHECK_FAILED)
+
+    def say(self, text: str | list[str], *, stderr: bool = False) -> None:
+        """Print text lines (empty ones skipped) in text mode; nothing under `--json`.
+
+        `stderr=True` is for what is not the outcome itself: why a build failed.
+        """
+        if self.json_mode:
+            return
+        stream = self.stderr if stderr else self.stdout
+        for line in [text] if isinstance(text, str) else text:
+            if line:
+                stream.write(line)
 
     def usage_error(self, message: str) -> NoReturn:
         raise UsageError(message)

@@ -16,7 +16,7 @@ from django.core.management import call_command
 from casework.demo import DEMO_PASSWORD, demo_record_load, demo_users_seed
 from casework.demo.world import scenario_generate
 from tests.browser.conftest import screenshot, sign_in
-from tests.conftest import user_with_role
+from tests.factories import user_with_role
 
 pytestmark = [
     pytest.mark.browser,
@@ -108,7 +108,7 @@ def test_counsel_from_cluster_to_report(page, demo_world, django_user_model):
     counsel_user = django_user_model.objects.get(username="counsel")
     counsel_job = report_job_request(actor=counsel_user, case=case, edition="counsel")
     report_build(job=counsel_job)
-    reviewer = user_with_role(django_user_model, "rita", "external reviewer")
+    reviewer = user_with_role("rita", "external reviewer")
     case_member_add(actor=counsel_user, case=case, user=reviewer, role="external_reviewer")
     Case.objects.create(
         reference="OTHER-1", title="Not shared", respondent="x", opened_by=counsel_user

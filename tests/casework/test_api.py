@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
-from pathlib import Path
 
 import pytest
 import yaml
@@ -15,12 +13,10 @@ from django.core.cache import cache
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from casework.api_platform.tokens import api_token_issue
 from casework.models import Allegation, CaseAccount, CaseNote, ReportJob
 from evidence.ingest.service import ingest_file
 from evidence.models import Clause, IngestBatch, LedgerEntry
-from evidence.terms.services import terms_import
-from tests.conftest import user_with_role
+from tests.factories import ndjson_file, terms_version, token_client, user_with_role
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
@@ -38,18 +34,13 @@ def _fresh_throttles():
     cache.clear()
 
 
-def _ndjson(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
-    return path
-
-
 @pytest.fixture
 def record(tmp_path):
     """Three accounts, 30 usage events over two models and three days, one Terms version."""
     ingest_file(
         actor="system:test",
         kind="accounts",
-        path=_ndjson(
+        path=ndjson_file(
             tmp_path / "accounts.ndjson",
             [{"account_id": a, "email": f"{a}@example.test", "plan": "tier-2"} for a in ACCOUNTS],
         ),
@@ -57,7 +48,7 @@ def record(tmp_path):
     ingest_file(
         actor="system:test",
         kind="usage",
-        path=_ndjson(
+        path=ndjson_file(
             tmp_path / "usage.ndjson",
             [
                 {
@@ -72,32 +63,8 @@ def record(tmp_path):
             ],
         ),
     )
-    _terms_version(tmp_path, dt.date(2025, 6, 1))
+    terms_version(tmp_path, TERMS, label="2025-06-01")
     return tmp_path
-
-
-def _terms_version(tmp_path: Path, effective: dt.date) -> None:
-    """Import TERMS as the services agreement's version taking effect on `effective`."""
-    label = effective.isoformat()
-    path = tmp_path / f"services-agreement-{label}.md"
-    path.write_text(TERMS)
-    terms_import(
-        actor="system:test",
-        path=path,
-        document_slug="services-agreement",
-        title="Services Agreement",
-        version_label=label,
-        effective=effective,
-    )
-
-
-def client_for(user, *scopes) -> APIClient:
-    _, plaintext = api_token_issue(
-        actor="system:test", user=user, name="pipeline", scopes=scopes, days=1
-    )
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
-    return client
 
 
 def assert_error(response, status: int, *, field: str | None = None) -> dict:
@@ -113,13 +80,13 @@ def assert_error(response, status: int, *, field: str | None = None) -> dict:
 
 
 @pytest.fixture
-def counsel(django_user_model):
-    return user_with_role(django_user_model, "carla", "counsel")
+def counsel():
+    return user_with_role("carla", "counsel")
 
 
 @pytest.fixture
 def writer(counsel):
-    return client_for(counsel, "read", "write")
+    return token_client(counsel, "read", "write")
 
 
 def open_case(client, reference="PACTA-2026-001", **extra):
@@ -239,7 +206,7 @@ def test_an_allegation_names_a_clause_in_force_during_the_case(record, writer, t
     """A Terms version that took effect after the case window governed none of its
     conduct: alleging one of its clauses is a 400 naming `clause`, through the API as
     through the case page; a clause of the version in force in the window is accepted."""
-    _terms_version(tmp_path, dt.date(2026, 6, 1))
+    terms_version(tmp_path, TERMS, label="2026-06-01")
     open_case(writer, window_start="2026-01-01T00:00:00Z", window_end="2026-02-01T00:00:00Z")
     base = "/api/v1/cases/PACTA-2026-001"
     in_force = Clause.objects.get(version__label="2025-06-01", path="3.3(a)")
@@ -255,12 +222,12 @@ def test_an_allegation_names_a_clause_in_force_during_the_case(record, writer, t
 
 def test_a_read_token_reads_and_may_not_write(record, counsel, writer):
     open_case(writer)
-    reader = client_for(counsel, "read")
+    reader = token_client(counsel, "read")
     assert reader.get("/api/v1/cases/PACTA-2026-001/").status_code == 200
     error = assert_error(open_case(reader, reference="PACTA-9"), 403)
     assert error["code"] == "missing_scope" and "'write'" in error["message"]
     # A write token is not a read token: each method asks for its own scope.
-    write_only = client_for(counsel, "write")
+    write_only = token_client(counsel, "write")
     assert assert_error(write_only.get("/api/v1/cases/"), 403)["code"] == "missing_scope"
 
 
@@ -431,15 +398,15 @@ def test_clusters_and_findings_of_the_latest_finished_run(record, writer):
     assert_error(writer.get("/api/v1/findings/", {"run": "1.5"}), 400, field="run")
 
 
-def test_verification_status(record, writer, django_user_model):
+def test_verification_status(record, writer):
     from evidence.custody.verification import evidence_verify
 
     assert writer.get("/api/v1/verification/").json()["ok"] is None  # never verified
     evidence_verify(actor="system:test")
     status = writer.get("/api/v1/verification/").json()
     assert status["ok"] is True and status["failures"] == [] and status["ledger"]["head_seq"]
-    reviewer = user_with_role(django_user_model, "rita", "external reviewer")
-    theirs = client_for(reviewer, "read").get("/api/v1/verification/").json()
+    reviewer = user_with_role("rita", "external reviewer")
+    theirs = token_client(reviewer, "read").get("/api/v1/verification/").json()
     assert theirs["ok"] is True and theirs["failures"] is None  # failures name records
 
 
@@ -490,15 +457,15 @@ def test_request_poll_and_download_a_report(record, writer, signing):
     assert {e.object_id for e in exported} == {str(stored.pk), str(exhibit["id"])}
 
 
-def test_a_report_request_needs_the_report_ability(record, counsel, writer, django_user_model):
+def test_a_report_request_needs_the_report_ability(record, counsel, writer):
     from casework.models import Case
     from casework.services import case_member_add
 
     open_case(writer)
     case = Case.objects.get()
-    investigator = user_with_role(django_user_model, "ines", "investigator")
+    investigator = user_with_role("ines", "investigator")
     case_member_add(actor=counsel, case=case, user=investigator, role="investigator")
-    theirs = client_for(investigator, "read", "write")
+    theirs = token_client(investigator, "read", "write")
     response = theirs.post(
         "/api/v1/cases/PACTA-2026-001/reports/", {"edition": "counsel"}, format="json"
     )
@@ -560,12 +527,12 @@ def test_the_docs_page_serves_its_assets_itself():
 
 
 @pytest.mark.django_db
-def test_max_length_is_of_the_text_as_sent_not_as_trimmed(client, django_user_model):
+def test_max_length_is_of_the_text_as_sent_not_as_trimmed(client):
     """Found by schemathesis: 301 characters with a leading tab were trimmed to 300 and
     accepted, although the schema promises maxLength 300 for the value as sent."""
-    from tests.conftest import user_with_role
+    from tests.factories import user_with_role
 
-    client.force_login(user_with_role(django_user_model, "carla", "counsel"))
+    client.force_login(user_with_role("carla", "counsel"))
     response = client.post(
         "/api/v1/cases/",
         {"reference": "LEN-1", "title": "t", "respondent": "\t" + "r" * 300},

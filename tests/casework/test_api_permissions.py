@@ -23,8 +23,6 @@ from casework.models import ApiToken, Case, CaseRole, ReportJob
 from casework.services import (
     allegation_add,
     case_accounts_attribute,
-    case_member_add,
-    case_open,
     note_add,
 )
 from evidence.access import record_writer
@@ -40,7 +38,7 @@ from evidence.models import (
     TermsVersion,
     UsageEvent,
 )
-from tests.conftest import user_with_role
+from tests.factories import case_with_members, user_with_role
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
@@ -84,7 +82,7 @@ class World:
                     username=name, password="a-long-password-1"
                 )
             else:
-                user = user_with_role(django_user_model, name, group)
+                user = user_with_role(name, group)
             self.users[name] = user
         now = timezone.now()
         batch = IngestBatch.objects.create(
@@ -155,11 +153,20 @@ class World:
         )
 
         owner, nonmember = self.users["owner"], self.users["nonmember"]
-        self.a = case_open(actor=owner, reference="CASE-A", title="A", respondent="Foxglove")
-        for name, (_, role) in ROLES.items():
-            if role is not None and role != CaseRole.OWNER:
-                case_member_add(actor=owner, case=self.a, user=self.users[name], role=role)
-        self.b = case_open(actor=nonmember, reference="CASE-B", title="B", respondent="Other")
+        self.a = case_with_members(
+            owner=owner,
+            reference="CASE-A",
+            title="A",
+            respondent="Foxglove",
+            members=[
+                (self.users[name], role)
+                for name, (_, role) in ROLES.items()
+                if role is not None and role != CaseRole.OWNER
+            ],
+        )
+        self.b = case_with_members(
+            owner=nonmember, reference="CASE-B", title="B", respondent="Other"
+        )
         for case, actor, account in ((self.a, owner, "acct_a"), (self.b, nonmember, "acct_b")):
             case_accounts_attribute(
                 actor=actor, case=case, accounts=[self.accounts[account]], basis="payment"

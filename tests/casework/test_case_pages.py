@@ -11,7 +11,7 @@ from casework.models import Case, CaseMembership
 from evidence.ingest.service import ingest_file
 from evidence.models import Clause, LedgerEntry
 from evidence.terms.services import terms_import
-from tests.conftest import user_with_role
+from tests.factories import ndjson_file, terms_version, user_with_role
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
@@ -23,41 +23,28 @@ TERMS = """## 3. Use
 
 @pytest.fixture
 def record(tmp_path):
-    accounts = tmp_path / "a.ndjson"
-    accounts.write_text(
-        "\n".join(json.dumps({"account_id": f"acct_{i}", "plan": "tier-2"}) for i in range(6))
-        + "\n"
+    accounts = [{"account_id": f"acct_{i}", "plan": "tier-2"} for i in range(6)]
+    ingest_file(
+        actor="system:test", kind="accounts", path=ndjson_file(tmp_path / "a.ndjson", accounts)
     )
-    ingest_file(actor="system:test", kind="accounts", path=accounts)
-    assent = tmp_path / "s.ndjson"
-    assent.write_text(
-        json.dumps(
-            {
-                "account_id": "acct_0",
-                "terms": "sa",
-                "version": "1",
-                "ts": "2025-12-01T00:00:00Z",
-                "method": "clickwrap",
-            }
-        )
-        + "\n"
+    assent = {
+        "account_id": "acct_0",
+        "terms": "sa",
+        "version": "1",
+        "ts": "2025-12-01T00:00:00Z",
+        "method": "clickwrap",
+    }
+    ingest_file(
+        actor="system:test", kind="assent", path=ndjson_file(tmp_path / "s.ndjson", [assent])
     )
-    ingest_file(actor="system:test", kind="assent", path=assent)
-    terms = tmp_path / "t.md"
-    terms.write_text(TERMS)
-    terms_import(
-        actor="system:test",
-        path=terms,
-        document_slug="sa",
-        title="Services Agreement",
-        version_label="1",
-        effective=dt.date(2025, 1, 1),
+    terms_version(
+        tmp_path, TERMS, label="1", effective=dt.date(2025, 1, 1), document="sa", file_name="t.md"
     )
 
 
 @pytest.fixture
-def counsel(client, django_user_model):
-    user = user_with_role(django_user_model, "casey", "counsel")
+def counsel(client):
+    user = user_with_role("casey", "counsel")
     client.force_login(user)
     return user
 
@@ -111,9 +98,9 @@ def test_bad_input_is_named_and_nothing_is_stored(record, client, counsel):
     assert "letters, digits" in response.content.decode()
 
 
-def test_roles_limit_what_members_may_do(record, client, counsel, django_user_model):
+def test_roles_limit_what_members_may_do(record, client, counsel):
     case = _open(client)
-    viewer = user_with_role(django_user_model, "vic", "viewer")
+    viewer = user_with_role("vic", "viewer")
     client.post("/cases/PACTA-1/members/", {"username": "vic", "role": "viewer"})
     client.force_login(viewer)
     page = client.get("/cases/PACTA-1/")
@@ -132,7 +119,7 @@ def test_a_reviewer_from_outside_never_sees_the_teams_notes(
     _open(client)
     client.post("/cases/PACTA-1/notes/", {"text": "Privileged: settlement floor is 2M."})
     for username, role in (("rita", "external_reviewer"), ("vic", "viewer")):
-        user_with_role(django_user_model, username, "viewer")
+        user_with_role(username, "viewer")
         response = client.post("/cases/PACTA-1/members/", {"username": username, "role": role})
         assert response.status_code == 302
     client.force_login(django_user_model.objects.get(username="rita"))
@@ -144,9 +131,9 @@ def test_a_reviewer_from_outside_never_sees_the_teams_notes(
     assert "settlement floor" in client.get("/cases/PACTA-1/").content.decode()
 
 
-def test_a_case_you_are_not_on_does_not_exist_for_you(record, client, counsel, django_user_model):
+def test_a_case_you_are_not_on_does_not_exist_for_you(record, client, counsel):
     _open(client)
-    outsider = user_with_role(django_user_model, "olga", "viewer")
+    outsider = user_with_role("olga", "viewer")
     client.force_login(outsider)
     for url in ("/cases/PACTA-1/", "/cases/PACTA-1/audit/"):
         assert client.get(url).status_code == 404
@@ -154,8 +141,8 @@ def test_a_case_you_are_not_on_does_not_exist_for_you(record, client, counsel, d
     assert "PACTA-1" not in client.get("/cases/").content.decode()
 
 
-def test_viewers_may_not_open_cases(client, django_user_model):
-    client.force_login(user_with_role(django_user_model, "vic", "viewer"))
+def test_viewers_may_not_open_cases(client):
+    client.force_login(user_with_role("vic", "viewer"))
     assert "Open a case by hand" not in client.get("/cases/").content.decode()
     assert (
         client.post("/cases/", {"reference": "X-1", "title": "t", "respondent": "r"}).status_code
@@ -172,8 +159,8 @@ def test_account_page_shows_profile_assent_and_only_my_cases(record, client, cou
     assert client.get("/accounts/acct_5/").status_code == 200
 
 
-def test_external_reviewers_cannot_read_the_record(record, client, django_user_model):
-    client.force_login(user_with_role(django_user_model, "rita", "external reviewer"))
+def test_external_reviewers_cannot_read_the_record(record, client):
+    client.force_login(user_with_role("rita", "external reviewer"))
     assert client.get("/accounts/acct_0/").status_code == 404
 
 
@@ -213,11 +200,11 @@ def test_case_page_query_count_is_bounded(
     assert "Showing the first 100 of 400" in response.content.decode()
 
 
-def test_open_case_command_from_accounts_with_a_clause(record, capsys, django_user_model):
+def test_open_case_command_from_accounts_with_a_clause(record, capsys):
     from django.core.management import call_command
     from django.core.management.base import CommandError
 
-    user_with_role(django_user_model, "olive", "counsel")
+    user_with_role("olive", "counsel")
     call_command(
         "open_case",
         "--ref",

@@ -27,13 +27,12 @@ from casework.models import Allegation, CaseSnapshot, ReportJob
 from casework.reports import report_build, report_job_request
 from casework.reports.redaction import email_domain, fingerprint_short, ip_network
 from casework.reports.snapshot import case_snapshot
-from casework.services import case_accounts_attribute, case_open
 from evidence.custody.verification import evidence_verify
 from evidence.detectors.catalogue import models_import, plans_import
 from evidence.ingest.service import ingest_file
 from evidence.models import Account, Clause, EvidenceItem, LedgerEntry
 from evidence.services import evidence_item_store
-from evidence.terms.services import terms_import
+from tests.factories import case_with_members, ndjson_file, terms_version
 from tests.pki import build_pki
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
@@ -84,11 +83,6 @@ def _usage(n: int, account: str, ip: str) -> dict:
     }
 
 
-def _write(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
-
-
 @pytest.fixture
 def case(tmp_path, counsel_user, signing):
     """A small case: three attributed accounts (two on one card, one without assent), a
@@ -96,7 +90,7 @@ def case(tmp_path, counsel_user, signing):
     ingest_file(
         actor="system:test",
         kind="accounts",
-        path=_write(
+        path=ndjson_file(
             tmp_path / "accounts.ndjson",
             [
                 {"account_id": a, "org_name": f"Frontco Alias {a[-2:]}", "email": email,
@@ -111,11 +105,13 @@ def case(tmp_path, counsel_user, signing):
     usage = [
         _usage(n, account, ip) for account, (_, ip, _, _) in ACCOUNTS.items() for n in range(60)
     ] + [_usage(n, BYSTANDER, "100.64.1.1") for n in range(40)]
-    ingest_file(actor="system:test", kind="usage", path=_write(tmp_path / "usage.ndjson", usage))
+    ingest_file(
+        actor="system:test", kind="usage", path=ndjson_file(tmp_path / "usage.ndjson", usage)
+    )
     ingest_file(
         actor="system:test",
         kind="assent",
-        path=_write(
+        path=ndjson_file(
             tmp_path / "assent.ndjson",
             [
                 {"account_id": a, "terms": "sa", "version": "2025-06-01",
@@ -126,29 +122,15 @@ def case(tmp_path, counsel_user, signing):
         ),
     )  # fmt: skip
     for label, effective in (("2025-06-01", dt.date(2025, 6, 1)), ("2026-01-01", T0.date())):
-        path = tmp_path / f"terms-{label}.md"
-        path.write_text(TERMS)
-        terms_import(
-            actor="system:test",
-            path=path,
-            document_slug="sa",
-            title="Services Agreement",
-            version_label=label,
-            effective=effective,
-        )
+        terms_version(tmp_path, TERMS, label=label, effective=effective, document="sa")
     _catalogue(tmp_path)
     Group.objects.get_or_create(name="counsel")[0].user_set.add(counsel_user)  # may open cases
-    the_case = case_open(
-        actor=counsel_user,
+    the_case = case_with_members(
+        owner=counsel_user,
         reference="PX-2026-001",
         title="Foxglove distillation network",
         respondent="Foxglove Holdings Ltd",
-    )
-    case_accounts_attribute(
-        actor=counsel_user,
-        case=the_case,
         accounts=Account.objects.filter(account_id__in=ACCOUNTS),
-        basis="payment",
         detail="two accounts on one card",
     )
     allegation = Allegation.objects.create(

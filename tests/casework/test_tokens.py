@@ -19,9 +19,10 @@ from rest_framework.test import APIClient, APIRequestFactory, force_authenticate
 from rest_framework.views import APIView
 
 from casework.api_platform.auth import ScopePermission
-from casework.api_platform.tokens import api_token_issue, api_token_revoke
+from casework.api_platform.tokens import api_token_revoke
 from casework.models import ApiToken
 from evidence.custody.ledger import ledger_for_object, ledger_verify
+from tests.factories import api_token, bearer_client
 
 pytestmark = pytest.mark.django_db
 
@@ -31,16 +32,6 @@ BATCHES = "/api/v1/batches/"
 @pytest.fixture(autouse=True)
 def _fresh_throttles():
     cache.clear()
-
-
-def issue(user, *scopes, days=None, name="pipeline"):
-    return api_token_issue(actor="system:test", user=user, name=name, scopes=scopes, days=days)
-
-
-def bearer(plaintext: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
-    return client
 
 
 def assert_error(response, status: int) -> dict:
@@ -55,7 +46,7 @@ def assert_error(response, status: int) -> dict:
 
 
 def test_only_the_hash_of_a_token_is_stored(counsel_user):
-    token, plaintext = issue(counsel_user, "ingest", days=30)
+    token, plaintext = api_token(counsel_user, "ingest", days=30)
     assert plaintext.startswith("pacta_")
     assert token.key_sha256 == hashlib.sha256(plaintext.encode()).hexdigest()
     assert token.prefix == plaintext[:12]
@@ -71,7 +62,7 @@ def test_only_the_hash_of_a_token_is_stored(counsel_user):
 
 
 def test_issue_and_revoke_are_in_the_ledger_without_the_secret(counsel_user):
-    token, plaintext = issue(counsel_user, "ingest", "read", days=7)
+    token, plaintext = api_token(counsel_user, "ingest", "read", days=7)
     api_token_revoke(actor="system:test", token=token)
     api_token_revoke(actor="system:test", token=token)  # again: nothing more recorded
     created, changed = ledger_for_object(object_type="api_token", object_id=token.pk)
@@ -95,7 +86,7 @@ def test_issue_and_revoke_are_in_the_ledger_without_the_secret(counsel_user):
 @pytest.mark.parametrize("scopes", [(), ("admin",), ("ingest", "everything")])
 def test_a_token_needs_known_scopes(counsel_user, scopes):
     with pytest.raises(ValidationError):
-        issue(counsel_user, *scopes)
+        api_token(counsel_user, *scopes)
     assert not ApiToken.objects.exists()
 
 
@@ -108,25 +99,25 @@ def test_the_database_refuses_bad_scopes(counsel_user, scopes):
 
 
 def test_an_expired_token_is_refused(counsel_user):
-    token, plaintext = issue(counsel_user, "read", days=1)
+    token, plaintext = api_token(counsel_user, "read", days=1)
     ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
-    error = assert_error(bearer(plaintext).get(BATCHES), 401)
+    error = assert_error(bearer_client(plaintext).get(BATCHES), 401)
     assert "expired" in error["message"]
 
 
 def test_a_revoked_token_is_refused(counsel_user):
-    token, plaintext = issue(counsel_user, "read")
-    assert bearer(plaintext).get(BATCHES).status_code == 200
+    token, plaintext = api_token(counsel_user, "read")
+    assert bearer_client(plaintext).get(BATCHES).status_code == 200
     api_token_revoke(actor="system:test", token=token)
-    error = assert_error(bearer(plaintext).get(BATCHES), 401)
+    error = assert_error(bearer_client(plaintext).get(BATCHES), 401)
     assert "revoked" in error["message"]
 
 
 def test_a_token_of_an_inactive_user_is_refused(counsel_user):
-    _, plaintext = issue(counsel_user, "read")
+    _, plaintext = api_token(counsel_user, "read")
     counsel_user.is_active = False
     counsel_user.save()
-    error = assert_error(bearer(plaintext).get(BATCHES), 401)
+    error = assert_error(bearer_client(plaintext).get(BATCHES), 401)
     assert "inactive" in error["message"]
 
 
@@ -150,8 +141,8 @@ def test_no_credentials_is_401_with_a_bearer_challenge():
 
 
 def test_last_use_is_recorded_at_most_once_a_minute(counsel_user):
-    token, plaintext = issue(counsel_user, "read")
-    client = bearer(plaintext)
+    token, plaintext = api_token(counsel_user, "read")
+    client = bearer_client(plaintext)
     client.get(BATCHES)
     token.refresh_from_db()
     first = token.last_used_at
@@ -171,7 +162,7 @@ class _NoScopesDeclared(APIView):
 
 
 def test_a_view_that_declares_no_scope_refuses_tokens(counsel_user):
-    _, plaintext = issue(counsel_user, "ingest", "read", "write")
+    _, plaintext = api_token(counsel_user, "ingest", "read", "write")
     request = APIRequestFactory().get("/x/", HTTP_AUTHORIZATION=f"Bearer {plaintext}")
     response = _NoScopesDeclared.as_view()(request)
     response.render()
@@ -219,7 +210,9 @@ def test_issue_token_prints_the_token_once(counsel_user, capsys):
     assert document["scopes"] == ["ingest"]
     assert document["expires_at"]
     # It authenticates (a 401 otherwise), and is refused only for want of the read scope.
-    assert assert_error(bearer(document["token"]).get(BATCHES), 403)["code"] == "missing_scope"
+    assert (
+        assert_error(bearer_client(document["token"]).get(BATCHES), 403)["code"] == "missing_scope"
+    )
 
 
 def test_issue_token_in_words(counsel_user, capsys):
@@ -246,12 +239,12 @@ def test_issue_token_names_the_bad_parameter(counsel_user, args, parameter):
 
 
 def test_revoke_token_by_prefix(counsel_user, capsys):
-    token, plaintext = issue(counsel_user, "read")
+    token, plaintext = api_token(counsel_user, "read")
     call_command("revoke_token", token.prefix)
     token.refresh_from_db()
     assert token.revoked_at is not None
     assert "revoked" in capsys.readouterr().out
-    assert bearer(plaintext).get(BATCHES).status_code == 401
+    assert bearer_client(plaintext).get(BATCHES).status_code == 401
     with pytest.raises(CommandError, match="PREFIX"):
         call_command("revoke_token", "pacta_nothin")
 
@@ -261,11 +254,11 @@ def test_requests_with_tokens_are_throttled_per_user(counsel_user, settings):
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"token": "2/min", "ingest": "1000/min"},
     }
-    _, first = issue(counsel_user, "read")
-    _, second = issue(counsel_user, "read")
-    assert bearer(first).get(BATCHES).status_code == 200
-    assert bearer(second).get(BATCHES).status_code == 200
-    response = bearer(first).get(BATCHES)  # the user's third request, whichever token
+    _, first = api_token(counsel_user, "read")
+    _, second = api_token(counsel_user, "read")
+    assert bearer_client(first).get(BATCHES).status_code == 200
+    assert bearer_client(second).get(BATCHES).status_code == 200
+    response = bearer_client(first).get(BATCHES)  # the user's third request, whichever token
     assert assert_error(response, 429)["code"] == "throttled"
     assert "Retry-After" in response
     # A person signed in is not counted against the machines' budget.

@@ -17,10 +17,9 @@ from django.http import HttpRequest
 from rest_framework.request import Request
 from rest_framework.test import APIClient, APIRequestFactory
 
-from casework.api_platform.tokens import api_token_issue
 from evidence.api.ingest import IngestView
 from evidence.models import IngestBatch, LedgerEntry, UsageEvent
-from tests.conftest import user_with_role
+from tests.factories import api_token, bearer_client, ndjson_bytes, usage_event, user_with_role
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
@@ -40,25 +39,6 @@ def upload_dir(tmp_path, settings):
     assert list(folder.iterdir()) == [], "an uploaded body was left on disk"
 
 
-def usage(n: int, **overrides) -> dict:
-    event = {
-        "request_id": f"req_{n:06d}",
-        "ts": f"2026-01-05T10:{n // 60 % 60:02d}:{n % 60:02d}.123Z",
-        "account_id": f"acct_{n % 3}",
-        "api_key_id": f"key_{n % 3}",
-        "model": "frontier-2",
-        "input_tokens": 400 + n,
-        "output_tokens": 800 + n,
-        "prompt": f"Solve step by step: what is {n} * 41?",
-    }
-    event.update(overrides)
-    return event
-
-
-def ndjson(records) -> bytes:
-    return "".join(json.dumps(r) + "\n" for r in records).encode()
-
-
 def as_csv(records) -> bytes:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(records[0]))
@@ -68,21 +48,12 @@ def as_csv(records) -> bytes:
 
 
 def token_for(user, *scopes) -> str:
-    _, plaintext = api_token_issue(
-        actor="system:test", user=user, name="test", scopes=scopes, days=1
-    )
-    return plaintext
-
-
-def client_with(plaintext: str) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
-    return client
+    return api_token(user, *scopes, days=1, name="test")[1]
 
 
 @pytest.fixture
 def ingest_client(counsel_user) -> APIClient:
-    return client_with(token_for(counsel_user, "ingest"))
+    return bearer_client(token_for(counsel_user, "ingest"))
 
 
 def post(client, body: bytes, *, url=INGEST_USAGE, content_type=NDJSON, **extra):
@@ -106,7 +77,7 @@ def assert_error(response, status: int) -> dict:
 
 
 def test_an_ingest_token_ingests_usage_and_may_not_read(counsel_user, ingest_client):
-    response = post(ingest_client, ndjson([usage(i) for i in range(5)]))
+    response = post(ingest_client, ndjson_bytes([usage_event(i, bare=True) for i in range(5)]))
     assert response.status_code == 201, response.content
     result = response.json()
     assert (result["accepted"], result["rejected"], result["status"]) == (5, 0, "committed")
@@ -124,11 +95,11 @@ def test_an_ingest_token_ingests_usage_and_may_not_read(counsel_user, ingest_cli
 
 
 def test_a_read_token_reads_batches_and_may_not_ingest(counsel_user, ingest_client):
-    first = post(ingest_client, ndjson([usage(1)])).json()["batch"]
-    second = post(ingest_client, ndjson([usage(2)])).json()["batch"]
-    reader = client_with(token_for(counsel_user, "read"))
+    first = post(ingest_client, ndjson_bytes([usage_event(1, bare=True)])).json()["batch"]
+    second = post(ingest_client, ndjson_bytes([usage_event(2, bare=True)])).json()["batch"]
+    reader = bearer_client(token_for(counsel_user, "read"))
 
-    error = assert_error(post(reader, ndjson([usage(3)])), 403)
+    error = assert_error(post(reader, ndjson_bytes([usage_event(3, bare=True)])), 403)
     assert error["code"] == "missing_scope"
     assert "ingest" in error["message"]
     assert UsageEvent.objects.count() == 2
@@ -144,24 +115,24 @@ def test_a_read_token_reads_batches_and_may_not_ingest(counsel_user, ingest_clie
     assert_error(reader.get("/api/v1/batches/999999/"), 404)
 
 
-def test_only_roles_that_collect_evidence_may_ingest(counsel_user, django_user_model):
+def test_only_roles_that_collect_evidence_may_ingest(counsel_user):
     """A viewer or an external reviewer is never issued an ingest token; a token issued
     before its user's role was withdrawn is refused (403) before the body is read, and
     nothing is stored."""
     for username, role in (("vic", "viewer"), ("rita", "external reviewer")):
-        user = user_with_role(django_user_model, username, role)
+        user = user_with_role(username, role)
         with pytest.raises(ValidationError, match=f"user {username} may not ingest"):
             token_for(user, "ingest")
-    client = client_with(token_for(counsel_user, "ingest"))
+    client = bearer_client(token_for(counsel_user, "ingest"))
     counsel_user.groups.clear()
     counsel_user._pacta_roles = None  # as on the next request: roles are read afresh
-    error = assert_error(post(client, ndjson([usage(1)])), 403)
+    error = assert_error(post(client, ndjson_bytes([usage_event(1, bare=True)])), 403)
     assert "may not add to the record" in error["message"]
     assert not IngestBatch.objects.exists() and not UsageEvent.objects.exists()
 
 
 def test_no_credentials_is_401():
-    response = post(APIClient(), ndjson([usage(1)]))
+    response = post(APIClient(), ndjson_bytes([usage_event(1, bare=True)]))
     assert_error(response, 401)
     assert response["WWW-Authenticate"] == "Bearer"
     assert not UsageEvent.objects.exists()
@@ -171,7 +142,7 @@ def test_no_credentials_is_401():
 
 
 def test_gzip_body_is_hashed_as_sent(ingest_client):
-    body = gzip.compress(ndjson([usage(i) for i in range(4)]))
+    body = gzip.compress(ndjson_bytes([usage_event(i, bare=True) for i in range(4)]))
     response = post(ingest_client, body, HTTP_CONTENT_ENCODING="gzip")
     assert response.status_code == 201, response.content
     result = response.json()
@@ -185,7 +156,7 @@ def test_gzip_body_is_hashed_as_sent(ingest_client):
 
 
 def test_csv_body_by_content_type(ingest_client):
-    records = [usage(i) for i in range(3)]
+    records = [usage_event(i, bare=True) for i in range(3)]
     response = post(ingest_client, as_csv(records), content_type="text/csv; charset=utf-8")
     assert response.status_code == 201, response.content
     assert (response.json()["format"], response.json()["accepted"]) == ("csv", 3)
@@ -194,7 +165,9 @@ def test_csv_body_by_content_type(ingest_client):
 
 def test_file_name_header_keeps_only_a_tame_base_name(ingest_client):
     response = post(
-        ingest_client, ndjson([usage(1)]), HTTP_X_PACTA_FILE_NAME="../../etc/usage<2026>.ndjson"
+        ingest_client,
+        ndjson_bytes([usage_event(1, bare=True)]),
+        HTTP_X_PACTA_FILE_NAME="../../etc/usage<2026>.ndjson",
     )
     assert response.json()["file"] == "usage_2026_.ndjson"
 
@@ -215,7 +188,7 @@ def test_the_view_never_reads_the_body_into_memory(ingest_client, settings, monk
     monkeypatch.setattr(Request, "data", property(refuse))
     monkeypatch.setattr(LimitedStream, "read", recording_read)
     settings.PACTA_UPLOAD_CHUNK_BYTES = 256
-    body = ndjson([usage(i) for i in range(20)])
+    body = ndjson_bytes([usage_event(i, bare=True) for i in range(20)])
     response = post(ingest_client, body)
     assert response.status_code == 201, response.content
     assert response.json()["accepted"] == 20
@@ -227,7 +200,13 @@ def test_the_view_never_reads_the_body_into_memory(ingest_client, settings, monk
 
 
 def test_strict_mode_with_a_bad_line_is_422_and_stores_nothing(ingest_client):
-    body = ndjson([usage(1), usage(2, input_tokens="many"), usage(3)])
+    body = ndjson_bytes(
+        [
+            usage_event(1, bare=True),
+            usage_event(2, bare=True, input_tokens="many"),
+            usage_event(3, bare=True),
+        ]
+    )
     response = post(ingest_client, body, url=INGEST_USAGE + "?strict=true")
     error = assert_error(response, 422)
     assert error["code"] == "ingest_refused"
@@ -242,7 +221,13 @@ def test_strict_mode_with_a_bad_line_is_422_and_stores_nothing(ingest_client):
 
 
 def test_default_mode_keeps_the_good_lines_and_lists_the_bad(ingest_client):
-    body = ndjson([usage(1), usage(2, input_tokens="many"), usage(3)])
+    body = ndjson_bytes(
+        [
+            usage_event(1, bare=True),
+            usage_event(2, bare=True, input_tokens="many"),
+            usage_event(3, bare=True),
+        ]
+    )
     response = post(ingest_client, body, url=INGEST_USAGE + "?strict=0")
     assert response.status_code == 201
     assert (response.json()["accepted"], response.json()["rejected"]) == (2, 1)
@@ -261,7 +246,9 @@ def test_an_unusable_csv_header_is_422(ingest_client):
 
 def test_a_body_over_the_limit_is_413(ingest_client, settings):
     settings.PACTA_INGEST_MAX_UPLOAD_BYTES = 100
-    error = assert_error(post(ingest_client, ndjson([usage(i) for i in range(5)])), 413)
+    error = assert_error(
+        post(ingest_client, ndjson_bytes([usage_event(i, bare=True) for i in range(5)])), 413
+    )
     assert "100 bytes" in error["message"]
     assert not IngestBatch.objects.exists()
 
@@ -270,7 +257,7 @@ def test_a_body_without_content_length_is_cut_off_while_streaming(counsel_user, 
     """As an ASGI server may send it: no Content-Length, so the limit is enforced on the way."""
     settings.PACTA_INGEST_MAX_UPLOAD_BYTES = 1000
     settings.PACTA_UPLOAD_CHUNK_BYTES = 64
-    body = ndjson([usage(i) for i in range(50)])
+    body = ndjson_bytes([usage_event(i, bare=True) for i in range(50)])
     request = APIRequestFactory().post(
         INGEST_USAGE, data=body, content_type=NDJSON,
         HTTP_AUTHORIZATION=f"Bearer {token_for(counsel_user, 'ingest')}",
@@ -293,7 +280,9 @@ def test_a_body_without_content_length_is_cut_off_while_streaming(counsel_user, 
     ],
 )
 def test_a_bad_parameter_is_400_naming_it(ingest_client, url, parameter):
-    error = assert_error(post(ingest_client, ndjson([usage(1)]), url=url), 400)
+    error = assert_error(
+        post(ingest_client, ndjson_bytes([usage_event(1, bare=True)]), url=url), 400
+    )
     assert list(error["fields"]) == [parameter]
     assert error["message"].startswith(f"{parameter}:")
     assert not IngestBatch.objects.exists()
@@ -301,7 +290,7 @@ def test_a_bad_parameter_is_400_naming_it(ingest_client, url, parameter):
 
 def test_explicit_format_and_strict(ingest_client):
     url = INGEST_USAGE + "?format=native&strict=TRUE"
-    response = post(ingest_client, ndjson([usage(1)]), url=url)
+    response = post(ingest_client, ndjson_bytes([usage_event(1, bare=True)]), url=url)
     assert response.status_code == 201, response.content
 
 
@@ -322,7 +311,9 @@ def test_other_methods_are_405(ingest_client):
 
 
 def test_an_unknown_content_encoding_is_415(ingest_client):
-    response = post(ingest_client, ndjson([usage(1)]), HTTP_CONTENT_ENCODING="br")
+    response = post(
+        ingest_client, ndjson_bytes([usage_event(1, bare=True)]), HTTP_CONTENT_ENCODING="br"
+    )
     assert_error(response, 415)
 
 
@@ -332,8 +323,8 @@ def test_the_ingest_rate_is_throttled(ingest_client, settings):
         "DEFAULT_THROTTLE_RATES": {"token": "1000/min", "ingest": "2/min"},
     }
     for n in range(2):
-        assert post(ingest_client, ndjson([usage(n)])).status_code == 201
-    response = post(ingest_client, ndjson([usage(9)]))
+        assert post(ingest_client, ndjson_bytes([usage_event(n, bare=True)])).status_code == 201
+    response = post(ingest_client, ndjson_bytes([usage_event(9, bare=True)]))
     error = assert_error(response, 429)
     assert error["code"] == "throttled"
     assert int(response["Retry-After"]) > 0

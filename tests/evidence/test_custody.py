@@ -15,10 +15,8 @@ from django.db import DatabaseError, connection, transaction
 from casework.models import Case, ReportJob
 from casework.services import (
     allegation_add,
-    case_accounts_attribute,
     case_hold_place,
     case_hold_release,
-    case_open,
     note_add,
 )
 from evidence.custody.canonical import file_sha256
@@ -40,7 +38,7 @@ from evidence.models import (
     UsageEvent,
 )
 from evidence.services import evidence_item_keep, evidence_item_store
-from evidence.terms.services import terms_import
+from tests.factories import case_with_members, ndjson_file, terms_version, user_with_role
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
@@ -64,33 +62,30 @@ def _event(n: int, account: str, day: int) -> dict:
 @pytest.fixture
 def record(tmp_path):
     """A small record: accounts, usage over 30 days, Terms, a rejects file, a report PDF."""
-    accounts = tmp_path / "accounts.ndjson"
-    accounts.write_text(
-        "\n".join(
-            json.dumps({"account_id": a, "org_name": a.upper(), "plan": "tier-1"})
-            for a in ("acct_a", "acct_b", "acct_c")
-        )
-        + "\n"
+    accounts = [
+        {"account_id": a, "org_name": a.upper(), "plan": "tier-1"}
+        for a in ("acct_a", "acct_b", "acct_c")
+    ]
+    ingest_file(
+        actor="system:test",
+        kind="accounts",
+        path=ndjson_file(tmp_path / "accounts.ndjson", accounts),
     )
-    ingest_file(actor="system:test", kind="accounts", path=accounts)
     usage = tmp_path / "usage.ndjson"
     lines = [
         json.dumps(_event(n, ("acct_a", "acct_b", "acct_c")[n % 3], n % 30)) for n in range(90)
     ]
     usage.write_text("\n".join([*lines, "not json"]) + "\n")  # one bad line: a rejects file
     ingest_file(actor="system:test", kind="usage", path=usage)
-    terms = tmp_path / "terms.md"
-    terms.write_text(
+    terms_version(
+        tmp_path,
         "## 3. Use\n\n3.3 You will not: (a) use Output to develop models that compete with us; "
-        "(b) share API keys.\n"
-    )
-    terms_import(
-        actor="system:test",
-        path=terms,
-        document_slug="sa",
-        title="SA",
-        version_label="1",
+        "(b) share API keys.\n",
+        label="1",
         effective=dt.date(2026, 1, 1),
+        document="sa",
+        title="SA",
+        file_name="terms.md",
     )
     pdf = evidence_item_store(
         actor="system:test",
@@ -227,19 +222,14 @@ def test_verification_records_are_append_only(record):
 
 @pytest.fixture
 def held_case(record, counsel_user):
-    case = case_open(
-        actor=counsel_user,
+    case = case_with_members(
+        owner=counsel_user,
         reference="CASE-1",
         title="Distillation",
         respondent="Blue Finch",
         window_start=T0 + dt.timedelta(days=10),
         window_end=T0 + dt.timedelta(days=20),
-    )
-    case_accounts_attribute(
-        actor=counsel_user,
-        case=case,
         accounts=Account.objects.filter(account_id="acct_a"),
-        basis="payment",
     )
     ReportJob.objects.create(
         case=case,
@@ -330,7 +320,7 @@ def test_custody_history_of_a_file_includes_holds_and_verifications(held_case, r
 
 
 def test_case_audit_lists_views_and_downloads_for_its_owner(
-    held_case, record, client, counsel_user, django_user_model
+    held_case, record, client, counsel_user
 ):
     client.force_login(counsel_user)
     assert client.get("/cases/CASE-1/").status_code == 200
@@ -344,7 +334,7 @@ def test_case_audit_lists_views_and_downloads_for_its_owner(
     viewed = LedgerEntry.objects.filter(object_type="case", action="viewed").get()
     assert viewed.actor == counsel_user.username
 
-    outsider = django_user_model.objects.create_user("mallory", password="x-long-password-9")
+    outsider = user_with_role("mallory")
     client.force_login(outsider)
     assert client.get("/cases/CASE-1/").status_code == 404
     assert client.get(f"/cases/CASE-1/files/{record['pdf'].pk}/download/").status_code == 404
@@ -384,10 +374,10 @@ def test_allegations_and_notes_ledgered_as_created_still_read_as_such(held_case,
     assert "Note added" in audit
 
 
-def test_case_audit_is_for_the_owner_only(held_case, client, django_user_model):
+def test_case_audit_is_for_the_owner_only(held_case, client):
     from casework.services import case_member_add
 
-    viewer = django_user_model.objects.create_user("vic", password="x-long-password-9")
+    viewer = user_with_role("vic")
     case_member_add(actor=held_case.opened_by, case=held_case, user=viewer, role="viewer")
     client.force_login(viewer)
     assert client.get("/cases/CASE-1/").status_code == 200

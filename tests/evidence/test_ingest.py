@@ -16,6 +16,7 @@ from evidence.custody.canonical import usage_row_sha256
 from evidence.custody.integrity import usage_batches_verify
 from evidence.ingest.records import prompt_template_key
 from evidence.ingest.service import ingest_file
+from evidence.ingest.tuning import IngestTuning
 from evidence.models import (
     Account,
     ApiKey,
@@ -25,35 +26,9 @@ from evidence.models import (
     LedgerEntry,
     UsageEvent,
 )
+from tests.factories import ndjson_file, usage_event
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
-
-
-def usage(n: int, **overrides) -> dict:
-    event = {
-        "request_id": f"req_{n:06d}",
-        "ts": f"2026-01-05T10:{n // 60 % 60:02d}:{n % 60:02d}.123Z",
-        "account_id": f"acct_{n % 3}",
-        "api_key_id": f"key_{n % 3}",
-        "model": "frontier-2",
-        "endpoint": "/v1/chat/completions",
-        "input_tokens": 400 + n,
-        "output_tokens": 800 + n,
-        "source_ip": "203.0.113.7",
-        "user_agent": "python-httpx/0.27",
-        "end_user": "cust-99",
-        "params": {"logprobs": True, "top_logprobs": 5, "temperature": 0.7, "max_tokens": 4096},
-        "prompt": f"Solve step by step: what is {n} * 41?",
-        "status": 200,
-    }
-    event.update(overrides)
-    return {k: v for k, v in event.items() if v is not None}
-
-
-def write_ndjson(path, records, *, gz=False):
-    data = "".join(json.dumps(r) + "\n" for r in records).encode()
-    path.write_bytes(gzip.compress(data) if gz else data)
-    return path
 
 
 def write_csv(path, records, *, gz=False):
@@ -76,7 +51,7 @@ def ingest(kind, path, **kwargs):
 
 
 def test_native_ndjson_is_stored_with_provenance(tmp_path):
-    path = write_ndjson(tmp_path / "usage.ndjson", [usage(i) for i in range(10)])
+    path = ndjson_file(tmp_path / "usage.ndjson", [usage_event(i) for i in range(10)])
     result = ingest("usage", path)
     assert (result.accepted, result.duplicates, result.rejected) == (10, 0, 0)
     assert result.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
@@ -101,7 +76,7 @@ def test_native_ndjson_is_stored_with_provenance(tmp_path):
 
 def test_full_prompt_kept_only_when_allowed(tmp_path, settings):
     settings.PACTA_STORE_FULL_PROMPTS = True
-    ingest("usage", write_ndjson(tmp_path / "u.ndjson", [usage(1, prompt="x" * 500)]))
+    ingest("usage", ndjson_file(tmp_path / "u.ndjson", [usage_event(1, prompt="x" * 500)]))
     event = UsageEvent.objects.get()
     assert event.prompt_text == "x" * 500
     assert len(event.prompt_excerpt) == 200
@@ -117,27 +92,27 @@ def test_templated_prompts_share_a_template_key():
 
 @pytest.mark.parametrize("gz", [False, True])
 def test_csv_and_ndjson_give_identical_rows(tmp_path, gz):
-    records = [usage(i) for i in range(6)]
+    records = [usage_event(i) for i in range(6)]
     with transaction.atomic():  # rolled back: the NDJSON file loads into an empty table
         ingest("usage", write_csv(tmp_path / "u.csv", records, gz=gz), fmt="csv")
         from_csv = {e.request_id: e.row_sha256 for e in UsageEvent.objects.all()}
         transaction.set_rollback(True)
-    ingest("usage", write_ndjson(tmp_path / "u.ndjson", records, gz=gz))
+    ingest("usage", ndjson_file(tmp_path / "u.ndjson", records, gz=gz))
     from_ndjson = {e.request_id: e.row_sha256 for e in UsageEvent.objects.all()}
     assert len(from_csv) == 6
     assert from_csv == from_ndjson
 
 
 def test_concatenated_gzip_members_are_read_in_full(tmp_path):
-    first = b"".join(json.dumps(usage(i)).encode() + b"\n" for i in range(3))
-    second = b"".join(json.dumps(usage(i)).encode() + b"\n" for i in range(3, 7))
+    first = b"".join(json.dumps(usage_event(i)).encode() + b"\n" for i in range(3))
+    second = b"".join(json.dumps(usage_event(i)).encode() + b"\n" for i in range(3, 7))
     path = tmp_path / "rotated.ndjson.gz"
     path.write_bytes(gzip.compress(first) + gzip.compress(second))
     assert ingest("usage", path).accepted == 7
 
 
 def test_gzip_hash_is_of_the_compressed_bytes_as_received(tmp_path):
-    path = write_ndjson(tmp_path / "u.ndjson.gz", [usage(i) for i in range(5)], gz=True)
+    path = ndjson_file(tmp_path / "u.ndjson.gz", [usage_event(i) for i in range(5)], gz=True)
     result = ingest("usage", path)
     assert result.accepted == 5
     assert result.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
@@ -165,7 +140,7 @@ def test_litellm_spend_logs_adapter(tmp_path):
         "status": "success",
     }
     failed = dict(row, request_id="chatcmpl-2", status="failure", team_id=None)
-    result = ingest("usage", write_ndjson(tmp_path / "spend.ndjson", [row, failed]), fmt="litellm")
+    result = ingest("usage", ndjson_file(tmp_path / "spend.ndjson", [row, failed]), fmt="litellm")
     assert result.accepted == 2, result.errors
     ok = UsageEvent.objects.get(request_id="chatcmpl-1")
     assert ok.account_id == "team-blue"
@@ -202,7 +177,7 @@ def test_bedrock_invocation_log_adapter(tmp_path):
         },
         "output": {"outputContentType": "application/json", "outputTokenCount": 77},
     }
-    result = ingest("usage", write_ndjson(tmp_path / "bedrock.ndjson", [row]), fmt="bedrock")
+    result = ingest("usage", ndjson_file(tmp_path / "bedrock.ndjson", [row]), fmt="bedrock")
     assert result.accepted == 1, result.errors
     event = UsageEvent.objects.get()
     assert event.request_id == row["requestId"]
@@ -217,7 +192,7 @@ def test_bedrock_invocation_log_adapter(tmp_path):
 def test_adapters_are_for_usage_only(tmp_path):
     from evidence.ingest.service import IngestUsageError
 
-    path = write_ndjson(tmp_path / "a.ndjson", [{"account_id": "a"}])
+    path = ndjson_file(tmp_path / "a.ndjson", [{"account_id": "a"}])
     with pytest.raises(IngestUsageError, match="usage events only"):
         ingest("accounts", path, fmt="litellm")
 
@@ -228,27 +203,35 @@ def test_adapters_are_for_usage_only(tmp_path):
 BAD_LINES = [
     (b"{not json", None, "not valid JSON"),
     (b"[1, 2]", None, "one JSON object"),
-    (json.dumps(usage(1, request_id=None)).encode(), "request_id", "is required"),
-    (json.dumps(usage(1, input_tokens="12")).encode(), "input_tokens", "whole number"),
-    (json.dumps(usage(1, input_tokens=1.5)).encode(), "input_tokens", "whole number"),
-    (json.dumps(usage(1, output_tokens=-5)).encode(), "output_tokens", "must not be negative"),
-    (json.dumps(usage(1, ts="yesterday")).encode(), "ts", "not an ISO-8601"),
-    (json.dumps(usage(1, ts="2026-01-05T10:00:00")).encode(), "ts", "no time zone"),
-    (json.dumps(usage(1, source_ip="300.1.2.3")).encode(), "source_ip", "not an IP address"),
-    (json.dumps(usage(1, model=7)).encode(), "model", "must be a string"),
-    (json.dumps(usage(1, colour="red")).encode(), "colour", "unknown field"),
-    (json.dumps(usage(1, status=999)).encode(), "status", "not an HTTP status"),
-    (json.dumps(usage(1, params=[1])).encode(), "params", "JSON object"),
+    (json.dumps(usage_event(1, request_id=None)).encode(), "request_id", "is required"),
+    (json.dumps(usage_event(1, input_tokens="12")).encode(), "input_tokens", "whole number"),
+    (json.dumps(usage_event(1, input_tokens=1.5)).encode(), "input_tokens", "whole number"),
+    (
+        json.dumps(usage_event(1, output_tokens=-5)).encode(),
+        "output_tokens",
+        "must not be negative",
+    ),
+    (json.dumps(usage_event(1, ts="yesterday")).encode(), "ts", "not an ISO-8601"),
+    (json.dumps(usage_event(1, ts="2026-01-05T10:00:00")).encode(), "ts", "no time zone"),
+    (json.dumps(usage_event(1, source_ip="300.1.2.3")).encode(), "source_ip", "not an IP address"),
+    (json.dumps(usage_event(1, model=7)).encode(), "model", "must be a string"),
+    (json.dumps(usage_event(1, colour="red")).encode(), "colour", "unknown field"),
+    (json.dumps(usage_event(1, status=999)).encode(), "status", "not an HTTP status"),
+    (json.dumps(usage_event(1, params=[1])).encode(), "params", "JSON object"),
     # jsonb cannot store NUL: a line error, not an aborted load.
-    (json.dumps(usage(1, params={"stop": "a\x00b"})).encode(), "params.stop", "NUL character"),
-    (json.dumps(usage(1, params={"a\x00": 1})).encode(), "params.'a\\x00'", "NUL character"),
+    (
+        json.dumps(usage_event(1, params={"stop": "a\x00b"})).encode(),
+        "params.stop",
+        "NUL character",
+    ),
+    (json.dumps(usage_event(1, params={"a\x00": 1})).encode(), "params.'a\\x00'", "NUL character"),
     ('{"request_id": "caf\xe9"}'.encode("latin-1"), None, "not valid UTF-8"),
 ]
 
 
 @pytest.mark.parametrize(("line", "field", "message"), BAD_LINES)
 def test_each_bad_line_is_named_and_kept_as_evidence(tmp_path, line, field, message):
-    good = [json.dumps(usage(i)).encode() for i in range(2, 5)]
+    good = [json.dumps(usage_event(i)).encode() for i in range(2, 5)]
     path = tmp_path / "u.ndjson"
     path.write_bytes(b"\n".join([good[0], line, *good[1:]]) + b"\n")
     result = ingest("usage", path)
@@ -270,8 +253,10 @@ def test_each_bad_line_is_named_and_kept_as_evidence(tmp_path, line, field, mess
 def test_over_long_line_is_rejected_without_reading_it_whole(tmp_path, settings):
     settings.PACTA_INGEST_MAX_LINE_BYTES = 1000
     path = tmp_path / "u.ndjson"
-    long_line = json.dumps(usage(9, prompt="y" * 5000))
-    path.write_text("\n".join([json.dumps(usage(1)), long_line, json.dumps(usage(2))]) + "\n")
+    long_line = json.dumps(usage_event(9, prompt="y" * 5000))
+    path.write_text(
+        "\n".join([json.dumps(usage_event(1)), long_line, json.dumps(usage_event(2))]) + "\n"
+    )
     result = ingest("usage", path)
     assert result.accepted == 2
     assert result.errors == [
@@ -280,7 +265,7 @@ def test_over_long_line_is_rejected_without_reading_it_whole(tmp_path, settings)
 
 
 def test_truncated_gzip_keeps_the_valid_lines_and_says_so(tmp_path):
-    data = gzip.compress(b"".join(json.dumps(usage(i)).encode() + b"\n" for i in range(200)))
+    data = gzip.compress(b"".join(json.dumps(usage_event(i)).encode() + b"\n" for i in range(200)))
     path = tmp_path / "u.ndjson.gz"
     path.write_bytes(data[: len(data) // 2])
     result = ingest("usage", path)
@@ -332,7 +317,7 @@ def test_csv_row_with_wrong_cell_count_names_its_line(tmp_path):
 
 
 def test_strict_mode_commits_nothing_and_exits_1(tmp_path, capsys):
-    lines = [json.dumps(usage(i)) for i in range(50)] + ['{"broken": ']
+    lines = [json.dumps(usage_event(i)) for i in range(50)] + ['{"broken": ']
     path = tmp_path / "u.ndjson"
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(SystemExit) as exit_info:
@@ -352,7 +337,7 @@ def test_strict_mode_commits_nothing_and_exits_1(tmp_path, capsys):
 
 
 def test_reingesting_the_same_file_adds_nothing_and_says_so(tmp_path, capsys):
-    path = write_ndjson(tmp_path / "u.ndjson", [usage(i) for i in range(30)])
+    path = ndjson_file(tmp_path / "u.ndjson", [usage_event(i) for i in range(30)])
     first = ingest("usage", path)
     second = ingest("usage", path)
     assert (first.accepted, first.duplicates) == (30, 0)
@@ -364,13 +349,15 @@ def test_reingesting_the_same_file_adds_nothing_and_says_so(tmp_path, capsys):
     assert usage_batches_verify()["ok"]
 
 
-def test_overlapping_file_adds_only_what_is_new(tmp_path, monkeypatch):
-    from evidence.ingest.loaders import UsageLoader
-
-    monkeypatch.setattr(UsageLoader, "chunk_rows", 7)  # several chunks, both paths
-    ingest("usage", write_ndjson(tmp_path / "a.ndjson", [usage(i) for i in range(20)]))
-    overlapping = [usage(i) for i in range(30, 45)] + [usage(i) for i in range(10, 40)]
-    result = ingest("usage", write_ndjson(tmp_path / "b.ndjson", overlapping))
+def test_overlapping_file_adds_only_what_is_new(tmp_path):
+    tuning = IngestTuning(usage_chunk_rows=7)  # several chunks, both paths
+    ingest(
+        "usage",
+        ndjson_file(tmp_path / "a.ndjson", [usage_event(i) for i in range(20)]),
+        tuning=tuning,
+    )
+    overlapping = [usage_event(i) for i in range(30, 45)] + [usage_event(i) for i in range(10, 40)]
+    result = ingest("usage", ndjson_file(tmp_path / "b.ndjson", overlapping), tuning=tuning)
     assert result.accepted == 25  # 20..44 are new
     assert result.duplicates == 20  # 10..19 stored before, 30..39 repeated in the file
     assert UsageEvent.objects.count() == 45
@@ -379,7 +366,10 @@ def test_overlapping_file_adds_only_what_is_new(tmp_path, monkeypatch):
 
 
 def test_duplicate_request_ids_within_one_file(tmp_path):
-    result = ingest("usage", write_ndjson(tmp_path / "u.ndjson", [usage(1), usage(2), usage(1)]))
+    result = ingest(
+        "usage",
+        ndjson_file(tmp_path / "u.ndjson", [usage_event(1), usage_event(2), usage_event(1)]),
+    )
     assert (result.accepted, result.duplicates) == (2, 1)
 
 
@@ -387,7 +377,7 @@ def test_duplicate_request_ids_within_one_file(tmp_path):
 
 
 def test_row_changed_by_raw_sql_is_caught_through_its_hash_and_batch(tmp_path):
-    ingest("usage", write_ndjson(tmp_path / "u.ndjson", [usage(i) for i in range(10)]))
+    ingest("usage", ndjson_file(tmp_path / "u.ndjson", [usage_event(i) for i in range(10)]))
     with connection.cursor() as cursor:
         # What an insider with DDL rights could do: drop the guard (migration 0100) first.
         cursor.execute("DROP TRIGGER usage_refuse_update_delete ON evidence_usageevent")
@@ -402,7 +392,9 @@ def test_row_changed_by_raw_sql_is_caught_through_its_hash_and_batch(tmp_path):
 
 
 def test_row_deleted_by_raw_sql_breaks_the_batch_digest(tmp_path):
-    result = ingest("usage", write_ndjson(tmp_path / "u.ndjson", [usage(i) for i in range(10)]))
+    result = ingest(
+        "usage", ndjson_file(tmp_path / "u.ndjson", [usage_event(i) for i in range(10)])
+    )
     with connection.cursor() as cursor:
         # What an insider with DDL rights could do: drop the guard (migration 0100) first.
         cursor.execute("DROP TRIGGER usage_refuse_update_delete ON evidence_usageevent")
@@ -413,7 +405,7 @@ def test_row_deleted_by_raw_sql_breaks_the_batch_digest(tmp_path):
 
 def test_database_refuses_to_delete_a_batch_that_still_has_rows(tmp_path):
     """What the batch FK refused before ingest dropped its per-row checks (migration 0006)."""
-    result = ingest("usage", write_ndjson(tmp_path / "u.ndjson", [usage(i) for i in range(3)]))
+    result = ingest("usage", ndjson_file(tmp_path / "u.ndjson", [usage_event(i) for i in range(3)]))
     with (
         pytest.raises(IntegrityError, match="still has usage rows"),
         transaction.atomic(),
@@ -424,7 +416,7 @@ def test_database_refuses_to_delete_a_batch_that_still_has_rows(tmp_path):
 
 
 def test_row_moved_to_a_batch_not_on_record_is_caught(tmp_path):
-    result = ingest("usage", write_ndjson(tmp_path / "u.ndjson", [usage(i) for i in range(3)]))
+    result = ingest("usage", ndjson_file(tmp_path / "u.ndjson", [usage_event(i) for i in range(3)]))
     with connection.cursor() as cursor:
         # What an insider with DDL rights could do: drop the guard (migration 0100) first.
         cursor.execute("DROP TRIGGER usage_refuse_update_delete ON evidence_usageevent")
@@ -442,7 +434,7 @@ def test_row_moved_to_a_batch_not_on_record_is_caught(tmp_path):
 
 
 def test_row_hash_is_recomputable_from_the_stored_row(tmp_path):
-    ingest("usage", write_ndjson(tmp_path / "u.ndjson", [usage(1)]))
+    ingest("usage", ndjson_file(tmp_path / "u.ndjson", [usage_event(1)]))
     event = UsageEvent.objects.values().get()
     event["source_ip"] = str(event["source_ip"])
     assert usage_row_sha256(event) == event["row_sha256"]
@@ -473,7 +465,7 @@ def account(account_id, **overrides):
 def test_usage_for_unknown_accounts_creates_stubs_that_accounts_fill_in(tmp_path):
     import datetime as dt
 
-    first = ingest("usage", write_ndjson(tmp_path / "u.ndjson", [usage(i) for i in range(6)]))
+    first = ingest("usage", ndjson_file(tmp_path / "u.ndjson", [usage_event(i) for i in range(6)]))
     stub = Account.objects.get(account_id="acct_1")
     assert stub.seen_only_in_usage
     assert (stub.org_name, stub.email, stub.status, stub.content_sha256) == ("", "", "", "")
@@ -487,9 +479,9 @@ def test_usage_for_unknown_accounts_creates_stubs_that_accounts_fill_in(tmp_path
     key = ApiKey.objects.get(key_id="key_1")
     assert key.account == stub
     assert key.batch_id == first.batch
-    # usage(1) is the first event naming key_1: "2026-01-05T10:00:01.123Z"
+    # usage_event(1) is the first event naming key_1: "2026-01-05T10:00:01.123Z"
     assert key.first_seen_at == dt.datetime(2026, 1, 5, 10, 0, 1, 123000, tzinfo=dt.UTC)
-    result = ingest("accounts", write_ndjson(tmp_path / "a.ndjson", [account("acct_1")]))
+    result = ingest("accounts", ndjson_file(tmp_path / "a.ndjson", [account("acct_1")]))
     assert result.accepted == 1
     stub.refresh_from_db()
     assert not stub.seen_only_in_usage
@@ -499,13 +491,13 @@ def test_usage_for_unknown_accounts_creates_stubs_that_accounts_fill_in(tmp_path
 
 
 def test_accounts_reingest_is_duplicate_and_a_change_is_recorded(tmp_path):
-    first = ingest("accounts", write_ndjson(tmp_path / "a.ndjson", [account("a1"), account("a2")]))
+    first = ingest("accounts", ndjson_file(tmp_path / "a.ndjson", [account("a1"), account("a2")]))
     assert first.accepted == 2
-    again = ingest("accounts", write_ndjson(tmp_path / "a.ndjson", [account("a1"), account("a2")]))
+    again = ingest("accounts", ndjson_file(tmp_path / "a.ndjson", [account("a1"), account("a2")]))
     assert (again.accepted, again.duplicates) == (0, 2)
     previous = Account.objects.get(account_id="a2").content_sha256
     changed = ingest(
-        "accounts", write_ndjson(tmp_path / "b.ndjson", [account("a2", status="suspended")])
+        "accounts", ndjson_file(tmp_path / "b.ndjson", [account("a2", status="suspended")])
     )
     assert (changed.accepted, changed.updated) == (1, 1)
     assert Account.objects.get(account_id="a2").status == "suspended"
@@ -515,7 +507,7 @@ def test_accounts_reingest_is_duplicate_and_a_change_is_recorded(tmp_path):
 
 def test_account_with_bad_country_and_flag_is_named(tmp_path):
     records = [account("a1", country="Singapore"), account("a2", reseller="maybe")]
-    result = ingest("accounts", write_ndjson(tmp_path / "a.ndjson", records))
+    result = ingest("accounts", ndjson_file(tmp_path / "a.ndjson", records))
     assert [(e["line"], e["field"]) for e in result.errors] == [
         (1, "country"),
         (2, "reseller"),
@@ -545,16 +537,16 @@ def test_assent_records_link_to_their_terms_and_are_not_duplicated(tmp_path):
         "screenshot_sha256": "9f2c" + "0" * 60,
     }
     unknown_version = dict(record, version="2019-01-01")
-    result = ingest("assent", write_ndjson(tmp_path / "s.ndjson", [record, unknown_version]))
+    result = ingest("assent", ndjson_file(tmp_path / "s.ndjson", [record, unknown_version]))
     assert result.accepted == 2
     linked = AssentRecord.objects.get(version_label="2026-01-01")
     assert linked.terms_version == version
     assert linked.account.account_id == "acct_9"
     assert linked.account.seen_only_in_usage
     assert AssentRecord.objects.get(version_label="2019-01-01").terms_version is None
-    again = ingest("assent", write_ndjson(tmp_path / "s.ndjson", [record]))
+    again = ingest("assent", ndjson_file(tmp_path / "s.ndjson", [record]))
     assert (again.accepted, again.duplicates) == (0, 1)
-    bad = ingest("assent", write_ndjson(tmp_path / "t.ndjson", [dict(record, method="nodded")]))
+    bad = ingest("assent", ndjson_file(tmp_path / "t.ndjson", [dict(record, method="nodded")]))
     assert bad.errors[0]["field"] == "method"
 
 
@@ -562,7 +554,7 @@ def test_assent_records_link_to_their_terms_and_are_not_duplicated(tmp_path):
 
 
 def test_command_json_contract(tmp_path, capsys):
-    path = write_ndjson(tmp_path / "u.ndjson", [usage(1)])
+    path = ndjson_file(tmp_path / "u.ndjson", [usage_event(1)])
     call_command("ingest", "usage", str(path), "--json")
     out = json.loads(capsys.readouterr().out)
     for key in ("batch", "sha256", "accepted", "duplicates", "rejected", "errors"):
@@ -585,25 +577,23 @@ def test_command_names_a_missing_path(tmp_path):
     [(0, None), (2, None), (2, 1200)],  # 1,200 bytes: some blocks fit a slot, some do not
 )
 def test_blocks_prepared_in_parallel_keep_file_order_and_line_numbers(
-    tmp_path, monkeypatch, settings, workers, slot_bytes
+    tmp_path, settings, workers, slot_bytes
 ):
-    from evidence.ingest import service, usage_blocks
-    from evidence.ingest.loaders import UsageLoader
-
-    monkeypatch.setattr(service, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(usage_blocks, "BLOCK_LINES", 3)
-    if slot_bytes:
-        monkeypatch.setattr(usage_blocks, "SLOT_BYTES", slot_bytes)
-    monkeypatch.setattr(UsageLoader, "chunk_rows", 5)
+    tuning = IngestTuning(
+        parallel_min_bytes=0,
+        block_lines=3,
+        slot_bytes=slot_bytes or IngestTuning.slot_bytes,
+        usage_chunk_rows=5,
+    )
     settings.PACTA_INGEST_WORKERS = workers
     # 20 blocks: each shared slot is used again several times.
-    lines = [json.dumps(usage(i)) for i in range(60)]
-    lines[4] = json.dumps(usage(4, output_tokens=-1))
+    lines = [json.dumps(usage_event(i)) for i in range(60)]
+    lines[4] = json.dumps(usage_event(4, output_tokens=-1))
     lines[13] = "{oops"
-    lines[44] = json.dumps(usage(44, prompt="x" * 900))  # a block too large for a small slot
+    lines[44] = json.dumps(usage_event(44, prompt="x" * 900))  # a block too large for a small slot
     path = tmp_path / "u.ndjson"
     path.write_text("\n".join(lines) + "\n")
-    result = ingest("usage", path)
+    result = ingest("usage", path, tuning=tuning)
     assert result.accepted == 58
     assert [(e["line"], e["field"]) for e in result.errors] == [(5, "output_tokens"), (14, None)]
     stored = list(UsageEvent.objects.order_by("id").values_list("request_id", flat=True))
@@ -612,18 +602,12 @@ def test_blocks_prepared_in_parallel_keep_file_order_and_line_numbers(
     assert usage_batches_verify()["ok"]
 
 
-def test_parallel_ingest_reports_a_truncated_gzip_after_its_valid_lines(
-    tmp_path, monkeypatch, settings
-):
-    from evidence.ingest import service, usage_blocks
-
-    monkeypatch.setattr(service, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(usage_blocks, "BLOCK_LINES", 10)
+def test_parallel_ingest_reports_a_truncated_gzip_after_its_valid_lines(tmp_path, settings):
     settings.PACTA_INGEST_WORKERS = 2
-    data = gzip.compress(b"".join(json.dumps(usage(i)).encode() + b"\n" for i in range(300)))
+    data = gzip.compress(b"".join(json.dumps(usage_event(i)).encode() + b"\n" for i in range(300)))
     path = tmp_path / "u.ndjson.gz"
     path.write_bytes(data[: len(data) * 2 // 3])
-    result = ingest("usage", path)
+    result = ingest("usage", path, tuning=IngestTuning(parallel_min_bytes=0, block_lines=10))
     assert "truncated" in result.errors[-1]["message"]
     assert 0 < result.accepted == UsageEvent.objects.count() < 300
 
@@ -658,7 +642,7 @@ def test_a_known_row_keeps_its_hash_through_every_path(tmp_path):
     assert usage_record(KNOWN_EVENT, full_prompts=False)["row_sha256"] == KNOWN_EVENT_SHA256
     line = json.dumps(KNOWN_EVENT).encode()
     assert plain_usage_row(line, full_prompts=False)[1] == KNOWN_EVENT_SHA256
-    ingest("usage", write_ndjson(tmp_path / "u.ndjson", [KNOWN_EVENT]))
+    ingest("usage", ndjson_file(tmp_path / "u.ndjson", [KNOWN_EVENT]))
     event = UsageEvent.objects.values().get()
     assert event["row_sha256"] == KNOWN_EVENT_SHA256
     assert event["prompt_template_key"] == "112ff98a6916c4064e8e3cc247ca903a"
@@ -803,7 +787,7 @@ def test_a_file_changed_while_workers_read_it_is_refused_whole(tmp_path, setting
     from evidence.ingest import source, usage_blocks
 
     settings.PACTA_INGEST_WORKERS = 2
-    path = write_ndjson(tmp_path / "u.ndjson", [usage(i) for i in range(5000)])
+    path = ndjson_file(tmp_path / "u.ndjson", [usage_event(i) for i in range(5000)])
     loads = source.FileSpan.load
 
     def load_after_a_change(span):
@@ -815,16 +799,15 @@ def test_a_file_changed_while_workers_read_it_is_refused_whole(tmp_path, setting
 
     original = usage_blocks.UsageBlockPipeline.__init__
 
-    def in_process_pool(self, *, workers):  # the workers' code, run where a patch reaches
-        original(self, workers=0)
+    def in_process_pool(self, *, workers, **sizes):  # the workers' code, run where a patch reaches
+        original(self, workers=0, **sizes)
         self.workers, self._in_flight, self._slots = workers, 3 * workers, 3 * workers + 1
         self._pool = _InlinePool()
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(source.FileSpan, "load", load_after_a_change)
         patch.setattr(usage_blocks.UsageBlockPipeline, "__init__", in_process_pool)
-        patch.setattr("evidence.ingest.service.PARALLEL_MIN_BYTES", 0)
-        result = ingest("usage", path)
+        result = ingest("usage", path, tuning=IngestTuning(parallel_min_bytes=0))
     assert result.status == IngestBatch.Status.REJECTED
     assert result.accepted == 0 and not UsageEvent.objects.exists()
     assert any("the file changed while it was being read" in e["message"] for e in result.errors)
@@ -855,7 +838,7 @@ class _InlinePool:
         pass
 
 
-def test_a_plain_file_is_cut_into_the_same_blocks_by_buffer_as_by_line(tmp_path, monkeypatch):
+def test_a_plain_file_is_cut_into_the_same_blocks_by_buffer_as_by_line(tmp_path):
     import random
 
     from evidence.ingest import source
@@ -864,7 +847,6 @@ def test_a_plain_file_is_cut_into_the_same_blocks_by_buffer_as_by_line(tmp_path,
     for case in range(600):
         # Small buffers, so many lines cross a buffer boundary, some longer than a buffer.
         buffer, limit = rnd.choice([(64, 20), (7, 20), (16, 100)])
-        monkeypatch.setattr(source, "READ_BUFFER", buffer)
         lines = []
         for _ in range(rnd.randint(0, 40)):
             length = rnd.choice([0, 1, 5, 19, 20, 21, 22, 63, 64, 65, 130, 300])
@@ -877,7 +859,7 @@ def test_a_plain_file_is_cut_into_the_same_blocks_by_buffer_as_by_line(tmp_path,
         path.write_bytes(data)
         results = []
         for way in ("buffer", "spans", "line"):
-            raw = source.RawSource(path, max_line_bytes=limit)
+            raw = source.RawSource(path, max_line_bytes=limit, read_buffer=buffer)
             blocks = (
                 raw._line_blocks_by_line(7)
                 if way == "line"

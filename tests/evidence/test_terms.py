@@ -12,6 +12,7 @@ from django.core.management.base import CommandError
 
 from evidence.models import Clause, LedgerEntry, TermsVersion
 from evidence.terms.services import TermsImportError, clause_category_set, terms_import
+from tests.factories import terms_version
 
 pytestmark = pytest.mark.django_db
 
@@ -37,22 +38,8 @@ V2 = V1.replace(
 )
 
 
-def _import(tmp_path, text, label, **kwargs):
-    path = tmp_path / f"terms-{label}.md"
-    path.write_text(text)
-    return terms_import(
-        actor="system:test",
-        path=path,
-        document_slug="services-agreement",
-        title="Services Agreement",
-        version_label=label,
-        effective=dt.date.fromisoformat(kwargs.pop("effective", label)),
-        **kwargs,
-    )
-
-
 def test_version_is_stored_verbatim_with_hashes_and_ledgered(tmp_path):
-    result = _import(tmp_path, V1, "2025-06-01")
+    result = terms_version(tmp_path, V1, label="2025-06-01")
     version = TermsVersion.objects.get(pk=result.version_id)
     assert version.text == V1
     assert version.text_sha256 == hashlib.sha256(V1.encode()).hexdigest() == result.sha256
@@ -67,8 +54,8 @@ def test_version_is_stored_verbatim_with_hashes_and_ledgered(tmp_path):
 
 
 def test_new_version_keeps_history_and_recognises_unchanged_clauses(tmp_path):
-    _import(tmp_path, V1, "2025-06-01")
-    result = _import(tmp_path, V2, "2026-01-01")
+    terms_version(tmp_path, V1, label="2025-06-01")
+    result = terms_version(tmp_path, V2, label="2026-01-01")
     assert TermsVersion.objects.count() == 2
     old = {c.path: c for c in Clause.objects.filter(version__label="2025-06-01")}
     new = {c.path: c for c in Clause.objects.filter(version__label="2026-01-01")}
@@ -80,17 +67,17 @@ def test_new_version_keeps_history_and_recognises_unchanged_clauses(tmp_path):
 
 
 def test_reimporting_the_same_version_adds_nothing(tmp_path):
-    first = _import(tmp_path, V1, "2025-06-01")
-    again = _import(tmp_path, V1, "2025-06-01")
+    first = terms_version(tmp_path, V1, label="2025-06-01")
+    again = terms_version(tmp_path, V1, label="2025-06-01")
     assert not again.created
     assert again.version_id == first.version_id
     assert TermsVersion.objects.count() == 1
 
 
 def test_a_published_version_is_never_overwritten(tmp_path):
-    _import(tmp_path, V1, "2025-06-01")
+    terms_version(tmp_path, V1, label="2025-06-01")
     with pytest.raises(TermsImportError, match="imported before with different text"):
-        _import(tmp_path, V2, "2025-06-01")
+        terms_version(tmp_path, V2, label="2025-06-01")
     assert TermsVersion.objects.get().text == V1
 
 
@@ -107,14 +94,14 @@ def test_unusable_files_are_refused_with_the_reason(tmp_path):
             effective=dt.date(2026, 1, 1),
         )
     with pytest.raises(TermsImportError, match="line 1"):
-        _import(tmp_path, "   \n", "x", effective="2026-01-01")
+        terms_version(tmp_path, "   \n", label="x", effective="2026-01-01")
     assert TermsVersion.objects.count() == 0
 
 
 def test_counsel_can_change_a_category_and_the_suggestion_stays_in_the_ledger(
     tmp_path, counsel_user
 ):
-    _import(tmp_path, V1, "2025-06-01")
+    terms_version(tmp_path, V1, label="2025-06-01")
     clause = Clause.objects.get(path="3.1")
     suggested = clause.category
     clause_category_set(actor=counsel_user, clause=clause, category="output_extraction")

@@ -7,43 +7,36 @@ PATH. Exit status 1 when the build fails (the reason is printed), 2 on usage err
 
 from __future__ import annotations
 
-import json
 import shutil
-import sys
 from pathlib import Path
-
-from django.core.management.base import BaseCommand, CommandError
 
 from casework.models import Case, ReportEdition, ReportJob
 from casework.reports import ReportError, report_build, report_job_request
+from evidence.management.base import CheckFailed, PactaCommand
 
 
-class Command(BaseCommand):
+class Command(PactaCommand):
     help = "Build (or find) the signed evidentiary PDF report of a case in one edition."
+    skip_checks = True
 
-    # Run by operators and scripts case after case: the system checks run at deploy
-    # (`check --deploy`) and in the test suite (as for `detect` and `ingest`).
-    requires_system_checks: list[str] = []
-
-    def add_arguments(self, parser) -> None:
+    def arguments(self, parser) -> None:
         parser.add_argument("case_ref", metavar="CASE_REF")
         parser.add_argument("--edition", default="counsel", choices=ReportEdition.values)
         parser.add_argument("--out", metavar="PATH", help="Copy the signed PDF here.")
-        parser.add_argument("--json", action="store_true", help="Print one JSON document.")
 
-    def handle(self, *args, **options) -> None:
+    def run(self, **options) -> None:
         case = Case.objects.filter(reference=options["case_ref"]).first()
         if case is None:
-            raise CommandError(f"CASE_REF {options['case_ref']}: no such case", returncode=2)
+            self.usage_error(f"CASE_REF {options['case_ref']}: no such case")
         out = Path(options["out"]) if options["out"] else None
         if out is not None and not out.parent.is_dir():
-            raise CommandError(f"--out {out}: folder {out.parent} does not exist", returncode=2)
+            self.usage_error(f"--out {out}: folder {out.parent} does not exist")
         try:
             job = report_job_request(actor="system:cli", case=case, edition=options["edition"])
             built_now = job.status != ReportJob.Status.DONE
             job = report_build(job=job)
         except ReportError as exc:
-            raise CommandError(str(exc), returncode=1) from exc
+            raise CheckFailed(str(exc)) from exc
         document = {
             "job": job.pk,
             "case": case.reference,
@@ -68,16 +61,14 @@ class Command(BaseCommand):
                     with job.pdf.file.open("rb") as src, out.open("wb") as dst:
                         shutil.copyfileobj(src, dst, 1024 * 1024)
                 document["out"] = str(out)
-        if options["json"]:
-            self.stdout.write(json.dumps(document, indent=2))
-        elif job.status == ReportJob.Status.DONE:
-            verb = "Built" if built_now else "Already built:"
-            where = f" -> {out}" if out else f" (evidence item {job.pdf.pk})"
-            self.stdout.write(
-                f"{verb} report job {job.pk}, {case.reference} {job.edition} edition, "
-                f"SHA-256 {job.pdf.sha256}{where}"
-            )
-        else:
-            self.stderr.write(f"Report job {job.pk} {job.status}: {job.failure_reason}")
         if job.status != ReportJob.Status.DONE:
-            sys.exit(1)
+            self.say(f"Report job {job.pk} {job.status}: {job.failure_reason}", stderr=True)
+            self.done(document, ok=False)
+            return
+        verb = "Built" if built_now else "Already built:"
+        where = f" -> {out}" if out else f" (evidence item {job.pdf.pk})"
+        self.done(
+            document,
+            text=f"{verb} report job {job.pk}, {case.reference} {job.edition} edition, "
+            f"SHA-256 {job.pdf.sha256}{where}",
+        )

@@ -8,23 +8,21 @@ PACTA_CASE_OWNER setting, else the only superuser.
 
 from __future__ import annotations
 
-import json
-
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from casework import services
 from evidence.detectors.selectors import detection_run_latest
+from evidence.management.base import CheckFailed, PactaCommand, UsageError
 from evidence.models import Account, Clause, Cluster, Finding
 
 
-class Command(BaseCommand):
+class Command(PactaCommand):
     help = "Open a case from a detected cluster or from accounts, with allegations."
 
-    def add_arguments(self, parser) -> None:
+    def arguments(self, parser) -> None:
         parser.add_argument("--ref", required=True)
         parser.add_argument("--title", required=True)
         parser.add_argument("--respondent", required=True)
@@ -35,9 +33,8 @@ class Command(BaseCommand):
             "--clause", action="append", default=[], metavar="DOCUMENT:VERSION:PATH"
         )
         parser.add_argument("--owner", default="")
-        parser.add_argument("--json", action="store_true")
 
-    def handle(self, *args, **options) -> None:
+    def run(self, **options) -> None:
         owner = self._owner(options["owner"])
         clauses = [self._clause(spec) for spec in options["clause"]]
         try:
@@ -47,9 +44,7 @@ class Command(BaseCommand):
                         Cluster.objects.select_related("run").filter(pk=options["cluster"]).first()
                     )
                     if cluster is None:
-                        raise CommandError(
-                            f"--cluster: no cluster {options['cluster']}", returncode=2
-                        )
+                        self.usage_error(f"--cluster: no cluster {options['cluster']}")
                     case = services.case_open_from_cluster(
                         actor=owner,
                         cluster=cluster,
@@ -75,7 +70,7 @@ class Command(BaseCommand):
                 for clause in clauses:
                     services.allegation_add(actor=owner, case=case, clause=clause, theory=theory)
         except (services.CaseError, PermissionDenied) as exc:
-            raise CommandError(str(exc), returncode=1) from exc
+            raise CheckFailed(str(exc)) from exc
         document = {
             "case": case.reference,
             "owner": owner.get_username(),
@@ -86,13 +81,11 @@ class Command(BaseCommand):
             ],
             "cluster": options["cluster"],
         }
-        if options["json"]:
-            self.stdout.write(json.dumps(document, indent=2))
-        else:
-            self.stdout.write(
-                f"Opened {case.reference} with {document['accounts']} accounts and "
-                f"{len(document['allegations'])} allegation(s); owner {document['owner']}."
-            )
+        self.done(
+            document,
+            text=f"Opened {case.reference} with {document['accounts']} accounts and "
+            f"{len(document['allegations'])} allegation(s); owner {document['owner']}.",
+        )
 
     def _owner(self, name: str):
         users = get_user_model().objects.filter(is_active=True)
@@ -100,21 +93,20 @@ class Command(BaseCommand):
         if name:
             user = users.filter(username=name).first()
             if user is None:
-                raise CommandError(f"--owner: no active user {name!r}", returncode=2)
+                self.usage_error(f"--owner: no active user {name!r}")
             return user
         superusers = list(users.filter(is_superuser=True)[:2])
         if len(superusers) == 1:
             return superusers[0]
-        raise CommandError("name the case owner with --owner USERNAME", returncode=2)
+        self.usage_error("name the case owner with --owner USERNAME")
 
     def _accounts(self, value: str) -> list[Account]:
         ids = [x.strip() for x in value.split(",") if x.strip()]
         found = {a.account_id: a for a in Account.objects.filter(account_id__in=ids)}
         missing = [x for x in ids if x not in found]
         if not ids or missing:
-            raise CommandError(
-                f"--accounts: unknown account(s): {', '.join(missing) or '(none given)'}",
-                returncode=2,
+            self.usage_error(
+                f"--accounts: unknown account(s): {', '.join(missing) or '(none given)'}"
             )
         return list(found.values())
 
@@ -122,14 +114,12 @@ class Command(BaseCommand):
         try:
             document, version, path = spec.split(":", 2)
         except ValueError:
-            raise CommandError(
-                f"--clause {spec!r}: use DOCUMENT:VERSION:PATH", returncode=2
-            ) from None
+            raise UsageError(f"--clause {spec!r}: use DOCUMENT:VERSION:PATH") from None
         clause = Clause.objects.filter(
             version__document__slug=document, version__label=version, path=path
         ).first()
         if clause is None:
-            raise CommandError(f"--clause {spec!r}: no such clause", returncode=2)
+            self.usage_error(f"--clause {spec!r}: no such clause")
         return clause
 
     def _theory(self, case) -> str:

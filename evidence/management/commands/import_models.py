@@ -7,38 +7,35 @@ PATH is a JSON list of {"model", "released", "list_price_per_mtok_input",
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
-
 from evidence.detectors.catalogue import CatalogueError, models_import, plans_import
+from evidence.management.base import CheckFailed, PactaCommand
 
 
-class Command(BaseCommand):
+class Command(PactaCommand):
     help = "Load model release dates and list prices (and optionally plan rate limits)."
 
-    def add_arguments(self, parser) -> None:
+    def arguments(self, parser) -> None:
         parser.add_argument("path", metavar="PATH")
         parser.add_argument("--plans", metavar="PATH", help="Plan rate limits (plans.json).")
-        parser.add_argument("--json", action="store_true", help="Print one JSON document.")
 
-    def handle(self, *args, **options) -> None:
+    def run(self, **options) -> None:
         paths = [Path(options["path"])] + ([Path(options["plans"])] if options["plans"] else [])
         for path in paths:
             if not path.is_file():
-                raise CommandError(f"PATH {path}: no such file", returncode=2)
+                self.usage_error(f"PATH {path}: no such file")
         try:
             result = {"models": models_import(actor="system:cli", path=paths[0])}
             if options["plans"]:
                 result["plans"] = plans_import(actor="system:cli", path=paths[1])
         except CatalogueError as exc:
-            raise CommandError(str(exc), returncode=1) from exc
-        if options["json"]:
-            self.stdout.write(json.dumps(result, indent=2))
-            return
-        for kind, summary in result.items():
-            self.stdout.write(
+            raise CheckFailed(str(exc)) from exc
+        self.done(
+            result,
+            text=[
                 f"{kind}: {summary['created']} added, {summary['updated']} changed, "
                 f"{summary['unchanged']} unchanged (sha256 {summary['sha256']})"
-            )
+                for kind, summary in result.items()
+            ],
+        )

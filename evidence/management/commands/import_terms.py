@@ -7,11 +7,9 @@ Full form: `import_terms PATH --document SLUG --title TITLE --version LABEL
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError
-
+from evidence.management.base import CheckFailed, PactaCommand, UsageError
 from evidence.terms.services import TermsImportError, terms_import
 
 
@@ -19,31 +17,28 @@ def _date(value: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise CommandError(
-            f"--effective: {value!r} is not a date (YYYY-MM-DD)", returncode=2
-        ) from None
+        raise UsageError(f"--effective: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
-class Command(BaseCommand):
+class Command(PactaCommand):
     help = "Import one version of a Terms document and split it into hashed, verbatim clauses."
 
     def create_parser(self, prog_name, subcommand, **kwargs):
         # The contract's `--version LABEL` (a Terms version) replaces Django's --version.
         return super().create_parser(prog_name, subcommand, conflict_handler="resolve", **kwargs)
 
-    def add_arguments(self, parser) -> None:
+    def arguments(self, parser) -> None:
         parser.add_argument("path", metavar="PATH")
         parser.add_argument("--document", required=True, help="Document slug.")
         parser.add_argument("--title", required=True)
         parser.add_argument("--version", dest="label", required=True, help="Version label.")
         parser.add_argument("--effective", required=True, help="Effective date, YYYY-MM-DD.")
         parser.add_argument("--url", default="")
-        parser.add_argument("--json", action="store_true")
 
-    def handle(self, *args, **options) -> None:
+    def run(self, **options) -> None:
         path = Path(options["path"])
         if not path.is_file():
-            raise CommandError(f"PATH {path}: no such file", returncode=2)
+            self.usage_error(f"PATH {path}: no such file")
         effective = _date(options["effective"])
         try:
             result = terms_import(
@@ -56,12 +51,10 @@ class Command(BaseCommand):
                 url=options["url"],
             )
         except TermsImportError as exc:
-            raise CommandError(str(exc), returncode=1) from exc
-        if options["json"]:
-            self.stdout.write(json.dumps(result.as_dict(), indent=2))
-            return
+            raise CheckFailed(str(exc)) from exc
         verb = "Imported" if result.created else "Already imported"
-        self.stdout.write(
-            f"{verb} {result.document} {result.version}: {result.clauses} clauses "
-            f"({result.unchanged_clauses} unchanged from earlier versions); sha256 {result.sha256}"
+        self.done(
+            result.as_dict(),
+            text=f"{verb} {result.document} {result.version}: {result.clauses} clauses "
+            f"({result.unchanged_clauses} unchanged from earlier versions); sha256 {result.sha256}",
         )
