@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 
 from casework.models import ApiToken, Case
 from casework.services import case_accounts_attribute, case_member_add, case_open
-from casework.tokens import api_token_issue
+from casework.api_platform.tokens import api_token_issue
 from evidence.models import Account
 from evidence.terms.services import TermsImportResult, terms_import
 
