@@ -19,9 +19,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
+from casework.api_platform.tokens import api_token_issue
 from casework.models import ApiToken, Case
 from casework.services import case_accounts_attribute, case_member_add, case_open
-from casework.api_platform.tokens import api_token_issue
 from evidence.models import Account
 from evidence.terms.services import TermsImportResult, terms_import
 
