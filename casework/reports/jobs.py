@@ -14,10 +14,10 @@ from __future__ import annotations
 import zlib
 from contextlib import contextmanager, suppress
 
+from celery import current_app
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from casework.config.celery import app as celery_app
 from casework.models import Case, CaseSnapshot, ReportEdition, ReportJob
 from casework.reports.snapshot import Snapshot, case_snapshot, snapshot_from_bytes
 from evidence.custody import events
@@ -86,7 +86,7 @@ def report_job_request(
             events.report_job_requested(actor=actor, job=job, requeued=requeued)
         if enqueue and job.status in (ReportJob.Status.QUEUED, ReportJob.Status.RUNNING):
             # Sent by name: the task module imports this one, not the other way round.
-            transaction.on_commit(lambda: celery_app.send_task(REPORT_BUILD_TASK, args=[job.pk]))
+            transaction.on_commit(lambda: current_app.send_task(REPORT_BUILD_TASK, args=[job.pk]))
     return job
 
 

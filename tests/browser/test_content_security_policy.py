@@ -7,7 +7,7 @@ import pytest
 
 from tests.browser.conftest import sign_in
 from tests.casework.test_security import PASSWORD, record_world
-from tests.conftest import user_with_role
+from tests.factories import user_with_role
 
 pytestmark = [
     pytest.mark.browser,
@@ -26,7 +26,7 @@ document.addEventListener("securitypolicyviolation", (event) => {
 
 
 def test_case_and_cluster_pages_break_no_policy(page, tmp_path, django_user_model):
-    owner = user_with_role(django_user_model, "casey", "counsel")
+    owner = user_with_role("casey", "counsel")
     case, cluster = record_world(tmp_path, owner)
     console = []
     page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))

@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from casework.services import case_hold_place, case_member_add, case_open
 from evidence.custody.ledger import SystemActor
 from evidence.models import LedgerEntry
-from tests.conftest import user_with_role
+from tests.factories import user_with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ def case(counsel_user):
 
 @pytest.mark.parametrize("actor", [SystemActor.CLI, "system:demo", "system:reports"])
 def test_a_named_system_process_acts_without_a_case_role(case, django_user_model, actor):
-    viewer = user_with_role(django_user_model, "vic", "viewer")
+    viewer = user_with_role("vic", "viewer")
     case_member_add(actor=actor, case=case, user=viewer, role="viewer")
     entry = LedgerEntry.objects.filter(object_type="case", action="changed").get()
     assert entry.actor == str(actor)
@@ -33,7 +33,7 @@ def test_a_named_system_process_acts_without_a_case_role(case, django_user_model
 
 @pytest.mark.parametrize("actor", ["mallory", "system:anyone", "system", "", None])
 def test_any_other_actor_that_is_not_a_user_is_refused(case, django_user_model, actor):
-    viewer = user_with_role(django_user_model, "vic", "viewer")
+    viewer = user_with_role("vic", "viewer")
     before = LedgerEntry.objects.count()
     with pytest.raises(PermissionDenied):
         case_member_add(actor=actor, case=case, user=viewer, role="viewer")
@@ -46,7 +46,7 @@ def test_any_other_actor_that_is_not_a_user_is_refused(case, django_user_model, 
 
 
 def test_a_user_is_checked_against_their_role_on_the_case(case, django_user_model):
-    outsider = user_with_role(django_user_model, "mallory", "counsel")
+    outsider = user_with_role("mallory", "counsel")
     with pytest.raises(PermissionDenied):
         case_hold_place(actor=outsider, case=case)
     assert case_hold_place(actor=case.opened_by, case=case).legal_hold

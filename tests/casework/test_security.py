@@ -24,7 +24,7 @@ from casework.models import Case
 from casework.services import case_open
 from evidence.ingest.service import ingest_file
 from evidence.models import Account, Cluster, ClusterMember, DetectionRun, Finding, Link
-from tests.conftest import user_with_role
+from tests.factories import user_with_role
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
@@ -142,7 +142,7 @@ def _fail_until_locked(client, username: str):
 
 
 def test_the_right_password_is_refused_after_too_many_wrong_ones(client, django_user_model):
-    user_with_role(django_user_model, "casey", "counsel")
+    user_with_role("casey", "counsel")
 
     locked = _fail_until_locked(client, "casey")
     assert locked.status_code == 429
@@ -157,8 +157,8 @@ def test_the_right_password_is_refused_after_too_many_wrong_ones(client, django_
 
 
 def test_the_lock_holds_one_username_at_one_address(client, django_user_model):
-    user_with_role(django_user_model, "casey", "counsel")
-    user_with_role(django_user_model, "robin", "investigator")
+    user_with_role("casey", "counsel")
+    user_with_role("robin", "investigator")
     assert _fail_until_locked(client, "casey").status_code == 429
 
     # The same person at another desk, and a colleague at this one, still sign in.
@@ -168,7 +168,7 @@ def test_the_lock_holds_one_username_at_one_address(client, django_user_model):
 
 
 def test_the_lock_lifts_after_the_cool_off(client, django_user_model):
-    user_with_role(django_user_model, "casey", "counsel")
+    user_with_role("casey", "counsel")
     assert _fail_until_locked(client, "casey").status_code == 429
 
     # The cool-off passes: move the recorded attempts back by that long.
@@ -180,7 +180,7 @@ def test_the_lock_lifts_after_the_cool_off(client, django_user_model):
 
 
 def test_tokens_are_neither_counted_nor_blocked(client, django_user_model):
-    user = user_with_role(django_user_model, "casey", "counsel")
+    user = user_with_role("casey", "counsel")
     _, plaintext = api_token_issue(
         actor="system:test", user=user, name="pipeline", scopes=["read"], days=1
     )
@@ -204,7 +204,7 @@ INLINE = re.compile(rb"<style|\sstyle=|<script(?![^>]*\ssrc=)|\son[a-z]+=", re.I
 
 
 def test_every_page_carries_the_policy_and_nothing_inline(tmp_path, client, django_user_model):
-    owner = user_with_role(django_user_model, "casey", "counsel")
+    owner = user_with_role("casey", "counsel")
     case, cluster = record_world(tmp_path, owner)
 
     pages = {"/login/": client.get("/login/")}
@@ -229,7 +229,7 @@ def test_every_page_carries_the_policy_and_nothing_inline(tmp_path, client, djan
 
 
 def test_the_lockout_page_carries_the_policy(client, django_user_model):
-    user_with_role(django_user_model, "casey", "counsel")
+    user_with_role("casey", "counsel")
     locked = _fail_until_locked(client, "casey")
     assert locked.status_code == 429
     directives = csp_directives(locked)
