@@ -19,7 +19,14 @@ from casework.models import (
     CaseRole,
     HomeVisit,
 )
-from casework.permissions import ALLEGE, MANAGE, NOTE, case_require
+from casework.permissions import (
+    ALLEGE,
+    MANAGE,
+    MEMBERS,
+    NOTE,
+    case_require,
+    case_roles_allowed,
+)
 from casework.selectors import case_clauses_allegeable
 from evidence.access import user_roles
 from evidence.custody import events
@@ -84,14 +91,40 @@ def case_open(
 
 
 def case_member_add(*, actor, case: Case, user, role: str) -> CaseMembership:
+    """Give `user` a role on the case, or change theirs: the owner's act (MEMBERS).
+
+    The role is capped by the user's global role (a viewer or a regulator's reviewer is
+    never owner or counsel), and the case always keeps an owner: ownership passes by making
+    another member owner first.
+    """
     if role not in CaseRole.values:
-        raise CaseError(f"unknown case role {role!r}")
-    _require(actor, case, MANAGE)
+        raise CaseError(f"unknown case role {role!r}", field="role")
+    _require(actor, case, MEMBERS)
+    username = user.get_username()
+    allowed = case_roles_allowed(user)
+    if role not in allowed:
+        shown = ", ".join(r for r in CaseRole.values if r in allowed)
+        raise CaseError(
+            f"{username}'s global role does not allow the case role {role!r}: they may be {shown}",
+            field="role",
+        )
     with transaction.atomic():
+        # Locked so that two owners stepping down at once cannot leave the case with none.
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        owners = set(case.memberships.filter(role=CaseRole.OWNER).values_list("user_id", flat=True))
+        if role != CaseRole.OWNER and owners == {user.pk}:
+            raise CaseError(
+                f"{username} is the only owner of case {case.reference}: make another "
+                "member owner before changing their role",
+                field="role",
+            )
         membership, _ = CaseMembership.objects.update_or_create(
             case=case, user=user, defaults={"role": role}
         )
         events.case_member_set(actor=actor, case=case, member=user, role=role)
+    # A role cached on this request's user object must not outlive the change.
+    for person in (actor, user):
+        getattr(person, "_pacta_case_roles", {}).pop(case.pk, None)
     return membership
 
 
