@@ -27,7 +27,7 @@ from casework.permissions import (
     case_require,
     case_roles_allowed,
 )
-from casework.selectors import case_clauses_allegeable
+from casework.selectors import case_clauses_allegeable, evidence_items_citable
 from evidence.access import user_roles
 from evidence.custody import events
 from evidence.custody.ledger import Actor, is_system_actor
@@ -260,9 +260,16 @@ def allegation_add(
     case: Case,
     clause: Clause,
     theory: str,
-    evidence_items: Iterable[EvidenceItem] = (),
+    evidence_item_ids: Iterable[int] = (),
 ) -> Allegation:
-    """State that conduct breaches a clause; the clause is quoted from the version recorded."""
+    """State that conduct breaches a clause; the clause is quoted from the version recorded.
+
+    The files cited in support are those the actor already reaches through this case (its
+    own reports' files, files already cited in it, and the record's files for those who
+    read the record): a citation must never become a way to reach another case's files,
+    which every member of this one, a regulator's reviewer included, could then download.
+    Each citation is ledgered under the file, so its custody history names the case.
+    """
     _require(actor, case, ALLEGE)
     theory = theory.strip()
     if not theory:
@@ -277,12 +284,28 @@ def allegation_add(
             "a clause of a version in force in the case window",
             field="clause",
         )
+    wanted = sorted(set(evidence_item_ids))
+    items = list(
+        evidence_items_citable(user=actor, case=case).filter(pk__in=wanted).order_by("pk")
+        if wanted
+        else []
+    )
+    refused = sorted(set(wanted) - {item.pk for item in items})
+    if refused:
+        shown = ", ".join(str(pk) for pk in refused[:10]) + (" ..." if len(refused) > 10 else "")
+        raise CaseError(
+            f"evidence item{'s' if len(refused) > 1 else ''} {shown}: no such file in case "
+            f"{case.reference} for you to cite. Cite the case's own report files, files "
+            "already cited in it, or files of the record (such as ingest rejects)",
+            field="evidence_items",
+        )
     with transaction.atomic():
         allegation = Allegation.objects.create(
             case=case, clause=clause, theory=theory, created_by=actor
         )
-        allegation.supporting_evidence.set(list(evidence_items))
+        allegation.supporting_evidence.set(items)
         events.allegation_added(actor=actor, case=case, allegation=allegation)
+        events.evidence_items_cited(actor=actor, case=case, allegation=allegation, items=items)
     return allegation
 
 

@@ -122,6 +122,7 @@ def case_allege(request: HttpRequest, reference: str) -> HttpResponse:
             case=case,
             clause=form.cleaned_data["clause"],
             theory=form.cleaned_data["theory"],
+            evidence_item_ids=form.cleaned_data["evidence_items"],
         )
     except services.CaseError as exc:
         form.add_error(exc.field or "theory", str(exc))
