@@ -463,7 +463,10 @@ class LedgerEntryListView(generics.ListAPIView):
 
     A case's entries (with the accounts linked to it and the files exported from it) for
     its members, the access audit (views, downloads) only for its owner; an account's,
-    evidence item's or ingest batch's for record readers. Anything else is 404.
+    evidence item's or ingest batch's for record readers, less the entries naming a case
+    the reader is not on (and that case's access audit unless they may read it). A report's
+    files are a case's: their entries only for members who see that edition. Anything
+    else is 404.
     """
 
     serializer_class = LedgerEntrySerializer

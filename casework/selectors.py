@@ -16,6 +16,7 @@ from casework.models import (
     Allegation,
     Case,
     CaseAccount,
+    CaseMembership,
     CaseNote,
     CaseRole,
     ReportEdition,
@@ -27,6 +28,7 @@ from casework.permissions import (
     WORK_PRODUCT,
     case_can,
     case_require,
+    case_role_capped,
     case_role_of,
     editions_visible,
 )
@@ -50,6 +52,7 @@ from evidence.models import (
 )
 from evidence.selectors import (
     RECORD_LEDGER_OBJECTS,
+    ledger_entries_naming_cases,
     model_prices,
     record_ledger_entries,
     terms_version_in_force,
@@ -402,11 +405,44 @@ LEDGER_OBJECT_TYPES = ("case", *RECORD_LEDGER_OBJECTS)
 
 def ledger_entries_for(*, user, object_type: str, object_id: str) -> QuerySet[LedgerEntry]:
     """The ledger entries of one object, for those who may open it: a case's for its members,
-    a record object's for record readers; anything else is 404."""
+    a record object's for record readers; anything else is 404.
+
+    Under a record object, an entry naming a case (an account linked to it, a file cited in
+    or downloaded from it) is shown only to that case's members, and its access audit
+    (views, downloads) only to those who may read that audit: the ledger must not tell
+    anyone which cases exist or who read what in them. A report's own files are a case's
+    files: their custody is shown only to those who reach them through their case.
+    """
     if object_type == "case":
         case = case_get(user=user, reference=object_id)
         return case_ledger_entries(user=user, case=case)
-    return record_ledger_entries(user=user, object_type=object_type, object_id=object_id)
+    entries = record_ledger_entries(user=user, object_type=object_type, object_id=object_id)
+    if object_type == "evidence_item":
+        item = EvidenceItem.objects.get(pk=int(object_id))
+        if item.kind in REPORT_FILE_KINDS and not _report_file_reachable(user=user, item=item):
+            raise Http404("No such object in the record.")
+    if user.is_superuser:
+        return entries
+    readable, audited = set(), set()
+    memberships = CaseMembership.objects.filter(user=user).values_list("case__reference", "role")
+    for reference, role in memberships:
+        readable.add(reference)
+        if AUDIT in ABILITIES[case_role_capped(user, role)]:
+            audited.add(reference)
+    return ledger_entries_naming_cases(entries, readable=readable, audited=audited)
+
+
+def _report_file_reachable(*, user, item: EvidenceItem) -> bool:
+    """Whether a report's file is one of the user's cases' files, in an edition they see."""
+    listed_by = LedgerEntry.objects.filter(
+        object_type="report",
+        action=LedgerEntry.Action.CREATED,
+        details__attachments__contains=[{"evidence_item": item.pk}],
+    ).values_list("object_id", flat=True)
+    jobs = ReportJob.objects.filter(Q(pdf=item) | Q(pk__in=[int(pk) for pk in listed_by]))
+    return any(
+        job.edition in editions_visible(user, job.case) for job in jobs.select_related("case")
+    )
 
 
 def case_reports(*, user, case: Case):
