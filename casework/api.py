@@ -35,7 +35,6 @@ from casework.selectors import (
     case_notes,
     case_report_job_get,
     case_report_jobs,
-    evidence_items_citable,
     ledger_entries_for,
     report_job_exhibits,
     report_job_pdf,
@@ -183,9 +182,7 @@ class AllegationListView(generics.ListAPIView):
 
     def get_queryset(self):
         case = _case(self.request, self.kwargs["reference"])
-        return case_allegations(user=self.request.user, case=case).prefetch_related(
-            "supporting_evidence"
-        )
+        return case_allegations(user=self.request.user, case=case)
 
     @extend_schema(
         tags=["cases"], responses={200: AllegationSerializer(many=True), **api_errors(400, 404)}
@@ -201,7 +198,10 @@ class AllegationListView(generics.ListAPIView):
     )
     def post(self, request, reference: str) -> Response:
         """Allege that conduct breaches a clause (owner and counsel). The clause is named by
-        id (`/api/v1/clauses/`); supporting files by evidence item id."""
+        id (`/api/v1/clauses/`); supporting files by evidence item id, each one the user
+        already reaches through this case (its report files, files already cited in it)
+        or a file of the record (such as ingest rejects): any other id is a 400 naming it.
+        Each citation is written to the ledger under the file."""
         case = _case(request, reference)
         case_require(request.user, case, ALLEGE)
         data = _validated(AllegationCreateSerializer, request)
@@ -209,20 +209,13 @@ class AllegationListView(generics.ListAPIView):
             clause = clause_get(user=request.user, pk=data["clause"])
         except Http404 as exc:  # in a body, an unknown id is a bad field, not a lost page
             raise exceptions.ValidationError({"clause": ["No clause has this id."]}) from exc
-        wanted = set(data["evidence_items"])
-        items = list(evidence_items_citable(user=request.user, case=case).filter(pk__in=wanted))
-        missing = sorted(wanted - {item.pk for item in items})
-        if missing:
-            raise exceptions.ValidationError(
-                {"evidence_items": [f"Unknown evidence item(s): {missing[:10]}"]}
-            )
         try:
             allegation = services.allegation_add(
                 actor=request.user,
                 case=case,
                 clause=clause,
                 theory=data["theory"],
-                evidence_items=items,
+                evidence_item_ids=data["evidence_items"],
             )
         except services.CaseError as exc:
             raise exceptions.ValidationError({exc.field or "theory": [str(exc)]}) from exc
@@ -470,7 +463,10 @@ class LedgerEntryListView(generics.ListAPIView):
 
     A case's entries (with the accounts linked to it and the files exported from it) for
     its members, the access audit (views, downloads) only for its owner; an account's,
-    evidence item's or ingest batch's for record readers. Anything else is 404.
+    evidence item's or ingest batch's for record readers, less the entries naming a case
+    the reader is not on (and that case's access audit unless they may read it). A report's
+    files are a case's: their entries only for members who see that edition. Anything
+    else is 404.
     """
 
     serializer_class = LedgerEntrySerializer

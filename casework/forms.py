@@ -67,6 +67,12 @@ class AllegationForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text="The conduct, in plain words, and why it breaches the clause.",
     )
+    evidence_items = forms.CharField(
+        required=False,
+        label="Supporting files",
+        help_text="Evidence file ids, separated by commas or spaces: the case's own files, "
+        "or files of the record (such as ingest rejects).",
+    )
 
     def __init__(self, *args, clauses=None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -75,6 +81,16 @@ class AllegationForm(forms.Form):
             self.fields["clause"].label_from_instance = lambda c: (
                 f"§{c.path} [{c.get_category_display()}] {c.text[:90]}"
             )
+
+    def clean_evidence_items(self) -> list[int]:
+        """The ids as numbers; whether each may be cited is the service's rule."""
+        ids = [x for x in re.split(r"[\s,]+", self.cleaned_data["evidence_items"]) if x]
+        bad = [x for x in ids if not re.fullmatch(r"[0-9]{1,18}", x)]
+        if bad:
+            raise forms.ValidationError(f"Not an evidence file id: {', '.join(bad[:10])}")
+        if len(ids) > 1000:
+            raise forms.ValidationError("At most 1,000 files at a time.")
+        return [int(x) for x in ids]
 
 
 class NoteForm(forms.Form):

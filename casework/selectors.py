@@ -6,7 +6,7 @@ import hashlib
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -16,6 +16,7 @@ from casework.models import (
     Allegation,
     Case,
     CaseAccount,
+    CaseMembership,
     CaseNote,
     CaseRole,
     ReportEdition,
@@ -27,11 +28,13 @@ from casework.permissions import (
     WORK_PRODUCT,
     case_can,
     case_require,
+    case_role_capped,
     case_role_of,
     editions_visible,
 )
 from evidence.access import record_reader
 from evidence.custody.events import ACCESS_ACTIONS
+from evidence.custody.ledger import is_system_actor
 from evidence.custody.verification import verification_latest
 from evidence.detectors import link_kinds, signals
 from evidence.detectors.selectors import detection_run_latest
@@ -49,6 +52,7 @@ from evidence.models import (
 )
 from evidence.selectors import (
     RECORD_LEDGER_OBJECTS,
+    ledger_entries_naming_cases,
     model_prices,
     record_ledger_entries,
     terms_version_in_force,
@@ -92,20 +96,72 @@ def case_notes(*, user, case: Case):
 
 
 def case_allegations(*, user, case: Case):
+    """The case's allegations, each with the supporting files the user reaches through the
+    case (a regulator's reviewer is not told of a counsel edition's files, even if cited)."""
     case = case_get(user=user, reference=case.reference)
-    return case.allegations.select_related("clause__version__document", "created_by").order_by(
-        "created_at"
+    return (
+        case.allegations.select_related("clause__version__document", "created_by")
+        .prefetch_related(
+            Prefetch("supporting_evidence", queryset=case_files(user=user, case=case))
+        )
+        .order_by("created_at")
     )
 
 
+# Files a report build stores belong to the case and edition they were built for, and are
+# reached only through that case and only by members who may see that edition. The report
+# pipeline is the only writer of these kinds; every other file is the record's.
+REPORT_FILE_KINDS = (
+    EvidenceItem.Kind.REPORT_PDF,
+    EvidenceItem.Kind.EXHIBIT,
+    EvidenceItem.Kind.MANIFEST,
+)
+
+
+def _report_attachment_ids(details: dict) -> set[int]:
+    """The files a report's "created" ledger entry lists as stored with its PDF."""
+    attachments = details.get("attachments", [])
+    return {a["evidence_item"] for a in attachments if isinstance(a, dict) and "evidence_item" in a}
+
+
+def case_report_files(*, case: Case, editions) -> tuple[set[int], set[int]]:
+    """The files the case's built reports of `editions` stored: their PDFs, and the
+    exhibits and manifests they carry (listed by each report's ledger entry, written in the
+    transaction that stored them)."""
+    jobs = dict(
+        case.report_jobs.filter(edition__in=editions).exclude(pdf=None).values_list("pk", "pdf_id")
+    )
+    attachments: set[int] = set()
+    if jobs:
+        entries = LedgerEntry.objects.filter(
+            object_type="report",
+            action=LedgerEntry.Action.CREATED,
+            object_id__in=[str(pk) for pk in jobs],
+        )
+        for details in entries.values_list("details", flat=True):
+            attachments |= _report_attachment_ids(details)
+    return set(jobs.values()), attachments
+
+
+def _case_file_ids(*, case: Case, pdfs: set[int], attachments: set[int]) -> set[int]:
+    """The case's report PDFs (`pdfs`, of the editions the reader sees), and the files its
+    allegations cite: the record's, and its own reports' files of those editions; never
+    another case's, nor an edition the reader may not see."""
+    own = pdfs | attachments
+    cited = EvidenceItem.objects.filter(
+        pk__in=Allegation.supporting_evidence.through.objects.filter(allegation__case=case).values(
+            "evidenceitem_id"
+        )
+    ).values_list("pk", "kind")
+    return pdfs | {pk for pk, kind in cited if kind not in REPORT_FILE_KINDS or pk in own}
+
+
 def case_files(*, user, case: Case):
-    """Evidence files of a case the user may open: report PDFs and supporting files."""
+    """Evidence files of a case the user may open: its report PDFs in the editions the
+    user may see, and the files its allegations cite, filtered the same way."""
     case = case_get(user=user, reference=case.reference)
-    # An external reviewer sees only the editions made for them (and their PDFs only).
-    reports = case.report_jobs.exclude(pdf=None).filter(edition__in=editions_visible(user, case))
-    ids = set(reports.values_list("pdf_id", flat=True))
-    supporting = Allegation.supporting_evidence.through.objects.filter(allegation__case=case)
-    ids |= set(supporting.values_list("evidenceitem_id", flat=True))
+    pdfs, attachments = case_report_files(case=case, editions=editions_visible(user, case))
+    ids = _case_file_ids(case=case, pdfs=pdfs, attachments=attachments)
     return EvidenceItem.objects.filter(pk__in=ids).order_by("-collected_at")
 
 
@@ -284,11 +340,24 @@ def case_report_job_get(*, user, case: Case, pk: int) -> ReportJob:
 
 
 def evidence_items_citable(*, user, case: Case) -> QuerySet[EvidenceItem]:
-    """Files an allegation on `case` may cite: any evidence file for a record reader, the
-    case's own files for anyone else (who may not browse the record)."""
-    if record_reader(user):
-        return EvidenceItem.objects.all()
-    return case_files(user=user, case=case)
+    """Files an allegation on `case` may cite: what the user already reaches through this
+    case (its files, and its reports' exhibits in the editions they may see), and the
+    record's own files (ingest rejects, uploads) for a record reader. Another case's report
+    files never: citing them would hand them to every member of this case.
+
+    A named system process (commands, the demo) cites as the case's owner would.
+    """
+    if is_system_actor(user):
+        editions, reads_record = frozenset(ReportEdition.values), True
+    else:
+        case = case_get(user=user, reference=case.reference)
+        editions, reads_record = editions_visible(user, case), record_reader(user)
+    pdfs, attachments = case_report_files(case=case, editions=editions)
+    ids = _case_file_ids(case=case, pdfs=pdfs, attachments=attachments) | attachments
+    reachable = Q(pk__in=ids)
+    if reads_record:
+        reachable |= ~Q(kind__in=REPORT_FILE_KINDS)
+    return EvidenceItem.objects.filter(reachable)
 
 
 def report_job_pdf(*, user, case: Case, pk: int) -> EvidenceItem | None:
@@ -311,8 +380,7 @@ def report_job_exhibits(*, user, case: Case, pk: int) -> QuerySet[EvidenceItem]:
         .order_by("-seq")
         .first()
     )
-    attachments = entry.details.get("attachments", []) if entry else []
-    ids = [a["evidence_item"] for a in attachments if isinstance(a, dict) and "evidence_item" in a]
+    ids = _report_attachment_ids(entry.details) if entry else set()
     return EvidenceItem.objects.filter(pk__in=ids).order_by("pk")
 
 
@@ -337,11 +405,44 @@ LEDGER_OBJECT_TYPES = ("case", *RECORD_LEDGER_OBJECTS)
 
 def ledger_entries_for(*, user, object_type: str, object_id: str) -> QuerySet[LedgerEntry]:
     """The ledger entries of one object, for those who may open it: a case's for its members,
-    a record object's for record readers; anything else is 404."""
+    a record object's for record readers; anything else is 404.
+
+    Under a record object, an entry naming a case (an account linked to it, a file cited in
+    or downloaded from it) is shown only to that case's members, and its access audit
+    (views, downloads) only to those who may read that audit: the ledger must not tell
+    anyone which cases exist or who read what in them. A report's own files are a case's
+    files: their custody is shown only to those who reach them through their case.
+    """
     if object_type == "case":
         case = case_get(user=user, reference=object_id)
         return case_ledger_entries(user=user, case=case)
-    return record_ledger_entries(user=user, object_type=object_type, object_id=object_id)
+    entries = record_ledger_entries(user=user, object_type=object_type, object_id=object_id)
+    if object_type == "evidence_item":
+        item = EvidenceItem.objects.get(pk=int(object_id))
+        if item.kind in REPORT_FILE_KINDS and not _report_file_reachable(user=user, item=item):
+            raise Http404("No such object in the record.")
+    if user.is_superuser:
+        return entries
+    readable, audited = set(), set()
+    memberships = CaseMembership.objects.filter(user=user).values_list("case__reference", "role")
+    for reference, role in memberships:
+        readable.add(reference)
+        if AUDIT in ABILITIES[case_role_capped(user, role)]:
+            audited.add(reference)
+    return ledger_entries_naming_cases(entries, readable=readable, audited=audited)
+
+
+def _report_file_reachable(*, user, item: EvidenceItem) -> bool:
+    """Whether a report's file is one of the user's cases' files, in an edition they see."""
+    listed_by = LedgerEntry.objects.filter(
+        object_type="report",
+        action=LedgerEntry.Action.CREATED,
+        details__attachments__contains=[{"evidence_item": item.pk}],
+    ).values_list("object_id", flat=True)
+    jobs = ReportJob.objects.filter(Q(pdf=item) | Q(pk__in=[int(pk) for pk in listed_by]))
+    return any(
+        job.edition in editions_visible(user, job.case) for job in jobs.select_related("case")
+    )
 
 
 def case_reports(*, user, case: Case):

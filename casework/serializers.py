@@ -146,7 +146,8 @@ class AllegationCreateSerializer(serializers.Serializer):
         required=False,
         default=list,
         max_length=1000,
-        help_text="Evidence files that support it: any the user may read.",
+        help_text="Evidence files that support it, by id: the case's own report files, "
+        "files already cited in it, or files of the record (such as ingest rejects).",
     )
 
 

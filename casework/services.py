@@ -19,8 +19,15 @@ from casework.models import (
     CaseRole,
     HomeVisit,
 )
-from casework.permissions import ALLEGE, MANAGE, NOTE, case_require
-from casework.selectors import case_clauses_allegeable
+from casework.permissions import (
+    ALLEGE,
+    MANAGE,
+    MEMBERS,
+    NOTE,
+    case_require,
+    case_roles_allowed,
+)
+from casework.selectors import case_clauses_allegeable, evidence_items_citable
 from evidence.access import user_roles
 from evidence.custody import events
 from evidence.custody.ledger import Actor, is_system_actor
@@ -84,14 +91,40 @@ def case_open(
 
 
 def case_member_add(*, actor, case: Case, user, role: str) -> CaseMembership:
+    """Give `user` a role on the case, or change theirs: the owner's act (MEMBERS).
+
+    The role is capped by the user's global role (a viewer or a regulator's reviewer is
+    never owner or counsel), and the case always keeps an owner: ownership passes by making
+    another member owner first.
+    """
     if role not in CaseRole.values:
-        raise CaseError(f"unknown case role {role!r}")
-    _require(actor, case, MANAGE)
+        raise CaseError(f"unknown case role {role!r}", field="role")
+    _require(actor, case, MEMBERS)
+    username = user.get_username()
+    allowed = case_roles_allowed(user)
+    if role not in allowed:
+        shown = ", ".join(r for r in CaseRole.values if r in allowed)
+        raise CaseError(
+            f"{username}'s global role does not allow the case role {role!r}: they may be {shown}",
+            field="role",
+        )
     with transaction.atomic():
+        # Locked so that two owners stepping down at once cannot leave the case with none.
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        owners = set(case.memberships.filter(role=CaseRole.OWNER).values_list("user_id", flat=True))
+        if role != CaseRole.OWNER and owners == {user.pk}:
+            raise CaseError(
+                f"{username} is the only owner of case {case.reference}: make another "
+                "member owner before changing their role",
+                field="role",
+            )
         membership, _ = CaseMembership.objects.update_or_create(
             case=case, user=user, defaults={"role": role}
         )
         events.case_member_set(actor=actor, case=case, member=user, role=role)
+    # A role cached on this request's user object must not outlive the change.
+    for person in (actor, user):
+        getattr(person, "_pacta_case_roles", {}).pop(case.pk, None)
     return membership
 
 
@@ -227,9 +260,16 @@ def allegation_add(
     case: Case,
     clause: Clause,
     theory: str,
-    evidence_items: Iterable[EvidenceItem] = (),
+    evidence_item_ids: Iterable[int] = (),
 ) -> Allegation:
-    """State that conduct breaches a clause; the clause is quoted from the version recorded."""
+    """State that conduct breaches a clause; the clause is quoted from the version recorded.
+
+    The files cited in support are those the actor already reaches through this case (its
+    own reports' files, files already cited in it, and the record's files for those who
+    read the record): a citation must never become a way to reach another case's files,
+    which every member of this one, a regulator's reviewer included, could then download.
+    Each citation is ledgered under the file, so its custody history names the case.
+    """
     _require(actor, case, ALLEGE)
     theory = theory.strip()
     if not theory:
@@ -244,12 +284,28 @@ def allegation_add(
             "a clause of a version in force in the case window",
             field="clause",
         )
+    wanted = sorted(set(evidence_item_ids))
+    items = list(
+        evidence_items_citable(user=actor, case=case).filter(pk__in=wanted).order_by("pk")
+        if wanted
+        else []
+    )
+    refused = sorted(set(wanted) - {item.pk for item in items})
+    if refused:
+        shown = ", ".join(str(pk) for pk in refused[:10]) + (" ..." if len(refused) > 10 else "")
+        raise CaseError(
+            f"evidence item{'s' if len(refused) > 1 else ''} {shown}: no such file in case "
+            f"{case.reference} for you to cite. Cite the case's own report files, files "
+            "already cited in it, or files of the record (such as ingest rejects)",
+            field="evidence_items",
+        )
     with transaction.atomic():
         allegation = Allegation.objects.create(
             case=case, clause=clause, theory=theory, created_by=actor
         )
-        allegation.supporting_evidence.set(list(evidence_items))
+        allegation.supporting_evidence.set(items)
         events.allegation_added(actor=actor, case=case, allegation=allegation)
+        events.evidence_items_cited(actor=actor, case=case, allegation=allegation, items=items)
     return allegation
 
 

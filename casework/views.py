@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from casework import services
 from casework.forms import AllegationForm, AttributeForm, CaseOpenForm, MemberForm, NoteForm
-from casework.permissions import REPORT, case_require
+from casework.permissions import MEMBERS, REPORT, case_require
 from casework.reports import ReportError, report_job_request
 from casework.selectors import (
     case_audit,
@@ -122,6 +122,7 @@ def case_allege(request: HttpRequest, reference: str) -> HttpResponse:
             case=case,
             clause=form.cleaned_data["clause"],
             theory=form.cleaned_data["theory"],
+            evidence_item_ids=form.cleaned_data["evidence_items"],
         )
     except services.CaseError as exc:
         form.add_error(exc.field or "theory", str(exc))
@@ -146,15 +147,21 @@ def case_note(request: HttpRequest, reference: str) -> HttpResponse:
 @require_POST
 def case_member(request: HttpRequest, reference: str) -> HttpResponse:
     case = case_get(user=request.user, reference=reference)
+    # Refused before the form is read: it answers whether a username exists.
+    case_require(request.user, case, MEMBERS)
     form = MemberForm(request.POST)
     if not form.is_valid():
         return _case_page(request, case, forms={"member": form}, status=400)
-    services.case_member_add(
-        actor=request.user,
-        case=case,
-        user=form.cleaned_data["username"],
-        role=form.cleaned_data["role"],
-    )
+    try:
+        services.case_member_add(
+            actor=request.user,
+            case=case,
+            user=form.cleaned_data["username"],
+            role=form.cleaned_data["role"],
+        )
+    except services.CaseError as exc:
+        form.add_error(exc.field or "role", str(exc))
+        return _case_page(request, case, forms={"member": form}, status=400)
     messages.success(request, "Membership updated.")
     return redirect("case_detail", reference=case.reference)
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+from collections.abc import Collection
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, Max, Min, QuerySet, Sum
+from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from evidence.access import record_reader
+from evidence.custody.events import ACCESS_ACTIONS
 from evidence.custody.ledger import ledger_for_object, ledger_head
 from evidence.custody.verification import verification_as_dict, verification_latest
 from evidence.models import (
@@ -323,6 +325,23 @@ def record_ledger_entries(*, user, object_type: str, object_id: str) -> QuerySet
     if not exists:
         raise Http404("No such object in the record.")
     return ledger_for_object(object_type=object_type, object_id=object_id)
+
+
+def ledger_entries_naming_cases(
+    entries: QuerySet[LedgerEntry], *, readable: Collection[str], audited: Collection[str]
+) -> QuerySet[LedgerEntry]:
+    """`entries` less those naming a case (`details.case`) the reader may not see.
+
+    The record's objects are shared by every case, but what a case did with them (linked
+    an account, cited a file, downloaded it) is the case's: an entry naming a case is kept
+    for the members of that case (`readable`), and one of its access audit (a view, a
+    download) only for those who may read that audit (`audited`). Entries naming no case
+    are the record's and stay.
+    """
+    of_record = Q(details__case__isnull=True) | Q(details__case=None)
+    acts = Q(details__case__in=list(readable)) & ~Q(action__in=ACCESS_ACTIONS)
+    audit = Q(details__case__in=list(audited))
+    return entries.filter(of_record | acts | audit)
 
 
 def verification_status(*, user) -> dict | None:

@@ -355,6 +355,31 @@ def allegation_added(*, actor: Actor, case: Any, allegation: Any) -> LedgerEntry
     )
 
 
+def evidence_items_cited(
+    *, actor: Actor, case: Any, allegation: Any, items: Iterable[EvidenceItem]
+) -> list[LedgerEntry]:
+    """Files were cited in support of an allegation: one entry under each file, naming the
+    case, so a file's custody history shows every case that relies on it (and the case's
+    ledger every file it made available to its members)."""
+    return ledger_append_many(
+        actor=actor,
+        entries=[
+            {
+                "action": Action.LINKED,
+                "object_type": "evidence_item",
+                "object_id": item.pk,
+                "object_sha256": item.sha256,
+                "details": {
+                    "case": case.reference,
+                    "allegation": allegation.pk,
+                    "file_name": item.file_name,
+                },
+            }
+            for item in items
+        ],
+    )
+
+
 def note_added(*, actor: Actor, case: Any, note: Any) -> LedgerEntry:
     return ledger_append(
         actor=actor,
