@@ -20,6 +20,7 @@ from rest_framework.test import APIClient
 
 from casework.models import Allegation, CaseMembership, CaseRole, ReportJob
 from casework.permissions import case_role_of
+from casework.reports.snapshot import case_snapshot
 from casework.services import (
     CaseError,
     allegation_add,
@@ -30,7 +31,7 @@ from casework.services import (
 from evidence.custody import events
 from evidence.models import Account, Clause, EvidenceItem, LedgerEntry, TermsDocument, TermsVersion
 from evidence.services import evidence_item_store
-from tests.conftest import user_with_role
+from tests.factories import user_with_role
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
@@ -87,11 +88,11 @@ class World:
     regulator edition built; case B of mallory, counsel on nothing else; a record file."""
 
     def __init__(self, django_user_model) -> None:
-        self.alice = user_with_role(django_user_model, "alice", "counsel")
-        self.carl = user_with_role(django_user_model, "carl", "counsel")
-        self.vic = user_with_role(django_user_model, "vic", "viewer")
-        self.rita = user_with_role(django_user_model, "rita", "external reviewer")
-        self.mallory = user_with_role(django_user_model, "mallory", "counsel")
+        self.alice = user_with_role("alice", "counsel")
+        self.carl = user_with_role("carl", "counsel")
+        self.vic = user_with_role("vic", "viewer")
+        self.rita = user_with_role("rita", "external reviewer")
+        self.mallory = user_with_role("mallory", "counsel")
         document = TermsDocument.objects.create(slug="services", title="Services Agreement")
         version = TermsVersion.objects.create(
             document=document,
@@ -312,7 +313,7 @@ def test_ownership_passes_only_from_owner_to_another_member(world, client):
 
 
 def test_an_admin_on_the_case_sets_its_members_as_its_owner_does(world, client, django_user_model):
-    ada = user_with_role(django_user_model, "ada", "admin")
+    ada = user_with_role("ada", "admin")
     case_member_add(actor=world.alice, case=world.a, user=ada, role="investigator")
     client.force_login(ada)
     response = client.post("/cases/CASE-A/members/", {"username": "carl", "role": "owner"})
@@ -371,3 +372,23 @@ def test_ledger_lookups_hide_other_cases_entries_from_a_non_member(world, client
         world.client(world.alice), f"/api/v1/ledger/evidence_item/{world.rejects.pk}/"
     )
     assert [e["action"] for e in rejects] == ["collected", "linked", "exported"]
+
+
+def test_a_reports_custody_of_a_shared_record_file_names_no_other_case(world):
+    """Both cases cite the same ingest-rejects file; case A's report shows the file's record
+    history and case A's own citation, never that case B cited (or held) it."""
+    assert _allege(world, world.alice, "CASE-A", [world.rejects]).status_code == 201
+    assert _allege(world, world.mallory, "CASE-B", [world.rejects]).status_code == 201
+    snapshot = case_snapshot(case=world.a)
+    (shared,) = [f for f in snapshot.data["custody"]["files"] if f["id"] == world.rejects.pk]
+    seqs = {e["ledger_seq"] for e in shared["history"]}
+    named = {
+        entry.details.get("case")
+        for entry in LedgerEntry.objects.filter(seq__in=seqs)
+        if entry.details.get("case")
+    }
+    assert named == {"CASE-A"}
+    cited_by_b = LedgerEntry.objects.get(
+        object_type="evidence_item", object_id=str(world.rejects.pk), details__case="CASE-B"
+    )
+    assert cited_by_b.seq not in seqs

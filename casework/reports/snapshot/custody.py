@@ -35,6 +35,15 @@ def verification_collect() -> dict[str, Any] | None:
     }
 
 
+def _of_record_or_case(event: dict[str, Any], reference: str) -> bool:
+    """An act on a shared record file belongs in this case's report only when it is the
+    record's own (no case named) or this case's: what another case did with the file (cited
+    it, downloaded it, held it) is that case's work product, never this report's."""
+    details = event.get("details") or {}
+    named = details.get("case", details.get("reference"))
+    return named is None or named == reference
+
+
 def custody_collect(case: Case, allegations: list[dict]) -> dict[str, Any]:
     entries = (
         LedgerEntry.objects.filter(object_type="case", object_id=case.reference)
@@ -64,7 +73,7 @@ def custody_collect(case: Case, allegations: list[dict]) -> dict[str, Any]:
                         "ledger_seq": e["ledger_seq"],
                     }
                     for e in history
-                    if e["action"] not in ("viewed",)
+                    if e["action"] not in ("viewed",) and _of_record_or_case(e, case.reference)
                 ][:CASE_CUSTODY_ENTRIES],
             }
         )
