@@ -305,6 +305,9 @@ PACTA_CASE_OWNER = env.str("PACTA_CASE_OWNER", default="")
 PACTA_UNSUPPORTED_COUNTRIES = env.list("PACTA_UNSUPPORTED_COUNTRIES", default=[])
 # A longer line is rejected (and reported) rather than read into memory.
 PACTA_INGEST_MAX_LINE_BYTES = env.int("PACTA_INGEST_MAX_LINE_BYTES", default=1024 * 1024)
+# A compressed file that expands past this many bytes is refused whole while it streams
+# (a decompression bomb is also refused by its compression ratio, IngestTuning).
+PACTA_INGEST_MAX_EXPANDED_BYTES = env.int("PACTA_INGEST_MAX_EXPANDED_BYTES", default=8 * 1024**3)
 # A larger upload through the REST API is refused (413) while it streams to disk.
 PACTA_INGEST_MAX_UPLOAD_BYTES = env.int("PACTA_INGEST_MAX_UPLOAD_BYTES", default=4 * 1024**3)
 # How much of an upload is read into memory at a time while it streams to disk.

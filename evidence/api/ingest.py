@@ -2,18 +2,23 @@
 streamed to disk as received and ingested exactly as `manage.py ingest` does.
 
 The body is read a chunk of `PACTA_UPLOAD_CHUNK_BYTES` at a time, never whole; an upload
-past `PACTA_INGEST_MAX_UPLOAD_BYTES` is refused while it streams.
+past `PACTA_INGEST_MAX_UPLOAD_BYTES` is refused while it streams. Every failure answers in
+the API's one JSON error shape, an unexpected one too (500, with an incident id logged).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -33,10 +38,26 @@ STRICT_VALUES = {"true": True, "1": True, "false": False, "0": False}
 FILE_NAME_HEADER = "HTTP_X_PACTA_FILE_NAME"
 GZIP_MAGIC = b"\x1f\x8b"
 
+logger = logging.getLogger(__name__)
+
 
 class UploadTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "upload_too_large"
+
+
+class IngestFailed(exceptions.APIException):
+    """An unexpected error (a bug, a full disk): answered in the error shape, never as an
+    HTML page, with the incident id under which the traceback was logged."""
+
+    status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
+    default_code = "internal_error"
+
+    def __init__(self, incident: str) -> None:
+        super().__init__(
+            detail=f"The ingest failed unexpectedly and nothing from the file was stored. "
+            f"Quote incident {incident} to the operators: the server log has the details."
+        )
 
 
 class LengthRequired(exceptions.APIException):
@@ -55,19 +76,19 @@ class IngestRefused(exceptions.APIException):
     default_code = "ingest_refused"
 
     def __init__(self, result: IngestResult) -> None:
-        first = result.errors[0] if result.errors else None
-        reason = ""
-        if first:
-            where = f"line {first['line']}" + (
-                f", field {first['field']}" if first["field"] else ""
-            )
-            reason = f" {where}: {first['message']}"
+        stated = f"The file was refused and nothing from it was stored (batch {result.batch})."
+        # A refusal of the file as a whole (a cap, an empty file) is the reason; otherwise
+        # the first bad line is (strict mode).
+        whole = [e for e in result.errors if e["field"] == "file"]
+        first = whole[-1] if whole else (result.errors[0] if result.errors else None)
+        if whole:
+            stated += f" {first['message']}"
+        elif first:
+            field = f", field {first['field']}" if first["field"] else ""
+            stated += f" First error at line {first['line']}{field}: {first['message']}"
             if result.errors_total > 1:
-                reason += f" (and {result.errors_total - 1} more error(s))"
-        super().__init__(
-            detail=f"The file was refused and nothing from it was stored (batch {result.batch})."
-            + (f" First error at{reason}" if reason else "")
-        )
+                stated += f" (and {result.errors_total - 1} more error(s))"
+        super().__init__(detail=stated)
         # Rendered beside "error" by casework.api_platform.errors: the same document as a 201.
         self.beside = {"result": result.as_dict()}
 
@@ -229,7 +250,12 @@ class IngestView(APIView):
       user's role may not add to the record (`evidence.access.record_writer`);
     - 411 when a chunked body (no Content-Length) arrives empty because the WSGI server
       does not pass chunked bodies on; 413 past PACTA_INGEST_MAX_UPLOAD_BYTES; 415 for a
-      Content-Encoding other than gzip; 429 when throttled (with Retry-After).
+      Content-Encoding other than gzip; 429 when throttled (with Retry-After);
+    - 500 in the same error shape, naming an incident id that the server log records with
+      the traceback, when something unexpected fails.
+
+    A compressed body that expands past its caps (a decompression bomb) is a refused file
+    (422), recorded as a refused batch.
 
     The body is never read through request.body, request.data or request.POST (which
     would hold it in memory): `parser_classes` is empty and the view streams it to disk.
@@ -264,6 +290,10 @@ class IngestView(APIView):
             201: IngestResultSerializer,
             422: OpenApiResponse(IngestRefusedSerializer, description=ERROR_MEANINGS[422]),
             **api_errors(400, 411, 413, 415),
+            500: OpenApiResponse(
+                ApiErrorSerializer,
+                description="An unexpected failure; the message quotes the logged incident id.",
+            ),
         },
     )
     def post(self, request, kind: str) -> Response:
@@ -303,3 +333,13 @@ class IngestView(APIView):
         return Response(
             result.as_dict(), status=status.HTTP_201_CREATED, headers={"Location": location}
         )
+
+    def handle_exception(self, exc: Exception) -> Response:
+        """DRF answers its own exceptions in the error shape and hands any other to Django,
+        which answers an HTML 500: an uploader's client parses JSON, so here it is one too,
+        and the traceback is logged under an id the answer quotes."""
+        if not isinstance(exc, exceptions.APIException | Http404 | DjangoPermissionDenied):
+            incident = uuid.uuid4().hex[:16]
+            logger.error("ingest upload failed unexpectedly (incident %s)", incident, exc_info=exc)
+            exc = IngestFailed(incident)
+        return super().handle_exception(exc)

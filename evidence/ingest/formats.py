@@ -15,7 +15,13 @@ from typing import Any
 
 import orjson
 
-from evidence.ingest.records import FIELDS_BY_KIND, RecordError
+from evidence.ingest.records import (
+    DEPTH_MESSAGE,
+    FIELDS_BY_KIND,
+    RecordError,
+    json_depth_error,
+    json_too_deep,
+)
 from evidence.ingest.source import RawLine
 
 FORMATS = ("native", "csv", "litellm", "bedrock")
@@ -34,12 +40,18 @@ class HeaderError(Exception):
         self.message = message
 
 
-Record = tuple[int, dict[str, Any] | RecordError, bytes | None]
+# A record's line number, the record (or why its line is bad), and the line (for rejects).
+Record = tuple[int, dict[str, Any] | RecordError, RawLine | None]
 
 
 def _decode(raw: RawLine) -> str:
     if raw.too_long:
-        raise RecordError(None, "line is longer than the maximum line length")
+        long = raw.too_long
+        raise RecordError(
+            None,
+            f"line is {long.length:,} bytes long, longer than the maximum line length of "
+            f"{long.limit:,} bytes (PACTA_INGEST_MAX_LINE_BYTES)",
+        )
     try:
         return raw.data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -53,9 +65,13 @@ def _json_object(raw: RawLine) -> dict[str, Any] | None:
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
+        if json_depth_error(exc):
+            raise RecordError(None, DEPTH_MESSAGE) from None
         raise RecordError(None, f"not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise RecordError(None, "each line must be one JSON object")
+    if json_too_deep(value):
+        raise RecordError(None, DEPTH_MESSAGE)
     return value
 
 
@@ -65,23 +81,23 @@ def _ndjson(lines: Iterator[RawLine], adapt) -> Iterator[Record]:
             value = _json_object(raw)
             if value is None:
                 continue  # blank lines carry nothing and are not errors
-            yield raw.number, adapt(value), raw.data
+            yield raw.number, adapt(value), raw
         except RecordError as exc:
-            yield raw.number, exc, raw.data
+            yield raw.number, exc, raw
 
 
 def _csv(lines: Iterator[RawLine], kind: str) -> Iterator[Record]:
     allowed = FIELDS_BY_KIND[kind]
     decode_errors: list[Record] = []
-    state = {"line": 0, "data": b""}
+    state: dict[str, Any] = {"line": 0, "raw": None}
 
     def text_lines() -> Iterator[str]:
         for raw in lines:
-            state["line"], state["data"] = raw.number, raw.data
+            state["line"], state["raw"] = raw.number, raw
             try:
                 yield _decode(raw) + "\n"
             except RecordError as exc:
-                decode_errors.append((raw.number, exc, raw.data))
+                decode_errors.append((raw.number, exc, raw))
                 yield "\n"
 
     reader = csv.reader(text_lines(), strict=True)
@@ -103,22 +119,22 @@ def _csv(lines: Iterator[RawLine], kind: str) -> Iterator[Record]:
         except StopIteration:
             break
         except csv.Error as exc:
-            yield state["line"], RecordError(None, f"not valid CSV: {exc}"), state["data"]
+            yield state["line"], RecordError(None, f"not valid CSV: {exc}"), state["raw"]
             continue
         while decode_errors:
             yield decode_errors.pop(0)
         if not cells:
             continue
-        line, data = state["line"], state["data"]
+        line, raw = state["line"], state["raw"]
         if len(cells) != len(header):
             message = f"has {len(cells)} cells where the header names {len(header)} columns"
-            yield line, RecordError(None, message), data
+            yield line, RecordError(None, message), raw
             continue
         record = {n: cell for n, cell in zip(header, cells, strict=True) if cell != ""}
         for name in CSV_INTEGER_COLUMNS.intersection(record):
             if _INTEGER.fullmatch(record[name].strip()):
                 record[name] = int(record[name])
-        yield line, record, data
+        yield line, record, raw
     while decode_errors:
         yield decode_errors.pop(0)
 

@@ -66,11 +66,13 @@ def _accounts_ensure(account_ids: set[str]) -> None:
 class UsageLoader:
     """Streams blocks of usage rows into the usage table; see the module docstring.
 
-    A chunk (one savepoint) closes once it holds `chunk_rows` rows.
+    A chunk (one savepoint) closes once it holds `chunk_rows` rows or `chunk_bytes` bytes
+    of COPY text: its blocks are held until then, to be redone if the chunk collides.
     """
 
-    def __init__(self, *, batch: IngestBatch, chunk_rows: int) -> None:
+    def __init__(self, *, batch: IngestBatch, chunk_rows: int, chunk_bytes: int) -> None:
         self.chunk_rows = chunk_rows
+        self.chunk_bytes = chunk_bytes
         self.batch_id = batch.pk
         self.digest = RowDigest()
         self.accepted = 0
@@ -79,6 +81,7 @@ class UsageLoader:
         self._cursor = connection.cursor()
         self._chunk: list[UsageBlock] = []
         self._chunk_rows = 0
+        self._chunk_bytes = 0
         self._chunk_accounts: set[str] = set()
         self._chunk_keys: dict[str, tuple[str, str]] = {}
         self._ensured_accounts: set[str] = set()
@@ -93,6 +96,7 @@ class UsageLoader:
             return
         self._chunk.append(block)
         self._chunk_rows += block.rows
+        self._chunk_bytes += len(block.copy_data)
         self._chunk_accounts |= block.accounts - self._ensured_accounts
         for key, first in block.keys.items():
             if key not in self._ensured_keys and key not in self._chunk_keys:
@@ -101,7 +105,7 @@ class UsageLoader:
             if self._copy is None:
                 self._copy_open()
             self._copy.write(block.copy_data)
-        if self._chunk_rows >= self.chunk_rows:
+        if self._chunk_rows >= self.chunk_rows or self._chunk_bytes >= self.chunk_bytes:
             self._chunk_close()
 
     def finish(self) -> None:
@@ -139,6 +143,7 @@ class UsageLoader:
         self._references_ensure()
         self._chunk = []
         self._chunk_rows = 0
+        self._chunk_bytes = 0
 
     def _chunk_stage(self) -> None:
         cursor = self._cursor

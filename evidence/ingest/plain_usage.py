@@ -123,7 +123,10 @@ def plain_usage_row(line: bytes, *, full_prompts: bool) -> tuple[list[str], str]
     if params is None:
         params_json = "{}"
     elif type(params) is dict:
-        params_json = params_canonical(params)
+        try:
+            params_json = params_canonical(params)
+        except orjson.JSONEncodeError:
+            return None  # nested deeper than orjson writes: the full validator says so
         if params_json not in _PARAMS_CHECKED:
             try:
                 check_json_storable(params, "params")

@@ -31,12 +31,25 @@ from evidence.custody.canonical import (
 INT32_MAX = 2**31 - 1
 EXCERPT_CHARS = 200
 HEX64 = re.compile(r"[0-9a-f]{64}")
+# A line nested deeper than this is rejected: no record of any kind needs more (request
+# parameters and adapted log bodies nest a few levels), and walking deeper structures is
+# what exhausts parsers and the stack (a line 1,000 deep used to crash the whole ingest).
+MAX_JSON_DEPTH = 64
+DEPTH_MESSAGE = f"nested deeper than {MAX_JSON_DEPTH} levels"
+# How much of a field name or message quoting the line an error keeps: the line itself is
+# kept (its first bytes, length and hash) in the rejects file.
+FIELD_CHARS = 200
+MESSAGE_CHARS = 1000
 
 
 class RecordError(ValueError):
     """A record that cannot be accepted: which field, and why."""
 
     def __init__(self, field: str | None, message: str) -> None:
+        if field is not None and len(field) > FIELD_CHARS:
+            field = field[:FIELD_CHARS] + "..."
+        if len(message) > MESSAGE_CHARS:
+            message = message[:MESSAGE_CHARS] + "..."
         super().__init__(message)
         self.field = field
         self.message = message
@@ -190,12 +203,32 @@ def _bool(record: dict, name: str) -> bool:
     raise RecordError(name, f"must be true or false, got {value!r}"[:200])
 
 
-def check_json_storable(value: Any, path: str) -> None:
+def json_too_deep(value: Any, depth: int = 1) -> bool:
+    """Whether a parsed JSON value, itself at `depth`, nests deeper than `MAX_JSON_DEPTH`.
+    Walked with a list, not by recursion, so no depth can exhaust the stack."""
+    stack = [(value, depth)]
+    while stack:
+        item, level = stack.pop()
+        kind = type(item)
+        if kind is not dict and kind is not list:
+            continue
+        if level > MAX_JSON_DEPTH:
+            return True
+        stack.extend((child, level + 1) for child in (item.values() if kind is dict else item))
+    return False
+
+
+def check_json_storable(value: Any, path: str, depth: int = 2) -> None:
     """A JSON value must survive a round trip through jsonb unchanged (the row hash):
     numbers within range, and no NUL character in a key or a string, which jsonb refuses
-    (it would abort the whole load instead of rejecting the line)."""
+    (it would abort the whole load instead of rejecting the line); and, at `depth` in its
+    line (a field of the line's object is at 2), nest no deeper than `MAX_JSON_DEPTH`."""
+    if depth > MAX_JSON_DEPTH:
+        raise RecordError(path.partition(".")[0], DEPTH_MESSAGE)  # the field, not 64 indexes
     is_dict = type(value) is dict
-    items = value.items() if is_dict else ((path, v) for v in value)
+    # A list's items are named by their index: naming them by the list's path doubled the
+    # path at every level, and a line of nested lists grew it past any memory.
+    items = value.items() if is_dict else enumerate(value)
     for key, item in items:
         if is_dict and "\x00" in key:
             raise RecordError(f"{path}.{key!r}", "key contains a NUL character")
@@ -213,7 +246,7 @@ def check_json_storable(value: Any, path: str) -> None:
             if abs(item) >= 2**53:
                 raise RecordError(f"{path}.{key}", f"number out of range: {item!r}")
         elif kind is dict or kind is list:
-            check_json_storable(item, f"{path}.{key}")
+            check_json_storable(item, f"{path}.{key}", depth + 1)
 
 
 def _params(record: dict) -> dict:
@@ -226,11 +259,19 @@ def _params(record: dict) -> dict:
         try:
             value = orjson.loads(value)
         except orjson.JSONDecodeError as exc:
+            if json_depth_error(exc):
+                raise RecordError("params", DEPTH_MESSAGE) from None
             raise RecordError("params", f"is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise RecordError("params", "must be a JSON object")
     check_json_storable(value, "params")
     return value
+
+
+def json_depth_error(exc: Exception) -> bool:
+    """Whether orjson refused a value for its depth (past 1,024 levels, far past ours).
+    Its wording is pinned by a test, so an upgrade that changes it is noticed."""
+    return "depth" in str(exc) or "ecursion" in str(exc)
 
 
 # --- prompts ------------------------------------------------------------------------------

@@ -4,11 +4,16 @@ Everything a file adds is written in one transaction with its IngestBatch and le
 entry: a crash half-way leaves nothing behind. In default mode valid lines are committed
 and rejected lines are kept, with their reasons, as an evidence file of the batch; in
 strict mode one bad line refuses the whole file, and only the refusal is recorded.
+
+What one file may cost is bounded (`IngestTuning`): blocks by lines and bytes, a rejected
+line kept as its first bytes with its length and hash, a compressed file refused once it
+expands past its caps.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -25,7 +30,7 @@ from evidence.custody.ledger import Actor, actor_label
 from evidence.ingest.formats import FORMATS, USAGE_ONLY_FORMATS, HeaderError, records
 from evidence.ingest.loaders import LOADERS
 from evidence.ingest.records import VALIDATORS, RecordError
-from evidence.ingest.source import RawSource, SourceError
+from evidence.ingest.source import KeptLine, RawSource, SourceError
 from evidence.ingest.tuning import DEFAULT_TUNING, IngestTuning
 from evidence.ingest.usage_blocks import (
     UsageBlockPipeline,
@@ -88,28 +93,74 @@ class IngestResult:
 
 
 class _Rejects:
-    """Every rejected line, with its reason, spooled to disk (kept as evidence later)."""
+    """Every rejected line, with its reason, spooled to disk (kept as evidence later).
 
-    def __init__(self) -> None:
+    One JSON object a line (the README's Ingest section documents it): `line`, `field`,
+    `message`, and for a line of the file its `length` and `sha256` (of its bytes as
+    received, without the line ending) and its first bytes as `raw` (UTF-8 text) or
+    `raw_base64`, with `truncated` true when those are not the whole line.
+
+    Past `max_bytes` of it the file is refused whole: tiny bad lines cost more evidence
+    than they hold, and a file that is mostly bad is not one to take in part.
+    """
+
+    def __init__(self, *, file_name: str, max_bytes: int) -> None:
         self.file = tempfile.TemporaryFile(prefix="pacta-rejects-")  # noqa: SIM115 - closed by ingest_file
+        self.file_name = file_name
+        self.max_bytes = max_bytes
+        self.written = 0
         self.shown: list[dict[str, Any]] = []
         self.total = 0
         self.lines = 0
 
-    def add(self, line: int, field_name: str | None, message: str, raw: bytes | None) -> None:
+    def add(self, line: int, field_name: str | None, message: str, kept: KeptLine | None) -> None:
         error = {"line": line, "field": field_name, "message": message}
         self.total += 1
-        if raw is not None:
+        if kept is not None:
             self.lines += 1
         if len(self.shown) < ERRORS_SHOWN:
             self.shown.append(error)
         entry: dict[str, Any] = dict(error)
-        if raw is not None:
-            try:
-                entry["raw"] = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                entry["raw_base64"] = base64.b64encode(raw).decode("ascii")
-        self.file.write(orjson.dumps(entry) + b"\n")
+        if kept is not None:
+            entry.update(_kept_entry(kept))
+        self._write(entry)
+        if self.written > self.max_bytes:
+            raise SourceError(
+                f"{self.file_name} was refused: its rejected lines passed {self.max_bytes:,} "
+                f"bytes of evidence at line {line} (IngestTuning.max_rejects_bytes); a file "
+                "this bad is not taken in part",
+                line=line,
+                refuses_file=True,
+            )
+
+    def file_error(self, line: int, message: str) -> None:
+        """Why the file as a whole stopped: shown however many lines were rejected before,
+        and written whatever the rejects file holds already."""
+        error = {"line": line, "field": "file", "message": message}
+        self.shown.append(error)
+        self.total += 1
+        self._write(error)
+
+    def _write(self, entry: dict[str, Any]) -> None:
+        data = orjson.dumps(entry) + b"\n"
+        self.written += len(data)
+        self.file.write(data)
+
+
+def _kept_entry(kept: KeptLine) -> dict[str, Any]:
+    """A rejected line in the rejects file: its figures and its first bytes."""
+    entry: dict[str, Any] = {"length": kept.length, "sha256": kept.sha256}
+    prefix, truncated = kept.prefix, len(kept.prefix) < kept.length
+    try:
+        entry["raw"] = prefix.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if truncated and exc.reason == "unexpected end of data":
+            # The first bytes end inside a character: keep the whole ones before it.
+            entry["raw"] = prefix[: exc.start].decode("utf-8")
+        else:
+            entry["raw_base64"] = base64.b64encode(prefix).decode("ascii")
+    entry["truncated"] = truncated
+    return entry
 
 
 class _Refused(Exception):
@@ -130,7 +181,8 @@ def ingest_file(
 ) -> IngestResult:
     """Ingest one file of `kind` in format `fmt`; see the module docstring for the modes.
 
-    `tuning` sets buffer, block and chunk sizes; it never changes what is stored.
+    `tuning` sets buffer, block and chunk sizes, which never change what is stored, and
+    the caps that bound what one file may cost.
     """
     if kind not in KINDS:
         raise IngestUsageError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
@@ -141,14 +193,17 @@ def ingest_file(
     path = Path(path)
     file_name = file_name or path.name
     result = IngestResult(kind=kind, format=fmt, file=file_name)
-    rejects = _Rejects()
     label, _ = actor_label(actor)
     collector = actor if getattr(actor, "is_authenticated", False) else None
     started_at = timezone.now()
+    if tuning.max_expanded_bytes is None:
+        tuning = dataclasses.replace(
+            tuning, max_expanded_bytes=settings.PACTA_INGEST_MAX_EXPANDED_BYTES
+        )
+    keep = tuning.reject_prefix_bytes
+    rejects = _Rejects(file_name=file_name, max_bytes=tuning.max_rejects_bytes)
     raw = RawSource(
-        path,
-        max_line_bytes=settings.PACTA_INGEST_MAX_LINE_BYTES,
-        read_buffer=tuning.read_buffer,
+        path, name=file_name, max_line_bytes=settings.PACTA_INGEST_MAX_LINE_BYTES, tuning=tuning
     )
     full_prompts = settings.PACTA_STORE_FULL_PROMPTS
     # CSV quoting spans lines, so CSV is parsed in order; small files are not worth a fork.
@@ -156,6 +211,7 @@ def ingest_file(
     pipeline = UsageBlockPipeline(
         workers=ingest_workers(settings.PACTA_INGEST_WORKERS) if parallel else 0,
         block_lines=tuning.block_lines,
+        block_bytes=tuning.block_bytes,
         slot_bytes=tuning.slot_bytes,
     )
     try:
@@ -172,8 +228,14 @@ def ingest_file(
                 started_at=started_at,
                 status=IngestBatch.Status.COMMITTED,
             )
-            chunk_rows = tuning.usage_chunk_rows if kind == "usage" else tuning.record_chunk_rows
-            loader = LOADERS[kind](batch=batch, chunk_rows=chunk_rows)
+            if kind == "usage":
+                loader = LOADERS[kind](
+                    batch=batch,
+                    chunk_rows=tuning.usage_chunk_rows,
+                    chunk_bytes=tuning.usage_chunk_bytes,
+                )
+            else:
+                loader = LOADERS[kind](batch=batch, chunk_rows=tuning.record_chunk_rows)
             file_refused = False
             try:
                 if kind == "usage":
@@ -183,32 +245,38 @@ def ingest_file(
                             batch_id=batch.pk,
                             full_prompts=full_prompts,
                             block_lines=tuning.block_lines,
+                            block_bytes=tuning.block_bytes,
+                            keep_bytes=keep,
                         )
                     else:  # NDJSON: by worker processes, or in this one for small files
                         blocks = pipeline.blocks(
-                            raw, fmt=fmt, batch_id=batch.pk, full_prompts=full_prompts
+                            raw,
+                            fmt=fmt,
+                            batch_id=batch.pk,
+                            full_prompts=full_prompts,
+                            keep_bytes=keep,
                         )
                     for block in blocks:
-                        for number, field_name, message, line_bytes in block.errors:
-                            rejects.add(number, field_name, message, line_bytes)
+                        for number, field_name, message, kept in block.errors:
+                            rejects.add(number, field_name, message, kept)
                         loader.add_block(block)
                         if progress is not None:
                             progress(raw.size)
                 else:
                     validate = VALIDATORS[kind]
-                    for number, record, line_bytes in records(raw.lines(), kind=kind, fmt=fmt):
+                    for number, record, line in records(raw.lines(), kind=kind, fmt=fmt):
                         if isinstance(record, RecordError):
-                            rejects.add(number, record.field, record.message, line_bytes)
+                            rejects.add(number, record.field, record.message, _kept(line, keep))
                             continue
                         try:
                             loader.add(validate(record))
                         except RecordError as exc:
-                            rejects.add(number, exc.field, exc.message, line_bytes)
+                            rejects.add(number, exc.field, exc.message, _kept(line, keep))
             except SourceError as exc:
-                rejects.add(exc.line, "file", str(exc), None)
-                # An empty file adds nothing; a truncated one adds its valid lines (default
-                # mode), with the truncation reported.
-                file_refused = exc.line == 0
+                rejects.file_error(exc.line, str(exc))
+                # An empty file or a decompression bomb adds nothing; a truncated one adds
+                # its valid lines (default mode), with the truncation reported.
+                file_refused = exc.refuses_file
             except HeaderError as exc:
                 rejects.add(1, exc.field, exc.message, None)
                 file_refused = True
@@ -251,6 +319,10 @@ def ingest_file(
         raw.close()
         rejects.file.close()
     return result
+
+
+def _kept(line, keep: int) -> KeptLine | None:
+    return None if line is None else KeptLine.of(line, keep)
 
 
 def _batch_unsaved(**fields: Any) -> IngestBatch:

@@ -24,7 +24,7 @@ from typing import Any
 from evidence.ingest.formats import records
 from evidence.ingest.plain_usage import plain_usage_row
 from evidence.ingest.records import RecordError, usage_record
-from evidence.ingest.source import FileSpan, LineBlock, RawSource, SourceError
+from evidence.ingest.source import FileSpan, KeptLine, LineBlock, RawLine, RawSource, SourceError
 
 NULL = "\\N"
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -38,17 +38,19 @@ class UsageBlock:
     hash_lines: bytes = b""
     accounts: set[str] = field(default_factory=set)
     keys: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (account, ts)
-    errors: list[tuple[int, str | None, str, bytes | None]] = field(default_factory=list)
+    # (line, field, message, what is kept of the line): never a whole line, however long.
+    errors: list[tuple[int, str | None, str, KeptLine | None]] = field(default_factory=list)
     # (slot, size) while the COPY text waits in a shared slot (see `_block_in_slot`)
     slot: tuple[int, int] | None = None
 
 
 class _BlockBuilder:
-    """Collects a block's rows in file order."""
+    """Collects a block's rows in file order; of a rejected line it keeps `keep_bytes`."""
 
-    def __init__(self, batch_id: int) -> None:
+    def __init__(self, batch_id: int, keep_bytes: int) -> None:
         self.block = UsageBlock()
         self.batch = str(batch_id)
+        self.keep_bytes = keep_bytes
         self.lines: list[str] = []
         self.hashes: list[str] = []
 
@@ -59,10 +61,11 @@ class _BlockBuilder:
         if key and key not in self.block.keys:
             self.block.keys[key] = (account_id, ts_iso)
 
-    def error(self, number: int, field_name: str | None, message: str, raw: bytes | None) -> None:
-        self.block.errors.append((number, field_name, message, raw))
+    def error(self, number: int, field_name: str | None, message: str, raw: RawLine | None) -> None:
+        kept = None if raw is None else KeptLine.of(raw, self.keep_bytes)
+        self.block.errors.append((number, field_name, message, kept))
 
-    def add_record(self, number: int, record: Any, raw: bytes | None, full_prompts: bool) -> None:
+    def add_record(self, number: int, record: Any, raw: RawLine | None, full_prompts: bool) -> None:
         """A record through the full validator: stored, or rejected with its reason."""
         if isinstance(record, RecordError):
             self.error(number, record.field, record.message, raw)
@@ -122,22 +125,27 @@ def usage_copy_line(row: dict[str, Any], batch_id: int | str) -> str:
 
 
 def usage_block_from_records(
-    items: Iterable[tuple[int, Any, bytes | None]], *, batch_id: int, full_prompts: bool
+    items: Iterable[tuple[int, Any, RawLine | None]],
+    *,
+    batch_id: int,
+    full_prompts: bool,
+    keep_bytes: int,
 ) -> UsageBlock:
     """Validate records (or carry their format errors) into one block."""
-    builder = _BlockBuilder(batch_id)
+    builder = _BlockBuilder(batch_id, keep_bytes)
     for number, record, raw in items:
         builder.add_record(number, record, raw, full_prompts)
     return builder.finish()
 
 
 def usage_block_from_lines(
-    lines: LineBlock | FileSpan, fmt: str, batch_id: int, full_prompts: bool
+    lines: LineBlock | FileSpan, fmt: str, batch_id: int, full_prompts: bool, keep_bytes: int
 ) -> UsageBlock:
     """Parse raw NDJSON lines of format `fmt` into a block (runs in a worker process).
 
     Native lines that are plainly valid take the short path (`plain_usage_row`); every
     other line, and every line of an adapted format, goes through the full validator.
+    Of a rejected line the block keeps `keep_bytes` and its length and hash.
     """
     if isinstance(lines, FileSpan):
         lines = lines.load()
@@ -146,15 +154,16 @@ def usage_block_from_lines(
             records(lines.lines(), kind="usage", fmt=fmt),
             batch_id=batch_id,
             full_prompts=full_prompts,
+            keep_bytes=keep_bytes,
         )
-    builder = _BlockBuilder(batch_id)
+    builder = _BlockBuilder(batch_id, keep_bytes)
     batch, copy_lines, hashes = builder.batch, builder.lines, builder.hashes
     accounts, keys = builder.block.accounts, builder.block.keys
     for raw in lines.lines():
         row = None if raw.too_long else plain_usage_row(raw.data, full_prompts=full_prompts)
         if row is None:
-            for number, record, data in records(iter((raw,)), kind="usage", fmt=fmt):
-                builder.add_record(number, record, data, full_prompts)
+            for number, record, line in records(iter((raw,)), kind="usage", fmt=fmt):
+                builder.add_record(number, record, line, full_prompts)
             continue
         parts, row_hash = row
         account_id, key = parts[2], parts[3]
@@ -185,27 +194,34 @@ def usage_copy_line_from_parts(parts: list[str], batch: str, row_hash: str, *, e
 
 
 def usage_blocks_from_records(
-    items: Iterator[tuple[int, Any, bytes | None]],
+    items: Iterator[tuple[int, Any, RawLine | None]],
     *,
     batch_id: int,
     full_prompts: bool,
     block_lines: int,
+    block_bytes: int,
+    keep_bytes: int,
 ) -> Iterator[UsageBlock]:
     """Blocks from already-parsed records (CSV, whose quoting spans lines), in process."""
-    for chunk in _blocks_of(items, block_lines):
-        yield usage_block_from_records(chunk, batch_id=batch_id, full_prompts=full_prompts)
+    for chunk in _blocks_of(items, block_lines, block_bytes):
+        yield usage_block_from_records(
+            chunk, batch_id=batch_id, full_prompts=full_prompts, keep_bytes=keep_bytes
+        )
 
 
-def _blocks_of(items: Iterator, block_lines: int) -> Iterator[list]:
-    """Lists of `block_lines` items; if the source fails, the items read before it come first."""
+def _blocks_of(items: Iterator, block_lines: int, block_bytes: int) -> Iterator[list]:
+    """Lists of up to `block_lines` items, ending once their lines reach `block_bytes`; if
+    the source fails, the items read before it come first."""
     chunk: list = []
+    held = 0
     failure: SourceError | None = None
     try:
         for item in items:
             chunk.append(item)
-            if len(chunk) >= block_lines:
+            held += 0 if item[2] is None else len(item[2].data) + 1
+            if len(chunk) >= block_lines or held >= block_bytes:
                 yield chunk
-                chunk = []
+                chunk, held = [], 0
     except SourceError as exc:
         failure = exc
     if chunk:
@@ -253,13 +269,17 @@ class UsageBlockPipeline:
 
     At most a few blocks per worker are in flight, so memory stays bounded however large
     the file. Create it before opening a COPY: the pool forks, and a fork should not copy a
-    live COPY writer thread. A block holds `block_lines` lines; `slot_bytes` is the shared
-    memory for each block in flight.
+    live COPY writer thread. A block holds up to `block_lines` lines and `block_bytes`
+    bytes (`RawSource.line_blocks`); `slot_bytes` is the shared memory for each block in
+    flight.
     """
 
-    def __init__(self, *, workers: int, block_lines: int, slot_bytes: int) -> None:
+    def __init__(
+        self, *, workers: int, block_lines: int, block_bytes: int, slot_bytes: int
+    ) -> None:
         self.workers = workers
         self.block_lines = block_lines
+        self.block_bytes = block_bytes
         self.slot_bytes = slot_bytes
         self._pool = None
         self._shared: mmap.mmap | None = None
@@ -274,10 +294,12 @@ class UsageBlockPipeline:
             )
 
     def blocks(
-        self, source: RawSource, *, fmt: str, batch_id: int, full_prompts: bool
+        self, source: RawSource, *, fmt: str, batch_id: int, full_prompts: bool, keep_bytes: int
     ) -> Iterator[UsageBlock]:
-        args = (fmt, batch_id, full_prompts)
-        line_blocks = source.line_blocks(self.block_lines, spans=self._pool is not None)
+        args = (fmt, batch_id, full_prompts, keep_bytes)
+        line_blocks = source.line_blocks(
+            self.block_lines, self.block_bytes, spans=self._pool is not None
+        )
         if self._pool is None:
             for lines in line_blocks:
                 yield usage_block_from_lines(lines, *args)

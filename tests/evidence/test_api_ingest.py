@@ -244,6 +244,63 @@ def test_an_unusable_csv_header_is_422(ingest_client):
     assert_error(response, 422)
 
 
+def _deep_line(depth: int) -> bytes:
+    head = json.dumps(usage_event(7, bare=True))[:-1].encode()
+    return head + b', "params": {"deep": ' + b"[" * depth + b"]" * depth + b"}}\n"
+
+
+def test_a_line_nested_too_deep_is_rejected_by_number_and_the_rest_kept(ingest_client):
+    """It answered an HTML 500 (a RecursionError) and stored none of the file."""
+    body = ndjson_bytes([usage_event(1, bare=True)]) + _deep_line(1_000)
+    body += ndjson_bytes([usage_event(3, bare=True)])
+    response = post(ingest_client, body)
+    assert response.status_code == 201, response.content
+    result = response.json()
+    assert (result["accepted"], result["rejected"]) == (2, 1)
+    assert result["errors"] == [
+        {"line": 2, "field": None, "message": "nested deeper than 64 levels"}
+    ]
+    error = assert_error(post(ingest_client, body, url=INGEST_USAGE + "?strict=1"), 422)
+    assert "line 2: nested deeper than 64 levels" in error["message"]
+
+
+def test_a_gzip_bomb_is_422_naming_the_file_and_the_limit(ingest_client):
+    bomb = io.BytesIO()
+    with gzip.GzipFile(fileobj=bomb, mode="wb", compresslevel=9) as out:
+        for _ in range(32):
+            out.write(b"\0" * 1024 * 1024)
+    response = post(
+        ingest_client,
+        bomb.getvalue(),
+        content_type="application/gzip",
+        HTTP_X_PACTA_FILE_NAME="spend.ndjson.gz",
+    )
+    error = assert_error(response, 422)
+    assert error["code"] == "ingest_refused"
+    assert "spend.ndjson.gz was refused" in error["message"]
+    assert "200 times the compressed size" in error["message"]
+    result = response.json()["result"]
+    assert (result["status"], result["accepted"]) == ("rejected", 0)
+    batch = IngestBatch.objects.get(pk=result["batch"])
+    assert batch.raw_sha256 == hashlib.sha256(bomb.getvalue()).hexdigest()
+    assert not UsageEvent.objects.exists()
+
+
+def test_an_unexpected_failure_is_a_json_500_with_a_logged_incident(
+    ingest_client, monkeypatch, caplog
+):
+    def broken(**kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("evidence.api.ingest.ingest_file", broken)
+    response = post(ingest_client, ndjson_bytes([usage_event(1, bare=True)]))
+    error = assert_error(response, 500)
+    assert error["code"] == "internal_error"
+    incident = re.search(r"incident ([0-9a-f]{16})", error["message"]).group(1)
+    [record] = [r for r in caplog.records if incident in r.getMessage()]
+    assert record.levelname == "ERROR" and record.exc_info[0] is OSError
+
+
 def test_a_body_over_the_limit_is_413(ingest_client, settings):
     settings.PACTA_INGEST_MAX_UPLOAD_BYTES = 100
     error = assert_error(

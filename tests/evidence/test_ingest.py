@@ -250,18 +250,40 @@ def test_each_bad_line_is_named_and_kept_as_evidence(tmp_path, line, field, mess
     assert IngestBatch.objects.get(pk=result.batch).rejects_file_id == rejects.pk
 
 
-def test_over_long_line_is_rejected_without_reading_it_whole(tmp_path, settings):
+@pytest.mark.parametrize("gz", [False, True])
+def test_over_long_line_is_rejected_by_its_length_and_kept_by_its_start_and_hash(
+    tmp_path, settings, gz
+):
+    """The line is measured and hashed as it streams past, never held whole, and the
+    rejects file keeps its first bytes: the length and hash tie them to the file."""
     settings.PACTA_INGEST_MAX_LINE_BYTES = 1000
-    path = tmp_path / "u.ndjson"
-    long_line = json.dumps(usage_event(9, prompt="y" * 5000))
-    path.write_text(
-        "\n".join([json.dumps(usage_event(1)), long_line, json.dumps(usage_event(2))]) + "\n"
-    )
-    result = ingest("usage", path)
+    long_line = json.dumps(usage_event(9, prompt="y" * 50_000)).encode()
+    lines = [json.dumps(usage_event(1)).encode(), long_line, json.dumps(usage_event(2)).encode()]
+    data = b"\r\n".join(lines) + b"\r\n"
+    path = tmp_path / ("u.ndjson.gz" if gz else "u.ndjson")
+    path.write_bytes(gzip.compress(data) if gz else data)
+    tuning = IngestTuning(read_buffer=4096, reject_prefix_bytes=300)  # the line spans reads
+    result = ingest("usage", path, tuning=tuning)
     assert result.accepted == 2
     assert result.errors == [
-        {"line": 2, "field": None, "message": "line is longer than the maximum line length"}
+        {
+            "line": 2,
+            "field": None,
+            "message": f"line is {len(long_line):,} bytes long, longer than the maximum line "
+            "length of 1,000 bytes (PACTA_INGEST_MAX_LINE_BYTES)",
+        }
     ]
+    [kept] = rejected_lines(result)
+    assert kept["length"] == len(long_line)
+    assert kept["sha256"] == hashlib.sha256(long_line).hexdigest()
+    assert (kept["raw"], kept["truncated"]) == (long_line[:300].decode(), True)
+
+
+def rejected_lines(result) -> list[dict]:
+    """The rejects evidence file of a batch, one JSON object a line."""
+    rejects = EvidenceItem.objects.get(pk=result.rejects_file)
+    with rejects.file.open("rb") as fh:
+        return [json.loads(line) for line in fh.read().splitlines()]
 
 
 def test_truncated_gzip_keeps_the_valid_lines_and_says_so(tmp_path):
@@ -847,6 +869,8 @@ def test_a_plain_file_is_cut_into_the_same_blocks_by_buffer_as_by_line(tmp_path)
     for case in range(600):
         # Small buffers, so many lines cross a buffer boundary, some longer than a buffer.
         buffer, limit = rnd.choice([(64, 20), (7, 20), (16, 100)])
+        max_bytes = rnd.choice([1, 30, 130, 10_000])  # blocks cut by bytes or by lines
+        tuning = IngestTuning(read_buffer=buffer, reject_prefix_bytes=rnd.choice([3, 200]))
         lines = []
         for _ in range(rnd.randint(0, 40)):
             length = rnd.choice([0, 1, 5, 19, 20, 21, 22, 63, 64, 65, 130, 300])
@@ -859,11 +883,11 @@ def test_a_plain_file_is_cut_into_the_same_blocks_by_buffer_as_by_line(tmp_path)
         path.write_bytes(data)
         results = []
         for way in ("buffer", "spans", "line"):
-            raw = source.RawSource(path, max_line_bytes=limit, read_buffer=buffer)
+            raw = source.RawSource(path, max_line_bytes=limit, tuning=tuning)
             blocks = (
-                raw._line_blocks_by_line(7)
+                raw._line_blocks_by_line(7, max_bytes)
                 if way == "line"
-                else raw._line_blocks_by_buffer(7, spans=way == "spans")
+                else raw._line_blocks_by_buffer(7, max_bytes, spans=way == "spans")
             )
             try:
                 # A span is read from the file by the worker: what it loads must be the block.
@@ -874,3 +898,10 @@ def test_a_plain_file_is_cut_into_the_same_blocks_by_buffer_as_by_line(tmp_path)
             results[-1] += (raw.lines_read,)
             raw.finish()
         assert results[0] == results[1] == results[2], data
+        received = data.split(b"\n")
+        for _, block, too_long in results[0][0]:
+            held = block.count(b"\n")
+            assert held <= 7 and (len(block) <= max_bytes or held == 1)
+            for number, long in too_long.items():  # measured as it streamed past
+                line = received[number - 1].rstrip(b"\r")
+                assert (long.length, long.sha256) == (len(line), hashlib.sha256(line).hexdigest())
