@@ -36,12 +36,15 @@ def account_detail(request: HttpRequest, account_id: str) -> HttpResponse:
     account = account_profile(user=request.user, account_id=account_id)
     cases = case_list(user=request.user).filter(case_accounts__account=account).distinct()
     assents = account.assents.select_related("terms_version__document").order_by("accepted_at")
+    # Newest first: the profile above is the first row; each earlier one stays on record.
+    versions = account.versions.select_related("batch").order_by("-version")
     return render(
         request,
         "record/account_detail.html",
         {
             "account": account,
             "assents": assents,
+            "versions": versions,
             "daily": account_usage_daily(account=account),
             "totals": account_usage_totals(account=account),
             "cases": cases,

@@ -47,6 +47,7 @@ from casework.reports.signing import SigningError, report_sign, signer_subject
 from casework.reports.snapshot import Snapshot
 from evidence.custody import events
 from evidence.custody.canonical import canonical_json, json_native, sha256_hex
+from evidence.custody.verification import verification_latest
 from evidence.services import evidence_item_keep
 
 logger = logging.getLogger(__name__)
@@ -158,12 +159,20 @@ def _build(job: ReportJob, workdir: Path, stages: Stages) -> None:
     stages.enter("Reading the frozen case", 5)
     snapshot = report_job_snapshot(job=job)
     verification = snapshot.data["verification"]
-    if verification is not None and not verification["ok"]:
-        raise ReportError(
-            f"the record failed verification run {verification['id']} "
-            f"({verification['failures_total']} failures): a report cannot certify it; "
-            "investigate, verify again, then request the report"
-        )
+    # The run frozen with the snapshot, and any run since: a forgery found after the
+    # request must not be signed into the report either.
+    runs = []
+    if verification is not None:
+        runs.append((verification["id"], verification["ok"], verification["failures_total"]))
+    latest = verification_latest()
+    if latest is not None:
+        runs.append((latest.pk, latest.ok, latest.failures_total))
+    for run_id, ok, total in runs:
+        if not ok:
+            raise ReportError(
+                f"the record failed verification run {run_id} ({total} failures): a report "
+                "cannot certify it; investigate, verify again, then request the report"
+            )
 
     stages.enter("Applying the edition's redactions", 10)
     redactor = Redactor(job.edition)

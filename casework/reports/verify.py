@@ -1,10 +1,11 @@
 """`report_verify`: is this PDF the report Pacta signed, with the exhibits it recorded?
 
-Three things are checked, each named in the result: the signature (intact, chaining to a
+Four things are checked, each named in the result: the signature (intact, chaining to a
 trusted root, covering every byte of the file), every attachment against the manifest
-embedded beside it (nothing missing, nothing added, each SHA-256 equal), and the manifest
+embedded beside it (nothing missing, nothing added, each SHA-256 equal), the manifest
 against the ledger (the certified ledger entry still has its hash, the chain up to it
-recomputes, each exhibit and the PDF itself were recorded when the report was stored).
+recomputes, each exhibit and the PDF itself were recorded when the report was stored), and
+the record itself against the ledger, now (what `verify_evidence` checks).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from casework.reports.signing import signature_validate, trust_roots
 from evidence.custody.ledger import ledger_verify
+from evidence.custody.verification import record_check
 from evidence.models import LedgerEntry
 
 CHUNK = 4 * 1024 * 1024
@@ -150,6 +152,8 @@ def report_verify(path: Path, *, trust_roots: list[str] | None = None) -> dict[s
         check("manifest against the ledger", False, "no manifest to check")
     else:
         check("manifest against the ledger", ledger["ok"], ledger["detail"])
+    record = _record_check()
+    check("record against the ledger", record["ok"], record["detail"])
     return {
         "ok": all(c["ok"] for c in checks),
         "path": str(path),
@@ -158,6 +162,39 @@ def report_verify(path: Path, *, trust_roots: list[str] | None = None) -> dict[s
         "signature": signature,
         "manifest": manifest,
         "attachments": attachments,
+        "record": {k: v for k, v in record.items() if k != "detail"},
+    }
+
+
+def _record_check() -> dict[str, Any]:
+    """The record the report certifies, verified now as `verify_evidence` verifies it.
+
+    A signed report is only as good as the record behind it: a row rewritten (with its
+    hashes) after the last verification run would otherwise ride into a report whose
+    signature, attachments and ledger entry all check. Nothing is recorded: checking a
+    report reads the record, it does not add to it.
+    """
+    result = record_check()
+    failures = result.failures
+    if result.ok:
+        detail = (
+            f"the ledger's {result.checked['ledger_entries']} entries recompute, and every "
+            "usage row, batch, account profile, assent record, Terms text and evidence file "
+            "matches the value the ledger recorded for it"
+        )
+    else:
+        named = "; ".join(f"{f['object']} {f['id']}: {f['reason']}" for f in failures.items[:5])
+        more = failures.total - min(5, len(failures.items))
+        detail = (
+            f"the record fails verification now ({failures.total} failures): the report "
+            f"certifies a record that no longer matches its ledger. {named}"
+            + (f"; and {more} more (run verify_evidence)" if more else "")
+        )
+    return {
+        "ok": result.ok,
+        "detail": detail,
+        "failures": failures.items[:20],
+        "failures_total": failures.total,
     }
 
 
@@ -176,10 +213,11 @@ def _ledger_checks(manifest: dict, attachments: dict, file_sha: str) -> dict[str
         elif entry != expected:
             problems.append(f"ledger entry {seq} now hashes to {entry}, not {expected}")
         chain = ledger_verify()
-        if not chain.ok and chain.failure and chain.failure["seq"] <= seq:
+        broken = [f for f in chain.failures if f["seq"] <= seq]
+        if broken:
             problems.append(
-                f"the ledger chain breaks at entry {chain.failure['seq']}: "
-                f"{chain.failure['reason']}"
+                f"the ledger chain breaks at entry {broken[0]['seq']}: {broken[0]['reason']}"
+                + (f" (and at {len(broken) - 1} more entries)" if len(broken) > 1 else "")
             )
     collected = set(
         LedgerEntry.objects.filter(

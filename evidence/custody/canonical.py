@@ -186,6 +186,14 @@ def rows_digest(row_hashes: Iterable[str]) -> str:
     return digest.hexdigest()
 
 
+def clauses_digest(clauses: Iterable[tuple[str, str]]) -> str:
+    """The digest of a Terms version's clauses: SHA-256 of the (path, text hash) pairs in
+    position order, as canonical JSON. The import's ledger entry records it, so each
+    clause's words are anchored where they were first recorded, not only beside the row."""
+    pairs = [[path, text_hash] for path, text_hash in clauses]
+    return sha256_hex(canonical_json(pairs).encode("utf-8"))
+
+
 def content_sha256(row: dict[str, Any], fields: tuple[str, ...]) -> str:
     """SHA-256 of a profile-like record (an account, an assent): the named fields as
     canonical JSON, times in UTC."""

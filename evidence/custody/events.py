@@ -15,7 +15,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from evidence.custody.canonical import utc_iso
+from evidence.custody.canonical import clauses_digest, utc_iso
 from evidence.custody.ledger import (
     Actor,
     LedgerVerification,
@@ -123,7 +123,9 @@ def batch_ingested(
 def terms_imported(
     *, actor: Actor, version: TermsVersion, batch: IngestBatch, clauses: int, unchanged: int
 ) -> LedgerEntry:
-    """A version of a Terms document was imported, split into clauses."""
+    """A version of a Terms document was imported, split into clauses; the entry anchors
+    the version's text (its hash) and every clause's (`clauses_digest`)."""
+    stored = version.clauses.order_by("position").values_list("path", "text_sha256")
     return ledger_append(
         actor=actor,
         action=Action.IMPORTED,
@@ -135,6 +137,7 @@ def terms_imported(
             "version": version.label,
             "effective": version.effective_date.isoformat(),
             "clauses": clauses,
+            "clauses_digest": clauses_digest(stored),
             "unchanged_clauses": unchanged,
             "batch": batch.pk,
             "file_name": batch.file_name,
@@ -193,14 +196,15 @@ def detection_finished(*, actor: Actor, run: DetectionRun) -> LedgerEntry:
 
 
 def ledger_checked(*, actor: Actor, result: LedgerVerification) -> LedgerEntry:
-    """The chain was recomputed up to the head it names."""
+    """The chain was recomputed up to the head it names; the first broken entries are
+    kept in the entry itself, all of them counted."""
     return ledger_append(
         actor=actor,
         action=Action.VERIFIED,
         object_type="ledger",
         object_id=result.head_seq,
         object_sha256=result.head_hash,
-        details=result.as_dict(),
+        details={**result.as_dict(), "failures": result.failures[:20]},
     )
 
 

@@ -2,7 +2,7 @@
 
 Each entry's hash covers its own fields and the previous entry's hash, so changing,
 removing or reordering any entry breaks the chain from that point on; `ledger_verify`
-recomputes it and names the first entry that no longer matches. The database refuses
+recomputes it and names every entry that no longer matches. The database refuses
 UPDATE and DELETE on the table (trigger from migration 0002), and appends are serialised
 with a PostgreSQL advisory lock so concurrent writers still form a single chain.
 """
@@ -142,15 +142,31 @@ def ledger_append_many(*, actor: Actor, entries: list[dict[str, Any]]) -> list[L
         return LedgerEntry.objects.bulk_create(rows, batch_size=2000)
 
 
+# Broken entries named in full, at most; the rest are counted (`failures_total`). A chain
+# rewritten from one point on breaks once per entry that follows, and a thousand names
+# are enough to show where and how.
+LEDGER_FAILURES_SHOWN = 1000
+
+
 @dataclass
 class LedgerVerification:
-    """The outcome of recomputing the chain; `failure` names the first entry that broke it."""
+    """The outcome of recomputing the chain: every entry that broke it, and its head.
+
+    `failure` is the first broken entry (the earliest point the chain can no longer be
+    trusted from); `failures` names each one, up to `LEDGER_FAILURES_SHOWN`, and
+    `failures_total` counts them all. `head_seq` and `head_hash` are the ledger's last entry.
+    """
 
     ok: bool
     entries_checked: int
     head_seq: int = 0
     head_hash: str = GENESIS_HASH
-    failure: dict[str, Any] | None = field(default=None)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+    failures_total: int = 0
+
+    @property
+    def failure(self) -> dict[str, Any] | None:
+        return self.failures[0] if self.failures else None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -159,62 +175,71 @@ class LedgerVerification:
             "head_seq": self.head_seq,
             "head_hash": self.head_hash,
             "failure": self.failure,
+            "failures": self.failures,
+            "failures_total": self.failures_total,
         }
 
 
-def ledger_verify() -> LedgerVerification:
-    """Recompute every entry's hash and link, in order, and stop at the first mismatch."""
+def _entry_problem(entry: LedgerEntry, expected_seq: int, expected_prev: str) -> dict | None:
+    """What is wrong with one entry, read after the one before it; None when it holds."""
+    if entry.seq != expected_seq:
+        return {
+            "reason": f"sequence gap: expected entry {expected_seq}, found {entry.seq}",
+            "expected": str(expected_seq),
+            "found": str(entry.seq),
+        }
+    if entry.prev_hash != expected_prev:
+        return {
+            "reason": "previous-hash link does not match the entry before it",
+            "expected": expected_prev,
+            "found": entry.prev_hash,
+        }
+    recomputed = ledger_entry_hash(
+        seq=entry.seq,
+        recorded_at=entry.recorded_at,
+        actor=entry.actor,
+        actor_user_id=entry.actor_user_id,
+        action=entry.action,
+        object_type=entry.object_type,
+        object_id=entry.object_id,
+        object_sha256=entry.object_sha256,
+        details=entry.details,
+        prev_hash=entry.prev_hash,
+    )
+    if recomputed != entry.entry_hash:
+        return {
+            "reason": "entry content does not match its recorded hash",
+            "expected": entry.entry_hash,
+            "found": recomputed,
+        }
+    return None
+
+
+def ledger_verify(*, failures_shown: int = LEDGER_FAILURES_SHOWN) -> LedgerVerification:
+    """Recompute every entry's hash and link, in order, naming every entry that breaks.
+
+    After a broken entry the check goes on from that entry as it stands (its own sequence
+    number and stored hash), so one forged entry is named once, and a second forgery
+    further on is named too instead of hiding behind the first.
+    """
+    result = LedgerVerification(ok=True, entries_checked=0)
     expected_prev = GENESIS_HASH
     expected_seq = 1
-    checked = 0
     entries = LedgerEntry.objects.order_by("seq").iterator(chunk_size=5000)
     for entry in entries:
-        problem = None
-        if entry.seq != expected_seq:
-            problem = {
-                "reason": f"sequence gap: expected entry {expected_seq}, found {entry.seq}",
-                "expected": str(expected_seq),
-                "found": str(entry.seq),
-            }
-        elif entry.prev_hash != expected_prev:
-            problem = {
-                "reason": "previous-hash link does not match the entry before it",
-                "expected": expected_prev,
-                "found": entry.prev_hash,
-            }
-        else:
-            recomputed = ledger_entry_hash(
-                seq=entry.seq,
-                recorded_at=entry.recorded_at,
-                actor=entry.actor,
-                actor_user_id=entry.actor_user_id,
-                action=entry.action,
-                object_type=entry.object_type,
-                object_id=entry.object_id,
-                object_sha256=entry.object_sha256,
-                details=entry.details,
-                prev_hash=entry.prev_hash,
-            )
-            if recomputed != entry.entry_hash:
-                problem = {
-                    "reason": "entry content does not match its recorded hash",
-                    "expected": entry.entry_hash,
-                    "found": recomputed,
-                }
+        problem = _entry_problem(entry, expected_seq, expected_prev)
         if problem:
-            return LedgerVerification(
-                ok=False,
-                entries_checked=checked,
-                head_seq=expected_seq - 1,
-                head_hash=expected_prev,
-                failure={"object": "ledger_entry", "id": entry.pk, "seq": entry.seq, **problem},
-            )
-        checked += 1
+            result.ok = False
+            result.failures_total += 1
+            if len(result.failures) < failures_shown:
+                result.failures.append(
+                    {"object": "ledger_entry", "id": entry.pk, "seq": entry.seq, **problem}
+                )
+        result.entries_checked += 1
         expected_prev = entry.entry_hash
-        expected_seq += 1
-    return LedgerVerification(
-        ok=True, entries_checked=checked, head_seq=expected_seq - 1, head_hash=expected_prev
-    )
+        expected_seq = entry.seq + 1
+    result.head_seq, result.head_hash = expected_seq - 1, expected_prev
+    return result
 
 
 def ledger_head() -> tuple[int, str]:

@@ -194,6 +194,8 @@ def custody_history(*, object_type: str, object_id: Any) -> list[dict[str, Any]]
             )
             if account.batch_id:
                 batch_ids.add(account.batch_id)
+            # Every accounts file that recorded a version of the profile, not only the last.
+            batch_ids |= set(account.versions.values_list("batch_id", flat=True))
             batch_ids |= set(account.assents.values_list("batch_id", flat=True))
             add_entries(
                 LedgerEntry.objects.filter(

@@ -14,12 +14,21 @@ from typing import Any
 
 import psycopg
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 from psycopg.copy import QueuedLibpqWriter
 
 from evidence.custody.canonical import ACCOUNT_PROFILE_FIELDS, USAGE_HASHED_FIELDS, RowDigest
+from evidence.ingest.records import RecordError
 from evidence.ingest.usage_blocks import UsageBlock
-from evidence.models import Account, AssentRecord, IngestBatch, TermsVersion
+from evidence.models import (
+    Account,
+    AccountVersion,
+    AssentRecord,
+    IngestBatch,
+    PreservationHold,
+    TermsVersion,
+)
 
 # The stored columns: the hashed content, then provenance (batch and the row's own hash).
 USAGE_COLUMNS = (*USAGE_HASHED_FIELDS, "batch_id", "row_sha256")
@@ -196,8 +205,10 @@ class UsageLoader:
 class AccountLoader:
     """Account profiles: new ones are added, stubs filled in, changed ones updated.
 
-    A changed profile (an account suspended, a card replaced) is a fact with a date: the
-    previous content hash goes into the batch's ledger entry, so the history is kept.
+    Every profile recorded, first or changed, is also a new `AccountVersion` (in the order
+    the batch digest covers them), so a changed profile never loses the one before it. An
+    account under an active legal hold keeps its profile: a line that would change it is
+    rejected with the hold named, and the rest of the file loads.
     """
 
     def __init__(self, *, batch: IngestBatch, chunk_rows: int) -> None:
@@ -206,10 +217,36 @@ class AccountLoader:
         self.digest = RowDigest()
         self.accepted = 0
         self.duplicates = 0
+        self.versions = 0
         self.updated: list[dict[str, str]] = []
         self._chunk: dict[str, dict[str, Any]] = {}
+        self._held = self._held_profiles()
+
+    @staticmethod
+    def _held_profiles() -> dict[str, tuple[str, list[str]]]:
+        """Each held account's content hash and the references holding it. Read once: holds
+        are few, and the database refuses the change anyway if one is placed meanwhile."""
+        held: dict[str, tuple[str, list[str]]] = {}
+        holds = (
+            PreservationHold.objects.filter(released_at__isnull=True, account__isnull=False)
+            .order_by("reference")
+            .values_list("account__account_id", "account__content_sha256", "reference")
+        )
+        for account_id, content, reference in holds:
+            references = held.setdefault(account_id, (content, []))[1]
+            if reference not in references:
+                references.append(reference)
+        return held
 
     def add(self, row: dict[str, Any]) -> None:
+        """Queue one validated profile; `RecordError` if it would change a held account."""
+        held = self._held.get(row["account_id"])
+        if held is not None and held[0] != row["content_sha256"]:
+            raise RecordError(
+                "account_id",
+                f"account {row['account_id']} is under legal hold by {', '.join(held[1])}; "
+                "its profile is not changed",
+            )
         if row["account_id"] in self._chunk:
             self._chunk_close()  # the same account twice: apply the earlier one first
         self._chunk[row["account_id"]] = row
@@ -225,7 +262,13 @@ class AccountLoader:
         existing = {
             a.account_id: a for a in Account.objects.filter(account_id__in=list(self._chunk))
         }
-        new, changed = [], []
+        latest = dict(
+            AccountVersion.objects.filter(account__in=existing.values())
+            .values("account_id")
+            .annotate(latest=Max("version"))
+            .values_list("account_id", "latest")
+        )
+        new, changed, recorded = [], [], []
         for account_id, row in self._chunk.items():
             account = existing.get(account_id)
             if account is None:
@@ -245,6 +288,7 @@ class AccountLoader:
             account.content_sha256 = row["content_sha256"]
             account.seen_only_in_usage = False
             account.batch = self.batch
+            recorded.append((account, latest.get(account.pk, 0) + 1))
             self.digest.add(row["content_sha256"])
             self.accepted += 1
         Account.objects.bulk_create(new, batch_size=2000)
@@ -253,6 +297,23 @@ class AccountLoader:
             [*ACCOUNT_PROFILE_FIELDS, "content_sha256", "seen_only_in_usage", "batch"],
             batch_size=2000,
         )
+        now = timezone.now()
+        # In the digest's order: verification rebuilds the batch digest from these rows.
+        AccountVersion.objects.bulk_create(
+            [
+                AccountVersion(
+                    account=account,
+                    version=number,
+                    **{name: getattr(account, name) for name in ACCOUNT_PROFILE_FIELDS},
+                    content_sha256=account.content_sha256,
+                    batch=self.batch,
+                    recorded_at=now,
+                )
+                for account, number in recorded
+            ],
+            batch_size=2000,
+        )
+        self.versions += len(recorded)
         self._chunk = {}
 
 

@@ -290,7 +290,14 @@ def ingest_file(
             result.accepted, result.duplicates = loader.accepted, loader.duplicates
             result.updated = len(getattr(loader, "updated", []))
             _batch_close(batch, result, loader.digest.hexdigest(), rejects, actor)
-            extra = {"updated_accounts": loader.updated[:1000]} if result.updated else {}
+            extra: dict[str, Any] = {}
+            if kind == "accounts":
+                # The profile versions this batch recorded, whose content hashes its
+                # rows_digest covers in order: verification rebuilds the digest from them
+                # and compares it with this entry (older entries lack the key).
+                extra["account_versions"] = loader.versions
+            if result.updated:
+                extra["updated_accounts"] = loader.updated[:1000]
             events.batch_ingested(
                 actor=actor, batch=batch, same_as_batch=result.same_as_batch, extra=extra
             )

@@ -25,6 +25,7 @@ from evidence.models.detection import (
 )
 from evidence.models.record import (
     Account,
+    AccountVersion,
     ApiKey,
     AssentRecord,
     Clause,
@@ -39,6 +40,7 @@ from evidence.models.record import (
 
 __all__ = (
     "Account",
+    "AccountVersion",
     "ApiKey",
     "AssentRecord",
     "Band",

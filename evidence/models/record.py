@@ -190,6 +190,51 @@ class Account(models.Model):
         return self.account_id
 
 
+class AccountVersion(models.Model):
+    """One version of an account's profile, as an accounts file gave it; never changed.
+
+    An account's profile changes legitimately (a card replaced, an account suspended), and
+    each change is a fact with a date that a case may rest on ("the card was swapped the
+    week the first account was suspended"). So every version an ingest recorded is kept
+    here, append-only in the database (migration 0100); `Account` holds the latest one.
+    The batch's digest (and its ledger entry) covers the versions it recorded, in order.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="versions")
+    version = models.PositiveIntegerField(help_text="1 for the first profile, then 2, 3, ...")
+    org_name = models.CharField(max_length=300, blank=True)
+    email = models.CharField(max_length=320, blank=True)
+    created_at = models.DateTimeField(null=True, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    billing_country = models.CharField(max_length=2, blank=True)
+    payment_fingerprint = models.CharField(max_length=200, blank=True)
+    signup_ip = models.GenericIPAddressField(null=True, blank=True)
+    signup_user_agent = models.TextField(blank=True)
+    plan = models.CharField(max_length=50, blank=True)
+    status = models.CharField(max_length=50, blank=True)
+    reseller = models.BooleanField(default=False)
+    content_sha256 = models.CharField(max_length=64)
+    # Null only for profiles recorded before versions were kept and not by a file.
+    batch = models.ForeignKey(
+        IngestBatch,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="account_versions",
+    )
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["account", "version"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "version"], name="account_version_unique"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="account_version_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} version {self.version}"
+
+
 class ApiKey(models.Model):
     """An API key the provider issued; usage rows name it by `api_key_id`."""
 

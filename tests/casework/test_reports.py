@@ -611,6 +611,7 @@ def test_verify_report_passes_a_report_and_fails_a_changed_byte(reports, tmp_pat
         "signature",
         "attachments against the manifest",
         "manifest against the ledger",
+        "record against the ledger",
     ]
     tampered = tmp_path / "tampered.pdf"
     data = bytearray(reports["counsel"].read_bytes())
@@ -640,6 +641,76 @@ def test_verify_report_fails_an_attachment_that_does_not_match_the_manifest(repo
     result = json.loads(out.getvalue())
     check = next(c for c in result["checks"] if c["name"] == "attachments against the manifest")
     assert check["ok"] is False and "daily.csv" in check["detail"]
+
+
+def _forge_usage_row(request_id: str) -> int:
+    """The issue's three edits (#17), past the triggers: a usage row changed, its hash and
+    its batch's digest recomputed and stored. Returns the batch's id."""
+    from django.db import connection
+
+    from evidence.custody.canonical import rows_digest, usage_row_sha256
+    from evidence.models import UsageEvent
+
+    row = UsageEvent.objects.values().get(request_id=request_id)
+    row.update(model="cheap-1", output_tokens=1)
+    forged = usage_row_sha256(row)
+    batch_id = row["batch_id"]
+    hashes = [
+        forged if rid == request_id else row_hash
+        for rid, row_hash in UsageEvent.objects.filter(batch_id=batch_id)
+        .order_by("id")
+        .values_list("request_id", "row_sha256")
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER usage_refuse_update_delete ON evidence_usageevent")
+        cursor.execute("DROP TRIGGER ingest_batch_refuse_update_delete ON evidence_ingestbatch")
+        cursor.execute(
+            "UPDATE evidence_usageevent SET model = 'cheap-1', output_tokens = 1, "
+            "row_sha256 = %s WHERE request_id = %s",
+            [forged, request_id],
+        )
+        cursor.execute(
+            "UPDATE evidence_ingestbatch SET rows_digest = %s WHERE id = %s",
+            [rows_digest(hashes), batch_id],
+        )
+    return batch_id
+
+
+def test_verify_report_fails_a_report_built_on_a_forged_record(case, counsel_user, tmp_path):
+    """Forged after the last verification run, the record still rides into a signed report;
+    verify_report re-verifies the record and names what no longer matches its ledger."""
+    batch_id = _forge_usage_row("req_acct_fox01_00007")
+    job = _build(case, "counsel", counsel_user)
+    path = tmp_path / "forged.pdf"
+    path.write_bytes(job.pdf.file.read())
+    out = io.StringIO()
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("verify_report", str(path), "--json", stdout=out)
+    assert exit_info.value.code == 1
+    result = json.loads(out.getvalue())
+    assert {c["name"]: c["ok"] for c in result["checks"]} == {
+        "signature": True,
+        "attachments against the manifest": True,
+        "manifest against the ledger": True,
+        "record against the ledger": False,
+    }
+    check = next(c for c in result["checks"] if c["name"] == "record against the ledger")
+    assert f"ingest_batch {batch_id}" in check["detail"]
+    assert [(f["object"], f["id"]) for f in result["record"]["failures"]] == [
+        ("ingest_batch", batch_id)
+    ]
+
+
+def test_a_report_is_not_built_once_a_verification_run_found_the_forgery(case, counsel_user):
+    """Requested while the record verified, built after a run found the forgery: refused."""
+    job = report_job_request(actor=counsel_user, case=case, edition="counsel")
+    _forge_usage_row("req_acct_fox01_00007")
+    run = evidence_verify(actor="system:test")
+    assert not run.ok
+    job = report_build(job=job)
+    assert job.status == ReportJob.Status.FAILED
+    assert f"the record failed verification run {run.pk} (1 failures)" in job.failure_reason
+    assert job.pdf is None
 
 
 def test_verify_report_usage_error_exits_2(tmp_path):

@@ -103,6 +103,31 @@ def test_database_refuses_truncate_outside_test_databases():
     assert LedgerEntry.objects.count() == 1
 
 
+@pytest.mark.parametrize(
+    "table",
+    [
+        "evidence_ledgerentry",
+        "evidence_purgedusagerow",
+        "evidence_verificationrun",
+        "evidence_trustedtimestamp",
+    ],
+)
+def test_a_session_cannot_allow_truncate_of_the_ledger_for_itself(table):
+    """Only the database's own setting (ALTER DATABASE, DDL rights) lets TRUNCATE through;
+    a client setting `pacta.allow_truncate` for its session is refused."""
+    _append(1)
+    name = connection.settings_dict["NAME"]
+    with (
+        pytest.raises(DatabaseError, match=r"append-only: TRUNCATE is refused|TRUNCATE on"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(f'ALTER DATABASE "{name}" RESET pacta.allow_truncate')
+        cursor.execute("SET LOCAL pacta.allow_truncate = 'on'")
+        cursor.execute(f"TRUNCATE {table}")
+    assert LedgerEntry.objects.count() == 1
+
+
 def test_entry_changed_behind_the_apps_back_is_named():
     entries = _append(5)
     with connection.cursor() as cursor:
@@ -116,7 +141,58 @@ def test_entry_changed_behind_the_apps_back_is_named():
     assert result.failure["seq"] == 3
     assert result.failure["id"] == entries[2].pk
     assert result.failure["expected"] == entries[2].entry_hash
-    assert result.entries_checked == 2
+    assert result.entries_checked == 5
+    assert (result.head_seq, result.head_hash) == (5, entries[4].entry_hash)
+
+
+def test_every_broken_entry_is_named_not_only_the_first():
+    """A second forgery further on is named too, and the head is still reported."""
+    entries = _append(8)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER ledger_refuse_update_delete ON evidence_ledgerentry")
+        cursor.execute("UPDATE evidence_ledgerentry SET actor = 'mallory' WHERE seq = 2")
+        cursor.execute("DELETE FROM evidence_ledgerentry WHERE seq = 5")
+        cursor.execute(
+            "UPDATE evidence_ledgerentry SET details = '{\"n\": 0}'::jsonb WHERE seq = 7"
+        )
+    result = ledger_verify()
+    assert not result.ok
+    assert [(f["seq"], f["reason"].split(":")[0]) for f in result.failures] == [
+        (2, "entry content does not match its recorded hash"),
+        (6, "sequence gap"),
+        (7, "entry content does not match its recorded hash"),
+    ]
+    assert result.failures_total == 3
+    assert result.entries_checked == 7
+    assert (result.head_seq, result.head_hash) == (8, entries[7].entry_hash)
+    assert result.as_dict()["failures_total"] == 3
+
+
+def test_the_list_of_broken_entries_is_capped_and_counted():
+    _append(6)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER ledger_refuse_update_delete ON evidence_ledgerentry")
+        cursor.execute("UPDATE evidence_ledgerentry SET actor = 'mallory'")
+    result = ledger_verify(failures_shown=4)
+    assert [f["seq"] for f in result.failures] == [1, 2, 3, 4]
+    assert result.failures_total == 6
+
+
+def test_verify_evidence_names_every_broken_entry(media_root):
+    from evidence.custody.verification import evidence_verify
+
+    for n in range(5):  # acts on a case: nothing else in the record to check
+        ledger_append(actor="system:test", action="viewed", object_type="case", object_id=n)
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER ledger_refuse_update_delete ON evidence_ledgerentry")
+        cursor.execute("UPDATE evidence_ledgerentry SET actor = 'mallory' WHERE seq IN (2, 4)")
+    run = evidence_verify(actor="system:test")
+    assert [(f["object"], f["id"]) for f in run.failures] == [
+        ("ledger_entry", 2),
+        ("ledger_entry", 4),
+    ]
+    assert run.failures_total == 2
+    assert run.ledger_head_seq == 5
 
 
 def test_entry_rehashed_by_a_forger_breaks_the_next_link():

@@ -15,10 +15,22 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from evidence.custody.canonical import rows_digest, usage_row_sha256
-from evidence.custody.preservation import evidence_item_delete, holds_place, retention_purge
+from evidence.custody.preservation import (
+    evidence_item_delete,
+    holds_place,
+    holds_release,
+    retention_purge,
+)
 from evidence.custody.verification import evidence_verify
 from evidence.ingest.service import ingest_file
-from evidence.models import Account, AssentRecord, EvidenceItem, IngestBatch, UsageEvent
+from evidence.models import (
+    Account,
+    AssentRecord,
+    EvidenceItem,
+    IngestBatch,
+    PreservationHold,
+    UsageEvent,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
@@ -284,13 +296,40 @@ def test_held_rows_are_refused_even_on_the_maintenance_paths(held):
     assert EvidenceItem.objects.filter(pk=held["rejects"].pk).exists()
 
 
-def test_held_account_profile_change_in_a_later_file_is_refused(held, tmp_path):
+def test_a_file_changing_a_held_account_rejects_that_line_and_keeps_the_rest(held, tmp_path):
     changed = _ndjson(
-        tmp_path / "accounts-2.ndjson", [{"account_id": "acct_a", "org_name": "Renamed"}]
+        tmp_path / "accounts-2.ndjson",
+        [
+            {"account_id": "acct_b", "org_name": "Renamed B"},
+            {"account_id": "acct_a", "org_name": "Renamed"},
+            {"account_id": "acct_a", "org_name": "ACCT_A", "payment_fingerprint": "pf_acct_a"},
+            {"account_id": "acct_c", "org_name": "New"},
+        ],
     )
-    with pytest.raises(DatabaseError, match="acct_a is preserved under a legal hold"):
-        ingest_file(actor="system:test", kind="accounts", path=changed)
-    assert Account.objects.get(account_id="acct_a").org_name == "ACCT_A"
+    result = ingest_file(actor="system:test", kind="accounts", path=changed)
+    assert result.status == "committed"
+    assert result.errors == [
+        {
+            "line": 2,
+            "field": "account_id",
+            "message": "account acct_a is under legal hold by CASE-1; its profile is not changed",
+        }
+    ]
+    assert (result.accepted, result.duplicates, result.rejected) == (2, 1, 1)
+    names = dict(Account.objects.values_list("account_id", "org_name"))
+    assert names == {"acct_a": "ACCT_A", "acct_b": "Renamed B", "acct_c": "New"}
+    assert evidence_verify(actor="system:test").ok
+
+
+def test_a_strict_file_changing_a_held_account_is_refused_whole(held, tmp_path):
+    changed = _ndjson(
+        tmp_path / "accounts-2.ndjson",
+        [{"account_id": "acct_b", "org_name": "B"}, {"account_id": "acct_a", "org_name": "A"}],
+    )
+    result = ingest_file(actor="system:test", kind="accounts", path=changed, strict=True)
+    assert result.status == "rejected"
+    assert [e["line"] for e in result.errors] == [2]
+    assert Account.objects.get(account_id="acct_b").org_name == "ACCT_B"
 
 
 def test_unheld_account_profile_is_still_updated_by_ingest(record, tmp_path):
@@ -300,3 +339,45 @@ def test_unheld_account_profile_is_still_updated_by_ingest(record, tmp_path):
     result = ingest_file(actor="system:test", kind="accounts", path=changed)
     assert result.updated == 1
     assert Account.objects.get(account_id="acct_b").org_name == "Renamed"
+
+
+# --- holds: released once, never deleted ---------------------------------------------------
+
+
+def test_a_hold_may_only_be_released_once(held):
+    hold = PreservationHold.objects.filter(account__isnull=False).get()
+    for statement in (
+        "UPDATE evidence_preservationhold SET window_end = window_end + interval '1 day' "
+        "WHERE id = %s",
+        "UPDATE evidence_preservationhold SET reference = 'CASE-2' WHERE id = %s",
+        "DELETE FROM evidence_preservationhold WHERE id = %s",
+    ):
+        _refused(statement, [hold.pk], match=f"hold {hold.pk} \\(CASE-1\\)")
+    assert holds_release(reference="CASE-1") == 2  # the app's one path: released_at is set
+    hold.refresh_from_db()
+    assert hold.released_at is not None
+    for statement in (
+        "UPDATE evidence_preservationhold SET released_at = NULL WHERE id = %s",
+        "UPDATE evidence_preservationhold SET released_at = now() WHERE id = %s",
+    ):
+        _refused(statement, [hold.pk], match="may only be released, once: this UPDATE is refused")
+    _refused(
+        "DELETE FROM evidence_preservationhold WHERE id = %s",
+        [hold.pk],
+        match="is the record of a legal hold: DELETE is refused",
+    )
+    assert PreservationHold.objects.filter(pk=hold.pk, released_at=hold.released_at).exists()
+
+
+def test_holds_cannot_be_truncated_by_a_session_setting(held):
+    name = connection.settings_dict["NAME"]
+    with (
+        pytest.raises(DatabaseError, match=r"legal holds, .*: TRUNCATE is refused"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(f'ALTER DATABASE "{name}" RESET pacta.allow_truncate')
+        cursor.execute("SET LOCAL pacta.allow_truncate = 'on'")
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("TRUNCATE evidence_preservationhold")
+    assert PreservationHold.objects.count() == 2
