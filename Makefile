@@ -53,7 +53,7 @@ system-deps:
 demo: venv system-deps
 	$(MANAGE) migrate --no-input
 	$(MANAGE) demo_certificate
-	$(DEMO_SIGNING) $(MANAGE) seed_demo --out $(DEMO_DIR) --accounts $(DEMO_ACCOUNTS) \
+	$(DEMO_SIGNING) $(MANAGE) seed_demo --demo-mode --out $(DEMO_DIR) --accounts $(DEMO_ACCOUNTS) \
 	  --events $(DEMO_EVENTS) --seed $(DEMO_SEED) --report
 ifeq ($(DEMO_SERVE),1)
 	@echo "Serving Pacta at http://$(HOST):$(PORT)/ — sign in as counsel / pacta-demo (Ctrl-C stops)."

@@ -1,10 +1,55 @@
 """URL map: the case UI, the admin and the API (under /api/v1/)."""
 
+import re
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, register_converter
 
 from casework import record_pages, views
+
+
+class AccountPageConverter:
+    """An account id in a page's URL, written so that nothing on the way changes which
+    account the link names.
+
+    Account ids are the provider's and may hold anything. A `/` would end the segment,
+    and browsers and proxies rewrite `.` and `..` segments and doubled slashes before
+    Pacta sees the path (so `acct/../other` would open `other`). A link therefore writes
+    every character but letters, digits and `-._:@` as `~` and the two hex digits of each
+    of its UTF-8 bytes (`acct/1` is `acct~2F1`, `acct 1` is `acct~201`, `~` is `~7E`), and
+    the dots of an id made only of dots likewise; an ordinary id reads as it is.
+    """
+
+    regex = r"[^/\x00]+"
+    _escapes = re.compile(r"(?:~[0-9A-F]{2})+")
+    _plain = frozenset("-._:@")
+
+    def to_python(self, value: str) -> str:
+        if "~" in self._escapes.sub("", value):
+            raise ValueError("a ~ not followed by two hex digits")  # no such page: 404
+        try:
+            account_id = self._escapes.sub(
+                lambda m: bytes.fromhex(m.group(0).replace("~", "")).decode("utf-8"), value
+            )
+        except UnicodeDecodeError as exc:
+            raise ValueError("escapes that are not UTF-8") from exc
+        if "\x00" in account_id:
+            raise ValueError("a NUL byte")
+        return account_id
+
+    def to_url(self, value: str) -> str:
+        value = str(value)
+        dots_only = not value.strip(".")
+        return "".join(
+            ch
+            if (ch.isalnum() or ch in self._plain) and not (dots_only and ch == ".")
+            else "".join(f"~{byte:02X}" for byte in ch.encode("utf-8"))
+            for ch in value
+        )
+
+
+register_converter(AccountPageConverter, "account")
 
 admin.site.site_header = "Pacta administration"
 admin.site.site_title = "Pacta"
@@ -12,7 +57,7 @@ admin.site.site_title = "Pacta"
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path("accounts/<str:account_id>/", record_pages.account_detail, name="account_detail"),
+    path("accounts/<account:account_id>/", record_pages.account_detail, name="account_detail"),
     path("clusters/", record_pages.cluster_index, name="cluster_index"),
     path("clusters/<int:pk>/", record_pages.cluster_detail, name="cluster_detail"),
     path("terms/", record_pages.terms_index, name="terms_index"),

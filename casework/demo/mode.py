@@ -4,7 +4,9 @@ Everything the demo creates goes through the services an operator's act would (T
 import, ingest, case opening, allegations, holds, reports), so it is ledgered the same way.
 
 This is the only place in Pacta that creates default users, and it says so loudly: the
-demo password is public, so these accounts must never exist outside a demo.
+demo password is public, so these accounts must never exist outside a demo. `seed_demo`
+runs only when asked with `--demo-mode`, and a user of one of the demo's names that the
+demo did not make is never touched: its password, groups and name stay as they are.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import hashlib
 import io
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import check_password
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.db import transaction
@@ -58,22 +62,62 @@ DEMO_USERS = (
 ROLE_GROUPS = ("admin", "counsel", "investigator", "viewer", "external reviewer")
 
 
+# The mark of a user the demo made: an address under `.invalid`, a top-level domain
+# reserved never to exist (RFC 2606), so no real user of a deployment carries it.
+DEMO_EMAIL_DOMAIN = "pacta-demo.invalid"
+
+
+class DemoError(RuntimeError):
+    """Demo mode cannot do what was asked without touching something that is not the demo's."""
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    # "created" now; "kept": made by an earlier demo run, left as it is; "not the demo's":
+    # a user the demo did not make, never touched.
+    outcome: str
+    # Signs in with the demo password (false once someone changed it, or not the demo's).
+    demo_password: bool
+
+    @property
+    def is_demo(self) -> bool:
+        return self.outcome != "not the demo's"
+
+
+def demo_user_email(username: str) -> str:
+    return f"{username}@{DEMO_EMAIL_DOMAIN}"
+
+
 @transaction.atomic
-def demo_users_seed() -> list[str]:
-    """Create (or reset) the three demo users and the role groups they belong to."""
+def demo_users_seed() -> list[DemoUser]:
+    """Create the demo users that do not exist yet, and the role groups they belong to.
+
+    Never sets the password of a user that already exists: a demo user made by an earlier
+    run keeps whatever password it has now, and a user of one of the demo's names that the
+    demo did not make (no demo address) is left entirely alone.
+    """
     for name in ROLE_GROUPS:
         Group.objects.get_or_create(name=name)
     user_model = get_user_model()
-    made = []
+    seeded = []
     for username, group, first, last in DEMO_USERS:
-        user, _ = user_model.objects.get_or_create(username=username)
-        user.first_name, user.last_name = first, last
-        user.email = f"{username}@pacta-demo.invalid"
-        user.set_password(DEMO_PASSWORD)
-        user.save()
-        user.groups.add(Group.objects.get(name=group))
-        made.append(username)
-    return made
+        user = user_model.objects.filter(username=username).first()
+        if user is None:
+            user = user_model(username=username, first_name=first, last_name=last)
+            user.email = demo_user_email(username)
+            user.set_password(DEMO_PASSWORD)
+            user.save()
+            user.groups.add(Group.objects.get(name=group))
+            seeded.append(DemoUser(username, "created", demo_password=True))
+        elif user.email == demo_user_email(username):
+            user.groups.add(Group.objects.get(name=group))
+            # Compared without the model's check_password, which may rehash and save it.
+            still = check_password(DEMO_PASSWORD, user.password)
+            seeded.append(DemoUser(username, "kept", demo_password=still))
+        else:
+            seeded.append(DemoUser(username, "not the demo's", demo_password=False))
+    return seeded
 
 
 TERMS_TITLE = "Services Agreement"
@@ -208,16 +252,29 @@ def _demo_accounts(*, lines: list[str]):
     return accounts, "payment", None
 
 
+def demo_counsel():
+    """The demo's own `counsel`: the demo case's acts are ledgered under this user, so it
+    must be the one the demo made, never a real user who happens to have the name."""
+    counsel = get_user_model().objects.filter(username="counsel").first()
+    if counsel is None or counsel.email != demo_user_email("counsel"):
+        found = "there is none" if counsel is None else "user counsel was not made by the demo"
+        raise DemoError(
+            f"the demo case is opened only as the demo's own user counsel, and {found} "
+            "(give the demo a database of its own)"
+        )
+    return counsel
+
+
 def demo_case_report(*, scenario_dir: Path, stdout) -> dict:
     """The demo's case (opened as `counsel`, on hold, with allegations) and its signed
     counsel-edition report, copied to `scenario_dir/report-counsel.pdf`.
 
     Safe to rerun: the case is reused, and an unchanged case finds its finished report.
     """
+    counsel = demo_counsel()
     lines: list[str] = []
     _demo_signing(stdout=stdout)
     _demo_catalogue(scenario_dir=scenario_dir, lines=lines)
-    counsel = get_user_model().objects.get(username="counsel")
     case = Case.objects.filter(reference=DEMO_CASE_REFERENCE).first()
     if case is None:
         accounts, basis, cluster = _demo_accounts(lines=lines)

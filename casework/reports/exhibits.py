@@ -29,6 +29,7 @@ from psycopg import sql
 from zlib_ng import zlib_ng
 
 from casework.case_rules import usage_window_literal
+from casework.reports.formulas import cell_neutralise, sql_neutralised
 from casework.reports.redaction import COUNSEL, PUBLIC, Redactor
 from casework.reports.snapshot import Snapshot
 from evidence.models import Finding, Link
@@ -168,7 +169,7 @@ class ExhibitSet:
         out.writerow(header)
         count = 0
         for row in rows:
-            out.writerow(row)
+            out.writerow([cell_neutralise(cell) for cell in row])
             count += 1
         text.flush()
         text.detach()
@@ -184,7 +185,8 @@ class ExhibitSet:
     def copy(self, file_name, title, description, query: sql.Composed, **extra) -> Exhibit:
         """Stream a query's rows as CSV straight from PostgreSQL into the file; the row
         count is the server's (the COPY command tag), not a count of lines, since a
-        quoted field may hold a line break."""
+        quoted field may hold a line break. The query marks its own text cells
+        (`formulas.sql_neutralised`): these rows never pass through Python."""
         writer = _HashingWriter(self.workdir / file_name)
         statement = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER)").format(query)
         with connection.cursor() as cursor:
@@ -227,49 +229,49 @@ def _usage_filter(snapshot: Snapshot) -> sql.Composed:
 
 _TS = "to_char(u.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 USAGE_COLUMNS_COUNSEL = (
-    "u.request_id",
+    sql_neutralised("u.request_id"),
     f"{_TS} AS ts",
-    "u.account_id",
+    sql_neutralised("u.account_id"),
     "c.grp AS case_group",
-    "u.api_key_id",
-    "u.model",
-    "u.endpoint",
+    sql_neutralised("u.api_key_id"),
+    sql_neutralised("u.model"),
+    sql_neutralised("u.endpoint"),
     "u.input_tokens",
     "u.output_tokens",
     "host(u.source_ip) AS source_ip",
-    "u.user_agent",
-    "u.end_user",
-    "u.params::text AS params",
+    sql_neutralised("u.user_agent"),
+    sql_neutralised("u.end_user"),
+    sql_neutralised("u.params::text", "params"),
     "u.status",
     "u.prompt_sha256",
-    "u.prompt_template_key",
-    "u.prompt_excerpt",
-    "u.prompt_text",
+    sql_neutralised("u.prompt_template_key"),
+    sql_neutralised("u.prompt_excerpt"),
+    sql_neutralised("u.prompt_text"),
     "u.batch_id",
     "u.row_sha256",
 )
 # Regulator: the network instead of the host, a stable pseudonym instead of the reseller's
 # end-user id, no prompt text; the row hash stays, so counsel's copy can be matched to it.
 USAGE_COLUMNS_REGULATOR = (
-    "u.request_id",
+    sql_neutralised("u.request_id"),
     f"{_TS} AS ts",
-    "u.account_id",
+    sql_neutralised("u.account_id"),
     "c.grp AS case_group",
-    "u.api_key_id",
-    "u.model",
-    "u.endpoint",
+    sql_neutralised("u.api_key_id"),
+    sql_neutralised("u.model"),
+    sql_neutralised("u.endpoint"),
     "u.input_tokens",
     "u.output_tokens",
     "CASE WHEN u.source_ip IS NULL THEN '' WHEN family(u.source_ip) = 4 "
     "THEN network(set_masklen(u.source_ip, 24))::text "
     "ELSE network(set_masklen(u.source_ip, 48))::text END AS source_network",
-    "u.user_agent",
+    sql_neutralised("u.user_agent"),
     "CASE WHEN u.end_user = '' THEN '' ELSE 'eu_' || "
     "left(encode(sha256(convert_to(u.end_user, 'UTF8')), 'hex'), 12) END AS end_user_pseudonym",
-    "u.params::text AS params",
+    sql_neutralised("u.params::text", "params"),
     "u.status",
     "u.prompt_sha256",
-    "u.prompt_template_key",
+    sql_neutralised("u.prompt_template_key"),
     "u.batch_id",
     "u.row_sha256",
 )
@@ -443,7 +445,7 @@ def _usage(exhibits: ExhibitSet, snapshot: Snapshot, redactor: Redactor) -> None
         "FROM evidence_usageevent u JOIN rep_case_account c ON c.account_id = u.account_id WHERE {}"
     ).format(where)
     query = sql.SQL("SELECT {} {} ORDER BY u.id").format(
-        sql.SQL(", ").join(sql.SQL(c) for c in columns), source
+        sql.SQL(", ").join(sql.SQL(c) if isinstance(c, str) else c for c in columns), source
     )
     exhibit = exhibits.copy(
         "usage.csv",

@@ -12,6 +12,12 @@ Exhibits above `PACTA_REPORT_STREAM_ATTACHMENT_BYTES` are therefore compressed b
 writer while they are written and added in the same incremental update that carries the
 signature (`attachments_embed_streamed`), with the same Filespec, `/AFRelationship`,
 `/Params` and `/AF` entries.
+
+Every resource the pages load goes through `report_url_fetcher`: the report's own
+stylesheet under `templates/reports/` and the charts as `data:` URIs, nothing else. The
+HTML carries text from customers and logs; were a tag ever to slip through, a fetch of
+`http://` or of another file would reach the network or the server's disk from the
+worker, so it is refused and the build fails naming the URL rather than render without it.
 """
 
 from __future__ import annotations
@@ -20,9 +26,12 @@ import base64
 import datetime as dt
 import gc
 import hashlib
+import mimetypes
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from django.conf import settings
 from django.template.loader import render_to_string
@@ -51,8 +60,48 @@ def report_html(context: dict) -> str:
     return render_to_string(TEMPLATE, context)
 
 
+def _report_assets() -> Path:
+    return Path(settings.BASE_DIR) / "templates" / "reports"
+
+
 def _stylesheet_base() -> str:
-    return str(Path(settings.BASE_DIR) / "templates" / "reports") + "/"
+    return str(_report_assets()) + "/"
+
+
+class ReportResourceError(RuntimeError):
+    """The report's HTML asked for a resource other than its own stylesheet and images, or
+    one of those could not be read: the build fails rather than render without it."""
+
+
+def report_url_fetcher(*, roots: tuple[Path, ...] | None = None):
+    """WeasyPrint's URL fetcher for the report: `data:` URIs, and `file:` URLs of files
+    under `roots` (the report's own templates folder, where its stylesheet lives), each
+    read as the path checked; every other URL (`http(s):`, another file, another scheme)
+    raises `ReportResourceError` naming it. `fail_on_errors`: WeasyPrint stops the render on
+    a failed fetch instead of leaving the resource out with a warning."""
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+    allowed = tuple(root.resolve() for root in (roots or (_report_assets(),)))
+
+    class ReportURLFetcher(URLFetcher):
+        def fetch(self, url, headers=None):
+            parts = urlsplit(url)
+            scheme = parts.scheme.lower()
+            if scheme == "data":
+                return super().fetch(url, headers)
+            if scheme == "file" and parts.netloc in ("", "localhost"):
+                path = Path(url2pathname(parts.path)).resolve()
+                if any(path.is_relative_to(root) for root in allowed):
+                    content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                    return URLFetcherResponse(
+                        url, body=path.open("rb"), headers={"Content-Type": content_type}
+                    )
+            raise ReportResourceError(
+                f"refused {url}: the report loads only data: URIs and files under "
+                f"{', '.join(str(r) for r in allowed)}"
+            )
+
+    return ReportURLFetcher(fail_on_errors=True)
 
 
 def report_render(
@@ -60,6 +109,7 @@ def report_render(
 ) -> Rendered:
     """Render the pages and embed the exhibits small enough for WeasyPrint."""
     from weasyprint import HTML, Attachment
+    from weasyprint.urls import FatalURLFetchingError
 
     limit = settings.PACTA_REPORT_STREAM_ATTACHMENT_BYTES
     naive = created.astimezone(dt.UTC).replace(tzinfo=None)
@@ -80,8 +130,17 @@ def report_render(
     # collection of Python's cycle collector during the render (about a tenth of its CPU).
     gc.freeze()
     try:
-        document = HTML(string=html, base_url=_stylesheet_base()).render(pdf_variant=PDF_VARIANT)
+        document = HTML(
+            string=html, base_url=_stylesheet_base(), url_fetcher=report_url_fetcher()
+        ).render(pdf_variant=PDF_VARIANT)
         document.write_pdf(target, pdf_variant=PDF_VARIANT, attachments=attachments)
+    except FatalURLFetchingError as exc:
+        # WeasyPrint's stop signal is a BaseException: the build's failure handling takes
+        # an ordinary error, with the refusal (or the failed read) as its reason.
+        cause = exc.__cause__
+        if isinstance(cause, ReportResourceError):
+            raise ReportResourceError(str(cause)) from exc
+        raise ReportResourceError(f"{exc}: {type(cause).__name__}: {cause}") from exc
     finally:
         gc.unfreeze()
     return Rendered(pages=len(document.pages), path=target)

@@ -1,5 +1,5 @@
 """What a view reads from its URL, strictly: the validated query parameters of a list view,
-whole-number parameters, and the `pacta_text` path segment.
+whole-number parameters, the `pacta_text` path segment and the `pacta_account` account id.
 """
 
 from __future__ import annotations
@@ -38,6 +38,24 @@ class TextConverter:
     """A path segment that PostgreSQL can compare: no slash, no NUL byte."""
 
     regex = r"[^/\x00]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+class AccountIdConverter:
+    """An account id as the rest of the path: anything but a NUL byte, `/` included.
+
+    Account ids are the provider's, not Pacta's, and may hold a `/`, a space, `%`, `?`,
+    `#` or any other character. A client sends the id percent-encoded (`acct%2F1` for
+    `acct/1`, `acct%3Fx%3D1` for `acct?x=1`); the server decodes it before routing, so a
+    segment that stopped at `/` would never reach an id holding one.
+    """
+
+    regex = r"[^\x00]+"
 
     def to_python(self, value: str) -> str:
         return value

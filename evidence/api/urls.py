@@ -12,10 +12,12 @@ from evidence.api import (
     verification,
 )
 from evidence.api.ingest import IngestView
-from evidence.api.parameters import TextConverter
+from evidence.api.parameters import AccountIdConverter, TextConverter
 
 # Path segments that reach a query: no slash, no NUL (which PostgreSQL refuses in text).
 register_converter(TextConverter, "pacta_text")
+# An account id, which may hold a slash: the rest of the path (no NUL either).
+register_converter(AccountIdConverter, "pacta_account")
 
 app_name = "evidence_api"
 
@@ -25,7 +27,7 @@ urlpatterns = [
     path("batches/<int:pk>/", batches.IngestBatchDetailView.as_view(), name="batch-detail"),
     path("accounts/", accounts.AccountListView.as_view(), name="account-list"),
     path(
-        "accounts/<pacta_text:account_id>/",
+        "accounts/<pacta_account:account_id>/",
         accounts.AccountDetailView.as_view(),
         name="account-detail",
     ),

@@ -8,10 +8,18 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
+from django.contrib.auth.models import Group
+from django.core.management import CommandError, call_command
 from django.http import HttpRequest
 
-from casework.demo import DEMO_ALLEGATIONS, DEMO_CASE_REFERENCE, DEMO_PASSWORD
+from casework.demo import (
+    DEMO_ALLEGATIONS,
+    DEMO_CASE_REFERENCE,
+    DEMO_PASSWORD,
+    DemoError,
+    demo_case_report,
+    demo_users_seed,
+)
 from casework.models import Case
 from evidence.models import Account, Clause, LedgerEntry, UsageEvent
 
@@ -20,7 +28,9 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
 def test_seed_demo_creates_users_and_loads_the_scenario(tmp_path, client):
     out = tmp_path / "demo"
-    call_command("seed_demo", "--out", str(out), "--accounts", "300", "--events", "10000")
+    call_command(
+        "seed_demo", "--demo-mode", "--out", str(out), "--accounts", "300", "--events", "10000"
+    )
     users = set(get_user_model().objects.values_list("username", flat=True))
     assert {"counsel", "investigator", "viewer"} <= users
     assert Account.objects.count() == 300
@@ -34,7 +44,9 @@ def test_seed_demo_creates_users_and_loads_the_scenario(tmp_path, client):
     assert b"10000" in page.content  # the record's usage count on the home page
 
     # A second run reuses the files and adds nothing.
-    call_command("seed_demo", "--out", str(out), "--accounts", "300", "--events", "10000")
+    call_command(
+        "seed_demo", "--demo-mode", "--out", str(out), "--accounts", "300", "--events", "10000"
+    )
     assert UsageEvent.objects.count() == 10000
 
 
@@ -53,6 +65,7 @@ def test_the_demo_case_goes_through_the_services_and_its_report_is_signed(tmp_pa
     stdout = io.StringIO()
     call_command(
         "seed_demo",
+        "--demo-mode",
         "--out",
         str(out),
         "--accounts",
@@ -77,3 +90,78 @@ def test_the_demo_case_goes_through_the_services_and_its_report_is_signed(tmp_pa
         for entry in LedgerEntry.objects.filter(object_type="case", object_id=case.reference)
     }
     assert allegations <= ledgered
+
+
+# --- demo mode is asked for, and never takes over a user -------------------------------------
+
+
+def test_seed_demo_refuses_without_demo_mode_and_makes_nothing(tmp_path):
+    out = tmp_path / "demo"
+    with pytest.raises(CommandError, match="--demo-mode: not given") as refused:
+        call_command("seed_demo", "--out", str(out), "--accounts", "50", "--events", "100")
+    assert refused.value.returncode == 2
+    assert "public password pacta-demo" in str(refused.value)
+    assert not get_user_model().objects.filter(username__in=["counsel", "viewer"]).exists()
+    assert not out.exists() and Account.objects.count() == 0
+
+
+def test_seed_demo_never_sets_the_password_of_a_user_it_did_not_make(tmp_path):
+    user_model = get_user_model()
+    real = user_model.objects.create_user(
+        username="viewer", email="victor@aster.example", password="the-real-one-1"
+    )
+    real.groups.add(Group.objects.get_or_create(name="counsel")[0])
+    before = real.password
+
+    stdout = io.StringIO()
+    call_command(
+        "seed_demo", "--demo-mode", "--out", str(tmp_path / "demo"), "--accounts", "200",
+        "--events", "10000", stdout=stdout,
+    )  # fmt: skip
+    real.refresh_from_db()
+    assert real.password == before and real.check_password("the-real-one-1")
+    assert real.email == "victor@aster.example"
+    assert set(real.groups.values_list("name", flat=True)) == {"counsel"}  # not made a viewer
+    assert (
+        "User viewer exists and was not made by the demo: left as it is, its password unchanged"
+        in stdout.getvalue()
+    )
+    assert "Demo users counsel, investigator made (password pacta-demo)." in stdout.getvalue()
+
+
+def test_demo_users_seed_says_which_users_it_made_kept_or_left_alone(django_user_model):
+    django_user_model.objects.create_user(username="viewer", password="the-real-one-1")
+    first = demo_users_seed()
+    assert [(u.username, u.outcome, u.demo_password) for u in first] == [
+        ("counsel", "created", True),
+        ("investigator", "created", True),
+        ("viewer", "not the demo's", False),
+    ]
+    counsel = django_user_model.objects.get(username="counsel")
+    counsel.set_password("changed-after-the-demo-1")
+    counsel.save()
+
+    again = demo_users_seed()
+    counsel.refresh_from_db()
+    assert counsel.check_password("changed-after-the-demo-1")  # not reset to the demo's
+    assert [(u.username, u.outcome, u.demo_password) for u in again] == [
+        ("counsel", "kept", False),
+        ("investigator", "kept", True),
+        ("viewer", "not the demo's", False),
+    ]
+    viewer = django_user_model.objects.get(username="viewer")
+    assert viewer.check_password("the-real-one-1") and not viewer.groups.exists()
+
+
+def test_the_demo_case_is_never_opened_as_a_real_counsel(tmp_path, django_user_model):
+    django_user_model.objects.create_user(username="counsel", password="the-real-one-1")
+    with pytest.raises(CommandError, match=r"--report: .*not made by the demo") as refused:
+        call_command(
+            "seed_demo", "--demo-mode", "--out", str(tmp_path / "demo"), "--accounts", "200",
+            "--events", "10000", "--report",
+        )  # fmt: skip
+    assert refused.value.returncode == 2
+    assert Account.objects.count() == 0  # refused before the record was loaded
+    assert not Case.objects.exists()
+    with pytest.raises(DemoError, match="not made by the demo"):
+        demo_case_report(scenario_dir=tmp_path / "demo", stdout=io.StringIO())

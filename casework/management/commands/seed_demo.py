@@ -1,4 +1,6 @@
-"""`python manage.py seed_demo`: the demo users and a loaded scenario (see casework.demo)."""
+"""`python manage.py seed_demo --demo-mode`: the demo users and a loaded scenario (see
+casework.demo). Without `--demo-mode` it refuses (exit 2): it makes users whose password is
+public, so it must never run on a deployment's database by a slip of the command line."""
 
 from __future__ import annotations
 
@@ -7,7 +9,9 @@ from pathlib import Path
 
 from casework.demo import (
     DEMO_PASSWORD,
+    DemoError,
     demo_case_report,
+    demo_counsel,
     demo_record_load,
     demo_scenario_ensure,
     demo_users_seed,
@@ -19,6 +23,12 @@ class Command(PactaCommand):
     help = "Demo mode only: create the demo users and generate and load a synthetic scenario."
 
     def arguments(self, parser) -> None:
+        parser.add_argument(
+            "--demo-mode",
+            action="store_true",
+            help="Required: say that this database is a demo's (users with the public "
+            f"password {DEMO_PASSWORD} are made here).",
+        )
         parser.add_argument("--out", default="var/demo", help="Scenario folder.")
         parser.add_argument("--accounts", type=int, default=2000)
         parser.add_argument("--events", type=int, default=120_000)
@@ -36,8 +46,21 @@ class Command(PactaCommand):
             self.stdout.write(line)
 
     def run(self, **options) -> None:
-        users = demo_users_seed()
-        self.say(f"Demo users {', '.join(users)} (password {DEMO_PASSWORD}).")
+        if not options["demo_mode"]:
+            self.usage_error(
+                "--demo-mode: not given. seed_demo makes the users counsel, investigator and "
+                f"viewer with the public password {DEMO_PASSWORD} and loads a synthetic record, "
+                "so it runs only when demo mode is asked for explicitly: seed_demo --demo-mode "
+                "(make demo passes it)."
+            )
+        seeded = demo_users_seed()
+        users = [u.username for u in seeded if u.demo_password]
+        self._say_users(seeded)
+        if options["report"]:
+            try:  # before the record is loaded, so the refusal costs nothing
+                demo_counsel()
+            except DemoError as exc:
+                self.usage_error(f"--report: {exc}")
         out_dir = Path(options["out"])
         scenario = demo_scenario_ensure(
             out_dir=out_dir,
@@ -53,6 +76,10 @@ class Command(PactaCommand):
         document = {
             "users": users,
             "password": DEMO_PASSWORD,
+            "users_seeded": [
+                {"username": u.username, "outcome": u.outcome, "demo_password": u.demo_password}
+                for u in seeded
+            ],
             "scenario": {"out_dir": str(out_dir), **scenario},
             "record": record,
             "report": None,
@@ -82,3 +109,21 @@ class Command(PactaCommand):
             f"certificate): {result['path']}"
         )
         self.done(document)
+
+    def _say_users(self, seeded) -> None:
+        made = [u.username for u in seeded if u.outcome == "created"]
+        if made:
+            self.say(f"Demo users {', '.join(made)} made (password {DEMO_PASSWORD}).")
+        for user in seeded:
+            if user.outcome == "kept":
+                password = (
+                    f"password {DEMO_PASSWORD}"
+                    if user.demo_password
+                    else "its password changed since, and left so"
+                )
+                self.say(f"Demo user {user.username} already made by the demo: kept ({password}).")
+            elif user.outcome == "not the demo's":
+                self.say(
+                    f"User {user.username} exists and was not made by the demo: left as it is, "
+                    "its password unchanged (it does not sign in with the demo password)."
+                )

@@ -1,9 +1,11 @@
-"""Section 7 of the report: the detection run and each detector's methodology."""
+"""Section 7 of the report: the detection run and each detector's methodology; and how the
+exhibits mark cells a spreadsheet would run as formulas (printed with the exhibit index)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from casework.reports.formulas import FORMULA_NOTE
 from casework.reports.sections.formatting import CATEGORY_LABELS, moment, n
 from casework.reports.sections.source import Source
 
@@ -11,7 +13,7 @@ from casework.reports.sections.source import Source
 def methodology_section(source: Source) -> dict[str, Any]:
     detection = source.data["detection"]
     if not detection:
-        return {"run": None, "detectors": []}
+        return {"run": None, "detectors": [], "exhibit_cells": FORMULA_NOTE}
     detectors = []
     for d in detection["detectors"]:
         method = d.get("methodology") or {}
@@ -41,4 +43,5 @@ def methodology_section(source: Source) -> dict[str, Any]:
             ),
         },
         "detectors": detectors,
+        "exhibit_cells": FORMULA_NOTE,
     }
