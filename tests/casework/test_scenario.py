@@ -7,18 +7,23 @@ ground truth is not visible in the records themselves.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import random
 import re
 import statistics
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from itertools import pairwise
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from casework.demo.world import scenario_generate
+from casework.demo.world.swarm_prompts import COVER_TEMPLATES
+from casework.demo.world.vocabulary import COUNTRIES
 
 ACCOUNTS, EVENTS, SEED = 300, 20_000, 7
 WINDOW_START = datetime.fromisoformat("2026-01-05T00:00:00+00:00")
@@ -79,6 +84,19 @@ def _files(root):
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
+def _digest(root) -> str:
+    digest = hashlib.sha256()
+    for name, content in sorted(_files(root).items()):
+        digest.update(name.encode() + b"\0" + content)
+    return digest.hexdigest()
+
+
+# SHA-256 over the classic world's files (300 accounts, 20,000 events, seed 7), computed
+# before the light-swarm shape was added: the classic worlds every detector figure was
+# measured on stay byte for byte what they were.
+CLASSIC_DIGEST = "7364c8c66395561505c016d98a59b9eafb9ac1b805f3fc2e371a099e4e10b846"
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     out = tmp_path_factory.mktemp("world")
@@ -104,6 +122,11 @@ def _events_of(world, group):
 
 
 # --- determinism ---------------------------------------------------------------------------
+
+
+def test_the_classic_world_is_byte_for_byte_what_it_was(world):
+    assert world["summary"]["shape"] == "classic"
+    assert _digest(world["dir"]) == CLASSIC_DIGEST
 
 
 def test_same_seed_gives_byte_identical_files_and_another_seed_differs(world, tmp_path):
@@ -409,3 +432,367 @@ def test_the_command_names_the_invalid_argument(tmp_path, arguments, named):
 def test_the_command_requires_an_output_directory():
     with pytest.raises(CommandError, match="--out"):
         call_command("generate_scenario", accounts=300)
+
+
+# --- the light-swarm world -----------------------------------------------------------------
+
+SWARM_ACCOUNTS, SWARM_EVENTS, SWARM_SEED = 600, 40_000, 4
+LEXICONS = Path(__file__).resolve().parents[2] / "evidence" / "detectors"
+RELEASED = RELEASE.replace(tzinfo=None)
+
+
+def _lexicon_phrases() -> list[str]:
+    return [
+        phrase.lower()
+        for name in ("reasoning", "grader")
+        for phrase in json.loads((LEXICONS / f"{name}_lexicon.json").read_text())["phrases"]
+    ]
+
+
+@pytest.fixture(scope="module")
+def swarm_world(tmp_path_factory):
+    out = tmp_path_factory.mktemp("light-swarm")
+    summary = scenario_generate(
+        out_dir=out,
+        accounts=SWARM_ACCOUNTS,
+        events=SWARM_EVENTS,
+        seed=SWARM_SEED,
+        shape="light-swarm",
+    )
+    usage, accounts = _read_lines(out / "usage.ndjson"), _read_lines(out / "accounts.ndjson")
+    by_account = defaultdict(list)
+    for event in usage:
+        by_account[event["account_id"]].append(event)
+    return {
+        "dir": out,
+        "summary": summary,
+        "accounts": accounts,
+        "account": {a["account_id"]: a for a in accounts},
+        "usage": usage,
+        "by_account": by_account,
+        "labels": json.loads((out / "labels.json").read_text()),
+    }
+
+
+def _members(world, group) -> list[str]:
+    return world["labels"]["groups"][group]["accounts"]
+
+
+def _active(world, group) -> list[list[dict]]:
+    """The events of each member of `group` that sent any."""
+    return [world["by_account"][a] for a in _members(world, group) if world["by_account"][a]]
+
+
+def _percentiles(values) -> tuple[float, float]:
+    cuts = statistics.quantiles(values, n=20, method="inclusive")
+    return cuts[0], cuts[-1]
+
+
+def test_the_light_swarm_world_is_deterministic_and_says_its_shape(swarm_world, tmp_path):
+    again = scenario_generate(
+        out_dir=tmp_path,
+        accounts=SWARM_ACCOUNTS,
+        events=SWARM_EVENTS,
+        seed=SWARM_SEED,
+        shape="light-swarm",
+    )
+    assert again["shape"] == swarm_world["summary"]["shape"] == "light-swarm"
+    assert _files(tmp_path) == _files(swarm_world["dir"])
+    assert len(swarm_world["usage"]) == SWARM_EVENTS
+    assert {e["account_id"] for e in swarm_world["usage"]} <= set(swarm_world["account"])
+    for account in swarm_world["accounts"]:
+        assert list(account) == ACCOUNT_FIELDS
+    with pytest.raises(ValueError, match="shape"):
+        scenario_generate(out_dir=tmp_path, accounts=ACCOUNTS, events=EVENTS, shape="heavy")
+
+
+def test_the_swarm_is_a_tenth_of_the_accounts_and_the_classic_families_stay(swarm_world):
+    groups = swarm_world["labels"]["groups"]
+    swarm = groups["light-swarm"]
+    assert (swarm["role"], swarm["kind"]) == ("adversary", "light_swarm") and swarm["description"]
+    assert len(swarm["accounts"]) >= 60
+    assert 0.10 <= len(swarm["accounts"]) / SWARM_ACCOUNTS <= 0.15
+    for name in ("distillation-network", "key-sharing-ring"):
+        assert groups[name]["role"] == "adversary" and groups[name]["accounts"]
+    telltale = re.compile(r"\b(swarm\w*|proxy|distill\w*|harvest\w*|adversar\w*|benign)\b", re.I)
+    for account in swarm_world["accounts"]:
+        assert not telltale.search(account["org_name"] + " " + account["email"]), account
+
+
+def test_each_swarm_account_looks_like_a_light_ordinary_customer(swarm_world):
+    benign = _active(swarm_world, "benign")
+    swarm = _active(swarm_world, "light-swarm")
+    assert len(swarm) >= 0.9 * len(_members(swarm_world, "light-swarm"))
+    measures = {
+        "requests": len,
+        "output_tokens": lambda events: sum(e["output_tokens"] for e in events),
+        "active_days": lambda events: len({e["ts"][:10] for e in events}),
+    }
+    for name, measure in measures.items():
+        low, high = _percentiles([measure(events) for events in benign])
+        outside = [measure(events) for events in swarm if not low <= measure(events) <= high]
+        assert not outside, (name, low, high, outside)
+
+    def error_share(groups):
+        events = [e for events in groups for e in events]
+        return sum(e["status"] != 200 for e in events) / len(events)
+
+    assert abs(error_share(swarm) - error_share(benign)) < 0.01
+    benign_plans = {swarm_world["account"][a]["plan"] for a in _members(swarm_world, "benign")}
+    swarm_plans = Counter(
+        swarm_world["account"][a]["plan"] for a in _members(swarm_world, "light-swarm")
+    )
+    assert set(swarm_plans) <= benign_plans and "enterprise" not in swarm_plans
+    assert swarm_plans.most_common(1)[0][0] == "tier-1"
+
+
+_COVER = [
+    re.compile("(?s)" + ".+".join(re.escape(piece) for piece in re.split(r"{\w+}", text)))
+    for text, _fields, _kind in COVER_TEMPLATES
+]
+
+
+def _is_cover(prompt: str) -> bool:
+    """Whether a prompt is one of the ordinary templates the swarm mixes in."""
+    return any(pattern.fullmatch(prompt) for pattern in _COVER)
+
+
+def test_the_swarm_mixes_harvest_with_ordinary_requests_in_words_no_lexicon_has(swarm_world):
+    phrases = _lexicon_phrases()
+    swarm = _active(swarm_world, "light-swarm")
+    harvest = [e for events in swarm for e in events if not _is_cover(e["prompt"])]
+    total = sum(len(events) for events in swarm)
+    assert 0.25 <= len(harvest) / total <= 0.65
+    mixing = [
+        events
+        for events in swarm
+        if 0 < sum(not _is_cover(e["prompt"]) for e in events) < len(events)
+    ]
+    assert len(mixing) >= 0.8 * len(swarm)
+    for events in swarm:
+        for event in events:
+            prompt = event["prompt"].lower()
+            assert not [p for p in phrases if p in prompt], event["prompt"]
+    # thousands of wordings, in several languages, not one scaffold
+    assert len({e["prompt"] for e in harvest}) >= 0.95 * len(harvest)
+    openings = Counter(" ".join(e["prompt"].split()[:3]) for e in harvest)
+    assert openings.most_common(1)[0][1] < 0.1 * len(harvest)
+    assert any("Antes de responder" in e["prompt"] or "Bevor du" in e["prompt"] for e in harvest)
+    # long answers to short questions, as a group
+    done = [e for e in harvest if e["status"] == 200]
+    ordinary = [
+        e for events in _active(swarm_world, "benign") for e in events if e["status"] == 200
+    ]
+    assert statistics.median(e["output_tokens"] for e in done) > 2 * statistics.median(
+        e["output_tokens"] for e in ordinary
+    )
+
+
+def test_the_swarm_rotates_through_a_shared_residential_proxy_pool(swarm_world):
+    swarm = _active(swarm_world, "light-swarm")
+    users = defaultdict(set)
+    for events in swarm:
+        for event in events:
+            users[event["source_ip"]].add(event["account_id"])
+    assert 100 <= len(users) <= 600  # a pool of a few hundred exits ...
+    assert len({ip.rsplit(".", 1)[0] for ip in users}) >= 100  # ... over many /24s
+    assert len({".".join(ip.split(".")[:2]) for ip in users}) >= 20  # ... and /16s
+    shared = [accounts for accounts in users.values() if len(accounts) >= 3]
+    assert len(shared) >= 0.5 * len(users)
+    # the accounts that take one exit in turn declare different countries and cards
+    busiest = max(users.values(), key=len)
+    declared = [swarm_world["account"][a] for a in busiest]
+    assert len({a["country"] for a in declared}) >= 3
+    assert len({a["payment_fingerprint"] for a in declared}) == len(declared)
+    # each account alone uses more addresses than nine ordinary customers in ten
+    benign = sorted(len({e["source_ip"] for e in ev}) for ev in _active(swarm_world, "benign"))
+    per_account = [len({e["source_ip"] for e in events}) for events in swarm]
+    assert statistics.median(per_account) > benign[9 * len(benign) // 10]
+    # home users live in the same ISPs' ranges, so a /16 alone proves nothing
+    benign_16 = {
+        ".".join(e["source_ip"].split(".")[:2]) for ev in _active(swarm_world, "benign") for e in ev
+    }
+    assert len(benign_16 & {".".join(ip.split(".")[:2]) for ip in users}) >= 10
+
+
+def test_the_swarm_identities_are_bought_one_by_one_over_weeks(swarm_world):
+    members = [swarm_world["account"][a] for a in _members(swarm_world, "light-swarm")]
+    everyone = Counter(a["payment_fingerprint"] for a in swarm_world["accounts"])
+    assert all(everyone[a["payment_fingerprint"]] == 1 for a in members)
+    domains = [a["email"].split("@")[1] for a in members]
+    org_domains = [d for d in domains if d.endswith(".example") and domains.count(d) == 1]
+    assert len(set(org_domains)) == len(org_domains) and org_domains
+    assert len({a["country"] for a in members}) >= 10
+    created = sorted(_when(a["created_at"]) for a in members)
+    assert created[-1] - created[0] >= timedelta(weeks=6)
+    burst = max(
+        sum(1 for t in created if start <= t < start + timedelta(hours=2)) for start in created
+    )
+    expected = len(created) * timedelta(hours=2) / (created[-1] - created[0])
+    assert burst <= max(5, 4 * expected)
+
+
+def test_the_swarm_shares_one_request_shape_with_a_few_variations(swarm_world):
+    swarm = [e for ev in _active(swarm_world, "light-swarm") for e in ev]
+    shape = swarm_world["labels"]["groups"]["light-swarm"]["request_shape"]
+    assert {e["user_agent"] for e in swarm} == {shape["client"]}
+    assert {e["endpoint"] for e in swarm} == {shape["endpoint"]}
+
+    def setting(event):
+        params = event["params"]
+        return params["max_tokens"], params["temperature"], params.get("top_p")
+
+    usual = (shape["max_tokens"], shape["temperature"], shape["top_p"])
+    assert Counter(map(setting, swarm)).most_common(1)[0][0] == usual
+    assert 0.8 <= sum(setting(e) == usual for e in swarm) / len(swarm) < 1.0
+    # neither the client nor top_p is the swarm's alone
+    benign = [e for ev in _active(swarm_world, "benign") for e in ev]
+    assert any(e["user_agent"] == shape["client"] for e in benign)
+    assert sum("top_p" in e["params"] for e in benign) > 0.1 * len(benign)
+
+
+def test_the_swarm_works_in_the_schedulers_waves_and_chases_the_release(swarm_world):
+    def half_hours(events):
+        return {(e["ts"][:13], e["ts"][14:16] < "30") for e in events}
+
+    swarm = [e for ev in _active(swarm_world, "light-swarm") for e in ev]
+    benign = [e for ev in _active(swarm_world, "benign") for e in ev]
+    sample = random.Random(0).sample(benign, len(swarm))
+    assert len(half_hours(swarm)) < 0.5 * len(half_hours(sample))
+    # no account round the clock: each keeps to some waves on some days
+    benign_days = [len({e["ts"][:10] for e in ev}) for ev in _active(swarm_world, "benign")]
+    assert max(len({e["ts"][:10] for e in ev}) for ev in _active(swarm_world, "light-swarm")) < max(
+        benign_days
+    )
+
+    def new_model_share(events, start, end):
+        window = [
+            e for e in events if start <= _when(e["ts"]) < end and e["endpoint"] != "/v1/embeddings"
+        ]
+        return sum(e["model"] == "frontier-3" for e in window) / max(1, len(window))
+
+    hours = timedelta(hours=1)
+    assert new_model_share(swarm, RELEASE + 6 * hours, RELEASE + 24 * hours) > 0.7
+    assert new_model_share(benign, RELEASE + 6 * hours, RELEASE + 24 * hours) < 0.1
+
+
+def test_the_innocent_crowds_are_there_each_a_trap_for_a_naive_detector(swarm_world):
+    groups = swarm_world["labels"]["groups"]
+    crowds = "open-source-app carrier-nat legitimate-reseller evaluation-company"
+    for name in (crowds + " tutoring-product eager-adopters university").split():
+        assert groups[name]["role"] == "hard_negative" and groups[name]["description"], name
+        share = len(groups[name]["accounts"]) / SWARM_ACCOUNTS
+        assert 0.005 <= share <= 0.03, (name, share)
+
+
+def _addresses(events) -> set[str]:
+    return {e["source_ip"] for e in events}
+
+
+def test_open_source_app_users_share_its_scaffold_and_client_and_nothing_else(swarm_world):
+    users = _active(swarm_world, "open-source-app")
+    app = swarm_world["labels"]["groups"]["open-source-app"]
+    assert len(users) >= 6
+    assert all(e["prompt"].startswith(app["scaffold_opening"]) for ev in users for e in ev)
+    assert all(
+        e["user_agent"].startswith(app["user_agent"].split("/")[0]) for ev in users for e in ev
+    )
+    members = [swarm_world["account"][a] for a in _members(swarm_world, "open-source-app")]
+    assert len({a["payment_fingerprint"] for a in members}) == len(members)
+    assert len({a["country"] for a in members}) >= 3
+    seen = Counter(ip for ev in users for ip in _addresses(ev))
+    assert max(seen.values()) == 1  # each user its own addresses
+    outputs = [e["output_tokens"] for ev in users for e in ev if e["status"] == 200]
+    benign = [e["output_tokens"] for ev in _active(swarm_world, "benign") for e in ev]
+    assert statistics.median(outputs) < 3 * statistics.median(benign)
+
+
+def test_a_carriers_subscribers_share_few_addresses_in_one_country(swarm_world):
+    subscribers = _active(swarm_world, "carrier-nat")
+    members = [swarm_world["account"][a] for a in _members(swarm_world, "carrier-nat")]
+    addresses = set().union(*map(_addresses, subscribers))
+    assert len(members) >= 6 and len(addresses) <= 12
+    assert len({".".join(ip.split(".")[:2]) for ip in addresses}) == 1
+    assert len({a["country"] for a in members}) == 1
+    assert len({a["payment_fingerprint"] for a in members}) == len(members)
+    assert len({a["email"].split("@")[1] for a in members}) >= 2
+    assert all(len(_addresses(ev)) >= 2 for ev in subscribers if len(ev) >= 5)
+
+
+def test_the_reseller_routes_its_end_users_through_its_own_few_addresses(swarm_world):
+    members = [swarm_world["account"][a] for a in _members(swarm_world, "legitimate-reseller")]
+    traffic = [e for ev in _active(swarm_world, "legitimate-reseller") for e in ev]
+    assert len(members) >= 3 and all(a["reseller"] for a in members)
+    assert len({a["org_name"] for a in members}) == 1
+    assert len({a["payment_fingerprint"] for a in members}) == 1
+    assert len(_addresses(traffic)) <= 4
+    assert all(e["end_user"] for e in traffic)
+    assert len({e["end_user"] for e in traffic}) >= 100
+
+
+def test_the_evaluation_lab_judges_with_identical_parameters(swarm_world):
+    runs = [e for ev in _active(swarm_world, "evaluation-company") for e in ev]
+    members = [swarm_world["account"][a] for a in _members(swarm_world, "evaluation-company")]
+    assert len({a["org_name"] for a in members}) == 1
+    assert len({a["payment_fingerprint"] for a in members}) == 1
+    assert len({(e["params"]["max_tokens"], e["params"]["temperature"]) for e in runs}) == 1
+    judging = [
+        e for e in runs if re.search(r"judge|rate the|score the|grade the", e["prompt"], re.I)
+    ]
+    assert len(judging) >= 0.05 * len(runs)
+
+
+def test_the_tutoring_product_asks_for_worked_steps_in_school_hours(swarm_world):
+    phrases = _lexicon_phrases()
+    tutoring = _active(swarm_world, "tutoring-product")
+    assert len(tutoring) >= 4
+    events = [e for ev in tutoring for e in ev]
+    assert all(any(p in e["prompt"].lower() for p in phrases) for e in events)
+    seen = Counter(ip for ev in tutoring for ip in _addresses(ev))
+    assert max(seen.values()) == 1  # each deployment its own servers
+    swarm_addresses = set().union(*map(_addresses, _active(swarm_world, "light-swarm")))
+    assert not swarm_addresses & set(seen)
+    daytime = 0
+    for account_id in _members(swarm_world, "tutoring-product"):
+        country = swarm_world["account"][account_id]["country"]
+        for event in swarm_world["by_account"][account_id]:
+            hour = _when(event["ts"]).hour
+            daytime += any(7 <= (hour + tz) % 24 < 22 for tz in _OFFSETS[country])
+    assert daytime >= 0.85 * len(events)
+
+
+_OFFSETS = {code: offsets for code, _weight, offsets in COUNTRIES}
+
+
+def test_eager_adopters_move_to_the_new_model_in_their_own_first_days(swarm_world):
+    firsts = []
+    busy = [events for events in _active(swarm_world, "eager-adopters") if len(events) >= 10]
+    for events in busy:
+        switched = [_when(e["ts"]) for e in events if e["model"] == "frontier-3"]
+        if switched:
+            firsts.append(min(switched) - RELEASE)
+    assert len(busy) >= 4 and len(firsts) >= 0.8 * len(busy)
+    assert all(delay >= timedelta(0) for delay in firsts)
+    assert statistics.median(firsts) <= timedelta(days=4)
+    assert max(firsts) - min(firsts) >= timedelta(hours=24)  # each on their own day
+    members = [swarm_world["account"][a] for a in _members(swarm_world, "eager-adopters")]
+    assert len({a["payment_fingerprint"] for a in members}) == len(members)
+
+
+def test_the_command_builds_the_light_swarm_world_and_refuses_an_unknown_shape(tmp_path):
+    stdout = io.StringIO()
+    call_command(
+        "generate_scenario",
+        out=str(tmp_path),
+        accounts=200,
+        events=10_000,
+        shape="light-swarm",
+        json=True,
+        stdout=stdout,
+    )
+    summary = json.loads(stdout.getvalue())
+    assert summary["shape"] == "light-swarm"
+    assert summary["accounts_by_group"]["light-swarm"] >= 20
+    with pytest.raises(CommandError, match="--shape") as raised:
+        call_command("generate_scenario", out=str(tmp_path / "x"), shape="heavy")
+    assert raised.value.returncode == 2

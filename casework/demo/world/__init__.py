@@ -11,6 +11,7 @@ from casework.demo.world.provider import (
     TERMS_VERSIONS,
     terms_text,
 )
+from casework.demo.world.shapes import SHAPES
 from casework.demo.world.window import WINDOW_DAYS, WINDOW_START
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "NEW_MODEL",
     "NEW_MODEL_RELEASE",
     "PLANS",
+    "SHAPES",
     "TERMS_SLUG",
     "TERMS_VERSIONS",
     "WINDOW_DAYS",

@@ -13,7 +13,7 @@ from casework.demo.world.archetypes import (
     BENIGN_PLANS,
     PLAN_VOLUME_MU,
 )
-from casework.demo.world.draws import host, public_prefix, weighted
+from casework.demo.world.draws import host, weighted
 from casework.demo.world.population import Population
 from casework.demo.world.prompts import (
     COMPILED,
@@ -32,7 +32,10 @@ from casework.demo.world.window import (
 )
 
 
-def benign_add(world: Population, count: int) -> None:
+def benign_add(world: Population, count: int, *, eager: bool = False) -> None:
+    """Ordinary customers; `eager` ones (the light-swarm world's eager adopters) are drawn
+    the same way, but are active, exist before the release and move to the new model in
+    its first days."""
     rng = world.rng
     first_benign = len(world.accounts)
     for _ in range(count):
@@ -54,14 +57,14 @@ def benign_add(world: Population, count: int) -> None:
             email = world.org_email(world.domain(org_name))
         created = (
             world.created_before_window()
-            if rng.random() < 0.88
+            if rng.random() < 0.88 or eager
             else rng.randrange(0, WINDOW_MS - HOUR_MS)
         )
         roll = rng.random()
-        status = "active" if roll < 0.965 else ("closed" if roll < 0.99 else "suspended")
+        status = "active" if roll < 0.965 or eager else ("closed" if roll < 0.99 else "suspended")
         signup_ip = host(
             rng,
-            rng.choice(world.hosting_prefixes) if rng.random() < 0.12 else public_prefix(rng),
+            rng.choice(world.hosting_prefixes) if rng.random() < 0.12 else world.home_prefix(),
         )
         account = world.add(
             Account(
@@ -77,15 +80,15 @@ def benign_add(world: Population, count: int) -> None:
                 plan=plan,
                 status=status,
                 reseller=False,
-                role="benign",
-                group="benign",
-                kind=archetype_name,
+                role="hard_negative" if eager else "benign",
+                group="eager-adopters" if eager else "benign",
+                kind="eager_adopter" if eager else archetype_name,
                 tz=tz,
             )
         )
         if status == "suspended":
             account.active_until_ms = rng.randrange(max(created, 0) + HOUR_MS, WINDOW_MS)
-        dormant = status == "closed" or rng.random() < 0.08
+        dormant = (status == "closed" or rng.random() < 0.08) and not eager
         lo = max(0, created + rng.randint(5, 600) * 60_000)
         hi = account.active_until_ms
         if dormant or hi - lo < 2 * HOUR_MS:
@@ -95,11 +98,8 @@ def benign_add(world: Population, count: int) -> None:
         mean_extra, mean_gap = archetype["session"]
         mean_extra *= rng.uniform(0.5, 1.5)
         mean_gap *= rng.uniform(0.5, 1.5)
-        timing = SessionTiming(
-            rhythm_profile(shape, tz, rng.randrange(24) if shape == "batch" else 0),
-            mean_extra,
-            mean_gap,
-        )
+        rhythm_param = rng.randrange(24) if shape == "batch" else 0
+        timing = SessionTiming(rhythm_profile(shape, tz, rhythm_param), mean_extra, mean_gap)
         sets = [template for name in archetype["templates"] for template in COMPILED[name]]
         chosen = rng.sample(sets, min(len(sets), rng.randint(2, 6)))
         weights = [1.0 / (rank + 1) ** 1.2 for rank in range(len(chosen))]
@@ -109,7 +109,13 @@ def benign_add(world: Population, count: int) -> None:
         if not server or rng.random() < 0.2:
             agents.append(world.browser())
         common = world.traffic_common(archetype)
-        adopt_ms, after = world.adoption(common["models"], within_window_share=0.18)
+        if eager:
+            adopt_ms, after = world.eager_adoption(common["models"])
+            # trying the new model out: a busy day and a half from the moment they move
+            hour = adopt_ms // HOUR_MS
+            timing.cumulative = rhythm_profile(shape, tz, rhythm_param, (hour, hour + 36))
+        else:
+            adopt_ms, after = world.adoption(common["models"], within_window_share=0.18)
         uses_logprobs = rng.random() < archetype["logprob_accounts"]
         end_users = None
         if rng.random() < archetype["end_users"]:
@@ -143,6 +149,8 @@ def benign_add(world: Population, count: int) -> None:
                 hi=hi,
             )
         )
+    if eager:
+        return
     # A few ordinary customers run several accounts (a personal one and a work one, or
     # an org's staging and production) on one card: payment links alone prove nothing.
     benign = world.accounts[first_benign:]

@@ -16,6 +16,7 @@ from pathlib import Path
 from casework.demo.world.assent import assent_records
 from casework.demo.world.builder import world_build
 from casework.demo.world.provider import MODELS, PLANS, TERMS_SLUG, TERMS_VERSIONS, terms_text
+from casework.demo.world.shapes import CLASSIC, shape_check
 from casework.demo.world.writers import json_write, labels_document, lines_write, usage_write
 
 # Smallest world in which every cohort still has its full shape (the network needs a dozen
@@ -25,13 +26,20 @@ MIN_EVENTS = 10_000
 
 
 def scenario_generate(
-    *, out_dir: Path, accounts: int = 2000, events: int = 100_000, seed: int = 1
+    *,
+    out_dir: Path,
+    accounts: int = 2000,
+    events: int = 100_000,
+    seed: int = 1,
+    shape: str = CLASSIC,
 ) -> dict:
     """Write a synthetic world into ``out_dir`` and return a summary of what was written.
 
     Same arguments give byte-identical files: every random choice comes from generators
     seeded by ``seed``, and nothing depends on the clock, the hash seed or the machine.
+    ``shape`` is `classic` or `light-swarm` (casework/demo/world/shapes.py).
     """
+    shape_check(shape)
     if accounts < MIN_ACCOUNTS:
         raise ValueError(f"accounts must be at least {MIN_ACCOUNTS}, got {accounts}")
     if events < MIN_EVENTS:
@@ -40,7 +48,7 @@ def scenario_generate(
     out_dir = Path(out_dir)
     (out_dir / "terms").mkdir(parents=True, exist_ok=True)
 
-    world = world_build(accounts=accounts, events=events, seed=seed)
+    world = world_build(accounts=accounts, events=events, seed=seed, shape=shape)
 
     ordered = sorted(world.accounts, key=lambda a: (a.created_ms, a.account_id))
     lines_write(out_dir / "accounts.ndjson", (a.record() for a in ordered))
@@ -73,6 +81,7 @@ def scenario_generate(
     return {
         "out_dir": str(out_dir),
         "seed": seed,
+        "shape": shape,
         "window": labels["window"],
         "accounts": len(ordered),
         "events": usage["events"],

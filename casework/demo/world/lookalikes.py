@@ -1,5 +1,8 @@
 """The hard negatives, innocent look-alikes the detectors must not accuse: an evaluation
-company, a high-volume enterprise, a university behind one NAT and an authorised reseller."""
+company, a high-volume enterprise, a university behind one NAT and an authorised reseller.
+
+The light-swarm world grows two of them: the evaluation lab adds model-graded judging to
+its suites, and the reseller declares a few accounts of its organisation."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from casework.demo.world.prompts import (
     BenchmarkPrompts,
     TemplatePrompts,
     benchmark_items,
+    judging_items,
 )
 from casework.demo.world.provider import NEW_MODEL, RELEASE_MS
 from casework.demo.world.timing import SessionTiming, rhythm_profile
@@ -25,7 +29,14 @@ from casework.demo.world.window import (
 )
 
 
-def evaluation_company_add(world: Population, count: int) -> None:
+def evaluation_company_add(
+    world: Population,
+    count: int,
+    *,
+    judging: list[str] | None = None,
+    max_tokens: tuple[int, ...] = (1, 5, 16),
+) -> None:
+    """`judging`: judge-prompt templates the lab also runs (model-graded evaluation)."""
     rng = world.rng
     org_name = world.org_name().rsplit(" ", 1)[0] + " Evals"
     domain = world.domain(org_name)
@@ -34,6 +45,14 @@ def evaluation_company_add(world: Population, count: int) -> None:
     office = public_prefix(rng)
     card = world.card()
     items = benchmark_items(rng, 250)
+    if judging:
+        # a judge model grades each batch: one judging item after every five others
+        judged = judging_items(rng, judging, 200)
+        items = [
+            entry
+            for number, item in enumerate(items)
+            for entry in ((item, judged[number // 5]) if number % 5 == 4 else (item,))
+        ]
     founded = world.created_before_window("2025-07-01T00:00:00Z")
     release_hour = RELEASE_MS // HOUR_MS
     profile = rhythm_profile("office", tz, 0, (release_hour, release_hour + 48))
@@ -81,7 +100,7 @@ def evaluation_company_add(world: Population, count: int) -> None:
                 logprobs_share=0.6,
                 top_logprobs=(5,),
                 temperatures=(0.0,),
-                max_tokens=(1, 5, 16),
+                max_tokens=max_tokens,
             )
         )
 
@@ -208,7 +227,9 @@ def university_add(world: Population, count: int) -> None:
     world.groups_extra["university"] = {"nat_prefix": f"{nat}.0/24", "email_domain": domain}
 
 
-def legitimate_reseller_add(world: Population) -> None:
+def legitimate_reseller_add(world: Population, accounts: int = 1) -> None:
+    """`accounts`: how many declared accounts the reseller's organisation holds (more
+    than one only in the light-swarm world, drawn after the first account's traffic)."""
     rng = world.rng
     org_name = world.org_name().rsplit(" ", 1)[0] + " Platform"
     country, _tz = world.country()
@@ -242,16 +263,42 @@ def legitimate_reseller_add(world: Population) -> None:
         + COMPILED["personal"]
     )
     regions = ((-5, 0.35), (-8, 0.15), (0, 0.15), (1, 0.15), (5.5, 0.1), (8, 0.1))
-    for region, (tz, share) in enumerate(regions):
+    holders = [account]
+    for _ in range(1, accounts):
+        # a later account of the same organisation, for another product line or market
+        extra = world.add(
+            Account(
+                account_id=world.new_id("acct_", 12),
+                org_name=org_name,
+                email=world.org_email(world.domain(org_name)),
+                created_ms=min(account.created_ms + rng.randrange(DAY_MS, 150 * DAY_MS), -DAY_MS),
+                country=country,
+                billing_country=country,
+                payment_fingerprint=account.payment_fingerprint,
+                signup_ip=rng.choice(ips),
+                signup_user_agent=world.browser(),
+                plan=rng.choice(("tier-4", "tier-5", "enterprise")),
+                status="active",
+                reseller=True,
+                role="hard_negative",
+                group="legitimate-reseller",
+                kind="legitimate_reseller",
+            )
+        )
+        extra.keys = world.api_keys(1)
+        holders.append(extra)
+    slices = [(n, regions[n % len(regions)]) for n in range(max(accounts, len(regions)))]
+    for region, (tz, share) in slices:
+        holder = holders[region % len(holders)]
         world.traffic["reseller"].append(
             Traffic(
-                account=account,
+                account=holder,
                 weight=share,
                 timing=SessionTiming(
                     rhythm_profile(rng.choice(("consumer", "office")), tz), 2.0, 20_000.0
                 ),
                 prompts=TemplatePrompts(sets, [1.0] * len(sets)),
-                keys=account.keys,
+                keys=holder.keys,
                 ips=ips,
                 user_agents=["Go-http-client/2.0"],
                 endpoints=["/v1/chat/completions"] * 4 + ["/v1/responses"],

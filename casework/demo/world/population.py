@@ -12,9 +12,9 @@ import random
 import re
 
 from casework.demo.world.accounts import Account
-from casework.demo.world.archetypes import EVENT_SHARES
 from casework.demo.world.draws import hex_digits, host, public_prefix
 from casework.demo.world.provider import NEW_MODEL, RELEASE_MS
+from casework.demo.world.shapes import CLASSIC, event_shares
 from casework.demo.world.traffic import Traffic
 from casework.demo.world.vocabulary import (
     BROWSER_AGENTS,
@@ -33,12 +33,14 @@ class Population:
     and the identities (ids, names, emails, cards, addresses) every cohort draws from one
     seeded generator in turn."""
 
-    def __init__(self, *, accounts: int, events: int, seed: int):
+    def __init__(self, *, accounts: int, events: int, seed: int, shape: str = CLASSIC):
         self.total_events = events
         self.seed = seed
+        self.shape = shape
+        self.event_shares = event_shares(shape)
         self.rng = random.Random(f"pacta-scenario:{seed}:world")
         self.accounts: list[Account] = []
-        self.traffic: dict[str, list[Traffic]] = {name: [] for name in EVENT_SHARES}
+        self.traffic: dict[str, list[Traffic]] = {name: [] for name in self.event_shares}
         self.groups_extra: dict[str, dict] = {}
         self._ids: dict[str, None] = {}
         rng = self.rng
@@ -48,6 +50,13 @@ class Population:
         self.country_codes = [code for code, _weight, _tz in COUNTRIES]
         self.country_weights = [weight for _code, weight, _tz in COUNTRIES]
         self.country_tz = {code: tzs for code, _weight, tzs in COUNTRIES}
+        # Home broadband and mobile ranges: the /16s residential ISPs announce. The classic
+        # world draws home addresses anywhere; the light-swarm world puts its home users and
+        # the residential proxy exits in the same ISPs' ranges, as they are in life.
+        self.isp_blocks: list[str] = []
+        if shape != CLASSIC:
+            blocks = {public_prefix(rng).rsplit(".", 1)[0] for _ in range(160)}
+            self.isp_blocks = sorted(blocks - {p.rsplit(".", 1)[0] for p in self.hosting_prefixes})
 
     # identities -----------------------------------------------------------------------
 
@@ -152,10 +161,25 @@ class Population:
         after = [NEW_MODEL if rng.random() < share else rng.choice(models) for _ in range(20)]
         return RELEASE_MS + delay, after
 
+    def home_prefix(self) -> str:
+        """A /24 where ordinary people connect from home or phone."""
+        if not self.isp_blocks:
+            return public_prefix(self.rng)
+        return f"{self.rng.choice(self.isp_blocks)}.{self.rng.randint(0, 255)}"
+
+    def eager_adoption(self, models: list[str]) -> tuple[int, list[str]]:
+        """An eager adopter tries the new model within hours to a few days of its release
+        and moves a large share of its traffic to it."""
+        rng = self.rng
+        delay = min(max(int(rng.lognormvariate(math.log(20 * HOUR_MS), 0.8)), HOUR_MS), 5 * DAY_MS)
+        share = rng.uniform(0.5, 0.95)
+        after = [NEW_MODEL if rng.random() < share else rng.choice(models) for _ in range(20)]
+        return RELEASE_MS + delay, after
+
     def ips(self, count: int, *, hosting_share: float) -> list[str]:
         rng = self.rng
         if rng.random() < hosting_share:
             prefixes = rng.sample(self.hosting_prefixes, min(2, count))
         else:
-            prefixes = [public_prefix(rng)]
+            prefixes = [self.home_prefix()]
         return [host(rng, rng.choice(prefixes)) for _ in range(count)]

@@ -33,6 +33,8 @@ KINDS: dict[str, tuple[int, int, float, float]] = {
     "mcq": (0, 20, math.log(2), 0.5),
     "bulk": (40, 300, math.log(1300), 0.35),
     "cot": (20, 120, math.log(1200), 0.45),
+    "longform": (0, 40, math.log(1500), 0.35),
+    "judge": (150, 900, math.log(220), 0.5),
 }
 
 BENCHMARK_SUITES = ("mcq", "yesno", "arith", "translate")
@@ -41,7 +43,7 @@ BENCHMARK_SUITES = ("mcq", "yesno", "arith", "translate")
 _FIELD = re.compile(r"{(\w+)}")
 
 
-def _compile(templates: list[tuple[str, str]]) -> list[tuple[str, tuple, str]]:
+def templates_compile(templates: list[tuple[str, str]]) -> list[tuple[str, tuple, str]]:
     """Pair each template with the vocabulary pools its fields draw from."""
     compiled = []
     for text, kind in templates:
@@ -51,7 +53,7 @@ def _compile(templates: list[tuple[str, str]]) -> list[tuple[str, tuple, str]]:
     return compiled
 
 
-COMPILED = {name: _compile(templates) for name, templates in TEMPLATE_SETS.items()}
+COMPILED = {name: templates_compile(templates) for name, templates in TEMPLATE_SETS.items()}
 
 
 class TemplatePrompts:
@@ -148,6 +150,18 @@ def benchmark_items(rng: random.Random, per_suite: int) -> list[tuple[str, str]]
                     f"translation.\n{pick(FILLERS['sentence'])}"
                 )
             items.append((prompt, "translate" if suite == "translate" else "mcq"))
+    return items
+
+
+def judging_items(rng: random.Random, templates: list[str], count: int) -> list[tuple[str, str]]:
+    """An evaluation harness's model-graded items: a judge prompt over a question and an
+    answer, the same items on every run."""
+    compiled = templates_compile([(text, "judge") for text in templates])
+    choice = rng.choice
+    items = []
+    for number in range(count):
+        text, fields, kind = compiled[number % len(compiled)]
+        items.append((text.format_map({name: choice(pool) for name, pool in fields}), kind))
     return items
 
 

@@ -1,5 +1,6 @@
-"""When accounts send requests: daily rhythms by kind of user, and the three timings
-(sessions following a rhythm, a dispatcher's shared slots, a planned shift schedule)."""
+"""When accounts send requests: daily rhythms by kind of user, and the four timings
+(sessions following a rhythm, a dispatcher's shared slots, a planned shift schedule, a
+campaign scheduler's waves)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,10 @@ _STUDENT = (
     0.3, 0.2, 0.1, 0.04, 0.02, 0.02, 0.03, 0.08, 0.25, 0.45, 0.6, 0.65,
     0.55, 0.65, 0.75, 0.8, 0.8, 0.7, 0.6, 0.7, 0.85, 0.9, 0.8, 0.55,
 )  # fmt: skip
+_SCHOOL = (
+    0.01, 0.01, 0.01, 0.01, 0.01, 0.02, 0.05, 0.3, 0.8, 1.0, 1.0, 0.9,
+    0.7, 0.9, 1.0, 0.9, 0.7, 0.55, 0.5, 0.55, 0.45, 0.25, 0.08, 0.03,
+)  # fmt: skip
 _CLASSES_START_DAY = 7  # 2026-01-12: the semester begins a week into the window
 
 
@@ -47,6 +52,8 @@ def _rhythm_weight(shape: str, local_hour: int, local_day: int, param: int) -> f
     if shape == "student":
         term = 1.0 if local_day >= _CLASSES_START_DAY else 0.35
         return _STUDENT[local_hour] * term * (0.6 if weekend else 1.0)
+    if shape == "school":  # lessons in the day, homework help in the evening
+        return _SCHOOL[local_hour] * (0.15 if weekend else 1.0)
     raise ValueError(shape)
 
 
@@ -142,4 +149,45 @@ class FixedTiming:
         return self.planned
 
 
-Timing = SessionTiming | SlotTiming | FixedTiming
+class WaveTiming:
+    """A campaign scheduler's waves: the account's sessions start only inside the waves it
+    was given, so the accounts of one operation work in the same minutes while each,
+    taking part in only some waves, keeps hours like anyone's."""
+
+    __slots__ = ("mean_extra", "mean_gap_ms", "waves")
+
+    def __init__(self, waves: list[tuple[int, int]], mean_extra: float, mean_gap_ms: float):
+        self.waves = waves
+        self.mean_extra = mean_extra
+        self.mean_gap_ms = mean_gap_ms
+
+    def times(self, rng: random.Random, count: int, lo: int, hi: int) -> list[int]:
+        spans = [(max(s, lo), min(e, hi)) for s, e in self.waves if min(e, hi) - max(s, lo) > 0]
+        if not spans:
+            spans = [(lo, hi)]
+        cumulative, total = [], 0
+        for start, end in spans:
+            total += end - start
+            cumulative.append(total)
+        rnd, expo = rng.random, rng.expovariate
+
+        def session_start() -> int:
+            point = rnd() * total
+            start, end = spans[min(bisect_right(cumulative, point), len(spans) - 1)]
+            return start + int(rnd() * (end - start))
+
+        out: list[int] = []
+        extra_rate = 1.0 / self.mean_extra
+        gap_rate = 1.0 / self.mean_gap_ms
+        while len(out) < count:
+            length = 1 + int(expo(extra_rate))
+            moment = session_start()
+            for _ in range(min(length, count - len(out))):
+                out.append(moment)
+                moment += 1 + int(expo(gap_rate))
+                if moment >= hi:
+                    moment = session_start()
+        return out
+
+
+Timing = SessionTiming | SlotTiming | FixedTiming | WaveTiming

@@ -46,6 +46,25 @@ class EndUsers:
         )
 
 
+class ProxyRotation:
+    """Requests sent through a rotating proxy service: each leaves from an exit of the
+    pool, kept for a few minutes when the session is sticky, else a new exit each time."""
+
+    __slots__ = ("exits", "last_ip", "last_ms", "sticky_ms")
+
+    def __init__(self, exits: list[str], sticky_ms: int):
+        self.exits = exits
+        self.sticky_ms = sticky_ms
+        self.last_ip = ""
+        self.last_ms = -1
+
+    def draw(self, rng: random.Random, moment: int) -> str:
+        if not self.last_ip or moment - self.last_ms > self.sticky_ms:
+            self.last_ip = rng.choice(self.exits)
+        self.last_ms = moment
+        return self.last_ip
+
+
 @dataclass(slots=True)
 class Traffic:
     """How one account (or one slice of a reseller account) sends requests."""
@@ -74,6 +93,9 @@ class Traffic:
     lo: int = 0
     hi: int = WINDOW_MS
     count: int = 0
+    # Parameters beyond the five every request carries (top_p, ...): one set per request.
+    extra_params: tuple[dict, ...] = ()
+    rotation: ProxyRotation | None = None
 
     def line(self, moment: int, rng: random.Random, request_id: str, encode) -> tuple[str, int]:
         rnd, choice = rng.random, rng.choice
@@ -114,6 +136,8 @@ class Traffic:
         if self.logit_bias_share and not embedding and rnd() < self.logit_bias_share:
             picked = rng.sample(self.logit_bias_tokens, rng.randint(2, 5))
             params["logit_bias"] = {str(token): -100 for token in sorted(picked)}
+        if self.extra_params:
+            params.update(choice(self.extra_params))
         end_user = self.end_users.draw(rng) if self.end_users else None
         record = {
             "request_id": request_id,
@@ -124,7 +148,7 @@ class Traffic:
             "endpoint": endpoint,
             "input_tokens": input_tokens,
             "output_tokens": output_tokens,
-            "source_ip": choice(self.ips),
+            "source_ip": self.rotation.draw(rng, moment) if self.rotation else choice(self.ips),
             "user_agent": choice(self.user_agents),
             "end_user": end_user,
             "params": params,

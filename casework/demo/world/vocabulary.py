@@ -52,3 +52,9 @@ SWEEP_DOMAINS: dict[str, tuple[str, ...]] = {
 SWEEP_LEVELS: tuple[str, ...] = tuple(_prompts["sweep_levels"])
 SWEEP_ANGLES: tuple[str, ...] = tuple(_prompts["sweep_angles"])
 SWEEP_VERBS: tuple[str, ...] = tuple(_prompts["sweep_verbs"])
+
+# The light swarm's harvesting requests, as parts its generator recombines.
+SWARM: dict = _load("swarm.json")
+# The light-swarm world's innocent crowds: an open-source app, a tutoring product, an
+# evaluation lab's judging prompts.
+LOOKALIKES: dict = _load("lookalikes.json")

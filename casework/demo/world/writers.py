@@ -9,9 +9,9 @@ from array import array
 from collections.abc import Iterable
 from pathlib import Path
 
-from casework.demo.world.archetypes import GROUP_INFO
 from casework.demo.world.draws import mix_request_id
 from casework.demo.world.population import Population
+from casework.demo.world.shapes import group_info
 from casework.demo.world.window import DAY_MS, WINDOW_DAYS, WINDOW_MS, iso_seconds
 
 _STREAM_BITS = 21
@@ -73,7 +73,7 @@ def json_write(path: Path, document) -> None:
 
 def labels_document(world: Population) -> dict:
     groups = {}
-    for name, (role, kind, description) in GROUP_INFO.items():
+    for name, (role, kind, description) in group_info(world.shape).items():
         members = sorted(a.account_id for a in world.accounts if a.group == name)
         groups[name] = {"role": role, "kind": kind, "description": description, "accounts": members}
         groups[name].update(world.groups_extra.get(name, {}))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from casework.demo.world import MIN_ACCOUNTS, MIN_EVENTS, scenario_generate
+from casework.demo.world import MIN_ACCOUNTS, MIN_EVENTS, SHAPES, scenario_generate
 from evidence.management.base import PactaCommand
 
 
@@ -34,6 +34,16 @@ class Command(PactaCommand):
             help=f"exact number of usage events (at least {MIN_EVENTS}; default 100000)",
         )
         parser.add_argument("--seed", type=int, default=1, metavar="S")
+        parser.add_argument(
+            "--shape",
+            default="classic",
+            metavar="SHAPE",
+            help=(
+                "which world: classic (default) or light-swarm (the classic cohorts, a swarm "
+                "of light accounts behind a residential proxy pool, and innocent crowds that "
+                "look coordinated)"
+            ),
+        )
 
     def run(self, **options) -> None:
         out = Path(options["out"])
@@ -47,16 +57,25 @@ class Command(PactaCommand):
                 f"--events must be at least {MIN_EVENTS} so every cohort shows its pattern "
                 f"(got {events})"
             )
+        if options["shape"] not in SHAPES:
+            self.usage_error(
+                f"--shape must be one of {', '.join(SHAPES)} (got {options['shape']!r})"
+            )
         if out.exists() and not out.is_dir():
             self.usage_error(f"--out {out} exists and is not a directory")
 
         summary = scenario_generate(
-            out_dir=out, accounts=accounts, events=events, seed=options["seed"]
+            out_dir=out,
+            accounts=accounts,
+            events=events,
+            seed=options["seed"],
+            shape=options["shape"],
         )
 
         roles = summary["accounts_by_role"]
         lines = [
-            f"Wrote a synthetic world (seed {summary['seed']}) to {summary['out_dir']} "
+            f"Wrote a {summary['shape']} synthetic world (seed {summary['seed']}) to "
+            f"{summary['out_dir']} "
             f"in {summary['elapsed_seconds']:.1f} s, {summary['bytes_written'] / 1e6:.1f} MB.",
             f"  {summary['accounts']} accounts: {roles['benign']} benign, "
             f"{roles['hard_negative']} hard negatives, {roles['adversary']} adversary",
