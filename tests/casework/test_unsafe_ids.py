@@ -17,8 +17,8 @@ from django.utils import timezone
 from casework.services import case_accounts_attribute, case_open
 from evidence.ingest.service import ingest_file
 from evidence.models import Account, Cluster, ClusterMember, DetectionRun, Finding
-from tests.casework.test_api import client_for
-from tests.conftest import user_with_role
+from tests.factories import token_client as client_for
+from tests.factories import user_with_role
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
@@ -66,7 +66,7 @@ def record(tmp_path):
 
 @pytest.fixture
 def counsel(client, django_user_model):
-    user = user_with_role(django_user_model, "casey", "counsel")
+    user = user_with_role("casey", "counsel")
     client.force_login(user)
     return user
 
