@@ -41,7 +41,7 @@ case_api_urlpatterns = [
         name="report-exhibit-download",
     ),
     path(
-        "ledger/<pacta_text:object_type>/<pacta_text:object_id>/",
+        "ledger/<pacta_text:object_type>/<pacta_account:object_id>/",
         api.LedgerEntryListView.as_view(),
         name="ledger-entries",
     ),
