@@ -144,3 +144,10 @@ def test_worker_runs_a_task_through_the_filesystem_broker(tmp_path):
 def test_worker_runs_a_task_through_redis():
     assert celery_app.conf.broker_url.startswith("redis")
     _run_ledger_check_through_a_worker()
+
+
+@pytest.mark.parametrize("value", ["0", "-1"])
+def test_a_size_setting_that_is_not_positive_stops_start_up_naming_it(value):
+    result = _manage("check", env={**os.environ, "PACTA_UPLOAD_CHUNK_BYTES": value})
+    assert result.returncode != 0
+    assert "PACTA_UPLOAD_CHUNK_BYTES must be a positive number of bytes" in result.stderr

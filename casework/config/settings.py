@@ -312,6 +312,18 @@ PACTA_INGEST_MAX_EXPANDED_BYTES = env.int("PACTA_INGEST_MAX_EXPANDED_BYTES", def
 PACTA_INGEST_MAX_UPLOAD_BYTES = env.int("PACTA_INGEST_MAX_UPLOAD_BYTES", default=4 * 1024**3)
 # How much of an upload is read into memory at a time while it streams to disk.
 PACTA_UPLOAD_CHUNK_BYTES = env.int("PACTA_UPLOAD_CHUNK_BYTES", default=1024 * 1024)
+for _name in (
+    "PACTA_INGEST_MAX_LINE_BYTES",
+    "PACTA_INGEST_MAX_EXPANDED_BYTES",
+    "PACTA_INGEST_MAX_UPLOAD_BYTES",
+    "PACTA_UPLOAD_CHUNK_BYTES",
+):
+    # Zero or a negative size would refuse every line, or read an upload forever: say so at
+    # start-up, naming the variable, rather than fail on the first file.
+    if globals()[_name] <= 0:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"{_name} must be a positive number of bytes.")
 
 # --- Reports (casework.reports): signed PDF/A-3b in three editions ----------------------
 # The organisation's signing certificate and key (PEM paths); PACTA_SIGNING_CHAIN lists
