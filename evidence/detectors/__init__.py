@@ -15,6 +15,7 @@ every detector module, each registering itself on import, in a fixed order (the 
 """
 
 from evidence.detectors import (  # noqa: F401  (imported to register their detectors)
+    coordination,
     grader,
     harvesting,
     identity,

@@ -46,10 +46,19 @@ SCAFFOLD_CHARS = 24
 # jsonpath in lax mode: a missing or non-numeric field is simply false, never an error.
 HARVEST_SQL = "u.params @? '$ ? (@.top_logprobs >= 10 || @.logprobs >= 10 || exists(@.logit_bias))'"
 
-# GROUPING(source_ip, api_key_id, hour) of each grouping set in det_infra.
-INFRA_BY_IP = 0b011
-INFRA_BY_KEY = 0b101
-INFRA_BY_HOUR = 0b110
+# GROUPING(source_ip, api_key_id, hour, request shape) of each grouping set in det_infra.
+INFRA_BY_IP = 0b0111
+INFRA_BY_KEY = 0b1011
+INFRA_BY_HOUR = 0b1101
+INFRA_BY_SHAPE = 0b1110
+
+# The shape of a request, as a harness sends it: client, endpoint, and the parameter names and
+# values, less those that name one request or one user (token ids to bias, a user or seed, stop
+# strings, metadata). jsonb prints its keys in one order, so equal shapes print equal text.
+REQUEST_SHAPE_SQL = (
+    "concat_ws(' | ', u.user_agent, u.endpoint, "
+    "(u.params - ARRAY['logit_bias', 'user', 'seed', 'stop', 'metadata'])::text)"
+)
 
 
 @dataclass
@@ -126,6 +135,8 @@ class Infra:
     # (account_id, address, its /24 or /48 network, prefix length, requests): addresses
     # requests came from, then sign-up addresses (requests 0)
     addresses: list[tuple] = field(default_factory=list)
+    # (account_id, request shape, requests): see REQUEST_SHAPE_SQL
+    shapes: list[tuple] = field(default_factory=list)
 
 
 def activity_collect(*, window: Window, snapshot: str | None = None) -> Activity:
@@ -463,22 +474,26 @@ def _template_stats(cursor, activity: Activity) -> None:
 
 
 def _infra_pass(cursor, window: Window) -> Infra:
-    """(account, address), (account, API key) and (account, hour) counts in one grouping-sets
-    pass, read back by the connection that built them (it may be the second one)."""
+    """(account, address), (account, API key), (account, hour) and (account, request shape)
+    counts in one grouping-sets pass, read back by the connection that built them (it may be
+    the second one)."""
     cursor.execute(
         f"""
         CREATE TEMP TABLE det_infra ON COMMIT DROP AS
         SELECT u.account_id, u.source_ip, u.api_key_id,
                date_part('hour', u.ts AT TIME ZONE 'UTC')::int AS hour,
+               {REQUEST_SHAPE_SQL} AS shape,
                GROUPING(u.source_ip, u.api_key_id,
-                        date_part('hour', u.ts AT TIME ZONE 'UTC')::int) AS grouping,
+                        date_part('hour', u.ts AT TIME ZONE 'UTC')::int,
+                        {REQUEST_SHAPE_SQL}) AS grouping,
                count(*) AS requests
         FROM evidence_usageevent u
         WHERE {window.sql}
         GROUP BY GROUPING SETS (
           (u.account_id, u.source_ip),
           (u.account_id, u.api_key_id),
-          (u.account_id, date_part('hour', u.ts AT TIME ZONE 'UTC')::int)
+          (u.account_id, date_part('hour', u.ts AT TIME ZONE 'UTC')::int),
+          (u.account_id, {REQUEST_SHAPE_SQL})
         )
         """,
         window.params,
@@ -519,5 +534,10 @@ def _infra_pass(cursor, window: Window) -> Infra:
         [INFRA_BY_IP],
     )
     infra.addresses = cursor.fetchall()
+    cursor.execute(
+        "SELECT account_id, shape, requests FROM det_infra WHERE grouping = %s",
+        [INFRA_BY_SHAPE],
+    )
+    infra.shapes = cursor.fetchall()
     cursor.execute("DROP TABLE det_infra")
     return infra

@@ -30,6 +30,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from evidence.detectors.coordination import Campaign
 from evidence.detectors.link_base import FoundLink, UnionFind
 from evidence.detectors.registry import REGISTRY
 from evidence.models import Band
@@ -67,12 +68,18 @@ class ClusterResult:
 
 
 def clusters_build(
-    *, accounts: list[str], conduct: dict[str, Conduct], links: list[FoundLink]
+    *,
+    accounts: list[str],
+    conduct: dict[str, Conduct],
+    links: list[FoundLink],
+    campaigns: list[Campaign] = (),
 ) -> list[ClusterResult]:
     """Components over hard and strong links, each scored and banded.
 
     Returns every component of two or more accounts, and single accounts whose band is
-    above none; ordinary customers with nothing fired and no link are not clusters.
+    above none; ordinary customers with nothing fired and no link are not clusters. A
+    component holding most of a campaign (`coordination`) is banded no lower than the
+    campaign: what the group does together can be critical when no member is.
     """
     components = UnionFind()
     joining = _corroborated(links, conduct)
@@ -89,12 +96,23 @@ def clusters_build(
     links_of: dict[str, list[FoundLink]] = defaultdict(list)
     for link in joining:
         links_of[components.find(link.a)].append(link)
+    campaign_of: dict[str, Campaign] = {}
+    for campaign in campaigns:
+        roots = Counter(components.find(a) for a in campaign.accounts)
+        root, held = roots.most_common(1)[0]
+        if 2 * held > len(campaign.accounts) and len(members[root]) >= 2:
+            campaign_of[root] = max(
+                (campaign, campaign_of.get(root)),
+                key=lambda c: (BAND_RANK[c.band], len(c.accounts)) if c else (-1, 0),
+            )
     results = []
     empty = Conduct()
     for root, group in members.items():
         if len(group) == 1 and conduct.get(group[0], empty).level == "none":
             continue  # an ordinary customer on its own: not a cluster
         result = _cluster(sorted(group), links_of.get(root, []), conduct)
+        if root in campaign_of:
+            _campaign_band(result, campaign_of[root])
         if len(group) >= 2 or result.band != Band.NONE:
             results.append(result)
     results.sort(key=lambda r: (-r.score, -len(r.accounts), r.accounts[0]))
@@ -176,6 +194,23 @@ def _cluster(group: list[str], links: list[FoundLink], conduct: dict[str, Conduc
         explanation=_explain(band, size, links, undeclared, levels, fired, circumvention),
         evidence=evidence,
     )
+
+
+BAND_RANK = {Band.NONE: 0, Band.REVIEW: 1, Band.HIGH: 2, Band.CRITICAL: 3}
+
+
+def _campaign_band(result: ClusterResult, campaign: Campaign) -> None:
+    """Raise the cluster to the campaign's band, scored from what the group does together:
+    how many independent lines tie it and how many harvest measures stand out."""
+    result.evidence["campaign"] = campaign.summary()
+    band = campaign.band
+    if BAND_RANK[band] <= BAND_RANK[Band(result.band)]:
+        return
+    lines, harvest = len(campaign.coordinated), len(campaign.harvesting)
+    score = 25 + 15 * min(lines, 3) + 10 * min(harvest, 3)
+    result.band = band
+    result.score = round(min(100.0, max(result.score, score)), 1)
+    result.explanation = f"{Band(band).label}: {campaign.sentence()} {result.explanation}"
 
 
 def _name(code: str) -> str:

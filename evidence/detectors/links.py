@@ -20,14 +20,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from evidence.detectors import identity, prompts, timing
+from evidence.detectors import coordination, identity, prompts, timing
 from evidence.detectors.activity import Activity, SideWork
 from evidence.detectors.exhibits import samples_fetch, samples_of
 from evidence.detectors.link_base import HARD, STRONG, WEAK, FoundLink, LinkContext
 
 
-def links_find(activity: Activity, *, suspects: set[str], clock=None) -> list[FoundLink]:
-    """Every link of every kind, from the temporary tables of `activity_collect`."""
+def links_find(
+    activity: Activity, *, suspects: set[str], clock=None
+) -> tuple[list[FoundLink], list[coordination.Campaign]]:
+    """Every link of every kind, from the temporary tables of `activity_collect`, and the
+    campaigns found over the whole population (`coordination`)."""
     lap = clock.lap if clock is not None else (lambda phase: None)
     context = LinkContext(activity, suspects)
     found: list[FoundLink] = []
@@ -41,8 +44,13 @@ def links_find(activity: Activity, *, suspects: set[str], clock=None) -> list[Fo
         lambda db: timing.synchronised_links(context, db) + timing.handoff_links(context, db),
         snapshot=activity.snapshot,
     )
-    found += identity.network_links(context, identity.parties(context, found))
+    parties = identity.parties(context, found)
+    found += identity.network_links(context, parties)
     lap("links.network")
+    # Not suspect-gated: a light swarm's accounts never fire a signal of their own.
+    campaign_links, campaigns = coordination.campaigns_find(context, parties)
+    found += campaign_links
+    lap("links.campaigns")
     found += identity.signup_burst_links(context)
     lap("links.signup")
     scaffold_links, scaffold_use = prompts.shared_scaffold_links(context)
@@ -55,7 +63,7 @@ def links_find(activity: Activity, *, suspects: set[str], clock=None) -> list[Fo
     found = _merge_duplicates(found)
     _samples_fetch(found)
     lap("links.exhibits")
-    return found
+    return found, campaigns
 
 
 _RANK = {HARD: 0, STRONG: 1, WEAK: 2}

@@ -133,8 +133,10 @@ def _run(run: DetectionRun, *, actor, window_start, window_end, snapshot=None) -
     }
     clock.lap("signals")
     suspects = {a for a, c in conduct.items() if c.extraction}
-    found = links_find(activity, suspects=suspects, clock=clock)
-    clustered = clusters_build(accounts=sorted(activity.accounts), conduct=conduct, links=found)
+    found, campaigns = links_find(activity, suspects=suspects, clock=clock)
+    clustered = clusters_build(
+        accounts=sorted(activity.accounts), conduct=conduct, links=found, campaigns=campaigns
+    )
     clock.lap("clusters")
     # What a run stores: every measurement of the accounts in critical and high clusters
     # (the full picture a report needs, quiet signals included), and what fired for

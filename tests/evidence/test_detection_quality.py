@@ -1,9 +1,12 @@
 """Detection quality on generated worlds, against their ground truth (labels.json).
 
-The bar the issue sets: at least 95% of adversary accounts in clusters banded critical or
+The bar the issues set: at least 95% of adversary accounts in clusters banded critical or
 high; no hard negative (the evaluation firm, the high-volume enterprise, the university, the
-authorised reseller) and at most 1% of ordinary customers there. Detection never reads the
-labels; only these tests do, after the run.
+authorised reseller) and at most 1% of ordinary customers there. In light-swarm worlds
+(issue #16) the bar holds for every adversary family on its own, the swarm included, with no
+hard negative (open-source app users, a carrier NAT, a tutoring product, eager adopters...)
+and at most 0.5% of ordinary customers flagged. Detection never reads the labels; only these
+tests do, after the run.
 """
 
 from __future__ import annotations
@@ -30,11 +33,11 @@ def worlds(tmp_path_factory):
     """Generated worlds, written once per module (generation is deterministic)."""
     made = {}
 
-    def world(seed: int, accounts: int, events: int):
-        key = (seed, accounts, events)
+    def world(seed: int, accounts: int, events: int, shape: str = "classic"):
+        key = (seed, accounts, events, shape)
         if key not in made:
-            out = tmp_path_factory.mktemp(f"world-{seed}-{accounts}")
-            scenario_generate(out_dir=out, accounts=accounts, events=events, seed=seed)
+            out = tmp_path_factory.mktemp(f"world-{shape}-{seed}-{accounts}")
+            scenario_generate(out_dir=out, accounts=accounts, events=events, seed=seed, shape=shape)
             made[key] = out
         return made[key]
 
@@ -77,7 +80,23 @@ def scores(run, labels) -> dict:
             for account, info in labels.items()
             if info["role"] == "adversary" and bands.get(account) not in FLAGGED
         ),
+        "recall_by_family": {
+            kind: sum(bands.get(a) in FLAGGED for a in accounts) / len(accounts)
+            for kind, accounts in _by_kind(labels, "adversary").items()
+        },
+        "hard_negatives_flagged_by_kind": {
+            kind: sum(bands.get(a) in FLAGGED for a in accounts)
+            for kind, accounts in _by_kind(labels, "hard_negative").items()
+        },
     }
+
+
+def _by_kind(labels: dict, role: str) -> dict[str, list[str]]:
+    kinds: dict[str, list[str]] = {}
+    for account, info in labels.items():
+        if info["role"] == role:
+            kinds.setdefault(info["kind"], []).append(account)
+    return kinds
 
 
 @pytest.mark.parametrize(
@@ -98,6 +117,41 @@ def test_networks_are_flagged_and_the_innocent_are_not(worlds, seed, accounts, e
     assert result["recall"] >= 0.95, result
     assert result["hard_negatives_flagged"] == 0, result
     assert result["benign_flagged_share"] <= 0.01, result
+
+
+@pytest.mark.parametrize(
+    ("seed", "accounts", "events"),
+    [
+        pytest.param(1, 1000, 60_000, id="swarm-seed1-1000x60k"),
+        pytest.param(2, 1000, 60_000, id="swarm-seed2-1000x60k"),
+        pytest.param(3, 2000, 120_000, id="swarm-seed3-2000x120k", marks=pytest.mark.slow),
+    ],
+)
+def test_the_light_swarm_is_found_as_a_campaign_and_the_hard_negatives_are_not(
+    worlds, seed, accounts, events
+):
+    """No swarm account stands out alone; what gives the operator away is what the accounts
+    do together (shared exits, one request shape, one schedule, harvest at group level)."""
+    labels = load(worlds(seed, accounts, events, "light-swarm"))
+    run = detection_run(actor="system:test")
+
+    result = scores(run, labels)
+    assert set(result["recall_by_family"]) >= {"light_swarm", "distillation_network"}
+    for family, recall in result["recall_by_family"].items():
+        assert recall >= 0.95, (family, result)
+    assert result["hard_negatives_flagged"] == 0, result["hard_negatives_flagged_by_kind"]
+    assert result["benign_flagged_share"] <= 0.005, result
+    swarm = {a for a, info in labels.items() if info["kind"] == "light_swarm"}
+    campaign = max(
+        (c for c in run.clusters.all() if "campaign" in c.evidence),
+        key=lambda c: len(swarm & set(c.members.values_list("account_id", flat=True))),
+    )
+    lines = campaign.evidence["campaign"]["coordination"]
+    assert {"shared_exit_pool", "shared_request_shape", "campaign_synchrony"} <= set(lines)
+    # The rarity is measured on this run's own population, and said.
+    exit_pool = campaign.evidence["campaign"]["lines"]["shared_exit_pool"]
+    assert exit_pool["background"]["pairs_sampled"] > 10_000
+    assert "sampled pairs" in campaign.explanation
 
 
 def test_detect_json_contract_and_exhibits_that_exist(worlds, capsys):

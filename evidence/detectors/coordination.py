@@ -1,0 +1,716 @@
+"""Coordination across the whole customer base: groups of accounts that act as one operator
+although none of them stands out alone.
+
+A light swarm (many bought identities, each an ordinary-looking customer) never fires a
+per-account signal, so nothing here starts from suspects. Over every account in the window:
+
+1. **Exit pools.** Two accounts of different parties that sent requests from the same
+   addresses in two or more distinct networks, in two or more distinct places (ASN-like
+   prefixes: /16 for IPv4, /32 for IPv6), took their exits from one pool. A carrier NAT, an
+   office or a campus is one place, so however many of its subscribers share its few
+   addresses, it never ties two of them. Ties are tested only between each account and a
+   few anchors of every network it used (never all pairs of a network's users), and joined
+   transitively into groups.
+2. **Rarity on this population.** How often two accounts outside the groups are tied that
+   way is measured on a fixed-seed sample of the run's own account pairs, and each group's
+   link says it ("among the other customers, 0 of 200,000 sampled pairs").
+3. **For each group, the other lines of evidence**, each with its own chance model:
+   - *request shape* (client, endpoint, parameter names and values): how many members send
+     the group's commonest shape, against how often the other customers send it (binomial
+     tail);
+   - *campaign synchrony*: how often members are active in the same ten minutes, against
+     replays in which each member's own activity is shifted by whole days, which keeps its
+     daily rhythm and breaks only a shared schedule;
+   - *harvest at group level*: the group's aggregate output per input token, reasoning and
+     grading share, token-probability requests and move to a new model, each placed among
+     the other customers' accounts.
+4. **Campaign banding**: a group whose ties are independent lines of coordination (two or
+   more) and whose aggregate conduct is harvesting is banded from what it does together
+   (see `Campaign.band`), so a group of individually light accounts can be critical.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import random
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+from django.db import connection
+
+from evidence.detectors.link_base import STRONG, WEAK, FoundLink, LinkContext, UnionFind, link_kind
+from evidence.detectors.registry import Methodology
+from evidence.models import Band, ClauseCategory
+
+# A tie needs shared addresses in at least this many networks (/24, /48) ...
+EXIT_MIN_NETWORKS = 2
+# ... lying in at least this many places (/16, /32): one NAT or office is one place.
+EXIT_MIN_PLACES = 2
+# Anchors kept per network: each user is tested against at most this many.
+EXIT_ANCHORS = 4
+# Smallest group worth describing as a campaign.
+CAMPAIGN_MIN_ACCOUNTS = 3
+# Pairs sampled from the population to measure how rare a tie is among other customers.
+BACKGROUND_PAIRS = 200_000
+# Request shape: the commonest shape must be at least this share of members' main shape,
+# with a chance probability below this.
+SHAPE_MIN_SHARE = 0.5
+CHANCE_MAX_P = 1e-6
+# Synchrony: ten-minute intervals; replays shift each member by whole days, up to this many.
+SYNC_BIN_SECONDS = 600
+SYNC_SHIFT_DAYS = (-3, -2, -1, 1, 2, 3)
+SYNC_REPLAYS = 30
+SYNC_MIN_RATIO = 2.0
+SYNC_MIN_Z = 6.0
+# A member takes part in the synchrony when its own co-activity is this multiple of its
+# replays' mean.
+SYNC_MEMBER_RATIO = 1.5
+# Group conduct: a measure counts when the group's aggregate stands above this share of
+# the other customers' accounts.
+CONDUCT_PERCENTILE = 0.95
+RNG_SEED = 16  # fixed: a run reproduces, and so does its digest
+
+CATEGORIES = (ClauseCategory.ACCOUNT_SHARING, ClauseCategory.OUTPUT_EXTRACTION)
+
+EXIT_POOL = link_kind(
+    "shared_exit_pool",
+    "Exit addresses used in turn",
+    (ClauseCategory.ACCOUNT_SHARING, ClauseCategory.LIMIT_CIRCUMVENTION),
+    EXIT_MIN_NETWORKS,
+    Methodology(
+        definition=(
+            "Over every account in the window, not only those that fired a signal: two "
+            "accounts of different parties tie when they sent requests from the very same "
+            f"addresses in at least {EXIT_MIN_NETWORKS} networks (/24 or /48) lying in at "
+            f"least {EXIT_MIN_PLACES} places (/16 or /32 prefixes, a stand-in for the "
+            "operator's network); ties join into groups. How often two other customers tie "
+            "is measured in the same run on a fixed-seed sample of their pairs."
+        ),
+        threshold=(
+            f"Shared addresses in {EXIT_MIN_NETWORKS}+ networks in {EXIT_MIN_PLACES}+ "
+            f"places; a group of at least {CAMPAIGN_MIN_ACCOUNTS} accounts."
+        ),
+        false_positives=(
+            "A carrier NAT, an office or a campus is one place and never ties its users; "
+            "a consumer VPN's users can tie, and then only the other lines of evidence and "
+            "the group's conduct band them."
+        ),
+        error_rate="Stated in each link: the share of the run's other customers' pairs that tie.",
+    ),
+)
+REQUEST_SHAPE = link_kind(
+    "shared_request_shape",
+    "One request shape across a group",
+    (ClauseCategory.ACCOUNT_SHARING,),
+    CHANCE_MAX_P,
+    Methodology(
+        definition=(
+            "Within a group tied by other evidence: the client, endpoint and parameter names "
+            "and values the members mostly send, and how many members send the group's "
+            "commonest one, against the share of the run's other customers who send it "
+            "(binomial tail)."
+        ),
+        threshold=(
+            f"At least {SHAPE_MIN_SHARE:.0%} of the members, with a chance probability below "
+            f"{CHANCE_MAX_P:g} (strong); otherwise recorded as context (weak)."
+        ),
+        false_positives=(
+            "Users of one popular app send its shape; it is common in the population, so the "
+            "chance probability stays high, and a shape alone never joins accounts."
+        ),
+        error_rate="Stated in each link: the share of other customers who send the shape.",
+    ),
+)
+CAMPAIGN_SYNCHRONY = link_kind(
+    "campaign_synchrony",
+    "Campaign waves",
+    (ClauseCategory.ACCOUNT_SHARING, ClauseCategory.LIMIT_CIRCUMVENTION),
+    SYNC_MIN_Z,
+    Methodology(
+        definition=(
+            "Within a group tied by other evidence: the number of pairs of members active in "
+            f"the same {SYNC_BIN_SECONDS // 60}-minute intervals, against {SYNC_REPLAYS} "
+            "replays in which each member's own activity is shifted by one to three whole "
+            "days, which keeps each account's daily rhythm and breaks only a shared schedule."
+        ),
+        threshold=(
+            f"At least {SYNC_MIN_RATIO:g} times the replays' mean and {SYNC_MIN_Z:g} standard "
+            f"deviations above it; a member takes part at {SYNC_MEMBER_RATIO:g} times its own "
+            "replays."
+        ),
+        false_positives=(
+            "Customers driven by one public event (a release, an outage) move together on "
+            "that day; a shift of one to three days keeps most of such a trend in the "
+            "replays."
+        ),
+        error_rate="Stated in each link: the replays' mean, spread and maximum.",
+    ),
+)
+
+
+@dataclass
+class Campaign:
+    """A group that acts as one operator, the lines of evidence tying it, and its conduct."""
+
+    accounts: list[str]
+    lines: dict[str, dict[str, Any]] = field(default_factory=dict)
+    conduct: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def coordinated(self) -> list[str]:
+        """The lines of coordination that would hardly arise by chance."""
+        return sorted(code for code, line in self.lines.items() if line.get("significant"))
+
+    @property
+    def harvesting(self) -> list[str]:
+        return sorted(code for code, measure in self.conduct.items() if measure.get("beyond"))
+
+    @property
+    def band(self) -> str:
+        """Critical: two or more independent lines of coordination and two or more harvest
+        measures beyond the other customers; high: two lines and one measure, or three
+        lines; review: any group at all."""
+        lines, harvest = len(self.coordinated), len(self.harvesting)
+        if lines >= 2 and harvest >= 2:
+            return Band.CRITICAL
+        if lines >= 2 and (harvest >= 1 or lines >= 3):
+            return Band.HIGH
+        return Band.REVIEW
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "size": len(self.accounts),
+            "band": str(self.band),
+            "coordination": self.coordinated,
+            "harvesting": self.harvesting,
+            "lines": self.lines,
+            "conduct": self.conduct,
+        }
+
+    def sentence(self) -> str:
+        parts = [self.lines[code]["sentence"] for code in self.coordinated]
+        parts += [self.conduct[code]["sentence"] for code in self.harvesting]
+        head = (
+            f"Acting together, {len(self.accounts)} accounts that each look ordinary: "
+            if parts
+            else f"{len(self.accounts)} accounts tied by one line of evidence only. "
+        )
+        return head + " ".join(parts)
+
+
+def campaigns_find(
+    context: LinkContext, parties: UnionFind, db=connection
+) -> tuple[list[FoundLink], list[Campaign]]:
+    """Every campaign in the population, and the links that state its ties.
+
+    A campaign's core is the accounts tied by shared exits. The pool is the addresses two or
+    more of the core used; an account that sent most of its requests through the pool (too
+    light to share two exits with any one member) joins when a second line ties it too: it
+    sends the group's request shape, or moves with the group's schedule.
+    """
+    exits = _Exits(context, parties)
+    cores = exits.groups()
+    if not cores:
+        return [], []
+    in_core = {a for core in cores for a in core}
+    shapes = _Shapes(context)
+    main_shapes = [shapes.significant_main(core, in_core) for core in cores]
+    # Candidates to join each core: accounts sending most of their requests through the pool,
+    # and accounts mostly sending the core's request shape when that shape is rare.
+    candidates: list[dict[str, set[str]]] = []
+    claimed: set[str] = set(in_core)
+    for core, main in zip(cores, main_shapes, strict=True):
+        found = {a: {EXIT_POOL.code} for a in exits.pool_users(exits.pool(core), exclude=claimed)}
+        for account_id in shapes.senders(main, exclude=claimed):
+            found.setdefault(account_id, set()).add(REQUEST_SHAPE.code)
+        claimed.update(found)
+        candidates.append(found)
+    rhythm = _Synchrony(context, sorted(claimed), db)
+    groups = []
+    for core, found in zip(cores, candidates, strict=True):
+        attached = []
+        for account_id, lines in sorted(found.items()):
+            if len(lines) < 2 and rhythm.takes_part(account_id, core):
+                lines.add(CAMPAIGN_SYNCHRONY.code)
+            if len(lines) >= 2:  # two independent lines tie each member
+                attached.append(account_id)
+        groups.append(sorted(core + attached))
+    members_all = {a for group in groups for a in group}
+    background = exits.background(members_all)
+    population = _Population(context, members_all)
+    links: list[FoundLink] = []
+    campaigns: list[Campaign] = []
+    for core, group in zip(cores, groups, strict=True):
+        campaign = Campaign(accounts=group)
+        exit_line = exits.line(group, exits.pool(core), background)
+        campaign.lines[EXIT_POOL.code] = exit_line
+        shape_line = shapes.line(group, members_all)
+        if shape_line:
+            del shape_line["shape_full"]
+            campaign.lines[REQUEST_SHAPE.code] = shape_line
+        sync_line = rhythm.line(group)
+        if sync_line:
+            campaign.lines[CAMPAIGN_SYNCHRONY.code] = sync_line
+        campaign.conduct = population.conduct(group)
+        campaigns.append(campaign)
+        links += _chain(context, group, EXIT_POOL.code, STRONG, exit_line, exits.samples)
+        for code, line in ((REQUEST_SHAPE.code, shape_line), (CAMPAIGN_SYNCHRONY.code, sync_line)):
+            if line:
+                strength = STRONG if line["significant"] else WEAK
+                links += _chain(context, line.pop("members"), code, strength, line, None)
+    return links, campaigns
+
+
+def _chain(context, accounts, kind, strength, line, samples) -> list[FoundLink]:
+    """A spanning chain of links through the group (by sign-up), each naming the group."""
+    ordered = context.by_created(accounts)
+    evidence = {k: v for k, v in line.items() if k != "sentence"}
+    links = []
+    for x, y in pairwise(ordered):
+        links.append(
+            context.link(
+                x,
+                y,
+                kind,
+                strength,
+                {**evidence, "group_size": len(ordered)},
+                line["sentence"],
+                sample_queries=samples(x, y) if samples else [],
+            )
+        )
+    return links
+
+
+# --- exit pools ----------------------------------------------------------------------------
+
+
+def _place(network: str) -> str:
+    """The ASN-like prefix of a /24 or /48 network: its /16 (IPv4) or /32 (IPv6)."""
+    address = network.split("/", 1)[0]
+    if ":" in address:
+        return str(ipaddress.IPv6Network(f"{address}/32", strict=False))
+    return ".".join(address.split(".")[:2]) + ".0.0/16"
+
+
+class _Exits:
+    def __init__(self, context: LinkContext, parties: UnionFind) -> None:
+        self.context = context
+        self.parties = parties
+        # account -> {address: network}, account -> {address: requests}; network -> place
+        self.addresses: dict[str, dict[str, str]] = defaultdict(dict)
+        self.requests: dict[str, dict[str, int]] = defaultdict(dict)
+        self.users: dict[str, list[str]] = defaultdict(list)
+        self.place: dict[str, str] = {}
+        profiles = context.profiles
+        for account_id, ip, net, bits, requests in context.activity.infra.addresses:
+            if requests and account_id in profiles:
+                network = f"{net}/{bits}"
+                self.addresses[account_id][ip] = network
+                self.requests[account_id][ip] = requests
+                self.users[ip].append(account_id)
+                if network not in self.place:
+                    self.place[network] = _place(network)
+
+    def shared(self, x: str, y: str) -> list[str]:
+        ax, ay = self.addresses[x], self.addresses[y]
+        if len(ax) > len(ay):
+            ax, ay = ay, ax
+        return [ip for ip in ax if ip in ay]
+
+    def tie(self, x: str, y: str) -> bool:
+        if self.parties.find(x) == self.parties.find(y):
+            return False  # one party: a company's own accounts are not a pool
+        shared = self.shared(x, y)
+        if len(shared) < EXIT_MIN_NETWORKS:
+            return False
+        networks = {self.addresses[x][ip] for ip in shared}
+        places = {self.place[n] for n in networks}
+        return len(networks) >= EXIT_MIN_NETWORKS and len(places) >= EXIT_MIN_PLACES
+
+    def groups(self) -> list[list[str]]:
+        """Tied accounts joined transitively. Each address's users are tested against a few
+        anchors only (those already tied to someone come first), so the work grows with the
+        (account, address) rows, never with the square of an address's users."""
+        joined = UnionFind()
+        tied: set[str] = set()
+        pk = self.context.profiles
+        for ip in sorted(self.users):
+            users = sorted(set(self.users[ip]), key=lambda a: pk[a]["pk"])
+            if len(users) < 2:
+                continue
+            anchors: list[str] = []
+            for account_id in users:
+                for anchor in anchors:
+                    if joined.find(anchor) != joined.find(account_id) and self.tie(
+                        anchor, account_id
+                    ):
+                        joined.union(anchor, account_id)
+                        tied.update((anchor, account_id))
+                if len(anchors) < EXIT_ANCHORS and not any(
+                    joined.find(a) == joined.find(account_id) for a in anchors
+                ):
+                    anchors.append(account_id)
+        members: dict[str, list[str]] = defaultdict(list)
+        for account_id in tied:
+            members[joined.find(account_id)].append(account_id)
+        return sorted(
+            (sorted(group) for group in members.values() if len(group) >= CAMPAIGN_MIN_ACCOUNTS),
+            key=lambda group: (-len(group), group[0]),
+        )
+
+    def pool(self, core: list[str]) -> set[str]:
+        """The addresses the core's accounts used."""
+        return {ip for a in core for ip in self.addresses[a]}
+
+    def pool_users(self, pool: set[str], *, exclude: set[str]) -> dict[str, float]:
+        """Accounts (outside `exclude`) that sent at least half their requests through the
+        pool, with that share."""
+        pooled: Counter = Counter()
+        for ip in pool:
+            for account_id in set(self.users[ip]):
+                if account_id not in exclude:
+                    pooled[account_id] += self.requests[account_id][ip]
+        shares = {}
+        for account_id, requests in pooled.items():
+            share = requests / sum(self.requests[account_id].values())
+            if share >= 0.5:
+                shares[account_id] = share
+        return shares
+
+    def background(self, members: set[str]) -> dict[str, Any]:
+        """How often two accounts outside every group tie, on a fixed-seed sample of pairs."""
+        others = sorted(a for a in self.addresses if a not in members)
+        n = len(others)
+        possible = n * (n - 1) // 2
+        rng = random.Random(RNG_SEED)
+        sampled = hits = 0
+        if possible:
+            draws = min(BACKGROUND_PAIRS, possible)
+            for _ in range(draws):
+                i, j = rng.randrange(n), rng.randrange(n)
+                if i == j:
+                    continue
+                sampled += 1
+                hits += self.tie(others[i], others[j])
+        return {"accounts": n, "pairs_sampled": sampled, "pairs_tied": hits}
+
+    def line(self, group: list[str], pool: set[str], background: dict[str, Any]) -> dict:
+        networks = {self.addresses[a][ip] for a in group for ip in self.addresses[a] if ip in pool}
+        places = {self.place[n] for n in networks}
+        requests = sum(sum(self.requests[a].values()) for a in group)
+        through = sum(n for a in group for ip, n in self.requests[a].items() if ip in pool)
+        countries = {self.context.profiles[a]["country"] or "?" for a in group}
+        cards = {self.context.profiles[a].get("payment_fingerprint") or "?" for a in group}
+        sampled, hits = background["pairs_sampled"], background["pairs_tied"]
+        if sampled and hits:
+            rate = f"{hits / sampled:.3%} of {sampled:,} sampled pairs of the other customers tie"
+        elif sampled:
+            rate = (
+                f"none of {sampled:,} sampled pairs of the other {background['accounts']:,} "
+                f"customers tie (under {1 / sampled:.4%})"
+            )
+        else:
+            rate = "there are too few other customers to measure how rare this is"
+        sentence = (
+            f"{len(group)} accounts of {len(countries)} declared countries and "
+            f"{len(cards)} payment cards sent requests from {len(pool)} addresses they used "
+            f"in turn, in {len(networks)} networks in {len(places)} places "
+            f"({through / requests:.0%} of their {requests:,} requests). Two accounts tie when "
+            f"they share addresses in two networks in two places: {rate}."
+        )
+        return {
+            "significant": True,
+            "pool_addresses": len(pool),
+            "requests_through_pool": through,
+            "networks": len(networks),
+            "places": len(places),
+            "declared_countries": len(countries),
+            "payment_cards": len(cards),
+            "background": background,
+            "pool_sample": sorted(pool, key=ipaddress.ip_address)[:20],
+            "sentence": sentence,
+        }
+
+    def samples(self, x: str, y: str) -> list:
+        shared = self.shared(x, y)[:10]
+        if not shared:
+            return []
+        return [(a, "host(u.source_ip) = ANY(%s::text[])", [shared]) for a in (x, y)]
+
+
+# --- request shape -------------------------------------------------------------------------
+
+
+class _Shapes:
+    def __init__(self, context: LinkContext) -> None:
+        per: dict[str, Counter] = defaultdict(Counter)
+        for account_id, shape, requests in context.activity.infra.shapes:
+            per[account_id][shape or ""] += requests
+        self.main = {a: shapes.most_common(1)[0][0] for a, shapes in per.items() if shapes}
+        self.users = Counter(self.main.values())
+        self.accounts = len(self.main)
+
+    def significant_main(self, group: list[str], members_all: set[str]) -> str | None:
+        """The group's commonest request shape, when so many members sharing it is no chance."""
+        line = self.line(group, members_all)
+        return line["shape_full"] if line and line["significant"] else None
+
+    def senders(self, shape: str | None, *, exclude: set[str]) -> list[str]:
+        if shape is None:
+            return []
+        return [a for a, main in self.main.items() if main == shape and a not in exclude]
+
+    def line(self, group: list[str], members_all: set[str]) -> dict[str, Any] | None:
+        present = [a for a in group if a in self.main]
+        if not present:
+            return None
+        shape, count = Counter(self.main[a] for a in present).most_common(1)[0]
+        sharing = sorted(a for a in present if self.main[a] == shape)
+        if count < 2 or not shape:
+            return None
+        outside_total = self.accounts - len([a for a in self.main if a in members_all])
+        outside = self.users[shape] - sum(
+            1 for a in self.main if a in members_all and self.main[a] == shape
+        )
+        # Laplace's rule: a shape no other customer sends is not given probability zero.
+        p = (outside + 1) / (outside_total + 2)
+        chance = binomial_tail(count, len(present), p)
+        significant = count / len(present) >= SHAPE_MIN_SHARE and chance < CHANCE_MAX_P
+        return {
+            "significant": significant,
+            "shape": shape[:300],
+            "shape_full": shape,
+            "members_sending": count,
+            "members": sharing,
+            "other_customers_sending": outside,
+            "other_customers": outside_total,
+            "chance_probability": float(f"{chance:.3g}"),
+            "sentence": (
+                f"{count} of the {len(present)} accounts mostly send one request shape "
+                f"({_short(shape)}); {outside:,} of the other {outside_total:,} customers "
+                f"send it, so so many members sharing it by chance has probability "
+                f"{probability_words(chance)}."
+            ),
+        }
+
+
+def _short(shape: str) -> str:
+    return shape if len(shape) <= 120 else shape[:117] + "..."
+
+
+def binomial_tail(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p), summed in logs (n may be thousands)."""
+    if k <= 0:
+        return 1.0
+    if p <= 0:
+        return 0.0
+    if p >= 1:
+        return 1.0
+    log_p, log_q = math.log(p), math.log1p(-p)
+    terms = [
+        math.lgamma(n + 1)
+        - math.lgamma(i + 1)
+        - math.lgamma(n - i + 1)
+        + i * log_p
+        + (n - i) * log_q
+        for i in range(k, n + 1)
+    ]
+    top = max(terms)
+    return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in terms))
+
+
+def probability_words(p: float) -> str:
+    if p < 1e-12:
+        return "below one in a trillion"
+    if p >= 0.01:
+        return f"{p:.2f}"
+    return f"about 1 in {1 / p:,.0f}"
+
+
+# --- synchrony -----------------------------------------------------------------------------
+
+
+class _Synchrony:
+    """Members' active ten-minute intervals, read once for every group through the
+    (account, ts) index."""
+
+    def __init__(self, context: LinkContext, accounts: list[str], db) -> None:
+        window = context.activity.window
+        self.first = int(window.start.timestamp()) // SYNC_BIN_SECONDS
+        last = int(window.end.timestamp()) // SYNC_BIN_SECONDS
+        per_day = 86_400 // SYNC_BIN_SECONDS
+        # Whole days, so a shift by days wraps onto the same time of day.
+        self.length = max(per_day, -(-(last - self.first + 1) // per_day) * per_day)
+        self.per_day = per_day
+        self.bins: dict[str, np.ndarray] = {}
+        self._counts: dict[tuple, np.ndarray] = {}
+        with db.cursor() as cursor:
+            cursor.execute(
+                f"""
+                SELECT u.account_id, array_agg(DISTINCT
+                  (extract(epoch FROM u.ts)::bigint / {SYNC_BIN_SECONDS})::int)
+                FROM evidence_usageevent u
+                WHERE u.account_id = ANY(%(accounts)s) AND {window.sql}
+                GROUP BY u.account_id
+                """,
+                {"accounts": sorted(accounts), **window.params},
+            )
+            for account_id, bins in cursor.fetchall():
+                self.bins[account_id] = np.asarray(bins, dtype=np.int64) - self.first
+
+    def takes_part(self, account_id: str, group: list[str]) -> bool:
+        """Whether the account is active when the group is, far more than its own activity
+        shifted by whole days would be."""
+        bins = self.bins.get(account_id)
+        if bins is None or not len(bins):
+            return False
+        key = tuple(group)
+        if key not in self._counts:
+            present = [self.bins[a] % self.length for a in group if a in self.bins]
+            self._counts = {key: np.bincount(np.concatenate(present), minlength=self.length)}
+        counts = self._counts[key]
+        own = float(counts[bins % self.length].sum())
+        shifted = [
+            float(counts[(bins + days * self.per_day) % self.length].sum())
+            for days in SYNC_SHIFT_DAYS
+        ]
+        return own >= SYNC_MEMBER_RATIO * max(float(np.mean(shifted)), 1.0)
+
+    def line(self, group: list[str]) -> dict[str, Any] | None:
+        present = [a for a in group if a in self.bins and len(self.bins[a])]
+        if len(present) < CAMPAIGN_MIN_ACCOUNTS:
+            return None
+        owner = np.concatenate([np.full(len(self.bins[a]), i) for i, a in enumerate(present)])
+        bins = np.concatenate([self.bins[a] for a in present]) % self.length
+        observed_counts = np.bincount(bins, minlength=self.length)
+        observed = int((observed_counts * (observed_counts - 1) // 2).sum())
+        own = np.bincount(owner, weights=observed_counts[bins] - 1, minlength=len(present))
+        rng = np.random.default_rng(RNG_SEED)
+        replays = []
+        own_replays = np.zeros(len(present))
+        shifts_allowed = np.asarray(SYNC_SHIFT_DAYS) * self.per_day
+        for _ in range(SYNC_REPLAYS):
+            shift = rng.choice(shifts_allowed, size=len(present))
+            moved = (bins + shift[owner]) % self.length
+            counts = np.bincount(moved, minlength=self.length)
+            replays.append(int((counts * (counts - 1) // 2).sum()))
+            # Each member against the others as observed: its own alignment with the group.
+            own_replays += np.bincount(
+                owner, weights=observed_counts[moved] - (moved == bins), minlength=len(present)
+            )
+        own_replays /= SYNC_REPLAYS
+        mean = float(np.mean(replays))
+        spread = float(np.std(replays)) or 1.0
+        z = (observed - mean) / spread
+        ratio = observed / mean if mean else math.inf
+        significant = ratio >= SYNC_MIN_RATIO and z >= SYNC_MIN_Z
+        taking_part = sorted(
+            a for i, a in enumerate(present) if own[i] >= SYNC_MEMBER_RATIO * max(own_replays[i], 1)
+        )
+        minutes = SYNC_BIN_SECONDS // 60
+        return {
+            "significant": significant and len(taking_part) >= CAMPAIGN_MIN_ACCOUNTS,
+            "interval_minutes": minutes,
+            "pairs_active_together": observed,
+            "replays": SYNC_REPLAYS,
+            "replay_mean": round(mean, 1),
+            "replay_max": max(replays),
+            "standard_deviations": round(z, 1),
+            "members_taking_part": len(taking_part),
+            "members": taking_part,
+            "sentence": (
+                f"Members were active in the same {minutes}-minute intervals {observed:,} "
+                f"times (counted in pairs); shifting each member's own activity by one to "
+                f"three whole days, which keeps its daily rhythm, gave {mean:,.0f} on average "
+                f"and at most {max(replays):,} in {SYNC_REPLAYS} replays ({ratio:.1f} times, "
+                f"{z:.0f} standard deviations); {len(taking_part)} members move with the "
+                "group's schedule."
+            ),
+        }
+
+
+# --- conduct of the group ------------------------------------------------------------------
+
+
+class _Population:
+    """A group's harvest measures against random groups of the same size drawn from the
+    other customers: an aggregate of many accounts is compared with aggregates of as many
+    ordinary ones, never with single accounts (a group's sum is steadier than any member)."""
+
+    MEASURES = {
+        "output_per_input": "output tokens per input token",
+        "reasoning_share": "share of prompts asking for reasoning traces",
+        "grader_share": "share of prompts asking to grade or compare answers",
+        "token_probability_share": "share of requests asking for token probabilities",
+        "new_model_share": "share of tokens on a newly released model in its second day",
+    }
+    DRAWS = 200
+    # A measure stands out when it is above every draw and this multiple of their mean.
+    MATERIAL = 1.25
+
+    def __init__(self, context: LinkContext, members: set[str]) -> None:
+        self.accounts = context.activity.accounts
+        others = [row for a, row in self.accounts.items() if a not in members]
+        self.others = {name: _values(others, name) for name in self.MEASURES}
+        self.rng = np.random.default_rng(RNG_SEED)
+
+    def conduct(self, group: list[str]) -> dict[str, dict[str, Any]]:
+        rows = [self.accounts[a] for a in group if a in self.accounts]
+        result = {}
+        for name in self.MEASURES:
+            values, others = _values(rows, name), self.others[name]
+            if not len(values) or not len(others):
+                continue
+            # The median member: each account counts once, however much it sent, so a few
+            # heavy or odd accounts neither make nor hide a group's conduct. Random groups are
+            # drawn with replacement (a bootstrap of the other customers).
+            value = float(np.median(values))
+            picks = self.rng.integers(0, len(others), size=(self.DRAWS, len(values)))
+            draws = np.median(others[picks], axis=1)
+            mean, most = float(draws.mean()), float(draws.max())
+            beyond = value > most and value >= self.MATERIAL * mean
+            result[name] = {
+                "value": round(value, 4),
+                "members_measured": len(values),
+                "random_groups_mean": round(mean, 4),
+                "random_groups_max": round(most, 4),
+                "random_groups": self.DRAWS,
+                "beyond": beyond,
+                "sentence": (
+                    f"The median member's {self.MEASURES[name]} is {_figure(name, value)}; "
+                    f"in {self.DRAWS} random groups of as many other customers it is "
+                    f"{_figure(name, mean)} on average and at most {_figure(name, most)}."
+                ),
+            }
+        return result
+
+
+def _values(rows: list[dict[str, Any]], name: str) -> np.ndarray:
+    """One harvest measure for each account that has a denominator for it."""
+    pairs = [_parts(row)[name] for row in rows]
+    return np.asarray([top / bottom for top, bottom in pairs if bottom], dtype=float)
+
+
+def _figure(name: str, value: float) -> str:
+    return f"{value:.2f}" if name == "output_per_input" else f"{value:.1%}"
+
+
+def _parts(row: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """Each harvest measure of one account as (numerator, denominator): a group's measure is
+    the sum of its numerators over the sum of its denominators."""
+    releases = row.get("releases", ())
+    prompted = row.get("prompted", 0)
+    return {
+        "output_per_input": (row["output_tokens"], row["input_tokens"]),
+        "reasoning_share": (row.get("reasoning", 0), prompted),
+        "grader_share": (row.get("grader", 0), prompted),
+        "token_probability_share": (row["harvest_requests"], row["requests"]),
+        "new_model_share": (
+            sum(r["new_tokens"] for r in releases),
+            sum(r["tokens"] for r in releases),
+        ),
+    }
