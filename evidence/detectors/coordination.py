@@ -36,6 +36,7 @@ import math
 import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import pairwise
 from typing import Any
 
@@ -52,10 +53,15 @@ EXIT_MIN_NETWORKS = 2
 EXIT_MIN_PLACES = 2
 # Anchors kept per network: each user is tested against at most this many.
 EXIT_ANCHORS = 4
+# An account rotates its exits when its requests left from this many places or more.
+ROTATION_MIN_PLACES = 3
+# A request shape seeds a group when it is the main shape of at most this share of accounts
+# (a popular SDK's defaults are everyone's shape and seed nothing).
+SHAPE_SEED_MAX_SHARE = 0.25
 # Smallest group worth describing as a campaign.
 CAMPAIGN_MIN_ACCOUNTS = 3
 # Pairs sampled from the population to measure how rare a tie is among other customers.
-BACKGROUND_PAIRS = 200_000
+BACKGROUND_PAIRS = 100_000
 # Request shape: the commonest shape must be at least this share of members' main shape,
 # with a chance probability below this.
 SHAPE_MIN_SHARE = 0.5
@@ -100,6 +106,29 @@ EXIT_POOL = link_kind(
             "the group's conduct band them."
         ),
         error_rate="Stated in each link: the share of the run's other customers' pairs that tie.",
+    ),
+)
+ROTATING_EXITS = link_kind(
+    "rotating_exits",
+    "Exits rotated across places",
+    (ClauseCategory.ACCOUNT_SHARING, ClauseCategory.REGION),
+    ROTATION_MIN_PLACES,
+    Methodology(
+        definition=(
+            "Within a group tied by other evidence: how many members sent requests from "
+            f"addresses in {ROTATION_MIN_PLACES} or more places (/16 or /32 prefixes), as a "
+            "rotating proxy pool does, against the share of the run's other customers who did "
+            "(binomial tail)."
+        ),
+        threshold=(
+            f"At least half the members, with a chance probability below {CHANCE_MAX_P:g} "
+            "(strong); otherwise context (weak)."
+        ),
+        false_positives=(
+            "Travellers and mobile users change places; they are counted among the other "
+            "customers, so the rate the group is compared with includes them."
+        ),
+        error_rate="Stated in each link: the share of other customers who rotate.",
     ),
 )
 REQUEST_SHAPE = link_kind(
@@ -207,61 +236,73 @@ def campaigns_find(
 ) -> tuple[list[FoundLink], list[Campaign]]:
     """Every campaign in the population, and the links that state its ties.
 
-    A campaign's core is the accounts tied by shared exits. The pool is the addresses two or
-    more of the core used; an account that sent most of its requests through the pool (too
-    light to share two exits with any one member) joins when a second line ties it too: it
-    sends the group's request shape, or moves with the group's schedule.
+    Groups are seeded two ways. *By exits*: accounts tied by shared exits; an account too
+    light to share two exits with any one member joins when it sent most of its requests
+    through the pool *and* a second line ties it (it sends the group's rare request shape, or
+    moves with the group's schedule). *By request shape*: the accounts of three or more
+    parties that mostly send one shape; those that also move with the senders' schedule or
+    rotate their exits across places form the group, so an app's unrelated users (one shape,
+    their own rhythms and addresses) do not.
     """
     exits = _Exits(context, parties)
-    cores = exits.groups()
-    if not cores:
-        return [], []
-    in_core = {a for core in cores for a in core}
     shapes = _Shapes(context)
-    main_shapes = [shapes.significant_main(core, in_core) for core in cores]
-    # Candidates to join each core: accounts sending most of their requests through the pool,
-    # and accounts mostly sending the core's request shape when that shape is rare.
+    cores = exits.groups()
+    in_core = {a for core in cores for a in core}
     candidates: list[dict[str, set[str]]] = []
     claimed: set[str] = set(in_core)
-    for core, main in zip(cores, main_shapes, strict=True):
+    for core in cores:
+        main = shapes.significant_main(core, in_core)
         found = {a: {EXIT_POOL.code} for a in exits.pool_users(exits.pool(core), exclude=claimed)}
         for account_id in shapes.senders(main, exclude=claimed):
             found.setdefault(account_id, set()).add(REQUEST_SHAPE.code)
         claimed.update(found)
         candidates.append(found)
-    rhythm = _Synchrony(context, sorted(claimed), db)
-    groups = []
+    seeds = shapes.shared(parties, exclude=claimed)
+    rhythm = _Synchrony(context, sorted(claimed.union(*seeds)), db)
+    groups: list[tuple[list[str], bool]] = []  # (accounts, seeded by exits)
     for core, found in zip(cores, candidates, strict=True):
         attached = []
+        moving = rhythm.taking_part([a for a, lines in found.items() if len(lines) < 2], core)
         for account_id, lines in sorted(found.items()):
-            if len(lines) < 2 and rhythm.takes_part(account_id, core):
+            if account_id in moving:
                 lines.add(CAMPAIGN_SYNCHRONY.code)
             if len(lines) >= 2:  # two independent lines tie each member
                 attached.append(account_id)
-        groups.append(sorted(core + attached))
-    members_all = {a for group in groups for a in group}
+        groups.append((sorted(core + attached), True))
+    taken = {a for group, _ in groups for a in group}
+    for senders in seeds:
+        senders = [a for a in senders if a not in taken]
+        moving = rhythm.taking_part(senders, senders)
+        core = [a for a in senders if exits.rotating(a) or a in moving]
+        if len(core) >= CAMPAIGN_MIN_ACCOUNTS and len({parties.find(a) for a in core}) >= 3:
+            groups.append((core, False))
+            taken.update(core)
+    if not groups:
+        return [], []
+    members_all = {a for group, _ in groups for a in group}
     background = exits.background(members_all)
     population = _Population(context, members_all)
     links: list[FoundLink] = []
     campaigns: list[Campaign] = []
-    for core, group in zip(cores, groups, strict=True):
+    for group, by_exits in groups:
         campaign = Campaign(accounts=group)
-        exit_line = exits.line(group, exits.pool(core), background)
-        campaign.lines[EXIT_POOL.code] = exit_line
-        shape_line = shapes.line(group, members_all)
-        if shape_line:
-            del shape_line["shape_full"]
-            campaign.lines[REQUEST_SHAPE.code] = shape_line
-        sync_line = rhythm.line(group)
-        if sync_line:
-            campaign.lines[CAMPAIGN_SYNCHRONY.code] = sync_line
+        lines = {
+            EXIT_POOL.code: exits.line(group, exits.pool(group), background) if by_exits else None,
+            ROTATING_EXITS.code: exits.rotation_line(group, members_all),
+            REQUEST_SHAPE.code: shapes.line(group, members_all),
+            CAMPAIGN_SYNCHRONY.code: rhythm.line(group),
+        }
         campaign.conduct = population.conduct(group)
         campaigns.append(campaign)
-        links += _chain(context, group, EXIT_POOL.code, STRONG, exit_line, exits.samples)
-        for code, line in ((REQUEST_SHAPE.code, shape_line), (CAMPAIGN_SYNCHRONY.code, sync_line)):
-            if line:
-                strength = STRONG if line["significant"] else WEAK
-                links += _chain(context, line.pop("members"), code, strength, line, None)
+        for code, line in lines.items():
+            if not line:
+                continue
+            line.pop("shape_full", None)
+            campaign.lines[code] = line
+            strength = STRONG if line["significant"] else WEAK
+            accounts = line.pop("members", group)
+            samples = exits.samples if code == EXIT_POOL.code else None
+            links += _chain(context, accounts, code, strength, line, samples)
     return links, campaigns
 
 
@@ -362,6 +403,43 @@ class _Exits:
             key=lambda group: (-len(group), group[0]),
         )
 
+    def rotating(self, account_id: str) -> bool:
+        """Whether the account's requests left from addresses in several places: what a
+        rotating proxy does, and what an ordinary customer (home, office, phone) rarely does."""
+        return account_id in self._rotating
+
+    @cached_property
+    def _rotating(self) -> set[str]:
+        return {
+            account_id
+            for account_id, addresses in self.addresses.items()
+            if len({self.place[n] for n in addresses.values()}) >= ROTATION_MIN_PLACES
+        }
+
+    def rotation_line(self, group: list[str], members_all: set[str]) -> dict[str, Any] | None:
+        rotating = sorted(a for a in group if self.rotating(a))
+        if len(rotating) < 2:
+            return None
+        others = [a for a in self.addresses if a not in members_all]
+        outside = sum(1 for a in others if self.rotating(a))
+        p = (outside + 1) / (len(others) + 2)
+        chance = binomial_tail(len(rotating), len(group), p)
+        significant = len(rotating) / len(group) >= 0.5 and chance < CHANCE_MAX_P
+        return {
+            "significant": significant,
+            "members_rotating": len(rotating),
+            "members": rotating,
+            "other_customers_rotating": outside,
+            "other_customers": len(others),
+            "chance_probability": float(f"{chance:.3g}"),
+            "sentence": (
+                f"{len(rotating)} of the {len(group)} accounts sent requests from addresses in "
+                f"{ROTATION_MIN_PLACES} or more places, as a rotating proxy does; {outside:,} "
+                f"of the other {len(others):,} customers did, so so many members doing it by "
+                f"chance has probability {probability_words(chance)}."
+            ),
+        }
+
     def pool(self, core: list[str]) -> set[str]:
         """The addresses the core's accounts used."""
         return {ip for a in core for ip in self.addresses[a]}
@@ -453,6 +531,21 @@ class _Shapes:
         self.main = {a: shapes.most_common(1)[0][0] for a, shapes in per.items() if shapes}
         self.users = Counter(self.main.values())
         self.accounts = len(self.main)
+
+    def shared(self, parties: UnionFind, *, exclude: set[str]) -> list[list[str]]:
+        """The senders (outside `exclude`) of each request shape that is the main shape of
+        accounts of three or more parties, but not of so many that it is a common default."""
+        senders: dict[str, list[str]] = defaultdict(list)
+        for account_id, shape in self.main.items():
+            if shape and account_id not in exclude:
+                senders[shape].append(account_id)
+        most = SHAPE_SEED_MAX_SHARE * self.accounts
+        return [
+            sorted(accounts)
+            for shape, accounts in sorted(senders.items())
+            if CAMPAIGN_MIN_ACCOUNTS <= len(accounts) <= most
+            and len({parties.find(a) for a in accounts}) >= 3
+        ]
 
     def significant_main(self, group: list[str], members_all: set[str]) -> str | None:
         """The group's commonest request shape, when so many members sharing it is no chance."""
@@ -547,7 +640,6 @@ class _Synchrony:
         self.length = max(per_day, -(-(last - self.first + 1) // per_day) * per_day)
         self.per_day = per_day
         self.bins: dict[str, np.ndarray] = {}
-        self._counts: dict[tuple, np.ndarray] = {}
         with db.cursor() as cursor:
             cursor.execute(
                 f"""
@@ -562,23 +654,36 @@ class _Synchrony:
             for account_id, bins in cursor.fetchall():
                 self.bins[account_id] = np.asarray(bins, dtype=np.int64) - self.first
 
-    def takes_part(self, account_id: str, group: list[str]) -> bool:
-        """Whether the account is active when the group is, far more than its own activity
-        shifted by whole days would be."""
-        bins = self.bins.get(account_id)
-        if bins is None or not len(bins):
-            return False
-        key = tuple(group)
-        if key not in self._counts:
-            present = [self.bins[a] % self.length for a in group if a in self.bins]
-            self._counts = {key: np.bincount(np.concatenate(present), minlength=self.length)}
-        counts = self._counts[key]
-        own = float(counts[bins % self.length].sum())
-        shifted = [
-            float(counts[(bins + days * self.per_day) % self.length].sum())
-            for days in SYNC_SHIFT_DAYS
-        ]
-        return own >= SYNC_MEMBER_RATIO * max(float(np.mean(shifted)), 1.0)
+    def taking_part(self, accounts: list[str], group: list[str]) -> set[str]:
+        """The accounts active when the group is far more often than their own activity
+        shifted by whole days would be (a member of the group is not its own company)."""
+        present = [a for a in group if a in self.bins]
+        counts = np.bincount(
+            np.concatenate([self.bins[a] for a in present]) % self.length
+            if present
+            else np.zeros(0, dtype=np.int64),
+            minlength=self.length,
+        )
+        members = set(group)
+        tested = [a for a in accounts if a in self.bins and len(self.bins[a])]
+        if not tested:
+            return set()
+        owner = np.concatenate([np.full(len(self.bins[a]), i) for i, a in enumerate(tested)])
+        bins = np.concatenate([self.bins[a] for a in tested]) % self.length
+        inside = np.asarray([a in members for a in tested])[owner]
+        keys = owner * self.length + bins  # sorted: each account's bins are distinct, ascending
+
+        def company(at: np.ndarray) -> np.ndarray:
+            alone = inside & np.isin(owner * self.length + at, keys)
+            return np.bincount(owner, weights=counts[at] - alone, minlength=len(tested))
+
+        own = company(bins)
+        shifted = np.mean(
+            [company((bins + days * self.per_day) % self.length) for days in SYNC_SHIFT_DAYS],
+            axis=0,
+        )
+        chosen = own >= SYNC_MEMBER_RATIO * np.maximum(shifted, 1.0)
+        return {a for a, yes in zip(tested, chosen, strict=True) if yes}
 
     def line(self, group: list[str]) -> dict[str, Any] | None:
         present = [a for a in group if a in self.bins and len(self.bins[a])]
@@ -588,29 +693,20 @@ class _Synchrony:
         bins = np.concatenate([self.bins[a] for a in present]) % self.length
         observed_counts = np.bincount(bins, minlength=self.length)
         observed = int((observed_counts * (observed_counts - 1) // 2).sum())
-        own = np.bincount(owner, weights=observed_counts[bins] - 1, minlength=len(present))
         rng = np.random.default_rng(RNG_SEED)
         replays = []
-        own_replays = np.zeros(len(present))
         shifts_allowed = np.asarray(SYNC_SHIFT_DAYS) * self.per_day
         for _ in range(SYNC_REPLAYS):
             shift = rng.choice(shifts_allowed, size=len(present))
             moved = (bins + shift[owner]) % self.length
             counts = np.bincount(moved, minlength=self.length)
             replays.append(int((counts * (counts - 1) // 2).sum()))
-            # Each member against the others as observed: its own alignment with the group.
-            own_replays += np.bincount(
-                owner, weights=observed_counts[moved] - (moved == bins), minlength=len(present)
-            )
-        own_replays /= SYNC_REPLAYS
         mean = float(np.mean(replays))
         spread = float(np.std(replays)) or 1.0
         z = (observed - mean) / spread
         ratio = observed / mean if mean else math.inf
         significant = ratio >= SYNC_MIN_RATIO and z >= SYNC_MIN_Z
-        taking_part = sorted(
-            a for i, a in enumerate(present) if own[i] >= SYNC_MEMBER_RATIO * max(own_replays[i], 1)
-        )
+        taking_part = sorted(self.taking_part(present, present))
         minutes = SYNC_BIN_SECONDS // 60
         return {
             "significant": significant and len(taking_part) >= CAMPAIGN_MIN_ACCOUNTS,

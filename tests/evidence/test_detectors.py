@@ -261,6 +261,7 @@ def test_every_detector_states_its_method():
         "shared_exit_pool",
         "shared_request_shape",
         "campaign_synchrony",
+        "rotating_exits",
     }
     for detector in REGISTRY.values():
         described = detector.describe()
@@ -332,7 +333,7 @@ def test_the_registry_is_complete_whichever_detector_module_is_imported_first():
         for module in ("timing", "service")
     }
     assert orders == {",".join(REGISTRY)}
-    assert len(REGISTRY) == len(signals()) + len(link_kinds()) == 19
+    assert len(REGISTRY) == len(signals()) + len(link_kinds()) == 20
 
 
 def test_lexicons_are_reviewable_data_and_match_as_substrings():
