@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import F, Func, Q, Value
 from django.db.models.lookups import Exact
 
-from evidence.models import Account, Clause, EvidenceItem
+from evidence.models import Account, Clause, Cluster, EvidenceItem
 
 
 class Case(models.Model):
@@ -35,6 +35,11 @@ class Case(models.Model):
     privileged = models.BooleanField(default=True)
     window_start = models.DateTimeField(null=True, blank=True)
     window_end = models.DateTimeField(null=True, blank=True)
+    # The detected cluster the case was opened from (its run and identity): the case keeps
+    # pointing at what it was opened from, and the run it rests on is never deleted under it.
+    source_cluster = models.ForeignKey(
+        Cluster, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     opened_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )

@@ -143,8 +143,8 @@ def cluster_index(request: HttpRequest) -> HttpResponse:
 def cluster_detail(request: HttpRequest, pk: int) -> HttpResponse:
     cluster = cluster_get(user=request.user, pk=pk)
     initial = {
-        "title": f"Distillation through {cluster.size} accounts (cluster {cluster.pk})",
-        "respondent": f"Unknown respondent (cluster {cluster.pk})",
+        "title": f"Distillation through {cluster.size} accounts (cluster {cluster.identity})",
+        "respondent": f"Unknown respondent (cluster {cluster.identity})",
     }
     form = CaseOpenForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():

@@ -41,6 +41,7 @@ from evidence.detectors.selectors import detection_run_latest
 from evidence.models import (
     AssentRecord,
     Clause,
+    Cluster,
     EvidenceItem,
     Finding,
     IngestBatch,
@@ -238,6 +239,7 @@ def case_overview(*, user, case: Case) -> dict:
         },
         "bases": [(CaseAccount.Basis(b).label, n) for b, n in sorted(bases.items())],
         "damages": case_damages(case=case),
+        "source_cluster": case_source_cluster(user=user, case=case),
         **case_breach_and_attribution(case=case),
         "allegations": case.allegations.select_related(
             "clause__version__document", "created_by"
@@ -257,6 +259,31 @@ def case_overview(*, user, case: Case) -> dict:
             for value, label in ReportEdition.choices
             if value in editions_visible(user, case)
         ],
+    }
+
+
+def case_source_cluster(*, user, case: Case) -> dict | None:
+    """The cluster the case was opened from, and what became of it in the latest run.
+
+    A later detection run renumbers nothing: the cluster that kept most of this one's
+    accounts carries its identity, so counsel can see whether the group they are pursuing
+    still stands (its size and band now) or has dissolved (no cluster holds the identity).
+    None for a case not opened from a cluster.
+    """
+    case = case_get(user=user, reference=case.reference)
+    if case.source_cluster_id is None:
+        return None
+    source = Cluster.objects.select_related("run").get(pk=case.source_cluster_id)
+    latest_run = detection_run_latest()
+    later = latest_run is not None and latest_run.pk != source.run_id
+    return {
+        "cluster": source,
+        "latest_run": latest_run if later else None,
+        "latest": (
+            Cluster.objects.filter(run=latest_run, identity=source.identity).first()
+            if later
+            else None
+        ),
     }
 
 

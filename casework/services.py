@@ -231,6 +231,8 @@ def case_open_from_cluster(
     """Open a case whose accounts are a detected cluster's members, attributed on that basis.
 
     The case window defaults to the detection run's window, the period the findings cover.
+    The case records the cluster it came from: its identity names the same group in later
+    runs, so the case page can say what became of it.
     """
     with transaction.atomic():
         case = case_open(
@@ -241,13 +243,15 @@ def case_open_from_cluster(
             window_start=window_start or cluster.run.window_start,
             window_end=window_end or cluster.run.window_end,
         )
+        case.source_cluster = cluster
+        case.save(update_fields=["source_cluster"])
         case_accounts_attribute(
             actor=actor,
             case=case,
             accounts=cluster.members.all(),
             basis=CaseAccount.Basis.CLUSTER,
             detail=(
-                f"Detection run {cluster.run_id}, cluster {cluster.pk} "
+                f"Detection run {cluster.run_id}, cluster {cluster.identity} "
                 f"({cluster.band}, score {cluster.score:.0f}): {cluster.explanation}"
             )[:2000],
         )

@@ -38,7 +38,17 @@ class ClusterSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Cluster
-        fields = ["id", "run", "score", "band", "size", "explanation", "evidence", "members"]
+        fields = [
+            "id",
+            "identity",
+            "run",
+            "score",
+            "band",
+            "size",
+            "explanation",
+            "evidence",
+            "members",
+        ]
         read_only_fields = fields
 
 

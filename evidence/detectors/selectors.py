@@ -98,6 +98,7 @@ def detection_report(run: DetectionRun) -> dict[str, Any]:
     clusters = [
         {
             "id": cluster.pk,
+            "identity": cluster.identity,
             "accounts": members[cluster.pk],
             "links": links[cluster.pk],
             "score": cluster.score,

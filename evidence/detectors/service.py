@@ -27,10 +27,12 @@ from evidence.custody.canonical import canonical_json, json_native
 from evidence.custody.ledger import Actor, actor_label
 from evidence.detectors.activity import Activity, Window, activity_collect, activity_release
 from evidence.detectors.baseline import Baseline, Cohorts
+from evidence.detectors.cluster_identity import identities_assign
 from evidence.detectors.clusters import Conduct, clusters_build
 from evidence.detectors.exhibits import SampleQuery, samples_fetch, samples_of
 from evidence.detectors.links import links_find
 from evidence.detectors.registry import Measure, Signal, detector_versions, signals
+from evidence.detectors.selectors import detection_run_latest
 from evidence.models import (
     Account,
     Band,
@@ -209,9 +211,14 @@ def _store(run, activity, results, reported, found, clustered) -> tuple[dict, st
         )
     digest = hashlib.sha256()
 
+    # This run is not finished yet: the latest finished one is the run before it.
+    identities = identities_assign(
+        clusters=[c.accounts for c in clustered], previous=detection_run_latest()
+    )
     cluster_rows = [
         Cluster(
             run=run,
+            identity=identity,
             score=c.score,
             band=c.band,
             size=len(c.accounts),
@@ -219,7 +226,7 @@ def _store(run, activity, results, reported, found, clustered) -> tuple[dict, st
             evidence=json_native(c.evidence),
             created_at=now,
         )
-        for c in clustered
+        for c, identity in zip(clustered, identities, strict=True)
     ]
     Cluster.objects.bulk_create(cluster_rows, batch_size=5000)
     rows_copy(
@@ -231,9 +238,11 @@ def _store(run, activity, results, reported, found, clustered) -> tuple[dict, st
             for a in c.accounts
         ),
     )
-    for c in clustered:
+    for c, identity in zip(clustered, identities, strict=True):
         digest.update(
-            canonical_json({"cluster": c.accounts, "score": c.score, "band": c.band}).encode()
+            canonical_json(
+                {"cluster": c.accounts, "identity": identity, "score": c.score, "band": c.band}
+            ).encode()
             + b"\n"
         )
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -170,9 +171,75 @@ def _messages_prompt(messages: Any) -> str | None:
     return text or None
 
 
-def litellm_record(row: dict[str, Any]) -> dict[str, Any]:
-    """A `LiteLLM_SpendLogs` row (exported as JSON) as a native usage record."""
-    account = row.get("team_id") or row.get("user")
+def _litellm_team(row: dict[str, Any]) -> str | None:
+    """The row's team: `team_id`, else the key's team LiteLLM notes in `metadata`."""
+    if row.get("team_id"):
+        return str(row["team_id"])
+    metadata = row.get("metadata")
+    if isinstance(metadata, str):
+        try:
+            metadata = orjson.loads(metadata)
+        except orjson.JSONDecodeError:
+            return None
+    team = metadata.get("user_api_key_team_id") if isinstance(metadata, dict) else None
+    return str(team) if team else None
+
+
+def litellm_key_teams(lines: Iterable[RawLine]) -> dict[str, set[str | None]]:
+    """{api key: the teams its rows name, None for rows naming none} over a LiteLLM file,
+    read before ingesting it."""
+    teams: dict[str, set[str | None]] = defaultdict(set)
+    for raw in lines:
+        try:
+            row = _json_object(raw)
+        except RecordError:
+            continue  # the ingest itself reports the line
+        if row is None or not row.get("api_key"):
+            continue
+        teams[str(row["api_key"])].add(_litellm_team(row))
+    return dict(teams)
+
+
+def litellm_key_owners(
+    *, teams: Mapping[str, set[str | None]], recorded: Mapping[str, str]
+) -> dict[str, str]:
+    """{api key: the account its rows belong to} for a LiteLLM file.
+
+    LiteLLM logs each request with its key's own team and user, but some rows of a key
+    carry no team (failures logged before the key's team is looked up, a key moved into a
+    team): mapped on their own, one user's key would stand under two accounts, the team
+    and the user, and read as a key shared between two customers. A key belongs to one
+    owner: the account an earlier LiteLLM file recorded it under (`recorded`), else the one
+    team this file shows it with. A key this file shows with two different teams gets no
+    owner here: both teams keep their rows, and the key-sharing link stays.
+
+    Only keys some of whose rows would otherwise go elsewhere are returned: the map goes
+    with every block of the file to the parsing processes.
+    """
+    owners = {}
+    for key, found in teams.items():
+        named = found - {None}
+        owner = recorded.get(key) or (next(iter(named)) if len(named) == 1 else None)
+        if owner is not None and (None in found or named - {owner}):
+            owners[key] = owner
+    return owners
+
+
+def litellm_record(
+    row: dict[str, Any], *, key_owners: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """A `LiteLLM_SpendLogs` row (exported as JSON) as a native usage record.
+
+    The account is the row's team, else its user; a row whose key has an owner
+    (`litellm_key_owners`) belongs to that owner when the row names no team, or names the
+    owner as its team or user: a team and its own member are one party, not two customers.
+    """
+    team, user = _litellm_team(row), row.get("user") or None
+    owner = (key_owners or {}).get(row.get("api_key") or "")
+    if owner is not None and (team is None or owner in (team, user)):
+        account = owner
+    else:
+        account = team or user
     if not account:
         raise RecordError("team_id", "is required (or user): it names the account")
     record: dict[str, Any] = {
@@ -242,14 +309,23 @@ def bedrock_record(row: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in record.items() if value is not None}
 
 
-def records(lines: Iterator[RawLine], *, kind: str, fmt: str) -> Iterator[Record]:
-    """The records of a file in native field names, or the error for each bad line."""
+def records(
+    lines: Iterator[RawLine],
+    *,
+    kind: str,
+    fmt: str,
+    key_owners: Mapping[str, str] | None = None,
+) -> Iterator[Record]:
+    """The records of a file in native field names, or the error for each bad line.
+
+    `key_owners` (LiteLLM only, from `litellm_key_owners`) keeps each key with one account.
+    """
     if fmt == "native":
         return _ndjson(lines, lambda value: value)
     if fmt == "csv":
         return _csv(lines, kind)
     if fmt == "litellm":
-        return _ndjson(lines, litellm_record)
+        return _ndjson(lines, lambda row: litellm_record(row, key_owners=key_owners))
     if fmt == "bedrock":
         return _ndjson(lines, bedrock_record)
     raise ValueError(f"unknown format {fmt!r}")

@@ -27,7 +27,14 @@ from django.utils import timezone
 
 from evidence.custody import events
 from evidence.custody.ledger import Actor, actor_label
-from evidence.ingest.formats import FORMATS, USAGE_ONLY_FORMATS, HeaderError, records
+from evidence.ingest.formats import (
+    FORMATS,
+    USAGE_ONLY_FORMATS,
+    HeaderError,
+    litellm_key_owners,
+    litellm_key_teams,
+    records,
+)
 from evidence.ingest.loaders import LOADERS
 from evidence.ingest.records import VALIDATORS, RecordError
 from evidence.ingest.source import KeptLine, RawSource, SourceError
@@ -37,7 +44,7 @@ from evidence.ingest.usage_blocks import (
     ingest_workers,
     usage_blocks_from_records,
 )
-from evidence.models import EvidenceItem, IngestBatch
+from evidence.models import ApiKey, EvidenceItem, IngestBatch
 from evidence.services import evidence_item_store
 
 KINDS = ("accounts", "usage", "assent")
@@ -206,6 +213,9 @@ def ingest_file(
         path, name=file_name, max_line_bytes=settings.PACTA_INGEST_MAX_LINE_BYTES, tuning=tuning
     )
     full_prompts = settings.PACTA_STORE_FULL_PROMPTS
+    key_owners = (
+        _litellm_key_owners(path, name=file_name, tuning=tuning) if fmt == "litellm" else None
+    )
     # CSV quoting spans lines, so CSV is parsed in order; small files are not worth a fork.
     parallel = kind == "usage" and fmt != "csv" and path.stat().st_size >= tuning.parallel_min_bytes
     pipeline = UsageBlockPipeline(
@@ -255,6 +265,7 @@ def ingest_file(
                             batch_id=batch.pk,
                             full_prompts=full_prompts,
                             keep_bytes=keep,
+                            key_owners=key_owners,
                         )
                     for block in blocks:
                         for number, field_name, message, kept in block.errors:
@@ -326,6 +337,29 @@ def ingest_file(
         raw.close()
         rejects.file.close()
     return result
+
+
+def _litellm_key_owners(path: Path, *, name: str, tuning: IngestTuning) -> dict[str, str]:
+    """Who owns each key of a LiteLLM file (`formats.litellm_key_owners`): one read of the
+    file before the ingest, and the owners earlier LiteLLM files recorded for its keys."""
+    scan = RawSource(
+        path, name=name, max_line_bytes=settings.PACTA_INGEST_MAX_LINE_BYTES, tuning=tuning
+    )
+    try:
+        teams = litellm_key_teams(scan.lines())
+    except SourceError:
+        teams = {}  # a damaged file: the ingest itself reports where, and keeps what it can
+    finally:
+        scan.close()
+    keys = sorted(teams)
+    recorded: dict[str, str] = {}
+    for start in range(0, len(keys), 10_000):
+        recorded.update(
+            ApiKey.objects.filter(
+                key_id__in=keys[start : start + 10_000], batch__format="litellm"
+            ).values_list("key_id", "account__account_id")
+        )
+    return litellm_key_owners(teams=teams, recorded=recorded)
 
 
 def _kept(line, keep: int) -> KeptLine | None:

@@ -139,7 +139,12 @@ def usage_block_from_records(
 
 
 def usage_block_from_lines(
-    lines: LineBlock | FileSpan, fmt: str, batch_id: int, full_prompts: bool, keep_bytes: int
+    lines: LineBlock | FileSpan,
+    fmt: str,
+    batch_id: int,
+    full_prompts: bool,
+    keep_bytes: int,
+    key_owners: dict[str, str] | None = None,
 ) -> UsageBlock:
     """Parse raw NDJSON lines of format `fmt` into a block (runs in a worker process).
 
@@ -151,7 +156,7 @@ def usage_block_from_lines(
         lines = lines.load()
     if fmt != "native":
         return usage_block_from_records(
-            records(lines.lines(), kind="usage", fmt=fmt),
+            records(lines.lines(), kind="usage", fmt=fmt, key_owners=key_owners),
             batch_id=batch_id,
             full_prompts=full_prompts,
             keep_bytes=keep_bytes,
@@ -294,9 +299,16 @@ class UsageBlockPipeline:
             )
 
     def blocks(
-        self, source: RawSource, *, fmt: str, batch_id: int, full_prompts: bool, keep_bytes: int
+        self,
+        source: RawSource,
+        *,
+        fmt: str,
+        batch_id: int,
+        full_prompts: bool,
+        keep_bytes: int,
+        key_owners: dict[str, str] | None = None,
     ) -> Iterator[UsageBlock]:
-        args = (fmt, batch_id, full_prompts, keep_bytes)
+        args = (fmt, batch_id, full_prompts, keep_bytes, key_owners)
         line_blocks = source.line_blocks(
             self.block_lines, self.block_bytes, spans=self._pool is not None
         )

@@ -110,9 +110,17 @@ class Band(models.TextChoices):
 
 
 class Cluster(models.Model):
-    """Accounts joined by hard or strong links (a connected component), scored and banded."""
+    """Accounts joined by hard or strong links (a connected component), scored and banded.
+
+    `identity` ("C-0007") names the group across runs: a run's cluster inherits the identity
+    of the previous run's cluster whose accounts it mostly keeps (`detectors.cluster_identity`),
+    so re-running detection after a small ingest does not renumber what counsel are
+    already working on. New identities come from the sequence `evidence_cluster_identity_seq`
+    (migration 0110), never reused.
+    """
 
     run = models.ForeignKey(DetectionRun, on_delete=models.CASCADE, related_name="clusters")
+    identity = models.CharField(max_length=20, db_index=True)
     score = models.FloatField()
     band = models.CharField(max_length=10, choices=Band.choices)
     size = models.PositiveIntegerField()
@@ -127,6 +135,7 @@ class Cluster(models.Model):
         ordering = ["run", "-score", "pk"]
         indexes = [models.Index(fields=["run", "band"], name="cluster_run_band")]
         constraints = [
+            models.UniqueConstraint(fields=["run", "identity"], name="cluster_identity_per_run"),
             models.CheckConstraint(condition=Q(size__gte=1), name="cluster_size_positive"),
             models.CheckConstraint(
                 condition=Q(score__gte=0) & Q(score__lte=100), name="cluster_score_range"
@@ -134,7 +143,7 @@ class Cluster(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"cluster {self.pk} ({self.band}, {self.size} accounts)"
+        return f"cluster {self.identity} ({self.band}, {self.size} accounts)"
 
 
 class ClusterMember(models.Model):

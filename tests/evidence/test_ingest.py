@@ -140,8 +140,10 @@ def test_litellm_spend_logs_adapter(tmp_path):
         "status": "success",
     }
     failed = dict(row, request_id="chatcmpl-2", status="failure", team_id=None)
-    result = ingest("usage", ndjson_file(tmp_path / "spend.ndjson", [row, failed]), fmt="litellm")
-    assert result.accepted == 2, result.errors
+    personal = dict(row, request_id="chatcmpl-3", api_key="b" * 64, team_id=None)
+    rows = [row, failed, personal]
+    result = ingest("usage", ndjson_file(tmp_path / "spend.ndjson", rows), fmt="litellm")
+    assert result.accepted == 3, result.errors
     ok = UsageEvent.objects.get(request_id="chatcmpl-1")
     assert ok.account_id == "team-blue"
     assert ok.api_key_id == row["api_key"][:100]
@@ -150,7 +152,8 @@ def test_litellm_spend_logs_adapter(tmp_path):
     assert str(ok.source_ip) == "198.51.100.20"
     assert ok.prompt_excerpt == "Think step by step about 17 + 25."
     bad = UsageEvent.objects.get(request_id="chatcmpl-2")
-    assert bad.account_id == "u-1"  # no team: the user is the account
+    assert bad.account_id == "team-blue"  # no team, but its key is the team's
+    assert UsageEvent.objects.get(request_id="chatcmpl-3").account_id == "u-1"  # no team
     assert bad.status is None
     assert bad.params == {"litellm_status": "failure"}
 
