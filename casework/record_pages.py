@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from casework import services
 from casework.forms import CaseOpenForm
 from casework.selectors import case_list
+from evidence.detectors.error_rates import label_statements, population_statements
 from evidence.models import Band, ClauseCategory
 from evidence.selectors import (
     account_profile,
@@ -126,11 +127,20 @@ def cluster_index(request: HttpRequest) -> HttpResponse:
     for cluster in clusters:
         cluster.requests, cluster.output_tokens = volume.get(cluster.pk, (0, 0))
     clusters.sort(key=lambda c: (BAND_ORDER.get(c.band, 9), -c.score, c.pk))
+    run = clusters[0].run if clusters else None
+    # Record readers only reach a run here: naming the accounts the run and the
+    # investigators disagree on is for them.
+    rates = (run.counts or {}).get("error_rates") if run else None
     return render(
         request,
         "record/cluster_index.html",
         {
-            "run": clusters[0].run if clusters else None,
+            "run": run,
+            "error_rates": (
+                [*population_statements(rates), *label_statements(rates, with_accounts=True)]
+                if run
+                else []
+            ),
             "clusters": clusters,
             "band": band or "",
             "bands": Band.choices,

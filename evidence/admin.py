@@ -95,3 +95,10 @@ class LedgerEntryAdmin(ReadOnlyEvidenceAdmin):
     list_display = ["seq", "recorded_at", "actor", "action", "object_type", "object_id"]
     list_filter = ["action", "object_type"]
     search_fields = ["object_id", "actor", "entry_hash"]
+
+
+@admin.register(models.ConfirmedLabel)
+class ConfirmedLabelAdmin(ReadOnlyEvidenceAdmin):
+    list_display = ["account", "verdict", "actor", "created_at"]
+    list_filter = ["verdict"]
+    search_fields = ["account__account_id", "reason", "actor"]

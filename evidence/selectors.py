@@ -17,11 +17,13 @@ from evidence.access import record_reader
 from evidence.custody.events import ACCESS_ACTIONS
 from evidence.custody.ledger import ledger_for_object, ledger_head
 from evidence.custody.verification import verification_as_dict, verification_latest
+from evidence.labels import labels_current
 from evidence.models import (
     Account,
     AssentRecord,
     Clause,
     Cluster,
+    ConfirmedLabel,
     DetectionRun,
     EvidenceItem,
     Finding,
@@ -186,6 +188,18 @@ def record_batch_list(*, user) -> QuerySet[IngestBatch]:
 
 def account_list(*, user) -> QuerySet[Account]:
     return _for_record_readers(user, Account.objects.order_by("account_id"))
+
+
+def confirmed_label_list(
+    *, user, account: str | None = None, current: bool = False
+) -> QuerySet[ConfirmedLabel]:
+    """Investigators' verdicts on accounts, oldest first; `current` keeps only the verdict
+    in force for each account (its latest label)."""
+    labels = labels_current() if current else ConfirmedLabel.objects.all()
+    if account:
+        labels = labels.filter(account__account_id=account)
+    labels = labels.select_related("account").order_by("created_at", "pk")
+    return _for_record_readers(user, labels)
 
 
 def usage_event_list(

@@ -1,7 +1,7 @@
 """The record's REST API (/api/v1/): read the record (batches, accounts, usage events,
-clusters, findings, Terms and clauses, verification) and upload files to ingest, one module
-per resource, and the toolkit both apps' APIs are written with (the error shape, strict
-fields, pagination).
+clusters, findings, Terms and clauses, verification), upload files to ingest and record
+investigators' confirmed labels, one module per resource, and the toolkit both apps' APIs
+are written with (the error shape, strict fields, pagination).
 
 The upload (`ingest`) calls the ingest service exactly as `manage.py ingest` does; the
 ingest package itself knows nothing of HTTP. Access (tokens, scopes,

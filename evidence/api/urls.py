@@ -7,6 +7,7 @@ from evidence.api import (
     batches,
     clusters,
     findings,
+    labels,
     terms,
     usage_events,
     verification,
@@ -41,6 +42,7 @@ urlpatterns = [
     path("clusters/<int:pk>/", clusters.ClusterDetailView.as_view(), name="cluster-detail"),
     path("findings/", findings.FindingListView.as_view(), name="finding-list"),
     path("findings/<int:pk>/", findings.FindingDetailView.as_view(), name="finding-detail"),
+    path("labels/", labels.LabelListView.as_view(), name="label-list"),
     path("terms/", terms.TermsDocumentListView.as_view(), name="terms-list"),
     path("terms/<pacta_text:slug>/", terms.TermsDocumentDetailView.as_view(), name="terms-detail"),
     path(

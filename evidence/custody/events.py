@@ -15,7 +15,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from evidence.custody.canonical import clauses_digest, utc_iso
+from evidence.custody.canonical import clauses_digest, content_sha256, utc_iso
 from evidence.custody.ledger import (
     Actor,
     LedgerVerification,
@@ -27,6 +27,7 @@ from evidence.custody.ledger import (
 from evidence.models import (
     Account,
     Clause,
+    ConfirmedLabel,
     DetectionRun,
     EvidenceItem,
     IngestBatch,
@@ -188,6 +189,45 @@ def detection_finished(*, actor: Actor, run: DetectionRun) -> LedgerEntry:
             "window": [run.window_start, run.window_end],
             "detector_versions": run.detector_versions,
             "counts": run.counts,
+        },
+    )
+
+
+# The fields of a confirmed label its ledger entry's hash covers, in this order.
+CONFIRMED_LABEL_FIELDS = ("account_id", "verdict", "reason", "actor", "created_at")
+
+
+def confirmed_label_sha256(label: ConfirmedLabel) -> str:
+    """SHA-256 of a label as recorded (account id, verdict, reason, who, when): the entry
+    carries it, so a label altered behind the database's back no longer matches."""
+    return content_sha256(
+        {
+            "account_id": label.account.account_id,
+            "verdict": label.verdict,
+            "reason": label.reason,
+            "actor": label.actor,
+            "created_at": label.created_at,
+        },
+        CONFIRMED_LABEL_FIELDS,
+    )
+
+
+def account_labelled(*, actor: Actor, label: ConfirmedLabel, previous: str | None) -> LedgerEntry:
+    """An investigator confirmed an account benign or abusive, and why; the verdict it
+    replaced (if any) stays on the record. Under the account, so its custody history shows
+    every verdict given on it."""
+    return ledger_append(
+        actor=actor,
+        action=Action.CHANGED,
+        object_type="account",
+        object_id=label.account.account_id,
+        object_sha256=confirmed_label_sha256(label),
+        details={
+            "field": "confirmed_label",
+            "label": label.pk,
+            "from": previous,
+            "to": label.verdict,
+            "reason": label.reason,
         },
     )
 

@@ -29,6 +29,7 @@ from evidence.detectors.activity import Activity, Window, activity_collect, acti
 from evidence.detectors.baseline import Baseline, Cohorts
 from evidence.detectors.cluster_identity import identities_assign
 from evidence.detectors.clusters import Conduct, clusters_build
+from evidence.detectors.error_rates import error_rates_measure
 from evidence.detectors.exhibits import SampleQuery, samples_fetch, samples_of
 from evidence.detectors.links import links_find
 from evidence.detectors.registry import Measure, Signal, detector_versions, signals
@@ -139,6 +140,9 @@ def _run(run: DetectionRun, *, actor, window_start, window_end, snapshot=None) -
     clustered = clusters_build(
         accounts=sorted(activity.accounts), conduct=conduct, links=found, campaigns=campaigns
     )
+    error_rates = error_rates_measure(
+        activity=activity, conduct=conduct, clustered=clustered, links=found
+    )
     clock.lap("clusters")
     # What a run stores: every measurement of the accounts in critical and high clusters
     # (the full picture a report needs, quiet signals included), and what fired for
@@ -156,6 +160,7 @@ def _run(run: DetectionRun, *, actor, window_start, window_end, snapshot=None) -
     clock.lap("exhibits")
     counts, digest = _store(run, activity, results, reported, found, clustered)
     clock.lap("store")
+    counts["error_rates"] = error_rates
     counts["seconds"] = clock.seconds
     _finish(run, actor=actor, window=window, counts=counts, digest=digest)
     logger.info("detection run %s finished: %s", run.pk, counts)

@@ -3,7 +3,8 @@
 `record` holds the business records (Terms, accounts, keys, assent, usage, ingest batches,
 evidence files, the ledger); `custody` the acts that preserve them (holds, retention
 purges, verification runs, timestamps); `detection` the analysis (model catalogue, runs,
-findings, links, clusters). Django registers every model through this package.
+findings, links, clusters); `labels` what investigators confirmed about accounts.
+Django registers every model through this package.
 """
 
 from evidence.models.custody import (
@@ -23,6 +24,7 @@ from evidence.models.detection import (
     ModelRelease,
     PlanLimit,
 )
+from evidence.models.labels import ConfirmedLabel
 from evidence.models.record import (
     Account,
     AccountVersion,
@@ -48,6 +50,7 @@ __all__ = (
     "ClauseCategory",
     "Cluster",
     "ClusterMember",
+    "ConfirmedLabel",
     "DetectionRun",
     "EvidenceItem",
     "Finding",

@@ -55,6 +55,7 @@ ROLES = {
 }
 SCOPES = ("read", "write", "ingest", "session")
 RECORD_READERS = {"superuser", "admin", "owner", "counsel", "investigator", "viewer", "nonmember"}
+RECORD_WRITERS = RECORD_READERS - {"viewer"}
 MEMBERS_OF_A = {"superuser", "owner", "counsel", "investigator", "viewer", "external"}
 MEMBERS_OF_B = {"superuser", "nonmember"}
 OPENERS = {"superuser", "admin", "owner", "counsel", "investigator", "nonmember"}
@@ -259,6 +260,7 @@ def reads(w: World) -> list[tuple[str, str, object]]:
         ("clauses", "/api/v1/clauses/", everyone),
         ("clause", f"/api/v1/clauses/{w.clause.pk}/", everyone),
         ("verification", "/api/v1/verification/", everyone),
+        ("confirmed labels", "/api/v1/labels/", everyone),  # empty for non-readers
         ("account ledger", "/api/v1/ledger/account/acct_a/", record),
         ("batch ledger", f"/api/v1/ledger/ingest_batch/{w.batch.pk}/", record),
         ("cases", "/api/v1/cases/", everyone),
@@ -313,6 +315,12 @@ def writes(w: World) -> list[tuple[str, str, dict, object]]:
             lambda role: _if(role in OPENERS, 201, 403),
         ),
         ("note on A", f"{a}/notes/", {"text": "seen"}, on_a(NOTE_ON_A)),
+        (
+            "label an account",
+            "/api/v1/labels/",
+            {"account_id": "acct_a", "verdict": "confirmed_benign", "reason": "Checked."},
+            lambda role: _if(role in RECORD_WRITERS, 201, 403),
+        ),
         (
             "attribute on A",
             f"{a}/accounts/",

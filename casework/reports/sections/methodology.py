@@ -1,5 +1,6 @@
-"""Section 7 of the report: the detection run and each detector's methodology; and how the
-exhibits mark cells a spreadsheet would run as formulas (printed with the exhibit index)."""
+"""Section 7 of the report: the detection run, the error rates it measured on itself and
+each detector's methodology; and how the exhibits mark cells a spreadsheet would run as
+formulas (printed with the exhibit index)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,21 @@ from typing import Any
 from casework.reports.formulas import FORMULA_NOTE
 from casework.reports.sections.formatting import CATEGORY_LABELS, moment, n
 from casework.reports.sections.source import Source
+from evidence.detectors.error_rates import (
+    detector_statement,
+    label_statements,
+    population_statements,
+)
 
 
 def methodology_section(source: Source) -> dict[str, Any]:
     detection = source.data["detection"]
     if not detection:
         return {"run": None, "detectors": [], "exhibit_cells": FORMULA_NOTE}
+    run = detection["run"]
+    # Measured by the run on its own population and on investigators' verdicts; absent
+    # from runs (and snapshots) made before runs measured themselves.
+    rates = run.get("error_rates")
     detectors = []
     for d in detection["detectors"]:
         method = d.get("methodology") or {}
@@ -28,9 +38,9 @@ def methodology_section(source: Source) -> dict[str, Any]:
                 "threshold": method.get("threshold", "—"),
                 "false_positives": method.get("false_positives", "—"),
                 "error_rate": method.get("error_rate", "Not measured."),
+                "measured": detector_statement(rates, d["code"], d.get("kind", "signal")),
             }
         )
-    run = detection["run"]
     return {
         "run": {
             "id": run["id"],
@@ -41,6 +51,12 @@ def methodology_section(source: Source) -> dict[str, Any]:
             "versions": ", ".join(
                 f"{k} v{v}" for k, v in sorted((run["detector_versions"] or {}).items())
             ),
+        },
+        # Disagreeing accounts are named for investigators on the run, not in a report
+        # about one case: most of them are not the case's accounts.
+        "error_rates": {
+            "population": population_statements(rates),
+            "labels": label_statements(rates, with_accounts=False),
         },
         "detectors": detectors,
         "exhibit_cells": FORMULA_NOTE,

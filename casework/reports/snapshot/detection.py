@@ -230,6 +230,8 @@ def detection_summary(cursor, run, links) -> dict[str, Any]:
             "digest": run.digest,
             "detector_versions": run.detector_versions,
             "accounts_active": (run.counts or {}).get("accounts_active"),
+            # What the run measured on itself: base rates and confirmed labels.
+            "error_rates": (run.counts or {}).get("error_rates"),
         },
         "findings": summary,
         "top_findings": [{**row, "value": round(float(row["value"]), 6)} for row in top],
