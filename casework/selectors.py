@@ -270,9 +270,9 @@ def case_source_cluster(*, user, case: Case) -> dict | None:
     still stands (its size and band now) or has dissolved (no cluster holds the identity).
     None for a case not opened from a cluster.
     """
-    case = case_get(user=user, reference=case.reference)
     if case.source_cluster_id is None:
-        return None
+        return None  # nothing to show, so nothing to check access for
+    case = case_get(user=user, reference=case.reference)
     source = Cluster.objects.select_related("run").get(pk=case.source_cluster_id)
     latest_run = detection_run_latest()
     later = latest_run is not None and latest_run.pk != source.run_id
