@@ -210,7 +210,8 @@ def _campaign_band(result: ClusterResult, campaign: Campaign) -> None:
     score = 25 + 15 * min(lines, 3) + 10 * min(harvest, 3)
     result.band = band
     result.score = round(min(100.0, max(result.score, score)), 1)
-    result.explanation = f"{Band(band).label}: {campaign.sentence()} {result.explanation}"
+    members = result.explanation.split(": ", 1)[-1]  # the member-by-member reading, unlabelled
+    result.explanation = f"{Band(band).label}: {campaign.sentence()} Member by member: {members}"
 
 
 def _name(code: str) -> str:

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 from django.db import connection
 
+from evidence.detectors.activity import REQUEST_SHAPE_SQL
 from evidence.detectors.link_base import STRONG, WEAK, FoundLink, LinkContext, UnionFind, link_kind
 from evidence.detectors.registry import Methodology
 from evidence.models import Band, ClauseCategory
@@ -192,7 +193,7 @@ class Campaign:
     @property
     def coordinated(self) -> list[str]:
         """The lines of coordination that would hardly arise by chance."""
-        return sorted(code for code, line in self.lines.items() if line.get("significant"))
+        return [code for code, line in self.lines.items() if line.get("significant")]
 
     @property
     def harvesting(self) -> list[str]:
@@ -224,7 +225,7 @@ class Campaign:
         parts = [self.lines[code]["sentence"] for code in self.coordinated]
         parts += [self.conduct[code]["sentence"] for code in self.harvesting]
         head = (
-            f"Acting together, {len(self.accounts)} accounts that each look ordinary: "
+            f"Acting together, {len(self.accounts)} accounts that each look ordinary. "
             if parts
             else f"{len(self.accounts)} accounts tied by one line of evidence only. "
         )
@@ -297,13 +298,26 @@ def campaigns_find(
         for code, line in lines.items():
             if not line:
                 continue
-            line.pop("shape_full", None)
+            shape = line.pop("shape_full", None)
             campaign.lines[code] = line
             strength = STRONG if line["significant"] else WEAK
             accounts = line.pop("members", group)
-            samples = exits.samples if code == EXIT_POOL.code else None
+            samples = None
+            if code == EXIT_POOL.code:
+                samples = exits.samples_in(group)
+            elif shape is not None:
+                samples = _shape_samples(shape)
             links += _chain(context, accounts, code, strength, line, samples)
     return links, campaigns
+
+
+def _shape_samples(shape: str):
+    """Exhibits for a request-shape link: each account's requests of that very shape."""
+
+    def samples(x: str, y: str) -> list:
+        return [(a, f"{REQUEST_SHAPE_SQL} = %s", [shape]) for a in (x, y)]
+
+    return samples
 
 
 def _chain(context, accounts, kind, strength, line, samples) -> list[FoundLink]:
@@ -435,8 +449,8 @@ class _Exits:
             "sentence": (
                 f"{len(rotating)} of the {len(group)} accounts sent requests from addresses in "
                 f"{ROTATION_MIN_PLACES} or more places, as a rotating proxy does; {outside:,} "
-                f"of the other {len(others):,} customers did, so so many members doing it by "
-                f"chance has probability {probability_words(chance)}."
+                f"of the other {len(others):,} customers did: the chance that as many members "
+                f"would by coincidence is {probability_words(chance)}."
             ),
         }
 
@@ -513,11 +527,22 @@ class _Exits:
             "sentence": sentence,
         }
 
-    def samples(self, x: str, y: str) -> list:
-        shared = self.shared(x, y)[:10]
-        if not shared:
-            return []
-        return [(a, "host(u.source_ip) = ANY(%s::text[])", [shared]) for a in (x, y)]
+    def samples_in(self, group: list[str]):
+        """Exhibits for a link of the group: each account's requests from addresses that
+        another member used too."""
+        used = Counter(ip for a in group for ip in self.addresses[a])
+
+        def samples(x: str, y: str) -> list:
+            queries = []
+            for account_id in (x, y):
+                shared = sorted(ip for ip in self.addresses[account_id] if used[ip] >= 2)
+                if shared:
+                    queries.append(
+                        (account_id, "host(u.source_ip) = ANY(%s::text[])", [shared[:10]])
+                    )
+            return queries
+
+        return samples
 
 
 # --- request shape -------------------------------------------------------------------------
@@ -585,7 +610,7 @@ class _Shapes:
             "sentence": (
                 f"{count} of the {len(present)} accounts mostly send one request shape "
                 f"({_short(shape)}); {outside:,} of the other {outside_total:,} customers "
-                f"send it, so so many members sharing it by chance has probability "
+                f"send it: the chance that as many members would share it by coincidence is "
                 f"{probability_words(chance)}."
             ),
         }
