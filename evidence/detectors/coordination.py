@@ -251,23 +251,31 @@ def campaigns_find(
     in_core = {a for core in cores for a in core}
     candidates: list[dict[str, set[str]]] = []
     claimed: set[str] = set(in_core)
+    mains: list[str | None] = []
     for core in cores:
         main = shapes.significant_main(core, in_core)
+        mains.append(main)
         found = {a: {EXIT_POOL.code} for a in exits.pool_users(exits.pool(core), exclude=claimed)}
         for account_id in shapes.senders(main, exclude=claimed):
             found.setdefault(account_id, set()).add(REQUEST_SHAPE.code)
+        for account_id, lines in found.items():
+            if exits.rotating(account_id):
+                lines.add(ROTATING_EXITS.code)
         claimed.update(found)
         candidates.append(found)
     seeds = shapes.shared(parties, exclude=claimed)
     rhythm = _Synchrony(context, sorted(claimed.union(*seeds)), db)
     groups: list[tuple[list[str], bool]] = []  # (accounts, seeded by exits)
-    for core, found in zip(cores, candidates, strict=True):
+    for core, found, main in zip(cores, candidates, mains, strict=True):
         attached = []
         moving = rhythm.taking_part([a for a, lines in found.items() if len(lines) < 2], core)
+        shape_only = [a for a, lines in found.items() if REQUEST_SHAPE.code in lines]
+        signature = _signature(sum(shapes.main.get(a) == main for a in core), len(shape_only))
         for account_id, lines in sorted(found.items()):
             if account_id in moving:
                 lines.add(CAMPAIGN_SYNCHRONY.code)
-            if len(lines) >= 2:  # two independent lines tie each member
+            # Two independent lines tie each member, or the group's signature shape does.
+            if len(lines) >= 2 or (signature and REQUEST_SHAPE.code in lines):
                 attached.append(account_id)
         groups.append((sorted(core + attached), True))
     taken = {a for group, _ in groups for a in group}
@@ -276,8 +284,9 @@ def campaigns_find(
         moving = rhythm.taking_part(senders, senders)
         core = [a for a in senders if exits.rotating(a) or a in moving]
         if len(core) >= CAMPAIGN_MIN_ACCOUNTS and len({parties.find(a) for a in core}) >= 3:
-            groups.append((core, False))
-            taken.update(core)
+            group = senders if _signature(len(core), len(senders) - len(core)) else core
+            groups.append((group, False))
+            taken.update(group)
     if not groups:
         return [], []
     members_all = {a for group, _ in groups for a in group}
@@ -309,6 +318,15 @@ def campaigns_find(
                 samples = _shape_samples(shape)
             links += _chain(context, accounts, code, strength, line, samples)
     return links, campaigns
+
+
+def _signature(tied: int, others: int) -> bool:
+    """Whether a request shape is a proven group's signature: no fewer of its senders are
+    tied to the group by two lines than are not. Its other senders then join on the shape
+    alone: a client and parameter set that no customer outside the group sends is as telling
+    as a shared prompt template. An app's unrelated users, most of them tied by nothing,
+    never make their app's shape a signature."""
+    return tied >= CAMPAIGN_MIN_ACCOUNTS and tied >= others
 
 
 def _shape_samples(shape: str):
