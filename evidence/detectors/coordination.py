@@ -608,10 +608,9 @@ class _Shapes:
         sharing = sorted(a for a in present if self.main[a] == shape)
         if count < 2 or not shape:
             return None
-        outside_total = self.accounts - len([a for a in self.main if a in members_all])
-        outside = self.users[shape] - sum(
-            1 for a in self.main if a in members_all and self.main[a] == shape
-        )
+        inside = Counter(self.main[a] for a in members_all if a in self.main)
+        outside_total = self.accounts - sum(inside.values())
+        outside = self.users[shape] - inside[shape]
         # Laplace's rule: a shape no other customer sends is not given probability zero.
         p = (outside + 1) / (outside_total + 2)
         chance = binomial_tail(count, len(present), p)
