@@ -29,6 +29,7 @@ from django.db import connection
 from psycopg import sql
 
 from evidence.custody.canonical import ACCOUNT_PROFILE_FIELDS, instant, instant_sql
+from evidence.detectors.families import prompt_families
 from evidence.detectors.lexicons import lexicon, lexicon_pattern
 from evidence.models import Account, ModelRelease, PlanLimit
 
@@ -137,6 +138,8 @@ class Infra:
     addresses: list[tuple] = field(default_factory=list)
     # (account_id, request shape, requests): see REQUEST_SHAPE_SQL
     shapes: list[tuple] = field(default_factory=list)
+    # {template: family} for templates whose opening has near-duplicates (`families`)
+    families: dict[str, int] = field(default_factory=dict)
 
 
 def activity_collect(*, window: Window, snapshot: str | None = None) -> Activity:
@@ -391,10 +394,15 @@ def _template_pass(cursor, window: Window) -> None:
 
 
 def _side_passes(db, window: Window, patterns: tuple) -> tuple[list[tuple], Infra]:
-    """The template-key pass with its lexicon flags, and the infrastructure pass."""
+    """The template-key pass with its lexicon flags and prompt families, and the
+    infrastructure pass."""
     with db.cursor() as cursor:
-        classified = _classify(_key_pass(cursor, window), patterns)
-        return classified, _infra_pass(cursor, window)
+        keys = _key_pass(cursor, window)
+        classified = _classify(keys, patterns)
+        families = prompt_families([(template, excerpt) for template, _, excerpt in keys])
+        infra = _infra_pass(cursor, window)
+        infra.families = families
+        return classified, infra
 
 
 def _classify(keys: list[tuple], patterns: tuple) -> list[tuple]:

@@ -155,6 +155,29 @@ REQUEST_SHAPE = link_kind(
         error_rate="Stated in each link: the share of other customers who send the shape.",
     ),
 )
+PROMPT_FAMILY = link_kind(
+    "prompt_family",
+    "One family of prompt openings across a group",
+    (ClauseCategory.ACCOUNT_SHARING, ClauseCategory.OUTPUT_EXTRACTION),
+    CHANCE_MAX_P,
+    Methodology(
+        definition=(
+            "Within a group tied by other evidence: the family of near-duplicate prompt "
+            "openings (paraphrases of one scaffold, joined by MinHash sketches with "
+            "locality-sensitive hashing, `families`) used by the most members, against the "
+            "share of the run's other customers who use it (binomial tail)."
+        ),
+        threshold=(
+            f"At least half the members, with a chance probability below {CHANCE_MAX_P:g} "
+            "(strong); otherwise context (weak)."
+        ),
+        false_positives=(
+            "Users of one app share its scaffold; so do many other customers, so the chance "
+            "probability stays high."
+        ),
+        error_rate="Stated in each link: the share of other customers using the family.",
+    ),
+)
 CAMPAIGN_SYNCHRONY = link_kind(
     "campaign_synchrony",
     "Campaign waves",
@@ -292,6 +315,7 @@ def campaigns_find(
     members_all = {a for group, _ in groups for a in group}
     background = exits.background(members_all)
     population = _Population(context, members_all)
+    families = _Families(context, db)
     links: list[FoundLink] = []
     campaigns: list[Campaign] = []
     for group, by_exits in groups:
@@ -300,6 +324,7 @@ def campaigns_find(
             EXIT_POOL.code: exits.line(group, exits.pool(group), background) if by_exits else None,
             ROTATING_EXITS.code: exits.rotation_line(group, members_all),
             REQUEST_SHAPE.code: shapes.line(group, members_all),
+            PROMPT_FAMILY.code: families.line(group, members_all),
             CAMPAIGN_SYNCHRONY.code: rhythm.line(group),
         }
         campaign.conduct = population.conduct(group)
@@ -664,6 +689,63 @@ def probability_words(p: float) -> str:
     if p >= 0.01:
         return f"{p:.2f}"
     return f"about 1 in {1 / p:,.0f}"
+
+
+# --- prompt families ----------------------------------------------------------------------
+
+
+class _Families:
+    """Which prompt families (`families`) each account used, read once from the run's
+    (account, template) table."""
+
+    def __init__(self, context: LinkContext, db) -> None:
+        self.accounts = len(context.activity.accounts)
+        self.of_account: dict[str, set[int]] = defaultdict(set)
+        families = context.activity.infra.families
+        if families:
+            with db.cursor() as cursor:
+                cursor.execute(
+                    "CREATE TEMP TABLE det_family (template text, family bigint) ON COMMIT DROP"
+                )
+                with cursor.cursor.copy("COPY det_family (template, family) FROM STDIN") as copy:
+                    for row in families.items():
+                        copy.write_row(row)
+                cursor.execute(
+                    "SELECT t.account_id, f.family FROM det_template t "
+                    "JOIN det_family f USING (template) GROUP BY 1, 2"
+                )
+                for account_id, family in cursor.fetchall():
+                    self.of_account[account_id].add(family)
+                cursor.execute("DROP TABLE det_family")
+        self.users = Counter(f for used in self.of_account.values() for f in used)
+
+    def line(self, group: list[str], members_all: set[str]) -> dict[str, Any] | None:
+        used = Counter(f for a in group for f in self.of_account.get(a, ()))
+        if not used:
+            return None
+        family, count = min(used.items(), key=lambda item: (-item[1], item[0]))
+        if count < 2:
+            return None
+        inside = sum(1 for a in members_all if family in self.of_account.get(a, ()))
+        outside = self.users[family] - inside
+        others = self.accounts - len(members_all)
+        p = (outside + 1) / (others + 2)
+        chance = binomial_tail(count, len(group), p)
+        return {
+            "significant": count / len(group) >= 0.5 and chance < CHANCE_MAX_P,
+            "family": family,
+            "members_using": count,
+            "members": sorted(a for a in group if family in self.of_account.get(a, ())),
+            "other_customers_using": outside,
+            "other_customers": others,
+            "chance_probability": float(f"{chance:.3g}"),
+            "sentence": (
+                f"{count} of the {len(group)} accounts used one family of near-duplicate "
+                f"prompt openings; {outside:,} of the other {others:,} customers did: the "
+                f"chance that as many members would by coincidence is "
+                f"{probability_words(chance)}."
+            ),
+        }
 
 
 # --- synchrony -----------------------------------------------------------------------------

@@ -262,6 +262,7 @@ def test_every_detector_states_its_method():
         "shared_request_shape",
         "campaign_synchrony",
         "rotating_exits",
+        "prompt_family",
     }
     for detector in REGISTRY.values():
         described = detector.describe()
@@ -333,7 +334,7 @@ def test_the_registry_is_complete_whichever_detector_module_is_imported_first():
         for module in ("timing", "service")
     }
     assert orders == {",".join(REGISTRY)}
-    assert len(REGISTRY) == len(signals()) + len(link_kinds()) == 20
+    assert len(REGISTRY) == len(signals()) + len(link_kinds()) == 21
 
 
 def test_lexicons_are_reviewable_data_and_match_as_substrings():

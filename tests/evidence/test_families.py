@@ -1,0 +1,33 @@
+"""Prompt families: near-duplicate openings are one family, unrelated prompts are not."""
+
+from evidence.detectors.families import prompt_families
+
+
+def test_paraphrases_of_one_scaffold_are_one_family_and_unrelated_prompts_none():
+    scaffold = [
+        (
+            f"t{i}",
+            f"You are an expert in {topic}. Explain each step before answering and do "
+            f"not skip any intermediate result. Question {i}: ...",
+        )
+        for i, topic in enumerate(["law", "medicine", "algebra", "chemistry", "history"])
+    ]
+    unrelated = [
+        ("u1", "What can I cook with zucchini and lentils? Something quick."),
+        ("u2", "Write a polite email to my landlord about a broken heater."),
+        ("u3", "Translate into Polish: check-in opens at three in the afternoon."),
+    ]
+    families = prompt_families(scaffold + unrelated)
+
+    assert {families.get(template) for template, _ in scaffold} == {0}
+    assert not {"u1", "u2", "u3"} & set(families)
+
+
+def test_families_reproduce_and_digits_do_not_split_them():
+    rows = [
+        (f"t{n}", f"Solve exercise {n} of chapter {n * 7}: show the working line by line.")
+        for n in range(40)
+    ]
+    assert prompt_families(rows) == prompt_families(list(rows))
+    assert set(prompt_families(rows).values()) == {0}
+    assert prompt_families([]) == {}
