@@ -398,11 +398,36 @@ def _side_passes(db, window: Window, patterns: tuple) -> tuple[list[tuple], Infr
     infrastructure pass."""
     with db.cursor() as cursor:
         keys = _key_pass(cursor, window)
-        classified = _classify(keys, patterns)
-        families = prompt_families([(template, excerpt) for template, _, excerpt in keys])
+        # Python work on the distinct templates, in a thread while the infrastructure pass
+        # runs in PostgreSQL (this thread only waits for it).
+        sketching = Sketching(keys, patterns)
         infra = _infra_pass(cursor, window)
-        infra.families = families
+        classified, infra.families = sketching.result()
         return classified, infra
+
+
+class Sketching(threading.Thread):
+    """Lexicon flags and prompt families of the distinct templates, in a thread."""
+
+    def __init__(self, keys: list[tuple], patterns: tuple) -> None:
+        super().__init__(name="detection-templates")
+        self.keys, self.patterns = keys, patterns
+        self.outcome = None
+        self.failure: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            families = prompt_families([(t, excerpt) for t, _, excerpt in self.keys])
+            self.outcome = (_classify(self.keys, self.patterns), families)
+        except BaseException as exc:  # raised in the caller's thread by `result`
+            self.failure = exc
+
+    def result(self):
+        self.join()
+        if self.failure is not None:
+            raise self.failure
+        return self.outcome
 
 
 def _classify(keys: list[tuple], patterns: tuple) -> list[tuple]:

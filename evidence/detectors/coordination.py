@@ -256,7 +256,7 @@ class Campaign:
 
 
 def campaigns_find(
-    context: LinkContext, parties: UnionFind, db=connection
+    context: LinkContext, parties: UnionFind, db=connection, lap=lambda phase: None
 ) -> tuple[list[FoundLink], list[Campaign]]:
     """Every campaign in the population, and the links that state its ties.
 
@@ -287,7 +287,9 @@ def campaigns_find(
         claimed.update(found)
         candidates.append(found)
     seeds = shapes.shared(parties, exclude=claimed)
+    lap("campaigns.exits")
     rhythm = _Synchrony(context, sorted(claimed.union(*seeds)), db)
+    lap("campaigns.minutes")
     groups: list[tuple[list[str], bool]] = []  # (accounts, seeded by exits)
     for core, found, main in zip(cores, candidates, mains, strict=True):
         attached = []
@@ -310,9 +312,13 @@ def campaigns_find(
             group = senders if _signature(len(core), len(senders) - len(core)) else core
             groups.append((group, False))
             taken.update(group)
+    # A group most of whose accounts are one party (a card, a declared organisation) hides
+    # nobody: that party's accounts are attributed to it already.
+    groups = [(group, by_exits) for group, by_exits in groups if _spread(group, parties)]
     if not groups:
         return [], []
     members_all = {a for group, _ in groups for a in group}
+    lap("campaigns.groups")
     background = exits.background(members_all)
     population = _Population(context, members_all)
     families = _Families(context, db)
@@ -342,7 +348,14 @@ def campaigns_find(
             elif shape is not None:
                 samples = _shape_samples(shape)
             links += _chain(context, accounts, code, strength, line, samples)
+    lap("campaigns.lines")
     return links, campaigns
+
+
+def _spread(accounts: list[str], parties: UnionFind) -> bool:
+    """Whether the accounts belong to three or more parties, none holding half of them."""
+    sizes = Counter(parties.find(a) for a in accounts)
+    return len(sizes) >= 3 and 2 * max(sizes.values()) <= len(accounts)
 
 
 def _signature(tied: int, others: int) -> bool:
@@ -477,9 +490,9 @@ class _Exits:
         rotating = sorted(a for a in group if self.rotating(a))
         if len(rotating) < 2:
             return None
-        others = [a for a in self.addresses if a not in members_all]
-        outside = sum(1 for a in others if self.rotating(a))
-        p = (outside + 1) / (len(others) + 2)
+        others = len(self.addresses) - sum(1 for a in members_all if a in self.addresses)
+        outside = len(self._rotating) - sum(1 for a in members_all if self.rotating(a))
+        p = (outside + 1) / (others + 2)
         chance = binomial_tail(len(rotating), len(group), p)
         significant = len(rotating) / len(group) >= 0.5 and chance < CHANCE_MAX_P
         return {
@@ -487,12 +500,12 @@ class _Exits:
             "members_rotating": len(rotating),
             "members": rotating,
             "other_customers_rotating": outside,
-            "other_customers": len(others),
+            "other_customers": others,
             "chance_probability": float(f"{chance:.3g}"),
             "sentence": (
                 f"{len(rotating)} of the {len(group)} accounts sent requests from addresses in "
                 f"{ROTATION_MIN_PLACES} or more places, as a rotating proxy does; {outside:,} "
-                f"of the other {len(others):,} customers did: the chance that as many members "
+                f"of the other {others:,} customers did: the chance that as many members "
                 f"would by coincidence is {probability_words(chance)}."
             ),
         }

@@ -48,9 +48,8 @@ def links_find(
     found += identity.network_links(context, parties)
     lap("links.network")
     # Not suspect-gated: a light swarm's accounts never fire a signal of their own.
-    campaign_links, campaigns = coordination.campaigns_find(context, parties)
+    campaign_links, campaigns = coordination.campaigns_find(context, parties, lap=lap)
     found += campaign_links
-    lap("links.campaigns")
     found += identity.signup_burst_links(context)
     lap("links.signup")
     scaffold_links, scaffold_use = prompts.shared_scaffold_links(context)
