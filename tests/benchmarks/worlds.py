@@ -1,6 +1,7 @@
 """Generated worlds for the quality and scale figures: written once into a cache directory
-(`var/bench/world-SHAPE-ACCOUNTS-EVENTS-SEED`, reused while its labels.json is there) and
-loaded into a database of their own, copied from a migrated template.
+(`var/bench/world-SHAPE-ACCOUNTS-EVENTS-SEED`, reused while it is complete and was made by
+the generator as it is now) and loaded into a database of their own, copied from a migrated
+template.
 
 Generation and the usage load run as commands of their own (`manage.py generate_scenario`,
 `manage.py ingest usage`), so their time and peak memory are theirs, not the benchmark's.
@@ -8,11 +9,12 @@ Generation and the usage load run as commands of their own (`manage.py generate_
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import NamedTuple
 
-from tests.benchmarks.harness import Run, database_environment, manage, run_timed
+from tests.benchmarks.harness import ROOT, Run, database_environment, manage, run_timed
 from tests.benchmarks.ingest import psql_command
 
 
@@ -31,15 +33,35 @@ class World(NamedTuple):
         return json.loads((self.directory / "labels.json").read_text())["accounts"]
 
 
+GENERATOR = ROOT / "casework" / "demo" / "world"
+
+
+def generator_fingerprint() -> str:
+    """A digest of the generator's code and data: a world cached by another version of it
+    would measure detection on a world the generator no longer makes."""
+    digest = hashlib.sha256()
+    for path in sorted(GENERATOR.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".json", ".md"):
+            digest.update(str(path.relative_to(GENERATOR)).encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def world_generate(
     *, work: Path, shape: str, accounts: int, events: int, seed: int, env: dict[str, str]
 ) -> tuple[World, Run | None]:
     """The world's files, generated unless the cache holds them (labels.json is written
-    last, so its presence means a complete world); the run is None when cached."""
+    last, so its presence means a complete world; generator.sha256 says which generator
+    made it); the run is None when cached."""
     directory = work / f"world-{shape}-{accounts}-{events}-{seed}"
     world = World(directory, shape, accounts, events, seed)
+    made_by = directory / "generator.sha256"
+    fingerprint = generator_fingerprint()
     if (directory / "labels.json").exists():
-        return world, None
+        if made_by.exists() and made_by.read_text().strip() == fingerprint:
+            return world, None
+        print(f"  {directory.name}: made by another version of the generator, made again")
+        (directory / "labels.json").unlink()
     print(f"  generating {shape} seed {seed} ({accounts:,} accounts, {events:,} events) ...")
     run = run_timed(
         manage(
@@ -58,6 +80,7 @@ def world_generate(
         ),
         env,
     )
+    made_by.write_text(fingerprint + "\n")
     return world, run
 
 
