@@ -233,6 +233,8 @@ def scale_notes(points: list[dict]) -> list[str]:
             notes.append(
                 f"{point['label']}: detect {point['detect_seconds']:.0f} s and "
                 f"{point['detect_rss_mb']:,.0f} MB against <= 600 s and < 2 GB: "
-                + ("meets the target." if ok else "misses the target.")
+                + ("meets" if ok else "misses")
+                + f" the speed and memory target (with {point['swarm_share']:.1%} of the "
+                "swarm flagged: fast is worth nothing without finding it)."
             )
     return notes
