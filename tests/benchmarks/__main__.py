@@ -1,7 +1,10 @@
 """`make bench`: python -m tests.benchmarks [--events N] [--accounts N] [--seed S] [--rounds R].
 
 `--only ingest` stops after the ingest figures (the later parts build on its rows);
-`--only detect` skips the ingest figures, loads the scenario untimed and measures detection."""
+`--only detect` skips the ingest figures, loads the scenario untimed and measures detection;
+`--only quality` measures detection quality per family on the light-swarm and classic
+worlds (part of the default run too); `--only scale` (or `--scale`) draws the 1M -> 4M ->
+16M curve, which is not part of the default run (`--scale-sizes` picks the sizes)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,15 @@ import os
 import sys
 import time
 
-from tests.benchmarks.harness import ROOT, Table, bench_environment, database_recreate
+from tests.benchmarks.harness import (
+    ROOT,
+    Table,
+    bench_environment,
+    database_drop,
+    database_recreate,
+    template_prepare,
+)
+from tests.benchmarks.scale import scale_sizes
 
 
 def main() -> int:
@@ -20,13 +31,34 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument(
         "--only",
-        choices=["ingest", "detect"],
-        help="Run one part: ingest, or detect on the scenario loaded untimed.",
+        choices=["ingest", "detect", "quality", "scale"],
+        help=(
+            "Run one part: ingest; detect on the scenario loaded untimed; quality per family "
+            "on the light-swarm and classic worlds; scale, the detection curve (not in the "
+            "default run)."
+        ),
+    )
+    parser.add_argument("--scale", action="store_true", help="The same as --only scale.")
+    parser.add_argument(
+        "--scale-sizes",
+        default="1M,4M,16M",
+        help="Event counts of the scale curve, comma-separated (1M, 4M, 16M, or plain numbers).",
+    )
+    parser.add_argument(
+        "--scale-accounts", type=int, default=24_000, help="Accounts at every size of the curve."
     )
     parser.add_argument(
         "--rounds", type=int, default=3, help="Rounds of the ingest loads (medians reported)."
     )
     args = parser.parse_args()
+    if args.scale:
+        if args.only not in (None, "scale"):
+            parser.error("--scale runs the scale curve alone; drop --only or use --only scale")
+        args.only = "scale"
+    try:
+        sizes = scale_sizes(args.scale_sizes)
+    except ValueError as error:
+        parser.error(f"--scale-sizes: {error}")
 
     env = bench_environment()
     os.environ.update(env)
@@ -43,6 +75,29 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     scenario = work / f"scenario-{args.accounts}-{args.events}-{args.seed}"
     table = Table()
+    if args.only in ("quality", "scale"):
+        from tests.benchmarks.quality import bench_quality
+        from tests.benchmarks.scale import bench_scale
+
+        template = template_prepare(env)
+        if args.only == "quality":
+            print("quality:", flush=True)
+            bench_quality(table, env=env, work=work, template=template)
+        else:
+            print("scale:", flush=True)
+            bench_scale(
+                table,
+                env=env,
+                work=work,
+                template=template,
+                sizes=sizes,
+                accounts=args.scale_accounts,
+                seed=args.seed,
+            )
+        database_drop(template)
+        print()
+        print(table.render())
+        return 0
     if not (scenario / "labels.json").exists():
         print(f"generating the scenario ({args.events:,} events) ...", flush=True)
         start = time.perf_counter()
@@ -72,6 +127,12 @@ def main() -> int:
         print("detect:", flush=True)
         bench_detect(table, scenario=scenario, env=env, work=work)
     if args.only is None:
+        from tests.benchmarks.quality import bench_quality
+
+        print("quality:", flush=True)
+        template = template_prepare(env)
+        bench_quality(table, env=env, work=work, template=template)
+        database_drop(template)
         print("report:", flush=True)
         bench_report(table, env=env, work=work, scenario=scenario)
         print("case page:", flush=True)

@@ -1,7 +1,9 @@
 """Detection benchmark (issue: distillation and obfuscation detectors).
 
 Figures, on the benchmark database holding the whole scenario, in the same run:
-- `manage.py detect --json` (every detector, findings stored, ledgered; the command's wall
+- `manage.py detect --json` against one `SELECT account_id, count(distinct request_id) ...
+  GROUP BY account_id` scan through psql (warm cache, median of 3; issue #16: within 15x);
+- the same detection time (every detector, findings stored, ledgered; the command's wall
   time, process start included, and the service's own time) against one plain
   `SELECT account_id, count(*), sum(output_tokens) ... GROUP BY account_id` through psql on
   the same vacuumed, cached table (target <= 10x);
@@ -27,6 +29,20 @@ from tests.benchmarks.ingest import psql_command
 BASELINE_SQL = (
     "SELECT account_id, count(*), sum(output_tokens) FROM evidence_usageevent GROUP BY account_id"
 )
+# The baseline issue #16 names: one scan that must look at every request of every account
+# (a distinct count sorts or hashes them), as population-level detection must.
+DISTINCT_SQL = (
+    "SELECT account_id, count(distinct request_id) FROM evidence_usageevent GROUP BY account_id"
+)
+
+
+def scan_seconds(sql: str, env: dict[str, str], *, database: str = "") -> float:
+    """Median of three psql runs of ``sql``, after one untimed run that warms the cache (the
+    same cache state detection meets)."""
+    command = psql_command(sql, database=database)
+    run_timed(command, env)
+    return statistics.median(run_timed(command, env).seconds for _ in "123")
+
 
 # The least SQL the signals need, split over two connections (detection, too, runs its passes
 # on two). Each statement is a bare aggregate: no release windows, no link or sample queries, no
@@ -129,9 +145,9 @@ def bench_detect(table: Table, *, scenario: Path, env: dict[str, str], work: Pat
     rows = _record_prepare(scenario, env)
     labels = json.loads((scenario / "labels.json").read_text())["accounts"]
 
-    print("  baseline: one GROUP BY account scan through psql ...", flush=True)
-    run_timed(psql_command(BASELINE_SQL), env)  # warm-up: the same cache state for both
-    baseline = statistics.median(run_timed(psql_command(BASELINE_SQL), env).seconds for _ in "123")
+    print("  baselines: one GROUP BY account scan through psql, plain and distinct ...", flush=True)
+    baseline = scan_seconds(BASELINE_SQL, env)
+    distinct = scan_seconds(DISTINCT_SQL, env)
 
     print("  lower bounds: the bare aggregates, and the command's start ...", flush=True)
     floor = statistics.median(_floor(env) for _ in "123")
@@ -150,6 +166,13 @@ def bench_detect(table: Table, *, scenario: Path, env: dict[str, str], work: Pat
     table.add(
         f"detect, {rows:,} events / {len(labels):,} accounts (s)",
         f"{pacta.seconds:.1f} s (service {in_process:.1f} s)",
+        f"count(distinct request_id) scan {distinct:.2f} s",
+        f"{pacta.seconds / distinct:.1f}x",
+        "within 15x",
+    )
+    table.add(
+        "  the same, against the plain count(*) scan",
+        f"{pacta.seconds:.1f} s",
         f"GROUP BY account scan {baseline:.2f} s",
         f"{pacta.seconds / baseline:.1f}x",
         "<= 10x",
@@ -181,6 +204,12 @@ def bench_detect(table: Table, *, scenario: Path, env: dict[str, str], work: Pat
         f"{quality['precision']:.1%} / {quality['recall']:.1%}",
         f"hard negatives {quality['hard_negatives']}, benign {quality['benign_share']:.2%}",
         "",
-        "recall >= 95%, 0 hard neg., <= 1% benign",
+        "recall >= 95%, 0 hard neg., <= 0.5% benign",
     )
-    return {"seconds": pacta.seconds, "baseline": baseline, "floor": floor, **quality}
+    return {
+        "seconds": pacta.seconds,
+        "baseline": baseline,
+        "distinct_baseline": distinct,
+        "floor": floor,
+        **quality,
+    }

@@ -19,32 +19,77 @@ BENCH_DB = os.environ.get("PACTA_BENCH_DATABASE", "pacta_bench")
 def bench_environment() -> dict[str, str]:
     """Environment for every process of the run: a database of its own, never the demo's."""
     env = dict(os.environ)
+    env.setdefault("PACTA_VAR_DIR", str(ROOT / "var"))
+    return database_environment(env, BENCH_DB)
+
+
+def database_environment(env: dict[str, str], name: str) -> dict[str, str]:
+    """The same environment pointed at database ``name`` (the quality worlds and the scale
+    curve each load a database of their own beside the benchmark's)."""
+    env = dict(env)
     url = env.get("DATABASE_URL", "")
     if url:
-        env["DATABASE_URL"] = re.sub(r"/[^/?]*(\?|$)", f"/{BENCH_DB}\\1", url, count=1)
+        env["DATABASE_URL"] = re.sub(r"/[^/?]*(\?|$)", f"/{name}\\1", url, count=1)
     else:
-        env["PACTA_DATABASE_NAME"] = BENCH_DB
-    env.setdefault("PACTA_VAR_DIR", str(ROOT / "var"))
+        env["PACTA_DATABASE_NAME"] = name
     return env
 
 
-def database_recreate(env: dict[str, str]) -> None:
-    """Drop and create the benchmark database, so every run starts from empty tables."""
-    import psycopg
+def _server_params() -> dict:
+    """Connection parameters of the server's maintenance database (creating and dropping
+    databases cannot run inside the database concerned)."""
     from django.db import connection
 
     params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    params.pop("prepare_threshold", None)
+    for key in ("cursor_factory", "context", "prepare_threshold"):
+        params.pop(key, None)
     params["dbname"] = "postgres"
+    return params
+
+
+def server_execute(*statements: str) -> None:
+    import psycopg
+    from django.db import connection
+
+    params = _server_params()
     connection.close()
     with psycopg.connect(**params, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
+        for statement in statements:
+            conn.execute(statement)
+
+
+def database_exists(name: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(**_server_params(), autocommit=True) as conn:
+        row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+    return row is not None
+
+
+def database_recreate(env: dict[str, str], name: str = BENCH_DB, *, template: str = "") -> None:
+    """Drop and create a benchmark database, so every run starts from empty tables; from
+    ``template`` (a migrated, empty database) when given, which saves migrating it again."""
+    server_execute(
+        f"DROP DATABASE IF EXISTS {name} WITH (FORCE)",
+        f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else ""),
         # Throwaway, like the test database: the benchmarks empty the usage table between
         # loads, which evidence tables refuse elsewhere (migration 0100).
-        conn.execute(f"ALTER DATABASE {BENCH_DB} SET pacta.allow_truncate = 'on'")
+        f"ALTER DATABASE {name} SET pacta.allow_truncate = 'on'",
+    )
+
+
+def database_drop(name: str) -> None:
+    server_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def template_prepare(env: dict[str, str]) -> str:
+    """A migrated, empty database to copy the quality and scale databases from (`CREATE
+    DATABASE ... TEMPLATE` copies files: a second, against migrating each one again)."""
+    name = f"{BENCH_DB}_template"
+    database_recreate(env, name)
+    migrate = [sys.executable, "manage.py", "migrate", "--no-input"]
+    run_timed(migrate, database_environment(env, name))
+    return name
 
 
 @dataclass
@@ -88,9 +133,14 @@ class Table:
 
     def render(self) -> str:
         header = ("figure", "Pacta", "baseline (same run)", "ratio", "target")
-        widths = [max(len(r[i]) for r in [header, *self.rows]) for i in range(5)]
-        lines = [" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
-        lines.append("-+-".join("-" * w for w in widths))
-        for row in self.rows:
-            lines.append(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
-        return "\n".join(lines)
+        return grid_render(header, self.rows)
+
+
+def grid_render(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    """Columns padded to their widest cell, a rule under the header."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    lines = [" | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip()]
+    lines.append("-+-".join("-" * w for w in widths))
+    for row in rows:
+        lines.append(" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return "\n".join(lines)

@@ -58,8 +58,9 @@ def rows_csv(usage_path: Path, csv_path: Path, columns: tuple[str, ...]) -> int:
     return count
 
 
-def psql_command(sql: str) -> list[str]:
-    """psql against the benchmark database (the embedded server's own psql when embedded)."""
+def psql_command(sql: str, *, database: str = "") -> list[str]:
+    """psql against the benchmark database, or ``database`` (the embedded server's own psql
+    when embedded)."""
     from django.db import connection
 
     params = connection.get_connection_params()
@@ -83,7 +84,7 @@ def psql_command(sql: str) -> list[str]:
         "-U",
         params.get("user") or "postgres",
         "-d",
-        params["dbname"],
+        database or params["dbname"],
         "-c",
         sql,
     ]
