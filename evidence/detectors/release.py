@@ -15,8 +15,11 @@ MIN_REQUESTS = 3
 class ReleaseChasing(Signal):
     code = "release_chasing"
     name = "Release chasing"
-    version = "1"
-    extraction = True
+    version = "2"
+    # Context, not extraction: an eager customer moves to a new model in its first days too
+    # (issue #16's hard negatives). It counts beside an extraction signal, as scale does,
+    # and a campaign's group measure (`coordination`) weighs it for the group as a whole.
+    extraction = False
     categories = (ClauseCategory.COMPETING_MODELS,)
     threshold = 0.75
     sample_note = "requests to the newly released model on the second day after its release"

@@ -18,6 +18,9 @@ BUCKET_SECONDS = 300
 SYNC_MIN_BUCKETS = 20
 SYNC_MIN_COMMON = 10
 SYNC_MAX_P = 1e-6
+# Many pairs are examined at once: the chance that any one of them passes by coincidence is
+# kept below this (Bonferroni), so the threshold tightens as the suspects grow in number.
+SYNC_FAMILY_P = 0.01
 SYNC_PER_ACCOUNT = 2
 HANDOFF_HOT_SHARE = 0.5
 HANDOFF_MIN_REQUESTS = 100
@@ -42,7 +45,9 @@ SYNCHRONISED = link_kind(
         ),
         threshold=(
             f"At least {SYNC_MIN_COMMON} shared intervals, three times the expected "
-            f"number, and a chance probability below {SYNC_MAX_P:g}."
+            f"number, and a chance probability below {SYNC_MAX_P:g}, or below "
+            f"{SYNC_FAMILY_P:g} divided by the number of pairs examined when that is lower "
+            "(so that among all the pairs, one passing by coincidence stays unlikely)."
         ),
         false_positives="Accounts driven by the same public event or the same clock.",
         error_rate=f"Fired for no ordinary account in {MEASURED_ON}.",
@@ -132,7 +137,9 @@ def synchronised_links(context: LinkContext, db=connection) -> list[FoundLink]:
     names = sorted(bits)
     # Screen every pair with the Chernoff bound on the Poisson tail (cheap, and never below
     # the exact tail), rank by it, and compute the exact probability for the pairs kept.
-    screen = math.log(SYNC_MAX_P) + math.log(1e4)
+    # The threshold for this run: stricter when more pairs are examined (Bonferroni).
+    max_p = min(SYNC_MAX_P, SYNC_FAMILY_P / max(1, len(names) * (len(names) - 1) // 2))
+    screen = math.log(max_p) + math.log(1e4)
     best: dict[str, list[tuple[float, str, str, int, float]]] = defaultdict(list)
     for i, x in enumerate(names):
         bx, wx = bits[x], weights[x]
@@ -157,7 +164,7 @@ def synchronised_links(context: LinkContext, db=connection) -> list[FoundLink]:
     links = []
     for _, x, y, common, expected in sorted(chosen, key=lambda e: (e[1], e[2])):
         p = poisson_tail(common, expected)
-        if p > SYNC_MAX_P:
+        if p > max_p:
             continue
         links.append(
             context.link(
@@ -171,6 +178,8 @@ def synchronised_links(context: LinkContext, db=connection) -> list[FoundLink]:
                     "expected_if_independent": round(expected, 2),
                     "active_intervals": {x: sizes[x], y: sizes[y]},
                     "chance_probability": float(f"{p:.3g}"),
+                    "pairs_examined": len(names) * (len(names) - 1) // 2,
+                    "threshold": float(f"{max_p:.3g}"),
                 },
                 f"The two accounts were active in the same {minutes}-minute intervals "
                 f"{common:,} times; acting independently, with their own daily rhythms, "
