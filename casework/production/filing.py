@@ -114,9 +114,25 @@ def _split(document, folder: Path, stem: str, limit: int, whole_size: int):
 
 
 def _write(document, pages, path: Path, *, title: str | None) -> None:
-    """Write `pages` as one PDF; a volume's title (Info and XMP alike) says which it is."""
+    """Write `pages` as one PDF; a volume's title (Info and XMP alike) says which it is.
+
+    A link to a section in another volume (the cover's contents) has no target in this
+    file: it is left out, and the text stays, as on paper."""
+    if title is not None:
+        anchors = {name for page in pages for name in page.anchors}
+        pages = [_page_linking_within(page, anchors) for page in pages]
     volume = document.copy(pages)
     if title is not None:
         volume.metadata = copy.copy(document.metadata)
         volume.metadata.title = f"{document.metadata.title} ({title})"
     volume.write_pdf(path, pdf_variant=PDF_VARIANT, pdf_tags=True)
+
+
+def _page_linking_within(page, anchors: set[str]):
+    """A shallow copy of a WeasyPrint page keeping only the links this volume can follow."""
+    kept = [link for link in page.links if link[0] != "internal" or link[1] in anchors]
+    if len(kept) == len(page.links):
+        return page
+    clone = copy.copy(page)
+    clone.links = kept
+    return clone
