@@ -104,13 +104,11 @@ class _HashingWriter(io.RawIOBase):
         self._fh = path.open("wb")
         self.digest = hashlib.sha256()
         self.size = 0
-        # A production carries its exhibits as files, never embedded: nothing to deflate.
         self.deflated = path.with_name(path.name + ".deflate") if deflate else None
         self.md5 = hashlib.md5(usedforsecurity=False) if deflate else None
         self._queue: queue.Queue = queue.Queue(maxsize=16)
-        self._thread = None
-        if deflate:
-            self._thread = threading.Thread(target=self._deflate, daemon=True)
+        self._thread = threading.Thread(target=self._deflate, daemon=True)
+        if deflate:  # a production carries its exhibits as files: nothing to embed
             self._thread.start()
 
     def _deflate(self) -> None:
@@ -128,7 +126,7 @@ class _HashingWriter(io.RawIOBase):
         self._fh.write(data)
         self.digest.update(data)
         self.size += len(data)
-        if self._thread is not None:
+        if self.md5 is not None:
             self._queue.put(data)
             self.md5.update(data)
         return len(data)
@@ -136,7 +134,7 @@ class _HashingWriter(io.RawIOBase):
     def close(self) -> None:
         if not self._fh.closed:
             self._fh.close()
-            if self._thread is not None:
+            if self.md5 is not None:
                 self._queue.put(None)
                 self._thread.join()
         super().close()
@@ -283,19 +281,9 @@ USAGE_COLUMNS_REGULATOR = (
 )
 
 
-def exhibits_write(
-    *,
-    snapshot: Snapshot,
-    redactor: Redactor,
-    workdir: Path,
-    report_data: bytes,
-    progress=None,
-    deflate: bool = True,
-) -> list[Exhibit]:
-    """Write every exhibit of the edition into `workdir`; returns them numbered.
-
-    `deflate=False` skips the Flate-compressed copy made for embedding (a production
-    carries the exhibits as files): on a usage exhibit that copy is most of the cost."""
+def exhibits_write(*, snapshot: Snapshot, redactor: Redactor, workdir: Path, report_data: bytes,
+                   progress=None, deflate: bool = True) -> list[Exhibit]:  # fmt: skip
+    """Write every exhibit of the edition into `workdir`; returns them numbered."""
     progress = progress or (lambda stage: None)
     data = snapshot.data
     exhibits = ExhibitSet(workdir, deflate=deflate)
