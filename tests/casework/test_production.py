@@ -326,3 +326,22 @@ def test_public_production_on_a4_carries_aggregates_only(
         for native in manifest["natives"]:
             assert value.encode() not in (folder / native["path"]).read_bytes(), value
     assert production_verify(folder)["ok"]
+
+
+def test_a_configured_timestamp_authority_stamps_the_manifest_signature(
+    case,  # noqa: F811
+    counsel_user,
+    settings,
+    pki,
+    tmp_path,
+):
+    from tests.tsa import timestamp_authority
+
+    folder = tmp_path / "stamped"
+    with timestamp_authority(pki) as (url, answered):
+        settings.PACTA_TSA_URL = url
+        production_build(actor=counsel_user, case=case, out_dir=folder, edition="public")
+    assert answered, "the authority was never asked"
+    result = production_verify(folder)
+    assert result["ok"], result["differences"]
+    assert result["signature"]["timestamp"] and result["signature"]["timestamp"]["valid"]
