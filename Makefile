@@ -49,7 +49,7 @@ system-deps:
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $$need; \
 	fi
 
-## make demo: install, migrate, seed a realistic scenario, build its signed report, serve the UI
+## make demo: install, migrate, seed a realistic scenario, build its signed report and production, serve the UI
 demo: venv system-deps
 	$(MANAGE) migrate --no-input
 	$(MANAGE) demo_certificate

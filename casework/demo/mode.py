@@ -29,6 +29,7 @@ from django.db.models import Count
 
 from casework.demo.world import scenario_generate
 from casework.models import Case, ReportJob
+from casework.production import production_build
 from casework.reports import report_build, report_job_request
 from casework.services import (
     allegation_add,
@@ -310,7 +311,15 @@ def demo_case_report(*, scenario_dir: Path, stdout) -> dict:
     job = report_job_request(actor=counsel, case=case, edition="counsel")
     job = report_build(job=job)
     out = scenario_dir / "report-counsel.pdf"
+    production = scenario_dir / "production"
     if job.status == ReportJob.Status.DONE:
         with job.pdf.file.open("rb") as src, out.open("wb") as dst:
             shutil.copyfileobj(src, dst)
+        # The demo's own folder, built again on each run (a production is never overwritten).
+        shutil.rmtree(production, ignore_errors=True)
+        built = production_build(actor=counsel, case=case, out_dir=production)
+        lines.append(
+            f"production: {production.resolve()} ({len(built.manifest['files'])} files; "
+            f"verify with manage.py verify_production)"
+        )
     return {"case": case.reference, "job": job, "path": out.resolve(), "lines": lines}

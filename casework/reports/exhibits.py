@@ -100,15 +100,16 @@ class _HashingWriter(io.RawIOBase):
     COPY itself and need not be read and compressed again when embedded.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, deflate: bool = True) -> None:
         self._fh = path.open("wb")
         self.digest = hashlib.sha256()
         self.size = 0
-        self.deflated = path.with_name(path.name + ".deflate")
-        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.deflated = path.with_name(path.name + ".deflate") if deflate else None
+        self.md5 = hashlib.md5(usedforsecurity=False) if deflate else None
         self._queue: queue.Queue = queue.Queue(maxsize=16)
         self._thread = threading.Thread(target=self._deflate, daemon=True)
-        self._thread.start()
+        if deflate:  # a production carries its exhibits as files: nothing to embed
+            self._thread.start()
 
     def _deflate(self) -> None:
         compressor = exhibit_compressor()
@@ -125,23 +126,26 @@ class _HashingWriter(io.RawIOBase):
         self._fh.write(data)
         self.digest.update(data)
         self.size += len(data)
-        self._queue.put(data)
-        self.md5.update(data)
+        if self.md5 is not None:
+            self._queue.put(data)
+            self.md5.update(data)
         return len(data)
 
     def close(self) -> None:
         if not self._fh.closed:
             self._fh.close()
-            self._queue.put(None)
-            self._thread.join()
+            if self.md5 is not None:
+                self._queue.put(None)
+                self._thread.join()
         super().close()
 
 
 class ExhibitSet:
     """The exhibits of one report, numbered in the order they are added."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, *, deflate: bool = True) -> None:
         self.workdir = workdir
+        self.deflate = deflate
         self.items: list[Exhibit] = []
 
     def _add(self, file_name, title, description, writer, rows, **extra) -> Exhibit:
@@ -156,14 +160,14 @@ class ExhibitSet:
             sha256=writer.digest.hexdigest(),
             size=writer.size,
             deflated=writer.deflated,
-            md5=writer.md5.digest(),
+            md5=writer.md5.digest() if writer.md5 is not None else None,
             **extra,
         )
         self.items.append(exhibit)
         return exhibit
 
     def rows(self, file_name, title, description, header, rows: Iterable, **extra) -> Exhibit:
-        writer = _HashingWriter(self.workdir / file_name)
+        writer = _HashingWriter(self.workdir / file_name, deflate=self.deflate)
         text = io.TextIOWrapper(writer, encoding="utf-8", newline="", write_through=True)
         out = csv.writer(text, lineterminator="\n")
         out.writerow(header)
@@ -176,7 +180,7 @@ class ExhibitSet:
         return self._add(file_name, title, description, writer, count, **extra)
 
     def json(self, file_name, title, description, payload: bytes, **extra) -> Exhibit:
-        writer = _HashingWriter(self.workdir / file_name)
+        writer = _HashingWriter(self.workdir / file_name, deflate=self.deflate)
         writer.write(payload)
         return self._add(
             file_name, title, description, writer, None, mime="application/json", **extra
@@ -187,7 +191,7 @@ class ExhibitSet:
         count is the server's (the COPY command tag), not a count of lines, since a
         quoted field may hold a line break. The query marks its own text cells
         (`formulas.sql_neutralised`): these rows never pass through Python."""
-        writer = _HashingWriter(self.workdir / file_name)
+        writer = _HashingWriter(self.workdir / file_name, deflate=self.deflate)
         statement = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER)").format(query)
         with connection.cursor() as cursor:
             with cursor.cursor.copy(statement) as copy:
@@ -277,13 +281,12 @@ USAGE_COLUMNS_REGULATOR = (
 )
 
 
-def exhibits_write(
-    *, snapshot: Snapshot, redactor: Redactor, workdir: Path, report_data: bytes, progress=None
-) -> list[Exhibit]:
+def exhibits_write(*, snapshot: Snapshot, redactor: Redactor, workdir: Path, report_data: bytes,
+                   progress=None, deflate: bool = True) -> list[Exhibit]:  # fmt: skip
     """Write every exhibit of the edition into `workdir`; returns them numbered."""
     progress = progress or (lambda stage: None)
     data = snapshot.data
-    exhibits = ExhibitSet(workdir)
+    exhibits = ExhibitSet(workdir, deflate=deflate)
     outermost = not connection.in_atomic_block
     with transaction.atomic():
         if outermost:

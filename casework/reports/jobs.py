@@ -61,11 +61,7 @@ def report_job_request(
     snapshot = snapshot or case_snapshot(case=case)
     with transaction.atomic():
         # What the request froze is kept, so the build reads it rather than the record.
-        CaseSnapshot.objects.get_or_create(
-            case=case,
-            sha256=snapshot.sha256,
-            defaults={"canonical_gz": zlib.compress(snapshot.canonical, SNAPSHOT_COMPRESSION)},
-        )
+        case_snapshot_keep(case=case, snapshot=snapshot)
         job, created = ReportJob.objects.select_for_update().get_or_create(
             case=case,
             edition=edition,
@@ -88,6 +84,15 @@ def report_job_request(
             # Sent by name: the task module imports this one, not the other way round.
             transaction.on_commit(lambda: current_app.send_task(REPORT_BUILD_TASK, args=[job.pk]))
     return job
+
+
+def case_snapshot_keep(*, case: Case, snapshot: Snapshot) -> None:
+    """Keep a frozen snapshot (once per hash): what was built from it can be built again."""
+    CaseSnapshot.objects.get_or_create(
+        case=case,
+        sha256=snapshot.sha256,
+        defaults={"canonical_gz": zlib.compress(snapshot.canonical, SNAPSHOT_COMPRESSION)},
+    )
 
 
 def report_job_snapshot(*, job: ReportJob) -> Snapshot:

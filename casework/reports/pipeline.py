@@ -9,12 +9,15 @@ after a crash, yields one report.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +76,12 @@ class Stages:
     """The job's progress: each stage is written at once (autocommit), so anyone polling
     the job sees it, and the time each stage took is kept for the report's ledger entry."""
 
-    def __init__(self, job: ReportJob) -> None:
+    def __init__(
+        self, job: ReportJob | None, *, report: Callable[[str, int], None] | None = None
+    ) -> None:
+        # A production has no job: its stages go to `report` (the command prints them).
         self.job = job
+        self.report = report
         self.seconds: dict[str, float] = {}
         self._current: tuple[str, float] | None = None
 
@@ -82,9 +89,12 @@ class Stages:
         _memory_check(stage)
         self._close()
         self._current = (stage, time.perf_counter())
-        ReportJob.objects.filter(pk=self.job.pk).update(stage=stage[:100], percent=percent)
-        self.job.stage, self.job.percent = stage, percent
-        logger.info("report job %s: %s (%s%%)", self.job.pk, stage, percent)
+        if self.job is not None:
+            ReportJob.objects.filter(pk=self.job.pk).update(stage=stage[:100], percent=percent)
+            self.job.stage, self.job.percent = stage, percent
+            logger.info("report job %s: %s (%s%%)", self.job.pk, stage, percent)
+        if self.report is not None:
+            self.report(stage, percent)
 
     def _close(self) -> None:
         if self._current is not None:
@@ -154,31 +164,42 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _build(job: ReportJob, workdir: Path, stages: Stages) -> None:
-    generated_at = timezone.now().replace(microsecond=0)
-    stages.enter("Reading the frozen case", 5)
-    snapshot = report_job_snapshot(job=job)
-    verification = snapshot.data["verification"]
-    # The run frozen with the snapshot, and any run since: a forgery found after the
-    # request must not be signed into the report either.
-    runs = []
-    if verification is not None:
-        runs.append((verification["id"], verification["ok"], verification["failures_total"]))
-    latest = verification_latest()
-    if latest is not None:
-        runs.append((latest.pk, latest.ok, latest.failures_total))
-    for run_id, ok, total in runs:
-        if not ok:
-            raise ReportError(
-                f"the record failed verification run {run_id} ({total} failures): a report "
-                "cannot certify it; investigate, verify again, then request the report"
-            )
+@dataclass
+class Prepared:
+    """What a build makes before any page is rendered: the snapshot read through one
+    edition, its exhibits written and hashed, the exhibits' manifest, and the context the
+    template prints. A report renders it with the exhibits attached; a production
+    (`casework.production`) renders the same pages citing them instead."""
+
+    snapshot: Snapshot
+    context: dict[str, Any]
+    exhibits: list[Exhibit]
+    manifest: dict[str, Any]
+    manifest_exhibit: Exhibit
+    generated_at: dt.datetime
+    signer: str
+
+
+def report_prepare(
+    *,
+    snapshot: Snapshot,
+    edition: str,
+    job_id: int | None,
+    workdir: Path,
+    stages: Stages,
+    generated_at: dt.datetime,
+    page_size: str,
+    deflate: bool = True,
+) -> Prepared:
+    """Check the record, write the edition's exhibits and manifest, draw the charts and
+    assemble the template's context (`deflate`: see `exhibits.exhibits_write`)."""
+    verification_require(snapshot)
 
     stages.enter("Applying the edition's redactions", 10)
-    redactor = Redactor(job.edition)
+    redactor = Redactor(edition)
     context = report_context(
         data=snapshot.data,
-        edition=job.edition,
+        edition=edition,
         redactor=redactor,
         table_rows=settings.PACTA_REPORT_TABLE_ROWS,
     )
@@ -196,13 +217,14 @@ def _build(job: ReportJob, workdir: Path, stages: Stages) -> None:
             workdir=workdir,
             report_data=report_data,
             progress=lambda stage: stages.enter(stage.capitalize(), 25),
+            deflate=deflate,
         )
         if redactor.public and not exhibit_public_ok(exhibits):
             raise ReportError("the public edition must carry aggregates only")
 
         stages.enter("Writing the manifest", 45)
         signer = signer_subject()
-        manifest = _manifest(job, snapshot, exhibits, generated_at, signer)
+        manifest = _manifest(job_id, edition, snapshot, exhibits, generated_at, signer)
         manifest_exhibit = _write_manifest(workdir, manifest, number=len(exhibits) + 1)
 
         stages.enter("Drawing the charts", 50)
@@ -219,16 +241,60 @@ def _build(job: ReportJob, workdir: Path, stages: Stages) -> None:
             "snapshot_sha256": snapshot.sha256,
             "generated_at": generated_at.strftime("%Y-%m-%d %H:%M UTC"),
             "generated_date": generated_at.strftime("%d %B %Y").lstrip("0"),
-            "job": job.pk,
+            "job": job_id,
             "organisation": settings.PACTA_REPORT_ORGANISATION,
             "signer": signer,
             "signature_level": "PAdES B-T" if settings.PACTA_TSA_URL else "PAdES B-B",
             "declarant": _declarant(),
             "redactions": redactor.log.as_list(),
-            "page_size": settings.PACTA_REPORT_PAGE_SIZE,
-            "edition_label": EDITION_LABELS[job.edition],
+            "page_size": page_size,
+            "edition_label": EDITION_LABELS[edition],
         }
     )
+    return Prepared(
+        snapshot=snapshot,
+        context=context,
+        exhibits=exhibits,
+        manifest=manifest,
+        manifest_exhibit=manifest_exhibit,
+        generated_at=generated_at,
+        signer=signer,
+    )
+
+
+def verification_require(snapshot: Snapshot) -> None:
+    """Refuse to certify a record that failed verification: the run frozen with the
+    snapshot, or any run since (a forgery found after the request must not be signed)."""
+    verification = snapshot.data["verification"]
+    runs = []
+    if verification is not None:
+        runs.append((verification["id"], verification["ok"], verification["failures_total"]))
+    latest = verification_latest()
+    if latest is not None:
+        runs.append((latest.pk, latest.ok, latest.failures_total))
+    for run_id, ok, total in runs:
+        if not ok:
+            raise ReportError(
+                f"the record failed verification run {run_id} ({total} failures): a report "
+                "cannot certify it; investigate, verify again, then request the report"
+            )
+
+
+def _build(job: ReportJob, workdir: Path, stages: Stages) -> None:
+    generated_at = timezone.now().replace(microsecond=0)
+    stages.enter("Reading the frozen case", 5)
+    snapshot = report_job_snapshot(job=job)
+    prepared = report_prepare(
+        snapshot=snapshot,
+        edition=job.edition,
+        job_id=job.pk,
+        workdir=workdir,
+        stages=stages,
+        generated_at=generated_at,
+        page_size=settings.PACTA_REPORT_PAGE_SIZE,
+    )
+    context, exhibits = prepared.context, prepared.exhibits
+    manifest_exhibit = prepared.manifest_exhibit
 
     stages.enter("Rendering the pages", 55)
     html = report_html(context)
@@ -308,15 +374,17 @@ def _declarant() -> dict[str, str]:
     }
 
 
-def _manifest(job, snapshot, exhibits: list[Exhibit], generated_at, signer) -> dict[str, Any]:
+def _manifest(
+    job_id, edition, snapshot, exhibits: list[Exhibit], generated_at, signer
+) -> dict[str, Any]:
     data = snapshot.data
     verification = data["verification"]
     return {
         "schema": MANIFEST_SCHEMA,
         "report": {
             "case": data["case"]["reference"],
-            "edition": job.edition,
-            "job": job.pk,
+            "edition": edition,
+            "job": job_id,
             "generated_at": generated_at.isoformat(),
             "organisation": settings.PACTA_REPORT_ORGANISATION,
             "signer": signer,

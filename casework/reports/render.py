@@ -28,6 +28,7 @@ import gc
 import hashlib
 import mimetypes
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -108,8 +109,7 @@ def report_render(
     *, html: str, exhibits: list[Exhibit], target: Path, created: dt.datetime
 ) -> Rendered:
     """Render the pages and embed the exhibits small enough for WeasyPrint."""
-    from weasyprint import HTML, Attachment
-    from weasyprint.urls import FatalURLFetchingError
+    from weasyprint import Attachment
 
     limit = settings.PACTA_REPORT_STREAM_ATTACHMENT_BYTES
     naive = created.astimezone(dt.UTC).replace(tzinfo=None)
@@ -125,15 +125,34 @@ def report_render(
         for exhibit in exhibits
         if exhibit.size <= limit
     ]
+    with rendering():
+        document = report_document(html, pdf_variant=PDF_VARIANT)
+        document.write_pdf(target, pdf_variant=PDF_VARIANT, attachments=attachments)
+    return Rendered(pages=len(document.pages), path=target)
+
+
+def report_document(html: str, *, pdf_variant: str, pdf_tags: bool = False):
+    """The report's pages laid out by WeasyPrint (a `weasyprint.Document`), loading only
+    what `report_url_fetcher` allows; call it, and write the PDF, within `rendering()`."""
+    from weasyprint import HTML
+
+    return HTML(string=html, base_url=_stylesheet_base(), url_fetcher=report_url_fetcher()).render(
+        pdf_variant=pdf_variant, pdf_tags=pdf_tags
+    )
+
+
+@contextmanager
+def rendering():
+    """Around a render and its writes: the Python heap frozen, and a refused or failed
+    fetch raised as `ReportResourceError`."""
+    from weasyprint.urls import FatalURLFetchingError
+
     # The build holds the snapshot and its context (a few hundred thousand objects) while
     # WeasyPrint makes millions more: frozen, they are not walked again by every full
     # collection of Python's cycle collector during the render (about a tenth of its CPU).
     gc.freeze()
     try:
-        document = HTML(
-            string=html, base_url=_stylesheet_base(), url_fetcher=report_url_fetcher()
-        ).render(pdf_variant=PDF_VARIANT)
-        document.write_pdf(target, pdf_variant=PDF_VARIANT, attachments=attachments)
+        yield
     except FatalURLFetchingError as exc:
         # WeasyPrint's stop signal is a BaseException: the build's failure handling takes
         # an ordinary error, with the refusal (or the failed read) as its reason.
@@ -143,7 +162,6 @@ def report_render(
         raise ReportResourceError(f"{exc}: {type(cause).__name__}: {cause}") from exc
     finally:
         gc.unfreeze()
-    return Rendered(pages=len(document.pages), path=target)
 
 
 def streamed(exhibits: list[Exhibit]) -> list[Exhibit]:

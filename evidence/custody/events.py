@@ -549,6 +549,40 @@ def report_built(
     )
 
 
+def production_built(
+    *,
+    actor: Actor,
+    case: Any,
+    edition: str,
+    manifest_sha256: str,
+    files: int,
+    snapshot_sha256: str,
+    ledger_certified: Any,
+    filing_volumes: int,
+    signature: Any,
+) -> LedgerEntry:
+    """A production (filing copy, natives, load file) was written for the case. Its
+    manifest lists every file's SHA-256 and is signed; the entry anchors the manifest's
+    own SHA-256, so a production handed over can be matched to the record."""
+    return ledger_append(
+        actor=actor,
+        action=Action.CREATED,
+        object_type="production",
+        object_id=case.reference,
+        object_sha256=manifest_sha256,
+        details={
+            "case": case.reference,
+            "edition": edition,
+            "manifest_sha256": manifest_sha256,
+            "files": files,
+            "filing_volumes": filing_volumes,
+            "snapshot_sha256": snapshot_sha256,
+            "ledger_certified": ledger_certified,
+            "signature": signature,
+        },
+    )
+
+
 # --- reading ------------------------------------------------------------------------------
 
 

@@ -21,6 +21,7 @@ from casework.demo import (
     demo_users_seed,
 )
 from casework.models import Case
+from casework.production import production_verify
 from evidence.models import Account, Clause, LedgerEntry, UsageEvent
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
@@ -80,6 +81,8 @@ def test_the_demo_case_goes_through_the_services_and_its_report_is_signed(tmp_pa
     assert document["users"] == ["counsel", "investigator", "viewer"]
     assert document["report"]["status"] == "done"
     assert Path(document["report"]["path"]).read_bytes().startswith(b"%PDF")
+    # ... and its production, which verifies.
+    assert production_verify(out / "production")["ok"]
 
     case = Case.objects.get(reference=DEMO_CASE_REFERENCE)
     assert case.legal_hold
