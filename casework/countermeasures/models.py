@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import Q
 
 from casework.models import Case
-from evidence.models import Account, Clause
+from evidence.models import Account, Clause, Cluster
 
 
 class EnforcementAction(models.Model):
@@ -142,3 +142,100 @@ class ActionHandoff(models.Model):
 
     def __str__(self) -> str:
         return f"{self.transition} of action {self.action_id} ({self.status})"
+
+
+class SharingPartner(models.Model):
+    """Another provider, cloud or authority the provider exchanges indicators with.
+
+    Personal identifiers leave only as HMAC-SHA256 under the key agreed with this partner
+    (each side holds the same key, handed over out of band), so the partner can match
+    them against its own customers but not read them, and no third party holding the
+    bundle can do either. The key is never written into a bundle or the ledger; its
+    `key_id` (a digest prefix) lets both sides see they hold the same key.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    sharing_key = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=16)
+    created_by_label = models.CharField(max_length=150)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(sharing_key__regex=r"^[0-9a-f]{64}$"), name="sharing_key_256_bit_hex"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} (key {self.key_id})"
+
+
+class IndicatorExchange(models.Model):
+    """One bundle of indicators sent to or received from a partner, kept as it was shared:
+    what was shared with whom (or received from whom) is itself part of the record."""
+
+    class Direction(models.TextChoices):
+        EXPORT = "export", "Shared with the partner"
+        IMPORT = "import", "Received from the partner"
+
+    partner = models.ForeignKey(SharingPartner, on_delete=models.PROTECT, related_name="exchanges")
+    direction = models.CharField(max_length=6, choices=Direction.choices)
+    cluster = models.ForeignKey(
+        Cluster, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    tlp = models.CharField(max_length=10, blank=True)
+    file_name = models.CharField(max_length=500)
+    bundle_sha256 = models.CharField(max_length=64)
+    bundle = models.TextField()
+    counts = models.JSONField(default=dict, blank=True)
+    actor_label = models.CharField(max_length=150)
+    exchanged_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-exchanged_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(direction="import") | Q(cluster__isnull=False),
+                name="indicator_export_has_cluster",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} with {self.partner.name} ({self.bundle_sha256[:12]})"
+
+
+class IndicatorMatch(models.Model):
+    """An account of the record matched by a partner's indicator: "seen at partner X".
+
+    A finding about the account from outside the detectors (so not a detection `Finding`,
+    which belongs to a run): the indicator, its kind and the value matched (a keyed hash
+    or an address range, never a clear identifier) and the bundle it came in.
+    """
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", "Email address (keyed hash)"
+        PAYMENT = "payment", "Payment fingerprint (keyed hash)"
+        REQUEST_SHAPE = "request_shape", "Request shape (keyed hash)"
+        ADDRESS_RANGE = "address_range", "Address range"
+
+    exchange = models.ForeignKey(
+        IndicatorExchange, on_delete=models.PROTECT, related_name="matches"
+    )
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="indicator_matches")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    indicator_id = models.CharField(max_length=100)
+    value = models.CharField(max_length=100)
+    matched_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["exchange", "account", "kind"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["exchange", "account", "indicator_id"], name="indicator_match_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} seen at {self.exchange.partner.name} ({self.kind})"

@@ -533,6 +533,64 @@ def enforcement_actions_exported(
     )
 
 
+def sharing_partner_added(*, actor: Actor, partner: Any) -> LedgerEntry:
+    """A partner to exchange indicators with, and the id of the key agreed (never the key)."""
+    return ledger_append(
+        actor=actor,
+        action=Action.CREATED,
+        object_type="sharing_partner",
+        object_id=partner.name,
+        details={"key_id": partner.key_id},
+    )
+
+
+def indicators_exchanged(*, actor: Actor, exchange: Any) -> LedgerEntry:
+    """A bundle of indicators was shared with a partner (exported) or received from one
+    (imported): with whom, under which marking and key, how many of each kind, and the
+    SHA-256 of the bundle exactly as it left or arrived."""
+    cluster = exchange.cluster
+    return ledger_append(
+        actor=actor,
+        action=Action.EXPORTED if exchange.direction == "export" else Action.IMPORTED,
+        object_type="indicator_exchange",
+        object_id=exchange.pk,
+        object_sha256=exchange.bundle_sha256,
+        details={
+            "partner": exchange.partner.name,
+            "key_id": exchange.partner.key_id,
+            "direction": exchange.direction,
+            "cluster": cluster.identity if cluster else None,
+            "detection_run": cluster.run_id if cluster else None,
+            "tlp": exchange.tlp,
+            "file_name": exchange.file_name,
+            "counts": exchange.counts,
+        },
+    )
+
+
+def accounts_seen_at_partner(
+    *, actor: Actor, exchange: Any, kinds_by_account: Mapping[str, list[str]]
+) -> list[LedgerEntry]:
+    """A partner's indicators matched accounts: one entry under each account, so its
+    custody history says where else it was seen, and by which kinds of indicator."""
+    return ledger_append_many(
+        actor=actor,
+        entries=[
+            {
+                "action": Action.LINKED,
+                "object_type": "account",
+                "object_id": account_id,
+                "details": {
+                    "seen_at_partner": exchange.partner.name,
+                    "indicator_exchange": exchange.pk,
+                    "kinds": sorted(kinds),
+                },
+            }
+            for account_id, kinds in sorted(kinds_by_account.items())
+        ],
+    )
+
+
 # --- API tokens ---------------------------------------------------------------------------
 
 
