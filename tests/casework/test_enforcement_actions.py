@@ -18,9 +18,11 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.http import Http404
 
 from casework.countermeasures.handoff import SIGNATURE_HEADER, webhook_signature
 from casework.countermeasures.models import ActionHandoff, EnforcementAction
+from casework.countermeasures.selectors import case_enforcement_actions
 from casework.countermeasures.services import (
     ActionError,
     action_approve,
@@ -439,3 +441,13 @@ def test_export_actions_writes_the_cases_approved_actions_and_marks_them_sent(wo
 def test_export_actions_names_an_unknown_case(tmp_path):
     with pytest.raises(CommandError, match="CASE_REF NOPE"):
         call_command("export_actions", "NOPE", "--out", str(tmp_path / "a.csv"))
+
+
+def test_a_cases_actions_are_read_by_its_members_only(world):
+
+    action = propose(world)
+    assert list(case_enforcement_actions(user=world["investigator"], case=world["case"])) == [
+        action
+    ]
+    with pytest.raises(Http404):
+        case_enforcement_actions(user=user_with_role("mallory", "counsel"), case=world["case"])

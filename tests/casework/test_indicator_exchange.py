@@ -22,9 +22,10 @@ from casework.countermeasures.indicators import (
     sharing_partner_add,
 )
 from casework.countermeasures.models import IndicatorExchange, IndicatorMatch, SharingPartner
+from casework.countermeasures.selectors import account_partner_matches
 from evidence.ingest.service import ingest_file
 from evidence.models import Account, Cluster, ClusterMember, DetectionRun, LedgerEntry
-from tests.factories import ndjson_file
+from tests.factories import ndjson_file, user_with_role
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
@@ -217,3 +218,15 @@ def test_a_partner_key_is_256_bits_of_hex(db):
     assert len(partner.sharing_key) == 64
     entry = LedgerEntry.objects.get(object_type="sharing_partner")
     assert entry.details == {"key_id": partner.key_id}
+
+
+def test_matches_are_read_by_the_records_readers_only(cluster, partners, tmp_path):
+
+    out = tmp_path / "c7.json"
+    indicators_export(actor="system:cli", cluster=cluster, partner=partners["beta"], out=out)
+    indicators_import(actor="system:cli", path=out, partner=partners["alpha"])
+    investigator = user_with_role("ivan", "investigator")
+    reviewer = user_with_role("rita", "external reviewer")
+    seen = account_partner_matches(user=investigator, account_ids=["acct_card"])
+    assert [(m.exchange.partner.name, m.kind) for m in seen] == [("alpha", "payment")]
+    assert not account_partner_matches(user=reviewer, account_ids=["acct_card"]).exists()
