@@ -10,6 +10,7 @@ and a reversed one stays reversed.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 from collections.abc import Iterable
 
@@ -280,8 +281,10 @@ def action_approve(*, actor: Actor, action: EnforcementAction) -> EnforcementAct
 
 
 def handoff_key(*, action: EnforcementAction, transition: str) -> str:
-    """The idempotency key of one transition of one action: the same on every retry."""
-    return f"pacta-{action.case.reference}-action-{action.pk}-{transition}"
+    """The idempotency key of one transition of one action: the same on every retry.
+    The case is named by a digest of its reference, so the header stays plain ASCII."""
+    case_digest = hashlib.sha256(action.case.reference.encode()).hexdigest()[:16]
+    return f"pacta-{case_digest}-action-{action.pk}-{transition}"
 
 
 def _handoff_queue(action: EnforcementAction, transition: str) -> ActionHandoff:
