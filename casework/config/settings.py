@@ -358,6 +358,15 @@ PACTA_REPORT_TIME_LIMIT = env.int("PACTA_REPORT_TIME_LIMIT", default=960)
 PACTA_REPORT_MAX_MEMORY_MB = env.int("PACTA_REPORT_MAX_MEMORY_MB", default=1536)
 PACTA_REPORT_MAX_RETRIES = env.int("PACTA_REPORT_MAX_RETRIES", default=5)
 
+# Enforcement actions are handed to the provider's platform by a signed webhook: POSTed as
+# JSON to this URL with an HMAC-SHA256 signature of the body under the secret (from the
+# environment only, never in the repository) and an idempotency key; retried with backoff
+# on 5xx and connection errors. Empty URL: actions leave by CSV export only.
+PACTA_ENFORCEMENT_WEBHOOK_URL = env.str("PACTA_ENFORCEMENT_WEBHOOK_URL", default="")
+PACTA_ENFORCEMENT_WEBHOOK_SECRET = env.str("PACTA_ENFORCEMENT_WEBHOOK_SECRET", default="")
+PACTA_ENFORCEMENT_WEBHOOK_TIMEOUT = env.int("PACTA_ENFORCEMENT_WEBHOOK_TIMEOUT", default=10)
+PACTA_ENFORCEMENT_WEBHOOK_MAX_RETRIES = env.int("PACTA_ENFORCEMENT_WEBHOOK_MAX_RETRIES", default=8)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

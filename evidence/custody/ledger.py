@@ -36,6 +36,8 @@ class SystemActor(StrEnum):
     CLI = "system:cli"
     DEMO = "system:demo"
     DETECTOR = "system:detector"
+    # Hands enforcement actions to the provider's platform and records its confirmation.
+    ENFORCEMENT = "system:enforcement"
     REPORTS = "system:reports"
     RETENTION = "system:retention"
     TIMESTAMP = "system:timestamp"
