@@ -281,53 +281,93 @@ def campaigns_find(
             if len(lines) >= 2 or (signature and REQUEST_SHAPE.code in lines):
                 attached.append(account_id)
         groups.append((sorted(core + attached), True))
+    families = Families(context, db)
+    # Each group with the accounts its lines are measured on: for a group seeded by exits,
+    # the accounts the exits tied (the others joined because of lines); for one seeded by a
+    # request shape, every sender of the shape (its members were picked by lines).
+    measured: list[list[str]] = [core for core in cores]
+    seeded: list[str] = [EXIT_POOL.code] * len(groups)
     taken = {a for group, _ in groups for a in group}
     for senders in seeds:
         senders = [a for a in senders if a not in taken]
+        if not _spread(senders, parties):
+            continue
+        # Decided on all the senders, never on those picked for moving or rotating together:
+        # a test on accounts chosen for passing it proves nothing.
+        others = taken | set(senders)
+        tests = (
+            exits.rotation_line(senders, others),
+            rhythm.line(senders),
+            families.line(senders, others),
+        )
+        if sum(1 for line in tests if line and line["significant"]) < 2:
+            continue
         moving = rhythm.taking_part(senders, senders)
         core = [a for a in senders if exits.rotating(a) or a in moving]
-        if len(core) >= CAMPAIGN_MIN_ACCOUNTS and len({parties.find(a) for a in core}) >= 3:
-            group = senders if _signature(len(core), len(senders) - len(core)) else core
-            groups.append((group, False))
-            taken.update(group)
+        group = senders if _signature(len(core), len(senders) - len(core)) else core
+        groups.append((group, False))
+        measured.append(senders)
+        seeded.append(REQUEST_SHAPE.code)
+        taken.update(group)
     # A group most of whose accounts are one party (a card, a declared organisation) hides
     # nobody: that party's accounts are attributed to it already.
-    groups = [(group, by_exits) for group, by_exits in groups if _spread(group, parties)]
-    if not groups:
+    kept = [i for i, (group, _) in enumerate(groups) if _spread(group, parties)]
+    if not kept:
         return [], []
-    members_all = {a for group, _ in groups for a in group}
+    members_all = {a for i in kept for a in groups[i][0]}
     lap("campaigns.groups")
     background = exits.background(members_all)
     population = GroupConduct(context, members_all)
-    families = Families(context, db)
     links: list[FoundLink] = []
     campaigns: list[Campaign] = []
-    for group, by_exits in groups:
+    for i in kept:
+        group, on, seed = groups[i][0], measured[i], seeded[i]
         campaign = Campaign(accounts=group)
         lines = {
-            EXIT_POOL.code: exits.line(group, exits.pool(group), background) if by_exits else None,
-            ROTATING_EXITS.code: exits.rotation_line(group, members_all),
-            REQUEST_SHAPE.code: shapes.line(group, members_all),
-            PROMPT_FAMILY.code: families.line(group, members_all),
-            CAMPAIGN_SYNCHRONY.code: rhythm.line(group),
+            EXIT_POOL.code: (
+                exits.line(group, exits.pool(group), background) if seed == EXIT_POOL.code else None
+            ),
+            ROTATING_EXITS.code: exits.rotation_line(on, members_all),
+            REQUEST_SHAPE.code: shapes.line(on, members_all),
+            PROMPT_FAMILY.code: families.line(on, members_all),
+            CAMPAIGN_SYNCHRONY.code: rhythm.line(on),
         }
+        seed_line = lines.get(seed)
+        if seed == REQUEST_SHAPE.code and seed_line:
+            # The shape found the group: it is how the group was chosen, not evidence of it.
+            seed_line["significant"] = False
+            seed_line["sentence"] += " (The group was found through this shape; it is not counted.)"
         campaign.conduct = population.conduct(group)
         campaigns.append(campaign)
         for code, line in lines.items():
             if not line:
                 continue
             shape = line.pop("shape_full", None)
+            line.pop("members", None)
             campaign.lines[code] = line
             strength = STRONG if line["significant"] else WEAK
-            accounts = line.pop("members", group)
             samples = None
             if code == EXIT_POOL.code:
                 samples = exits.samples_in(group)
             elif shape is not None:
                 samples = _shape_samples(shape)
+            accounts = _showing(code, group, line, exits, shapes, families, rhythm, shape)
             links += _chain(context, accounts, code, strength, line, samples)
     lap("campaigns.lines")
     return links, campaigns
+
+
+def _showing(code, group, line, exits, shapes, families, rhythm, shape) -> list[str]:
+    """The group's accounts that show a line (the links chain through them only)."""
+    if code == ROTATING_EXITS.code:
+        return [a for a in group if exits.rotating(a)]
+    if code == REQUEST_SHAPE.code:
+        return [a for a in group if shapes.main.get(a) == shape]
+    if code == PROMPT_FAMILY.code:
+        return [a for a in group if line["family"] in families.of_account.get(a, ())]
+    if code == CAMPAIGN_SYNCHRONY.code:
+        return sorted(rhythm.taking_part(group, group))
+    return group
 
 
 def _spread(accounts: list[str], parties: UnionFind) -> bool:
