@@ -5,15 +5,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import DatabaseError, transaction
 from rest_framework.test import APIClient
 
 from evidence.custody.verification import record_check
 from evidence.ingest.service import ingest_file
 from evidence.models import IngestBatch, LedgerEntry, ProbeExchange
+from evidence.probes import claims
+from evidence.probes.claims import (
+    claim_patterns,
+    identity_claim,
+    probe_claims_measure,
+    response_normalised,
+)
 from tests.factories import api_token, bearer_client, ndjson_bytes, ndjson_file
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
@@ -136,3 +144,133 @@ def test_command_and_api_ingest_probes(tmp_path, counsel_user, capsys):
     body = answer.json()
     assert (body["kind"], body["accepted"], body["rejected"]) == ("probes", 1, 1)
     assert body["errors"][0]["line"] == 2 and body["errors"][0]["field"] == "target"
+
+
+# --- identity claims --------------------------------------------------------------------
+
+NAMES = ["Claude", "Anthropic"]
+
+CLAIMS = [
+    "I am Claude, an AI assistant.",
+    "Hi! I'm Claude. How can I help?",
+    "I'm an AI assistant developed by Anthropic to be helpful.",
+    "I was created and trained by Anthropic.",
+    "Sure. Anthropic built me to answer questions like this one.",
+    "Bonjour ! Je suis Claude, un assistant conversationnel.",
+    "J\u2019ai été entraîné par Anthropic.",
+    "Soy un modelo de lenguaje de Anthropic.",
+    "Hola, soy Claude.",
+    "Ich wurde von Anthropic entwickelt.",
+    "我是Claude\uff0c由Anthropic开发的AI助手。",  # full-width comma
+    "我是由Anthropic开发的。",
+    "Я — Claude, ассистент.",
+    "私はClaudeです。",
+    "Sono stato addestrato da Anthropic.",
+    "I'm \uff23\uff4c\uff41\uff55\uff44\uff45.",  # full-width letters
+]
+NOT_CLAIMS = [
+    "I am an AI assistant made by Rival Labs.",
+    "I am not Claude; I was built by Rival Labs.",
+    "I was not trained by Anthropic.",
+    "Unlike Claude from Anthropic, I am RivalBot.",
+    "Claude is a model made by Anthropic, but I am RivalBot.",
+    "我不是Claude\uff0c我是RivalBot。",
+    "No soy Claude.",
+    "Je ne suis pas Claude.",
+    "I am Claudette, your guide.",
+    "My favourite painter is Claude Monet.",
+]
+
+
+@pytest.mark.parametrize("text", CLAIMS)
+def test_claims_in_several_languages_and_wordings_are_found(text):
+    patterns = claim_patterns(NAMES)
+    assert identity_claim(response_normalised(text), patterns) is not None, text
+
+
+@pytest.mark.parametrize("text", NOT_CLAIMS)
+def test_denials_third_person_mentions_and_other_names_are_not_claims(text):
+    patterns = claim_patterns(NAMES)
+    assert identity_claim(response_normalised(text), patterns) is None, text
+
+
+def test_the_names_come_from_configuration_not_from_the_patterns():
+    text = response_normalised("I am Gemini, a model trained by Google.")
+    assert identity_claim(text, claim_patterns(NAMES)) is None
+    assert identity_claim(text, claim_patterns(["Gemini", "Google"])) is not None
+
+
+def test_rates_intervals_control_comparison_and_quoted_exhibits(tmp_path):
+    rival = [
+        probe(1, response="I'm Claude, made by Anthropic."),
+        probe(2, response="Je suis Claude."),
+        probe(3, response="我是由Anthropic开发的AI助手。"),
+        probe(4, response="I am RivalBot."),
+    ]
+    # The control is asked the same prompts (and one the rival was not asked).
+    control = [
+        probe(n, target="other-vendor", control=True, response="I am OtherBot, by Other Inc.")
+        for n in (1, 2, 3, 4, 5)
+    ]
+    ingest(ndjson_file(tmp_path / "p.ndjson", rival + control))
+    result = probe_claims_measure(names=NAMES)
+    suspect, baseline = result["targets"]
+    assert (suspect["target"], suspect["n"], suspect["claims"]) == ("rival-chat", 4, 3)
+    assert suspect["rate"] == 0.75
+    low, high = suspect["interval_95"]
+    assert 0.2 < low < 0.75 < high < 1
+    assert [e["probe_id"] for e in suspect["exhibits"]] == [
+        "p-rival-chat-001",
+        "p-rival-chat-002",
+        "p-rival-chat-003",
+    ]
+    assert suspect["exhibits"][1] == {
+        "probe_id": "p-rival-chat-002",
+        "collected_at": "2026-06-01T10:00:00+00:00",
+        "language": "fr",
+        "quote": "Je suis Claude.",
+    }
+    comparison = suspect["comparison"]
+    assert comparison["control_targets"] == ["other-vendor"]
+    assert (comparison["prompts_shared"], comparison["n"], comparison["claims"]) == (4, 4, 0)
+    assert comparison["rate"] == 0.0
+    assert comparison["interval_95"][0] == 0.0
+    # 3 of 4 against 0 of 4: all 3 claims falling on the target, C(4,3) / C(8,3).
+    assert comparison["fisher_p_greater"] == pytest.approx(4 / 56)
+    assert (baseline["control"], baseline["n"], baseline["claims"]) == (True, 5, 0)
+    assert baseline["exhibits"] == [] and baseline["comparison"] is None
+    assert (
+        result["patterns_sha256"]
+        == hashlib.sha256(
+            (Path(claims.__file__).with_name("claim_patterns.json")).read_bytes()
+        ).hexdigest()
+    )
+
+
+def test_probe_claims_command_prints_each_target_and_refuses_without_names(
+    tmp_path, settings, capsys
+):
+    ingest(
+        ndjson_file(
+            tmp_path / "p.ndjson",
+            [
+                probe(1, response="Soy un modelo de Anthropic."),
+                probe(1, target="other-vendor", control=True, response="Soy OtherBot."),
+            ],
+        )
+    )
+    settings.PACTA_PROVIDER_NAMES = ["Claude", "Anthropic"]
+    call_command("probe_claims")
+    text = capsys.readouterr().out
+    assert "rival-chat: 1 of 1 responses claim the identity (100.0%" in text
+    assert "other-vendor (control): 0 of 1" in text
+    assert "p-rival-chat-001 [es] Soy un modelo de Anthropic." in text
+    call_command("probe_claims", "--json", "--names", "OtherBot")
+    document = json.loads(capsys.readouterr().out)
+    assert [(t["target"], t["claims"]) for t in document["targets"]] == [
+        ("rival-chat", 0),
+        ("other-vendor", 1),
+    ]
+    settings.PACTA_PROVIDER_NAMES = []
+    with pytest.raises(CommandError, match="--names: no provider names"):
+        call_command("probe_claims")
