@@ -279,3 +279,6 @@ PROBE_HASHED = (
 )
 # A line of the gateway's canary serve log (`evidence.models.CanaryServe`).
 SERVE_HASHED = ("canary_id", "request_id", "account_id", "served_at")
+# A canary found in a probe response (`evidence.models.CanaryMatch`), by the canary's and
+# the probe's ids, with whom it ties and the chance of coincidence as recorded.
+CANARY_MATCH_HASHED = ("canary_id", "probe_id", "accounts", "serves", "chance", "method", "quote")
