@@ -29,6 +29,7 @@ from evidence.custody.anchors import (
 from evidence.custody.canonical import (
     ACCOUNT_HASHED,
     ASSENT_HASHED,
+    CANARY_MATCH_HASHED,
     PROBE_HASHED,
     SERVE_HASHED,
     RowDigest,
@@ -44,6 +45,8 @@ from evidence.models import (
     Account,
     AccountVersion,
     AssentRecord,
+    Canary,
+    CanaryMatch,
     CanaryServe,
     Clause,
     EvidenceItem,
@@ -335,6 +338,36 @@ def serves_verify(failures: Failures) -> dict[str, int]:
         failures, kind="serves", model=CanaryServe, columns=columns, hashed=SERVE_HASHED
     )
     return {"canary_serves": count}
+
+
+def canaries_verify(failures: Failures) -> dict[str, int]:
+    """Every canary's text against its SHA-256, and every recorded canary match (the canary,
+    the probe, the accounts it ties, the chance, the quote) against its hash."""
+    canaries = 0
+    for canary_id, text, recorded in Canary.objects.order_by("pk").values_list(
+        "canary_id", "text", "sha256"
+    ):
+        canaries += 1
+        found = sha256_hex(text.encode("utf-8"))
+        if found != recorded:
+            failures.add(
+                "canary", canary_id, "the text no longer matches its hash", recorded, found
+            )
+    matches = 0
+    rows = CanaryMatch.objects.order_by("pk").values_list(
+        "pk", "content_sha256", "canary__canary_id", "exchange__probe_id", "accounts", "serves",
+        "chance", "method", "quote",
+    )  # fmt: skip
+    for pk, recorded, *values in rows.iterator(chunk_size=FETCH):
+        matches += 1
+        found = content_sha256(
+            dict(zip(CANARY_MATCH_HASHED, values, strict=True)), CANARY_MATCH_HASHED
+        )
+        if found != recorded:
+            failures.add(
+                "canary_match", pk, "the match no longer matches its hash", recorded, found
+            )
+    return {"canaries": canaries, "canary_matches": matches}
 
 
 _PROFILE = [name for name in ACCOUNT_HASHED if name != "account_id"]

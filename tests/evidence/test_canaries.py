@@ -233,6 +233,9 @@ def test_served_canaries_are_found_verbatim_and_mangled_and_tie_the_served_accou
     assert len(again["matches"]) == 2 and again["recorded"] == 0
     assert not any(m["new"] for m in again["matches"])
     assert CanaryMatch.objects.count() == 2
+    check = record_check()
+    assert check.ok, check.failures.items
+    assert check.checked["canary_matches"] == 2
     call_command("canary_match")
     text = capsys.readouterr().out
     assert f"{second.canary_id} in probe p-rival-chat-2 (rival-chat): served to acct_2" in text
