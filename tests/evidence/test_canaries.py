@@ -9,6 +9,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, transaction
+from django.utils import timezone
 
 from evidence.custody.verification import record_check
 from evidence.ingest.service import ingest_file
@@ -18,6 +19,9 @@ from evidence.models import (
     CanaryAssignment,
     CanaryMatch,
     CanaryServe,
+    Cluster,
+    ClusterMember,
+    DetectionRun,
     EvidenceItem,
     LedgerEntry,
 )
@@ -240,3 +244,27 @@ def test_served_canaries_are_found_verbatim_and_mangled_and_tie_the_served_accou
     text = capsys.readouterr().out
     assert f"{second.canary_id} in probe p-rival-chat-2 (rival-chat): served to acct_2" in text
     assert "Method: A probe response matches a canary when" in text
+
+
+def test_a_cluster_plan_serves_its_members_and_names_the_cluster(suspects, tmp_path, capsys):
+    now = timezone.now()
+    run = DetectionRun.objects.create(
+        started_at=now, finished_at=now, status="finished", actor="system:test"
+    )
+    cluster = Cluster.objects.create(
+        run=run,
+        identity="C-0042",
+        score=90,
+        band="critical",
+        size=2,
+        explanation="one card",
+        created_at=now,
+    )
+    for account in suspects[1:]:
+        ClusterMember.objects.create(cluster=cluster, account=account)
+    out = tmp_path / "plan.json"
+    call_command("canary_generate", "--count", "2", "--out", str(out), "--cluster", "C-0042")
+    plan = json.loads(out.read_bytes())
+    assert plan["cluster"] == "C-0042"
+    assert sorted(a for c in plan["canaries"] for a in c["accounts"]) == ["acct_2", "acct_3"]
+    assert "Canary set" in capsys.readouterr().out
