@@ -303,6 +303,9 @@ PACTA_TSA_TIMEOUT = env.int("PACTA_TSA_TIMEOUT", default=10)
 PACTA_CASE_OWNER = env.str("PACTA_CASE_OWNER", default="")
 # Countries the provider does not serve (ISO codes); traffic from them is a routing signal.
 PACTA_UNSUPPORTED_COUNTRIES = env.list("PACTA_UNSUPPORTED_COUNTRIES", default=[])
+# The provider's model and company names, as a rival's answers would claim them
+# ("Claude,Anthropic"): what `probe_claims` looks for in probe transcripts.
+PACTA_PROVIDER_NAMES = env.list("PACTA_PROVIDER_NAMES", default=[])
 # A longer line is rejected (and reported) rather than read into memory.
 PACTA_INGEST_MAX_LINE_BYTES = env.int("PACTA_INGEST_MAX_LINE_BYTES", default=1024 * 1024)
 # A compressed file that expands past this many bytes is refused whole while it streams

@@ -1,5 +1,5 @@
-"""The ingest upload (`POST /api/v1/ingest/{accounts|usage|assent}/`): one file in the body,
-streamed to disk as received and ingested exactly as `manage.py ingest` does.
+"""The ingest upload (`POST /api/v1/ingest/{accounts|usage|assent|probes|serves}/`): one
+file in the body, streamed to disk as received and ingested exactly as `manage.py ingest` does.
 
 The body is read a chunk of `PACTA_UPLOAD_CHUNK_BYTES` at a time, never whole; an upload
 past `PACTA_INGEST_MAX_UPLOAD_BYTES` is refused while it streams. Every failure answers in
@@ -230,7 +230,8 @@ INGEST_BODY = {
 
 
 class IngestView(APIView):
-    """`POST /api/v1/ingest/{accounts|usage|assent}/`: one file in the body, as received.
+    """`POST /api/v1/ingest/{accounts|usage|assent|probes|serves}/`: one file in the body,
+    as received.
 
     The body is NDJSON or CSV, optionally gzip-compressed (with or without
     `Content-Encoding: gzip`); its SHA-256 is taken over the bytes exactly as sent.
@@ -268,7 +269,10 @@ class IngestView(APIView):
     @extend_schema(
         operation_id="ingest",
         tags=["ingest"],
-        summary="Ingest one file of accounts, usage events or assent records",
+        summary=(
+            "Ingest one file of accounts, usage events, assent records, probe transcripts "
+            "or canary serve logs"
+        ),
         parameters=[
             OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=list(KINDS)),
             OpenApiParameter(

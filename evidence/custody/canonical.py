@@ -262,3 +262,23 @@ ASSENT_HASHED = (
     "flow_id",
     "screenshot_sha256",
 )
+# A probe exchange as the investigator's capture gives it (`evidence.models.ProbeExchange`).
+PROBE_HASHED = (
+    "probe_id",
+    "target",
+    "target_version",
+    "endpoint",
+    "control",
+    "collected_at",
+    "prompt",
+    "response",
+    "collector",
+    "tool",
+    "tool_version",
+    "raw_sha256",
+)
+# A line of the gateway's canary serve log (`evidence.models.CanaryServe`).
+SERVE_HASHED = ("canary_id", "request_id", "account_id", "served_at")
+# A canary found in a probe response (`evidence.models.CanaryMatch`), by the canary's and
+# the probe's ids, with whom it ties and the chance of coincidence as recorded.
+CANARY_MATCH_HASHED = ("canary_id", "probe_id", "accounts", "serves", "chance", "method", "quote")

@@ -232,6 +232,54 @@ def account_labelled(*, actor: Actor, label: ConfirmedLabel, previous: str | Non
     )
 
 
+def canaries_generated(
+    *, actor: Actor, canary_set: Any, canaries: int, accounts: int, plan_item: int
+) -> LedgerEntry:
+    """A canary set was generated and assigned; the entry anchors the exported plan's hash
+    (the plan file itself is kept as evidence item `plan_item`)."""
+    return ledger_append(
+        actor=actor,
+        action=Action.CREATED,
+        object_type="canary_set",
+        object_id=canary_set.pk,
+        object_sha256=canary_set.plan_sha256,
+        details={
+            "canaries": canaries,
+            "accounts": accounts,
+            "cluster": canary_set.cluster_identity or None,
+            "seed": canary_set.seed,
+            "plan_item": plan_item,
+        },
+    )
+
+
+def canaries_matched(
+    *,
+    actor: Actor,
+    at: dt.datetime,
+    served: int,
+    exchanges: int,
+    matches: int,
+    recorded: int,
+    digest: str,
+) -> LedgerEntry:
+    """Every served canary was looked for in every probe response; the digest covers the
+    hashes of the matches this run recorded (those found before are counted, not repeated)."""
+    return ledger_append(
+        actor=actor,
+        action=Action.DETECTED,
+        object_type="canary_matches",
+        object_id=utc_iso(at),
+        object_sha256=digest,
+        details={
+            "canaries_served": served,
+            "exchanges": exchanges,
+            "matches": matches,
+            "recorded": recorded,
+        },
+    )
+
+
 # --- custody ------------------------------------------------------------------------------
 
 

@@ -29,6 +29,9 @@ from evidence.custody.anchors import (
 from evidence.custody.canonical import (
     ACCOUNT_HASHED,
     ASSENT_HASHED,
+    CANARY_MATCH_HASHED,
+    PROBE_HASHED,
+    SERVE_HASHED,
     RowDigest,
     clauses_digest,
     content_sha256,
@@ -42,9 +45,13 @@ from evidence.models import (
     Account,
     AccountVersion,
     AssentRecord,
+    Canary,
+    CanaryMatch,
+    CanaryServe,
     Clause,
     EvidenceItem,
     IngestBatch,
+    ProbeExchange,
     TermsVersion,
 )
 
@@ -275,6 +282,92 @@ def assent_verify(failures: Failures) -> dict[str, int]:
             what="assent records",
         )
     return {"assent_records": count}
+
+
+def _batched_rows_verify(
+    failures: Failures, *, kind: str, model: Any, columns: tuple[str, ...], hashed: tuple[str, ...]
+) -> int:
+    """Rows of one ingest kind against their own hashes (`columns`, read in the order of the
+    `hashed` fields they give), and each batch's rows against the digest and count its
+    ledger entry recorded."""
+    expected = _committed(kind)
+    anchors = batches_ingested()
+    digests: dict[int, RowDigest] = {}
+    counts: dict[int, int] = {}
+    count = 0
+    rows = (
+        model.objects.order_by("id")
+        .values_list("id", "batch_id", "content_sha256", *columns)
+        .iterator(chunk_size=FETCH)
+    )
+    for row_id, batch_id, recorded, *values in rows:
+        count += 1
+        found = content_sha256(dict(zip(hashed, values, strict=True)), hashed)
+        if found != recorded:
+            failures.add(
+                model._meta.model_name, row_id, "the record no longer matches its hash", recorded,
+                found,
+            )  # fmt: skip
+        digests.setdefault(batch_id, RowDigest()).add(recorded)
+        counts[batch_id] = counts.get(batch_id, 0) + 1
+    for batch_id in _batch_ids(kind, expected, anchors, digests):
+        batch_check(
+            failures,
+            batch_id,
+            stored=expected.get(batch_id),
+            anchor=anchors.get(batch_id),
+            found=digests[batch_id].hexdigest() if batch_id in digests else EMPTY_DIGEST,
+            rows=counts.get(batch_id, 0),
+            what=str(model._meta.verbose_name_plural),
+        )
+    return count
+
+
+def probes_verify(failures: Failures) -> dict[str, int]:
+    """Every probe transcript against its hash; every probes batch against its ledger entry."""
+    count = _batched_rows_verify(
+        failures, kind="probes", model=ProbeExchange, columns=PROBE_HASHED, hashed=PROBE_HASHED
+    )
+    return {"probe_exchanges": count}
+
+
+def serves_verify(failures: Failures) -> dict[str, int]:
+    """Every canary serve against its hash; every serve-log batch against its ledger entry."""
+    columns = ("canary__canary_id", "request_id", "account__account_id", "served_at")
+    count = _batched_rows_verify(
+        failures, kind="serves", model=CanaryServe, columns=columns, hashed=SERVE_HASHED
+    )
+    return {"canary_serves": count}
+
+
+def canaries_verify(failures: Failures) -> dict[str, int]:
+    """Every canary's text against its SHA-256, and every recorded canary match (the canary,
+    the probe, the accounts it ties, the chance, the quote) against its hash."""
+    canaries = 0
+    for canary_id, text, recorded in Canary.objects.order_by("pk").values_list(
+        "canary_id", "text", "sha256"
+    ):
+        canaries += 1
+        found = sha256_hex(text.encode("utf-8"))
+        if found != recorded:
+            failures.add(
+                "canary", canary_id, "the text no longer matches its hash", recorded, found
+            )
+    matches = 0
+    rows = CanaryMatch.objects.order_by("pk").values_list(
+        "pk", "content_sha256", "canary__canary_id", "exchange__probe_id", "accounts", "serves",
+        "chance", "method", "quote",
+    )  # fmt: skip
+    for pk, recorded, *values in rows.iterator(chunk_size=FETCH):
+        matches += 1
+        found = content_sha256(
+            dict(zip(CANARY_MATCH_HASHED, values, strict=True)), CANARY_MATCH_HASHED
+        )
+        if found != recorded:
+            failures.add(
+                "canary_match", pk, "the match no longer matches its hash", recorded, found
+            )
+    return {"canaries": canaries, "canary_matches": matches}
 
 
 _PROFILE = [name for name in ACCOUNT_HASHED if name != "account_id"]

@@ -27,6 +27,9 @@ CHECKS = (
     integrity.assent_verify,
     integrity.accounts_verify,
     integrity.terms_verify,
+    integrity.probes_verify,
+    integrity.serves_verify,
+    integrity.canaries_verify,
     integrity.files_verify,
     timestamps_verify,
 )

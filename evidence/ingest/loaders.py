@@ -25,8 +25,11 @@ from evidence.models import (
     Account,
     AccountVersion,
     AssentRecord,
+    Canary,
+    CanaryServe,
     IngestBatch,
     PreservationHold,
+    ProbeExchange,
     TermsVersion,
 )
 
@@ -70,6 +73,13 @@ def _accounts_ensure(account_ids: set[str]) -> None:
     if account_ids:
         with connection.cursor() as cursor:
             cursor.execute(_ACCOUNT_STUBS_SQL, [timezone.now(), sorted(account_ids)])
+
+
+def _accounts_named(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """{account id: primary key} of the accounts `rows` name, a stub made for each unknown."""
+    account_ids = {row["account_id"] for row in rows}
+    _accounts_ensure(account_ids)
+    return dict(Account.objects.filter(account_id__in=account_ids).values_list("account_id", "pk"))
 
 
 class UsageLoader:
@@ -317,8 +327,9 @@ class AccountLoader:
         self._chunk = {}
 
 
-class AssentLoader:
-    """Assent records: each acceptance once; linked to its Terms version when imported."""
+class RowLoader:
+    """Validated rows of one file, written a chunk at a time (`_chunk_close`): the counts
+    and the batch digest every loader gives the ingest."""
 
     def __init__(self, *, batch: IngestBatch, chunk_rows: int) -> None:
         self.chunk_rows = chunk_rows
@@ -326,11 +337,7 @@ class AssentLoader:
         self.digest = RowDigest()
         self.accepted = 0
         self.duplicates = 0
-        self._chunk: list[dict[str, Any]] = []
-        self._versions = {
-            (slug, label): pk
-            for pk, slug, label in TermsVersion.objects.values_list("pk", "document__slug", "label")
-        }
+        self._chunk: list[Any] = []
 
     def add(self, row: dict[str, Any]) -> None:
         self._chunk.append(row)
@@ -341,13 +348,23 @@ class AssentLoader:
         self._chunk_close()
 
     def _chunk_close(self) -> None:
+        raise NotImplementedError
+
+
+class AssentLoader(RowLoader):
+    """Assent records: each acceptance once; linked to its Terms version when imported."""
+
+    def __init__(self, *, batch: IngestBatch, chunk_rows: int) -> None:
+        super().__init__(batch=batch, chunk_rows=chunk_rows)
+        self._versions = {
+            (slug, label): pk
+            for pk, slug, label in TermsVersion.objects.values_list("pk", "document__slug", "label")
+        }
+
+    def _chunk_close(self) -> None:
         if not self._chunk:
             return
-        account_ids = {row["account_id"] for row in self._chunk}
-        _accounts_ensure(account_ids)
-        pks = dict(
-            Account.objects.filter(account_id__in=account_ids).values_list("account_id", "pk")
-        )
+        pks = _accounts_named(self._chunk)
         seen = set(
             AssentRecord.objects.filter(account_id__in=pks.values()).values_list(
                 "account_id", "terms_slug", "version_label", "accepted_at"
@@ -380,4 +397,88 @@ class AssentLoader:
         self._chunk = []
 
 
-LOADERS = {"usage": UsageLoader, "accounts": AccountLoader, "assent": AssentLoader}
+class ProbeLoader(RowLoader):
+    """Probe exchanges: each probe id once. The same exchange again is a duplicate; a
+    different exchange under an id already on record is rejected by its line, because two
+    transcripts under one id would let either be cited for the other."""
+
+    def __init__(self, *, batch: IngestBatch, chunk_rows: int) -> None:
+        super().__init__(batch=batch, chunk_rows=chunk_rows)
+        # Read once: probe files are investigators' captures, thousands of lines, not logs.
+        self._known = dict(ProbeExchange.objects.values_list("probe_id", "content_sha256"))
+
+    def add(self, row: dict[str, Any]) -> None:
+        known = self._known.get(row["probe_id"])
+        if known == row["content_sha256"]:
+            self.duplicates += 1
+            return
+        if known is not None:
+            raise RecordError(
+                "probe_id",
+                f"probe {row['probe_id']} is already on record with a different exchange; "
+                "give the new capture its own probe id",
+            )
+        self._known[row["probe_id"]] = row["content_sha256"]
+        self.digest.add(row["content_sha256"])
+        super().add(row)
+
+    def _chunk_close(self) -> None:
+        exchanges = [ProbeExchange(**row, batch=self.batch) for row in self._chunk]
+        ProbeExchange.objects.bulk_create(exchanges, batch_size=2000)
+        self.accepted += len(self._chunk)
+        self._chunk = []
+
+
+class ServeLoader(RowLoader):
+    """The gateway's canary serve log: each (canary, request) once; a line naming a canary
+    Pacta never generated is rejected, since nothing could later be matched against it."""
+
+    def __init__(self, *, batch: IngestBatch, chunk_rows: int) -> None:
+        super().__init__(batch=batch, chunk_rows=chunk_rows)
+        self._canaries = dict(Canary.objects.values_list("canary_id", "pk"))
+
+    def add(self, row: dict[str, Any]) -> None:
+        if row["canary_id"] not in self._canaries:
+            raise RecordError("canary_id", f"no canary {row['canary_id']} was generated by Pacta")
+        super().add(row)
+
+    def _chunk_close(self) -> None:
+        if not self._chunk:
+            return
+        pks = _accounts_named(self._chunk)
+        canaries = {self._canaries[row["canary_id"]] for row in self._chunk}
+        seen = set(
+            CanaryServe.objects.filter(canary_id__in=canaries).values_list(
+                "canary_id", "request_id"
+            )
+        )
+        serves = []
+        for row in self._chunk:
+            key = (self._canaries[row["canary_id"]], row["request_id"])
+            if key in seen:
+                self.duplicates += 1
+                continue
+            seen.add(key)
+            serves.append(
+                CanaryServe(
+                    canary_id=key[0],
+                    request_id=row["request_id"],
+                    account_id=pks[row["account_id"]],
+                    served_at=row["served_at"],
+                    content_sha256=row["content_sha256"],
+                    batch=self.batch,
+                )
+            )
+            self.digest.add(row["content_sha256"])
+        CanaryServe.objects.bulk_create(serves, batch_size=2000)
+        self.accepted += len(serves)
+        self._chunk = []
+
+
+LOADERS = {
+    "usage": UsageLoader,
+    "accounts": AccountLoader,
+    "assent": AssentLoader,
+    "probes": ProbeLoader,
+    "serves": ServeLoader,
+}

@@ -22,6 +22,8 @@ from django.conf import settings
 from evidence.custody.canonical import (
     ACCOUNT_HASHED,
     ASSENT_HASHED,
+    PROBE_HASHED,
+    SERVE_HASHED,
     content_sha256,
     params_canonical,
     usage_row_canonical_parts,
@@ -103,7 +105,15 @@ ASSENT_FIELDS = frozenset(
         "screenshot_sha256",
     }
 )
-FIELDS_BY_KIND = {"usage": USAGE_FIELDS, "accounts": ACCOUNT_FIELDS, "assent": ASSENT_FIELDS}
+PROBE_FIELDS = frozenset(PROBE_HASHED)
+SERVE_FIELDS = frozenset(SERVE_HASHED)
+FIELDS_BY_KIND = {
+    "usage": USAGE_FIELDS,
+    "accounts": ACCOUNT_FIELDS,
+    "assent": ASSENT_FIELDS,
+    "probes": PROBE_FIELDS,
+    "serves": SERVE_FIELDS,
+}
 
 
 # --- field readers ------------------------------------------------------------------------
@@ -422,4 +432,52 @@ def assent_record(record: dict) -> dict[str, Any]:
     return row
 
 
-VALIDATORS = {"usage": usage_record, "accounts": account_record, "assent": assent_record}
+# A transcript is kept whole (it is the exhibit), within a bound no real answer reaches.
+PROBE_TEXT_CHARS = 200_000
+
+
+def probe_record(record: dict) -> dict[str, Any]:
+    """A probe exchange as stored: prompt and response whole, with the prompt's hash (the
+    key by which control targets are compared on the same prompts) and the row's hash."""
+    _unknown_fields(record, PROBE_FIELDS)
+    row = {
+        "probe_id": _text(record, "probe_id", required=True, max_length=200),
+        "target": _text(record, "target", required=True, max_length=200),
+        "target_version": _text(record, "target_version", max_length=100),
+        "endpoint": _text(record, "endpoint", max_length=500),
+        "control": _bool(record, "control"),
+        "collected_at": _timestamp(record, "collected_at"),
+        "prompt": _text(record, "prompt", required=True, max_length=PROBE_TEXT_CHARS),
+        "response": _text(record, "response", required=True, max_length=PROBE_TEXT_CHARS),
+        "collector": _text(record, "collector", required=True, max_length=200),
+        "tool": _text(record, "tool", max_length=200),
+        "tool_version": _text(record, "tool_version", max_length=100),
+        "raw_sha256": _sha256(record, "raw_sha256"),
+    }
+    row["prompt_sha256"] = hashlib.sha256(
+        row["prompt"].encode("utf-8", "surrogatepass")
+    ).hexdigest()
+    row["content_sha256"] = content_sha256(row, PROBE_HASHED)
+    return row
+
+
+def serve_record(record: dict) -> dict[str, Any]:
+    """A line of the gateway's serve log: which canary went out in which request to whom."""
+    _unknown_fields(record, SERVE_FIELDS)
+    row = {
+        "canary_id": _text(record, "canary_id", required=True, max_length=40),
+        "request_id": _text(record, "request_id", required=True, max_length=200),
+        "account_id": _text(record, "account_id", required=True, max_length=100),
+        "served_at": _timestamp(record, "served_at"),
+    }
+    row["content_sha256"] = content_sha256(row, SERVE_HASHED)
+    return row
+
+
+VALIDATORS = {
+    "usage": usage_record,
+    "accounts": account_record,
+    "assent": assent_record,
+    "probes": probe_record,
+    "serves": serve_record,
+}

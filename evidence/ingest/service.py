@@ -47,7 +47,7 @@ from evidence.ingest.usage_blocks import (
 from evidence.models import ApiKey, EvidenceItem, IngestBatch
 from evidence.services import evidence_item_store
 
-KINDS = ("accounts", "usage", "assent")
+KINDS = ("accounts", "usage", "assent", "probes", "serves")
 ERRORS_SHOWN = 100
 
 

@@ -3,7 +3,8 @@
 `record` holds the business records (Terms, accounts, keys, assent, usage, ingest batches,
 evidence files, the ledger); `custody` the acts that preserve them (holds, retention
 purges, verification runs, timestamps); `detection` the analysis (model catalogue, runs,
-findings, links, clusters); `labels` what investigators confirmed about accounts.
+findings, links, clusters); `labels` what investigators confirmed about accounts;
+`probes` the evidence of use (probe transcripts of a rival model, canaries and their serves).
 Django registers every model through this package.
 """
 
@@ -25,6 +26,14 @@ from evidence.models.detection import (
     PlanLimit,
 )
 from evidence.models.labels import ConfirmedLabel
+from evidence.models.probes import (
+    Canary,
+    CanaryAssignment,
+    CanaryMatch,
+    CanaryServe,
+    CanarySet,
+    ProbeExchange,
+)
 from evidence.models.record import (
     Account,
     AccountVersion,
@@ -46,6 +55,11 @@ __all__ = (
     "ApiKey",
     "AssentRecord",
     "Band",
+    "Canary",
+    "CanaryAssignment",
+    "CanaryMatch",
+    "CanaryServe",
+    "CanarySet",
     "Clause",
     "ClauseCategory",
     "Cluster",
@@ -60,6 +74,7 @@ __all__ = (
     "ModelRelease",
     "PlanLimit",
     "PreservationHold",
+    "ProbeExchange",
     "PurgedUsageRow",
     "RetentionPurge",
     "TermsDocument",

@@ -108,6 +108,8 @@ class IngestBatch(models.Model):
         USAGE = "usage", "Usage events"
         ASSENT = "assent", "Assent records"
         TERMS = "terms", "Terms"
+        PROBES = "probes", "Probe transcripts"
+        SERVES = "serves", "Canary serve log"
 
     class Source(models.TextChoices):
         CLI = "cli", "Command line"

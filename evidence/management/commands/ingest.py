@@ -1,4 +1,5 @@
-"""`python manage.py ingest {accounts|usage|assent} PATH... [--format F] [--strict] [--json]`.
+"""`python manage.py ingest {accounts|usage|assent|probes|serves} PATH... [--format F]
+[--strict] [--json]`.
 
 Exit status: 0 when every file was ingested (rejected lines, if any, are reported and kept
 as evidence), 1 when a file was refused (strict mode, empty file, unusable header), 2 on
@@ -19,7 +20,10 @@ PROGRESS_MIN_BYTES = 5_000_000
 
 
 class Command(PactaCommand):
-    help = "Ingest provider records (accounts, usage events, assent records) from files."
+    help = (
+        "Ingest records (accounts, usage events, assent records, probe transcripts, "
+        "canary serve logs) from files."
+    )
     skip_checks = True
 
     def arguments(self, parser) -> None:
