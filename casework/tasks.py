@@ -18,8 +18,11 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
 
-# Imported so that a worker (which discovers `casework.tasks` only) registers the task.
-from casework.countermeasures.tasks import action_handoff_task  # noqa: F401
+# Imported so that a worker (which discovers `casework.tasks` only) registers the tasks.
+from casework.countermeasures.tasks import (  # noqa: F401
+    action_handoff_task,
+    notice_deadlines_remind_task,
+)
 from casework.models import ReportJob
 from casework.reports.jobs import (
     REPORT_BUILD_TASK,

@@ -65,6 +65,7 @@ SECTIONS = (
     ("chronology", "Chronology and summary charts (FRE 1006)"),
     ("methodology", "Methodology"),
     ("damages", "Damages"),
+    ("countermeasures", "Countermeasures and notice"),
     ("preservation", "Preservation and chain of custody"),
     ("certification", "Certification"),
     ("exhibits", "Exhibit index"),

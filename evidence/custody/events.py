@@ -639,6 +639,44 @@ def accounts_seen_at_partner(
     )
 
 
+def _notice_entry(actor: Actor, notice: Any, action: str, **details: Any) -> LedgerEntry:
+    """A notice as the ledger records it at each step: what kind, to whom, on which clauses
+    (each in the version quoted), of which actions, the deadline it set, and the step's own
+    facts; anchored to the signed PDF's SHA-256 (the letter received matches the record)."""
+    clauses = notice.clauses.select_related("version__document").order_by("pk")
+    return ledger_append(
+        actor=actor, action=action, object_type="notice", object_id=notice.pk,
+        object_sha256=notice.pdf.sha256 if notice.pdf else "",
+        details={
+            "case": notice.case.reference, "notice": notice.reference, "kind": notice.kind,
+            "recipient": notice.recipient,
+            "clauses": [f"{c.version.document.slug}:{c.version.label}:{c.path}" for c in clauses],
+            "actions": sorted(a.pk for a in notice.actions.all()),
+            "deadline": notice.deadline_kind or None, "deadline_at": utc_iso(notice.deadline_at),
+            **details,
+        },
+    )  # fmt: skip
+
+
+def notice_issued(*, actor: Actor, notice: Any) -> LedgerEntry:
+    """A notice was generated, signed and kept (not sent yet)."""
+    return _notice_entry(actor, notice, Action.CREATED, cure_days=notice.cure_days,
+                         pdf=notice.pdf.pk, issued_by=notice.issued_by_label)  # fmt: skip
+
+
+def notice_delivery_recorded(*, actor: Actor, notice: Any) -> LedgerEntry:
+    """Handed to the mail backend (which, and the message id), or sending failed and why."""
+    return _notice_entry(actor, notice, Action.CHANGED, delivery=notice.delivery,
+                         backend=notice.delivery_backend, message_id=notice.message_id,
+                         error=notice.delivery_error[:500])  # fmt: skip
+
+
+def notice_deadline_reminded(*, notice: Any, owners: list[str], overdue: bool) -> LedgerEntry:
+    """The case's owners were reminded, once, of the deadline the notice set."""
+    return _notice_entry(SystemActor.NOTICES, notice, Action.CHANGED, reminded=owners,
+                         overdue=overdue)  # fmt: skip
+
+
 # --- API tokens ---------------------------------------------------------------------------
 
 

@@ -47,10 +47,11 @@ SECTIONS = (
     "6. Chronology and summary charts (FRE 1006)",
     "7. Methodology",
     "8. Damages",
-    "9. Preservation and chain of custody",
-    "10. Certification",
-    "11. Exhibit index",
-    "12. Redaction log",
+    "9. Countermeasures and notice",
+    "10. Preservation and chain of custody",
+    "11. Certification",
+    "12. Exhibit index",
+    "13. Redaction log",
 )
 ACCOUNTS = {
     "acct_fox01": ("ops@foxglove-labs.example", "203.0.113.7", "pf_8c1e77aa90", "SG"),
