@@ -40,9 +40,9 @@ from casework.reports.jobs import (
 )
 from casework.reports.redaction import Redactor
 from casework.reports.render import (
-    attachments_embed_streamed,
     report_html,
     report_render,
+    signed_revision_prepare,
     streamed,
     svg_data_uri,
 )
@@ -314,10 +314,8 @@ def _build(job: ReportJob, workdir: Path, stages: Stages) -> None:
             reason=f"Evidentiary report {job.case.reference} ({job.edition} edition); "
             f"snapshot {snapshot.sha256}",
             location=settings.PACTA_REPORT_SIGNING_LOCATION,
-            prepare=(lambda writer: attachments_embed_streamed(writer, large,
-                                                               created=generated_at))
-            if large else None,
-        )  # fmt: skip
+            prepare=lambda writer: signed_revision_prepare(writer, large, created=generated_at),
+        )
     except SigningError as exc:
         if isinstance(exc.__cause__, OSError | TimeoutError):
             raise ReportTransientError(str(exc)) from exc
