@@ -135,7 +135,7 @@ def report_build(*, job: ReportJob) -> ReportJob:
             finished_at=None,
             failure_reason="",
         )
-        workdir = Path(tempfile.mkdtemp(prefix=f"pacta-report-{job.pk}-", dir=_workdir()))
+        workdir = Path(tempfile.mkdtemp(prefix=f"pacta-report-{job.pk}-", dir=build_workdir()))
         try:
             _build(job, workdir, Stages(job))
         except (OperationalError, InterfaceError, ReportTransientError) as exc:
@@ -149,7 +149,9 @@ def report_build(*, job: ReportJob) -> ReportJob:
         return ReportJob.objects.get(pk=job.pk)
 
 
-def _workdir() -> str | None:
+def build_workdir() -> str | None:
+    """Where builds (reports, productions) write their work files: PACTA_REPORT_WORK_DIR,
+    else the system's temporary folder."""
     folder = settings.PACTA_REPORT_WORK_DIR
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
