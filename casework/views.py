@@ -17,6 +17,8 @@ from casework.countermeasures.selectors import case_countermeasures
 from casework.countermeasures.services import ActionError, action_approve, action_propose
 from casework.forms import AllegationForm, AttributeForm, CaseOpenForm, MemberForm, NoteForm
 from casework.permissions import MANAGE, MEMBERS, NOTE, REPORT, case_require
+from casework.production.build import ProductionError
+from casework.production.jobs import production_job_exported, production_job_request
 from casework.reports import ReportError, report_job_request
 from casework.reports.signing import SigningError
 from casework.selectors import (
@@ -26,7 +28,9 @@ from casework.selectors import (
     case_get,
     case_list,
     case_overview,
+    case_production_get,
     case_report_get,
+    production_job_zip,
     reports_verification,
 )
 from evidence.selectors import clusters_new_since, record_summary
@@ -294,6 +298,56 @@ def case_report_pdf(request: HttpRequest, reference: str, pk: int) -> FileRespon
         raise Http404("The report is not built yet.")
     services.evidence_item_exported(actor=request.user, item=job.pdf, case=case)
     return FileResponse(job.pdf.file.open("rb"), as_attachment=True, filename=job.pdf.file_name)
+
+
+@login_required
+@require_POST
+def case_production_request(request: HttpRequest, reference: str) -> HttpResponse:
+    case = case_get(user=request.user, reference=reference)
+    case_require(request.user, case, REPORT)
+    try:
+        job = production_job_request(
+            actor=request.user,
+            case=case,
+            edition=request.POST.get("edition", ""),
+            page_size=request.POST.get("page_size") or "letter",
+            max_file_mb=request.POST.get("max_file_mb") or 35,
+            enqueue=True,
+        )
+    except ProductionError as exc:
+        messages.error(request, f"Production not started ({exc.field or 'request'}): {exc}")
+        return redirect("case_detail", reference=case.reference)
+    return redirect("case_production", reference=case.reference, pk=job.pk)
+
+
+@login_required
+@require_GET
+def case_production(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
+    case = case_get(user=request.user, reference=reference)
+    job = case_production_get(user=request.user, case=case, pk=pk)
+    return render(
+        request,
+        "casework/production_job.html",
+        {
+            "case": case,
+            "job": job,
+            "in_progress": job.status in (job.Status.QUEUED, job.Status.RUNNING),
+        },
+    )
+
+
+@login_required
+@require_GET
+def case_production_zip(request: HttpRequest, reference: str, pk: int) -> FileResponse:
+    """The production as one zip, read from disk in chunks as it is sent."""
+    case = case_get(user=request.user, reference=reference)
+    job, path = production_job_zip(user=request.user, case=case, pk=pk)
+    if path is None:
+        raise Http404("The production is not built yet.")
+    production_job_exported(actor=request.user, job=job)
+    return FileResponse(
+        path.open("rb"), as_attachment=True, filename=job.zip_name, content_type="application/zip"
+    )
 
 
 @login_required

@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("casework", "0081_indicator_exchange"),
+        ("casework", "0090_production_jobs"),
         ("evidence", "0111_confirmed_labels"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

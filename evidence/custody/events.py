@@ -643,6 +643,50 @@ def production_built(
     )
 
 
+def production_job_requested(*, actor: Actor, job: Any) -> LedgerEntry:
+    """A production of the case was asked for from the UI or the API."""
+    return ledger_append(
+        actor=actor,
+        action=Action.CREATED,
+        object_type="production_job",
+        object_id=job.pk,
+        details={
+            "case": job.case.reference,
+            "edition": job.edition,
+            "page_size": job.page_size,
+            "max_file_mb": str(job.max_file_mb),
+        },
+    )
+
+
+def production_job_failed(*, job: Any, reason: str) -> LedgerEntry:
+    return ledger_append(
+        actor=SystemActor.REPORTS,
+        action=Action.CHANGED,
+        object_type="production_job",
+        object_id=job.pk,
+        details={"case": job.case.reference, "status": "failed", "reason": reason[:500]},
+    )
+
+
+def production_exported(*, actor: Actor, job: Any) -> LedgerEntry:
+    """A production's zip was downloaded (the case's access audit): the natives inside
+    are the record's own files, handed over."""
+    return ledger_append(
+        actor=actor,
+        action=Action.EXPORTED,
+        object_type="production_job",
+        object_id=job.pk,
+        object_sha256=job.zip_sha256,
+        details={
+            "case": job.case.reference,
+            "edition": job.edition,
+            "file_name": job.zip_name,
+            "manifest_sha256": job.manifest_sha256,
+        },
+    )
+
+
 # --- reading ------------------------------------------------------------------------------
 
 
