@@ -19,6 +19,7 @@ figures.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,14 +140,18 @@ def _comparison(target: TargetOverlap, controls: list[tuple[str, str, bool]]) ->
     }
 
 
-def probe_overlap_measure() -> dict[str, Any]:
+def probe_overlap_measure(*, batches: Iterable[int] | None = None) -> dict[str, Any]:
     """Every target's overlap with the provider's served text on the prompts it answered.
 
+    `batches` limits it to the transcripts of those probe batches (a case's).
     Exhibits name the probe and the canaries whose runs it shares, with the counts; no
     response or prompt text is copied into the result (the transcripts are the exhibits).
     """
+    rows = ProbeExchange.objects.all()
+    if batches is not None:
+        rows = rows.filter(batch_id__in=list(batches))
     exchanges = list(
-        ProbeExchange.objects.order_by("target", "collected_at", "probe_id").values_list(
+        rows.order_by("target", "collected_at", "probe_id").values_list(
             "probe_id", "target", "control", "prompt_sha256", "response"
         )
     )
