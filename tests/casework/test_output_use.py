@@ -11,13 +11,14 @@ from django.urls import reverse
 from casework.models import CaseOutputEvidence
 from casework.services import CaseError, case_member_add, case_output_evidence_attach
 from evidence.ingest.service import ingest_file
-from evidence.models import Account, CanaryMatch, IngestBatch, LedgerEntry
+from evidence.models import Account, CanaryMatch, Cluster, IngestBatch, LedgerEntry
 from evidence.probes.canaries import canaries_generate, canaries_match
 from tests.casework.test_reports import (  # noqa: F401 (fixtures)
     Reports,
     _everything,
     _text,
     case,
+    detected,
 )
 from tests.factories import ndjson_file, token_client, user_with_role
 
@@ -289,3 +290,25 @@ def test_the_api_attaches_lists_and_refuses_what_it_cannot_attach(case, counsel_
     assert token_client(counsel_user, "read").post(url, body, format="json").status_code == 403
     outsider = token_client(user_with_role("oscar", "investigator"), "read", "write")
     assert outsider.get(url).status_code == 404
+
+
+def test_the_cluster_page_shows_the_canaries_its_accounts_were_served_and_gave_back(
+    case,  # noqa: F811
+    counsel_user,
+    use,
+    client,
+    detected,  # noqa: F811
+):
+    cluster = Cluster.objects.get(members__account_id="acct_fox01")
+    client.force_login(counsel_user)
+    url = reverse("cluster_detail", args=[cluster.pk])
+    page = client.get(url).content.decode()
+    assert (
+        "1 canary planned for these accounts, served to them 1 time. Given back by rival-chat"
+        in page
+    )
+    assert use["canary"].canary_id in page and "p-rival-chat-09" in page
+    assert "Attached as evidence of use" not in page
+    _attach(case, counsel_user, use)
+    page = client.get(url).content.decode()
+    assert f'Attached as evidence of use to <a href="/cases/{case.reference}/">' in page
