@@ -66,58 +66,47 @@ def _quote(source: Source, text: str) -> str:
     return source.redactor.text(text, field_name="response text")
 
 
+def _claim_row(target: dict, measured: dict, *, control: bool) -> dict[str, str]:
+    """One target's row; a suspect target's carries its controls' figures on its prompts."""
+    comparison = target.get("comparison") or {}
+    against = {
+        "controls": ", ".join(comparison.get("control_targets", []))
+        or ("" if control else "none asked the same prompts"),
+        "control_n": n(comparison.get("n")) if comparison else "",
+        "control_claims": n(comparison.get("claims")) if comparison else "",
+        "control_rate": _percent(comparison.get("rate")) if comparison else "",
+        "control_interval": _interval(comparison.get("interval_95")) if comparison else "",
+        "p": _p(comparison.get("fisher_p_greater")) if comparison else "",
+    }
+    return {
+        "target": target["target"] + (" (control)" if control else ""),
+        "versions": ", ".join(target["versions"]) or "—",
+        "names": ", ".join(measured["names"]),
+        "n": n(target["n"]),
+        "claims": n(target["claims"]),
+        "rate": _percent(target["rate"]),
+        "interval": _interval(target["interval_95"]),
+        **against,
+        "patterns_sha256": measured["patterns_sha256"],
+    }
+
+
 def _claims(source: Source, claims: list[dict]) -> tuple[list[dict], list[dict], list[str]]:
     rows, exhibits, methods = [], [], []
     for measured in claims:
         methods.append(measured["detector"]["methodology"]["definition"])
         for target in measured["targets"]:
-            comparison = target["comparison"] or {}
-            rows.append(
+            rows.append(_claim_row(target, measured, control=False))
+            exhibits += [
                 {
+                    "probe_id": exhibit["probe_id"],
                     "target": target["target"],
-                    "versions": ", ".join(target["versions"]) or "—",
-                    "names": ", ".join(measured["names"]),
-                    "n": n(target["n"]),
-                    "claims": n(target["claims"]),
-                    "rate": _percent(target["rate"]),
-                    "interval": _interval(target["interval_95"]),
-                    "controls": ", ".join(comparison.get("control_targets", [])) or "none",
-                    "control_n": n(comparison.get("n")),
-                    "control_claims": n(comparison.get("claims")),
-                    "control_rate": _percent(comparison.get("rate")),
-                    "control_interval": _interval(comparison.get("interval_95")),
-                    "p": _p(comparison.get("fisher_p_greater")),
-                    "patterns_sha256": measured["patterns_sha256"],
+                    "language": exhibit["language"],
+                    "quote": _quote(source, exhibit["quote"]),
                 }
-            )
-            for exhibit in target["exhibits"]:
-                exhibits.append(
-                    {
-                        "probe_id": exhibit["probe_id"],
-                        "target": target["target"],
-                        "language": exhibit["language"],
-                        "quote": _quote(source, exhibit["quote"]),
-                    }
-                )
-        for control in measured["controls"]:
-            rows.append(
-                {
-                    "target": f"{control['target']} (control)",
-                    "versions": ", ".join(control["versions"]) or "—",
-                    "names": ", ".join(measured["names"]),
-                    "n": n(control["n"]),
-                    "claims": n(control["claims"]),
-                    "rate": _percent(control["rate"]),
-                    "interval": _interval(control["interval_95"]),
-                    "controls": "",
-                    "control_n": "",
-                    "control_claims": "",
-                    "control_rate": "",
-                    "control_interval": "",
-                    "p": "",
-                    "patterns_sha256": measured["patterns_sha256"],
-                }
-            )
+                for exhibit in target["exhibits"]
+            ]
+        rows += [_claim_row(c, measured, control=True) for c in measured["controls"]]
     return rows, exhibits, methods
 
 
