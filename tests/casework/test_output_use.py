@@ -244,6 +244,8 @@ def test_the_case_page_form_attaches_with_csrf_and_names_what_is_wrong(
     shown = browser.get(reverse("case_detail", args=[case.reference])).content.decode()
     assert "Claims to be Aster / Aster Systems" in shown and "60.0%" not in shown
     assert "50.0%" in shown  # 3 of 6 answers
+    # One-sided Fisher p of 3 of 6 against 0 of 6: C(6,3) / C(12,3) = 20 / 220.
+    assert '<td class="num">0.091</td>' in shown
 
 
 def test_a_viewer_sees_the_evidence_of_use_but_no_form(case, counsel_user, use, client):  # noqa: F811
