@@ -23,7 +23,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from casework import services
-from casework.models import Allegation, Case, CaseAccount, CaseNote, ProductionJob, ReportJob
+from casework.models import (
+    Allegation,
+    Case,
+    CaseAccount,
+    CaseNote,
+    CaseOutputEvidence,
+    ProductionJob,
+    ReportJob,
+)
 from casework.permissions import ALLEGE, NOTE, REPORT, case_require
 from casework.selectors import (
     LEDGER_OBJECT_TYPES,
@@ -33,6 +41,7 @@ from casework.selectors import (
     case_get,
     case_list,
     case_notes,
+    case_output_evidence,
     case_production_get,
     case_productions,
     case_report_job_get,
@@ -53,6 +62,8 @@ from casework.serializers import (
     LedgerEntrySerializer,
     NoteCreateSerializer,
     NoteSerializer,
+    OutputEvidenceAttachSerializer,
+    OutputEvidenceSerializer,
     ProductionJobSerializer,
     ProductionRequestSerializer,
     ReportJobSerializer,
@@ -273,6 +284,53 @@ class NoteListView(generics.ListAPIView):
         except services.CaseError as exc:
             raise exceptions.ValidationError({"text": [str(exc)]}) from exc
         return Response(NoteSerializer(note).data, status=status.HTTP_201_CREATED)
+
+
+class OutputEvidenceListView(generics.ListAPIView):
+    serializer_class = OutputEvidenceSerializer
+    queryset = CaseOutputEvidence.objects.none()
+    pagination_class = RecordPagination
+    required_scopes = {"GET": "read", "POST": "write"}
+
+    def get_queryset(self):
+        case = _case(self.request, self.kwargs["reference"])
+        return case_output_evidence(user=self.request.user, case=case)
+
+    @extend_schema(
+        tags=["cases"],
+        responses={200: OutputEvidenceSerializer(many=True), **api_errors(400, 404)},
+    )
+    def get(self, request, *args, **kwargs):
+        """The evidence that the outputs were used, attached to the case: probe batches,
+        targets whose identity claims are counted (with the names), canary matches."""
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        tags=["cases"],
+        request=OutputEvidenceAttachSerializer,
+        responses={
+            201: OutputEvidenceSerializer(many=True),
+            200: OutputEvidenceSerializer(many=True),
+            **api_errors(*WRITE_ERRORS),
+        },
+    )
+    def post(self, request, reference: str) -> Response:
+        """Attach probe batches, targets' identity claims and canary matches to the case
+        (owner, counsel, investigator, who also read the record). Returns what is newly
+        attached (201), or an empty list (200) when the case already held all of it; an
+        unknown id or a target without transcripts in the case's batches is a 400 naming
+        it. Each attachment is written to the ledger under the case."""
+        case = _case(request, reference)
+        case_require(request.user, case, NOTE)
+        data = _validated(OutputEvidenceAttachSerializer, request)
+        try:
+            attached = services.case_output_evidence_attach(actor=request.user, case=case, **data)
+        except services.CaseError as exc:
+            raise exceptions.ValidationError({exc.field or "non_field_errors": [str(exc)]}) from exc
+        return Response(
+            OutputEvidenceSerializer(attached, many=True).data,
+            status=status.HTTP_201_CREATED if attached else status.HTTP_200_OK,
+        )
 
 
 # --- Reports -----------------------------------------------------------------------------

@@ -16,6 +16,12 @@ from typing import Any
 
 from psycopg import sql
 
+from casework.models import CaseOutputEvidence
+from evidence.models import ProbeExchange
+from evidence.probes.canaries import CHANCE_STATEMENT, MATCH_STATEMENT
+from evidence.probes.claims import probe_claims_measure
+from evidence.probes.overlap import probe_overlap_measure
+
 MILLION = Decimal(1_000_000)
 
 # --- The case window ---------------------------------------------------------------------
@@ -153,4 +159,91 @@ def usage_value(
         "output_tokens": sum(m["output_tokens"] for m in models),
         "value": total,
         "unpriced": [m["model"] for m in models if m["value"] is None],
+    }
+
+
+# --- Use of the outputs --------------------------------------------------------------------
+
+
+def output_use_collect(*, case) -> dict[str, Any] | None:
+    """The evidence of use attached to `case`, measured again from the record: the probe
+    batches, each attached target's identity claims against the controls in those batches,
+    the output overlap, and the canary matches. None when nothing is attached.
+
+    One rule for the case page and the report's snapshot: the figures a reader sees on
+    screen are the figures the signed report states. JSON-native, ordered, clock-free.
+    """
+    attached = list(
+        CaseOutputEvidence.objects.filter(case=case)
+        .select_related("batch", "canary_match__canary", "canary_match__exchange")
+        .order_by("kind", "pk")
+    )
+    if not attached:
+        return None
+    kind = CaseOutputEvidence.Kind
+    batches = [a.batch for a in attached if a.kind == kind.PROBE_BATCH]
+    batch_ids = sorted(b.pk for b in batches)
+    per_batch: dict[int, dict[str, Any]] = {}
+    rows = ProbeExchange.objects.filter(batch_id__in=batch_ids).values_list(
+        "batch_id", "target", "control"
+    )
+    for batch_id, target, control in rows.iterator(chunk_size=5000):
+        entry = per_batch.setdefault(batch_id, {"probes": 0, "targets": set(), "controls": set()})
+        entry["probes"] += 1
+        entry["controls" if control else "targets"].add(target)
+    batch_rows = [
+        {
+            "id": b.pk,
+            "file_name": b.file_name,
+            "raw_sha256": b.raw_sha256,
+            "rows_digest": b.rows_digest,
+            "received_at": b.started_at.isoformat(),
+            "probes": per_batch.get(b.pk, {}).get("probes", 0),
+            "targets": sorted(per_batch.get(b.pk, {}).get("targets", ())),
+            "controls": sorted(per_batch.get(b.pk, {}).get("controls", ())),
+        }
+        for b in sorted(batches, key=lambda b: b.pk)
+    ]
+    claims = []
+    by_names: dict[tuple[str, ...], list[str]] = {}
+    for a in attached:
+        if a.kind == kind.IDENTITY_CLAIMS:
+            by_names.setdefault(tuple(sorted(a.names)), []).append(a.target)
+    for names, targets in sorted(by_names.items()):
+        measured = probe_claims_measure(names=names, batches=batch_ids)
+        figures = {t["target"]: t for t in measured["targets"] if not t["control"]}
+        claims.append(
+            {
+                "names": measured["names"],
+                "patterns_sha256": measured["patterns_sha256"],
+                "detector": measured["detector"],
+                "targets": [figures[t] for t in sorted(targets) if t in figures],
+                "controls": [t for t in measured["targets"] if t["control"]],
+            }
+        )
+    matches = [
+        {
+            "canary_id": m.canary.canary_id,
+            "canary_sha256": m.canary.sha256,
+            "canary_text": m.canary.text,
+            "probe_id": m.exchange.probe_id,
+            "target": m.exchange.target,
+            "accounts": list(m.accounts),
+            "serves": m.serves,
+            "chance": m.chance,
+            "method": m.method,
+            "quote": m.quote,
+            "sha256": m.content_sha256,
+        }
+        for m in sorted(
+            (a.canary_match for a in attached if a.kind == kind.CANARY_MATCH),
+            key=lambda m: (m.canary.canary_id, m.exchange.probe_id),
+        )
+    ]
+    return {
+        "batches": batch_rows,
+        "claims": claims,
+        "overlap": probe_overlap_measure(batches=batch_ids) if batch_ids else None,
+        "matches": matches,
+        "canary_method": {"match": MATCH_STATEMENT, "chance": CHANCE_STATEMENT},
     }

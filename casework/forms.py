@@ -84,13 +84,75 @@ class AllegationForm(forms.Form):
 
     def clean_evidence_items(self) -> list[int]:
         """The ids as numbers; whether each may be cited is the service's rule."""
-        ids = [x for x in re.split(r"[\s,]+", self.cleaned_data["evidence_items"]) if x]
-        bad = [x for x in ids if not re.fullmatch(r"[0-9]{1,18}", x)]
-        if bad:
-            raise forms.ValidationError(f"Not an evidence file id: {', '.join(bad[:10])}")
-        if len(ids) > 1000:
-            raise forms.ValidationError("At most 1,000 files at a time.")
-        return [int(x) for x in ids]
+        return _ids(self.cleaned_data["evidence_items"], what="an evidence file id")
+
+
+def _ids(value: str, *, what: str, most: int = 1000) -> list[int]:
+    """Ids typed as a list (commas, spaces or new lines) as numbers, the bad ones named."""
+    ids = [x for x in re.split(r"[\s,]+", value) if x]
+    bad = [x for x in ids if not re.fullmatch(r"[0-9]{1,18}", x)]
+    if bad:
+        raise forms.ValidationError(f"Not {what}: {', '.join(bad[:10])}")
+    if len(ids) > most:
+        raise forms.ValidationError(f"At most {most:,} at a time.")
+    return [int(x) for x in ids]
+
+
+def _names(value: str, *, most: int = 100) -> list[str]:
+    """Names typed as a comma-separated list, blanks dropped."""
+    names = [x.strip() for x in value.split(",") if x.strip()]
+    if len(names) > most:
+        raise forms.ValidationError(f"At most {most} at a time.")
+    return names
+
+
+class OutputEvidenceForm(forms.Form):
+    """Evidence that the outputs were used, attached to the case (`case_output_evidence_attach`
+    says which ids are accepted)."""
+
+    probe_batches = forms.CharField(
+        required=False,
+        label="Probe batches",
+        help_text="Ingest batch ids of probe transcripts (`ingest probes`).",
+    )
+    claim_targets = forms.CharField(
+        required=False,
+        max_length=2000,
+        label="Targets whose identity claims to count",
+        help_text="Probed models, comma-separated, as named in the transcripts.",
+    )
+    canary_matches = forms.CharField(
+        required=False,
+        label="Canary matches",
+        help_text="Match ids (`canary_match`).",
+    )
+    names = forms.CharField(
+        required=False,
+        max_length=2000,
+        label="Provider names",
+        help_text="The names the claims are counted with, comma-separated; blank for the "
+        "configured ones (PACTA_PROVIDER_NAMES).",
+    )
+
+    def clean_probe_batches(self) -> list[int]:
+        return _ids(self.cleaned_data["probe_batches"], what="a batch id")
+
+    def clean_canary_matches(self) -> list[int]:
+        return _ids(self.cleaned_data["canary_matches"], what="a canary match id")
+
+    def clean_claim_targets(self) -> list[str]:
+        return _names(self.cleaned_data["claim_targets"])
+
+    def clean_names(self) -> list[str] | None:
+        return _names(self.cleaned_data["names"]) or None
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors and not any(
+            data.get(f) for f in ("probe_batches", "claim_targets", "canary_matches")
+        ):
+            raise forms.ValidationError("Name a probe batch, a target or a canary match.")
+        return data
 
 
 class NoteForm(forms.Form):

@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import F, Func, Q, Value
 from django.db.models.lookups import Exact
 
-from evidence.models import Account, Clause, Cluster, EvidenceItem
+from evidence.models import Account, CanaryMatch, Clause, Cluster, EvidenceItem, IngestBatch
 
 
 class Case(models.Model):
@@ -158,6 +158,74 @@ class CaseNote(models.Model):
 
     def __str__(self) -> str:
         return f"note on {self.case.reference} by {self.author}"
+
+
+class CaseOutputEvidence(models.Model):
+    """Evidence that the respondent's model was built on the outputs, attached to a case:
+    a batch of probe transcripts, the identity claims of one probed target, or a canary
+    match (the use element, beside attribution and breach).
+
+    The record's rows are pointed at, never copied: the report measures the claims and the
+    overlap again from the attached batches, with the provider names recorded here, so a
+    reader can rerun the figures from the record.
+    """
+
+    class Kind(models.TextChoices):
+        PROBE_BATCH = "probe_batch", "Probe transcripts"
+        IDENTITY_CLAIMS = "identity_claims", "Identity claims of a target"
+        CANARY_MATCH = "canary_match", "Canary match"
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="output_evidence")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    batch = models.ForeignKey(
+        IngestBatch, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    target = models.CharField(max_length=200, blank=True)
+    # The provider's names the identity claims are counted with (as configured when attached).
+    names = models.JSONField(default=list, blank=True)
+    canary_match = models.ForeignKey(
+        CanaryMatch, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor = models.CharField(max_length=150)
+    attached_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["case", "kind", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(kind="probe_batch", batch__isnull=False, target="", canary_match__isnull=True)
+                    | Q(kind="identity_claims", batch__isnull=True, canary_match__isnull=True)
+                    & ~Q(target="")
+                    | Q(
+                        kind="canary_match",
+                        batch__isnull=True,
+                        target="",
+                        canary_match__isnull=False,
+                    )
+                ),
+                name="case_output_evidence_kind_fields",
+            ),
+            models.UniqueConstraint(
+                fields=["case", "batch"],
+                condition=Q(kind="probe_batch"),
+                name="case_output_batch_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["case", "target"],
+                condition=Q(kind="identity_claims"),
+                name="case_output_target_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["case", "canary_match"],
+                condition=Q(kind="canary_match"),
+                name="case_output_match_unique",
+            ),
+        ]
+        verbose_name_plural = "case output evidence"
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.case_id}"
 
 
 class ReportEdition(models.TextChoices):

@@ -21,6 +21,7 @@ from evidence.selectors import (
     account_profile,
     account_usage_daily,
     account_usage_totals,
+    cluster_canaries,
     cluster_get,
     cluster_list,
     cluster_page,
@@ -170,7 +171,19 @@ def cluster_detail(request: HttpRequest, pk: int) -> HttpResponse:
             )
             return redirect("case_detail", reference=case.reference)
     context = cluster_page(cluster=cluster)
-    context.update({"form": form, "may_open": services.may_open_cases(request.user)})
+    canaries = cluster_canaries(cluster=cluster, members=context["members"])
+    # The user's cases that hold a match of these accounts' canaries as evidence of use.
+    use_cases = case_list(user=request.user).filter(
+        output_evidence__canary_match__in=[m["pk"] for m in canaries["matches"]]
+    )
+    context.update(
+        {
+            "form": form,
+            "may_open": services.may_open_cases(request.user),
+            "canaries": canaries,
+            "use_cases": use_cases.distinct().order_by("reference"),
+        }
+    )
     return render(
         request, "record/cluster_detail.html", context, status=400 if form.errors else 200
     )

@@ -13,13 +13,19 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from casework.case_rules import allegation_supports, usage_value, usage_window_sql
+from casework.case_rules import (
+    allegation_supports,
+    output_use_collect,
+    usage_value,
+    usage_window_sql,
+)
 from casework.models import (
     Allegation,
     Case,
     CaseAccount,
     CaseMembership,
     CaseNote,
+    CaseOutputEvidence,
     CaseRole,
     ProductionJob,
     ReportEdition,
@@ -242,6 +248,7 @@ def case_overview(*, user, case: Case) -> dict:
         },
         "bases": [(CaseAccount.Basis(b).label, n) for b, n in sorted(bases.items())],
         "damages": case_damages(case=case),
+        "output_use": output_use_collect(case=case),
         "source_cluster": case_source_cluster(user=user, case=case),
         **case_breach_and_attribution(case=case),
         "allegations": case.allegations.select_related(
@@ -265,6 +272,12 @@ def case_overview(*, user, case: Case) -> dict:
             if value in editions_visible(user, case)
         ],
     }
+
+
+def case_output_evidence(*, user, case: Case) -> QuerySet[CaseOutputEvidence]:
+    """What the case holds as evidence of use (probe batches, targets, canary matches)."""
+    case = case_get(user=user, reference=case.reference)
+    return CaseOutputEvidence.objects.filter(case=case).order_by("pk")
 
 
 def case_source_cluster(*, user, case: Case) -> dict | None:

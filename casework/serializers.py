@@ -13,6 +13,7 @@ from casework.models import (
     Case,
     CaseAccount,
     CaseNote,
+    CaseOutputEvidence,
     ProductionJob,
     ReportEdition,
     ReportJob,
@@ -152,6 +153,59 @@ class AllegationCreateSerializer(serializers.Serializer):
         help_text="Evidence files that support it, by id: the case's own report files, "
         "files already cited in it, or files of the record (such as ingest rejects).",
     )
+
+
+class OutputEvidenceSerializer(serializers.ModelSerializer):
+    batch = serializers.IntegerField(
+        source="batch_id", read_only=True, allow_null=True, help_text="A probe batch's id."
+    )
+    canary_match = serializers.IntegerField(
+        source="canary_match_id", read_only=True, allow_null=True, help_text="A match's id."
+    )
+
+    class Meta:
+        model = CaseOutputEvidence
+        fields = ["id", "kind", "batch", "target", "names", "canary_match", "actor", "attached_at"]
+        read_only_fields = fields
+
+
+class OutputEvidenceAttachSerializer(serializers.Serializer):
+    probe_batches = serializers.ListField(
+        child=StrictIntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        default=list,
+        max_length=1000,
+        help_text="Ingest batch ids of probe transcripts (`ingest probes`).",
+    )
+    claim_targets = serializers.ListField(
+        child=StrictCharField(max_length=200),
+        required=False,
+        default=list,
+        max_length=100,
+        help_text="Probed targets whose identity claims the case counts, as named in the "
+        "transcripts; each must have suspect transcripts in the case's probe batches.",
+    )
+    canary_matches = serializers.ListField(
+        child=StrictIntegerField(min_value=1, max_value=MAX_ID),
+        required=False,
+        default=list,
+        max_length=1000,
+        help_text="Canary match ids (`canary_match`).",
+    )
+    names = serializers.ListField(
+        child=StrictCharField(max_length=200),
+        required=False,
+        allow_null=True,
+        default=None,
+        max_length=100,
+        help_text="The provider names the claims are counted with; PACTA_PROVIDER_NAMES "
+        "when left out.",
+    )
+
+    def validate(self, attrs):
+        if not (attrs["probe_batches"] or attrs["claim_targets"] or attrs["canary_matches"]):
+            raise serializers.ValidationError("Name a probe batch, a target or a canary match.")
+        return attrs
 
 
 class NoteSerializer(serializers.ModelSerializer):

@@ -4,8 +4,9 @@ same transaction as the change (Zulip's do_* actions, with the ledger as the aud
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
@@ -16,6 +17,7 @@ from casework.models import (
     CaseAccount,
     CaseMembership,
     CaseNote,
+    CaseOutputEvidence,
     CaseRole,
     HomeVisit,
 )
@@ -24,15 +26,16 @@ from casework.permissions import (
     MANAGE,
     MEMBERS,
     NOTE,
+    case_can,
     case_require,
     case_roles_allowed,
 )
 from casework.selectors import case_clauses_allegeable, evidence_items_citable
-from evidence.access import user_roles
+from evidence.access import record_reader, user_roles
 from evidence.custody import events
-from evidence.custody.ledger import Actor, is_system_actor
+from evidence.custody.ledger import Actor, actor_label, is_system_actor
 from evidence.custody.preservation import holds_place, holds_release, usage_held_count
-from evidence.models import Account, Clause, EvidenceItem
+from evidence.models import Account, CanaryMatch, Clause, EvidenceItem, IngestBatch, ProbeExchange
 
 CASE_OPENERS = frozenset({"admin", "counsel", "investigator"})
 
@@ -58,6 +61,11 @@ def _require(actor, case: Case, ability: str) -> None:
 
 def may_open_cases(user) -> bool:
     return user.is_superuser or bool(user_roles(user) & CASE_OPENERS)
+
+
+def may_attach_output_evidence(user, case: Case) -> bool:
+    """Who `case_output_evidence_attach` lets attach the record's transcripts to `case`."""
+    return case_can(user, case, NOTE) and record_reader(user)
 
 
 def case_open(
@@ -311,6 +319,104 @@ def allegation_add(
         events.allegation_added(actor=actor, case=case, allegation=allegation)
         events.evidence_items_cited(actor=actor, case=case, allegation=allegation, items=items)
     return allegation
+
+
+def _listed(values: Iterable) -> str:
+    values = sorted(str(v) for v in values)
+    return ", ".join(values[:10]) + (" ..." if len(values) > 10 else "")
+
+
+def case_output_evidence_attach(
+    *,
+    actor,
+    case: Case,
+    probe_batches: Iterable[int] = (),
+    claim_targets: Iterable[str] = (),
+    canary_matches: Iterable[int] = (),
+    names: Sequence[str] | None = None,
+) -> list[CaseOutputEvidence]:
+    """Attach evidence that the outputs were used: probe batches (by batch id), the identity
+    claims of probed targets, and canary matches (by match id). Returns what is newly
+    attached; what the case already holds is left as it is.
+
+    A target's claims are counted in the case's probe batches, so its transcripts must be
+    in one of them; they are counted with `names` (default PACTA_PROVIDER_NAMES), recorded
+    with the attachment so the report counts them the same way later. Attaching puts the
+    record's transcripts before every member of the case, so it is an act of someone who
+    reads the record (as citing the record's files is).
+    """
+    _require(actor, case, NOTE)
+    if not is_system_actor(actor) and not may_attach_output_evidence(actor, case):
+        raise PermissionDenied("only readers of the record attach its transcripts to a case")
+    batch_ids = sorted(set(probe_batches))
+    found = set(
+        IngestBatch.objects.filter(pk__in=batch_ids, kind=IngestBatch.Kind.PROBES).values_list(
+            "pk", flat=True
+        )
+    )
+    if missing := set(batch_ids) - found:
+        raise CaseError(
+            f"no probe batch {_listed(missing)}: attach batches of `ingest probes`",
+            field="probe_batches",
+        )
+    kind = CaseOutputEvidence.Kind
+    held = case.output_evidence.all()
+    batches_after = set(batch_ids) | set(
+        held.filter(kind=kind.PROBE_BATCH).values_list("batch_id", flat=True)
+    )
+    targets = sorted({t.strip() for t in claim_targets if t.strip()})
+    names = sorted({n.strip() for n in (names or settings.PACTA_PROVIDER_NAMES) if n.strip()})
+    if targets:
+        probed = set(
+            ProbeExchange.objects.filter(batch_id__in=batches_after, control=False)
+            .values_list("target", flat=True)
+            .distinct()
+        )
+        if missing := set(targets) - probed:
+            raise CaseError(
+                f"target {_listed(missing)}: no suspect transcript of it in the case's probe "
+                "batches; attach the batch that holds its transcripts",
+                field="claim_targets",
+            )
+        if not names:
+            raise CaseError(
+                "no provider names to count claims with: set PACTA_PROVIDER_NAMES or give names",
+                field="names",
+            )
+    match_ids = sorted(set(canary_matches))
+    matches = {m.pk: m for m in CanaryMatch.objects.filter(pk__in=match_ids)}
+    if missing := set(match_ids) - set(matches):
+        raise CaseError(f"no canary match {_listed(missing)}", field="canary_matches")
+    label, _ = actor_label(actor)
+    had_batches = set(held.filter(kind=kind.PROBE_BATCH).values_list("batch_id", flat=True))
+    had_targets = set(held.filter(kind=kind.IDENTITY_CLAIMS).values_list("target", flat=True))
+    had_matches = set(held.filter(kind=kind.CANARY_MATCH).values_list("canary_match_id", flat=True))
+    new = [
+        *(
+            CaseOutputEvidence(case=case, kind=kind.PROBE_BATCH, batch_id=pk, actor=label)
+            for pk in batch_ids
+            if pk not in had_batches
+        ),
+        *(
+            CaseOutputEvidence(
+                case=case, kind=kind.IDENTITY_CLAIMS, target=t, names=names, actor=label
+            )
+            for t in targets
+            if t not in had_targets
+        ),
+        *(
+            CaseOutputEvidence(
+                case=case, kind=kind.CANARY_MATCH, canary_match=matches[pk], actor=label
+            )
+            for pk in match_ids
+            if pk not in had_matches
+        ),
+    ]
+    with transaction.atomic():
+        for item in new:
+            item.save()
+        events.output_evidence_attached(actor=actor, case=case, attached=new)
+    return new
 
 
 def note_add(*, actor, case: Case, text: str) -> CaseNote:

@@ -15,7 +15,14 @@ from casework.countermeasures.models import EnforcementAction
 from casework.countermeasures.notices import NoticeError, notice_send
 from casework.countermeasures.selectors import case_countermeasures
 from casework.countermeasures.services import ActionError, action_approve, action_propose
-from casework.forms import AllegationForm, AttributeForm, CaseOpenForm, MemberForm, NoteForm
+from casework.forms import (
+    AllegationForm,
+    AttributeForm,
+    CaseOpenForm,
+    MemberForm,
+    NoteForm,
+    OutputEvidenceForm,
+)
 from casework.permissions import MANAGE, MEMBERS, NOTE, REPORT, case_require
 from casework.production.build import ProductionError
 from casework.production.jobs import production_job_exported, production_job_request
@@ -91,6 +98,8 @@ def _case_page(request: HttpRequest, case, *, forms: dict | None = None, status:
             "action_form": forms.get("action")
             or ActionProposeForm(clauses=context["clauses_in_force"]),
             "notice_form": forms.get("notice") or NoticeForm(),
+            "output_evidence_form": forms.get("output_evidence") or OutputEvidenceForm(),
+            "may_attach_use": services.may_attach_output_evidence(request.user, case),
         }
     )
     return render(request, "casework/case_detail.html", context, status=status)
@@ -144,6 +153,29 @@ def case_allege(request: HttpRequest, reference: str) -> HttpResponse:
         return _case_page(request, case, forms={"allegation": form}, status=400)
     messages.success(request, "Allegation added.")
     return redirect("case_detail", reference=case.reference)
+
+
+@login_required
+@require_POST
+def case_output_evidence(request: HttpRequest, reference: str) -> HttpResponse:
+    case = case_get(user=request.user, reference=reference)
+    case_require(request.user, case, NOTE)
+    form = OutputEvidenceForm(request.POST)
+    if not form.is_valid():
+        return _case_page(request, case, forms={"output_evidence": form}, status=400)
+    try:
+        attached = services.case_output_evidence_attach(
+            actor=request.user, case=case, **form.cleaned_data
+        )
+    except services.CaseError as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+        return _case_page(request, case, forms={"output_evidence": form}, status=400)
+    messages.success(
+        request,
+        f"{len(attached)} item{pluralize(len(attached))} of evidence of use attached"
+        + ("." if attached else ": the case already holds what was named."),
+    )
+    return redirect(f"{reverse('case_detail', args=[case.reference])}#use-heading")
 
 
 @login_required

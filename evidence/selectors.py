@@ -21,6 +21,9 @@ from evidence.labels import labels_current
 from evidence.models import (
     Account,
     AssentRecord,
+    CanaryAssignment,
+    CanaryMatch,
+    CanaryServe,
     Clause,
     Cluster,
     ConfirmedLabel,
@@ -419,6 +422,37 @@ def cluster_page(*, cluster: Cluster) -> dict:
         "links_total": links.count(),
         "signals": sorted(by_signal.items()),
         "daily": daily,
+    }
+
+
+def cluster_canaries(*, cluster: Cluster, members: list[Account]) -> dict:
+    """The canaries planned for the cluster's accounts, how often they went out to them, and
+    the probe responses that gave one back (each naming the members it ties to the target)."""
+    member_ids = {a.account_id for a in members}
+    matches = []
+    for match in CanaryMatch.objects.select_related("canary", "exchange").order_by(
+        "canary__canary_id", "exchange__probe_id"
+    ):
+        tied = sorted(member_ids.intersection(match.accounts))
+        if tied:
+            matches.append(
+                {
+                    "pk": match.pk,
+                    "canary_id": match.canary.canary_id,
+                    "probe_id": match.exchange.probe_id,
+                    "target": match.exchange.target,
+                    "accounts": tied,
+                    "chance": match.chance,
+                }
+            )
+    return {
+        "planned": CanaryAssignment.objects.filter(account__in=members)
+        .values("canary")
+        .distinct()
+        .count(),
+        "serves": CanaryServe.objects.filter(account__in=members).count(),
+        "matches": matches,
+        "targets": sorted({m["target"] for m in matches}),
     }
 
 

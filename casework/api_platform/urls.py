@@ -27,6 +27,11 @@ case_api_urlpatterns = [
         name="allegation-detail",
     ),
     path(f"{CASE}notes/", api.NoteListView.as_view(), name="note-list"),
+    path(
+        f"{CASE}output-evidence/",
+        api.OutputEvidenceListView.as_view(),
+        name="output-evidence-list",
+    ),
     path(f"{CASE}reports/", api.ReportJobListView.as_view(), name="report-list"),
     path(f"{CASE}reports/<int:pk>/", api.ReportJobDetailView.as_view(), name="report-detail"),
     path(f"{CASE}reports/<int:pk>/pdf/", api.ReportPdfView.as_view(), name="report-pdf"),

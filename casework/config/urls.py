@@ -72,6 +72,11 @@ urlpatterns = [
     path("cases/<str:reference>/accounts/", views.case_attribute, name="case_attribute"),
     path("cases/<str:reference>/allegations/", views.case_allege, name="case_allege"),
     path("cases/<str:reference>/notes/", views.case_note, name="case_note"),
+    path(
+        "cases/<str:reference>/output-evidence/",
+        views.case_output_evidence,
+        name="case_output_evidence",
+    ),
     path("cases/<str:reference>/actions/", views.case_action_propose, name="case_action_propose"),
     path(
         "cases/<str:reference>/actions/<int:pk>/approve/",

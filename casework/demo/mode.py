@@ -1,4 +1,5 @@
-"""Demo mode: the users, the scenario and the demo case with its report behind `make demo`.
+"""Demo mode: the users, the scenario and the demo case with its report behind `make demo`
+(its evidence of use: `casework.demo.use`).
 
 Everything the demo creates goes through the services an operator's act would (Terms
 import, ingest, case opening, allegations, holds, reports), so it is ledgered the same way.
@@ -33,6 +34,7 @@ from casework.countermeasures.indicators import indicators_export, sharing_partn
 from casework.countermeasures.models import SharingPartner
 from casework.countermeasures.notices import notice_send
 from casework.countermeasures.services import action_approve, action_propose
+from casework.demo.use import demo_use_attach, demo_use_load
 from casework.demo.world import scenario_generate
 from casework.models import Case, ReportJob
 from casework.production import production_build
@@ -161,6 +163,8 @@ def demo_record_load(*, scenario_dir: Path) -> list[str]:
             f"{kind}: {result.accepted} accepted, {result.duplicates} duplicate, "
             f"{result.rejected} rejected (batch {result.batch})"
         )
+    # The rival's probes and the canaries served to the network, after the usage they cite.
+    lines += demo_use_load(scenario_dir=scenario_dir)
     return lines
 
 
@@ -366,6 +370,8 @@ def demo_case_report(*, scenario_dir: Path, stdout) -> dict:
         case_hold_place(actor=counsel, case=case)
         _demo_countermeasures(case=case, counsel=counsel, scenario_dir=scenario_dir, lines=lines)
         lines.append(f"case {case.reference}: {len(accounts)} accounts ({basis}), on hold")
+    # Idempotent, so a demo case made before the rival existed gains it too.
+    lines += demo_use_attach(case=case, counsel=counsel, scenario_dir=scenario_dir)
     if verification_latest() is None:
         run = evidence_verify(actor="system:demo")
         lines.append(f"verification run {run.pk}: {'intact' if run.ok else 'FAILED'}")

@@ -64,6 +64,7 @@ SECTIONS = (
     ("clauses", "Clauses breached"),
     ("chronology", "Chronology and summary charts (FRE 1006)"),
     ("methodology", "Methodology"),
+    ("output_use", "Use of the outputs"),
     ("damages", "Damages"),
     ("countermeasures", "Countermeasures and notice"),
     ("preservation", "Preservation and chain of custody"),

@@ -44,3 +44,9 @@ def bar_chart(rows, value_key: str, label_key: str, title: str, unit: str = ""):
 @register.filter
 def shorthash(value: str, length: int = 12) -> str:
     return (value or "")[:length]
+
+
+@register.filter
+def percent(value) -> str:
+    """A share (0 to 1) as a percentage with one decimal; a dash where there is none."""
+    return "—" if value is None or value == "" else f"{float(value) * 100:.1f}%"

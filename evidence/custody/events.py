@@ -484,6 +484,37 @@ def evidence_items_cited(
     )
 
 
+def output_evidence_attached(
+    *, actor: Actor, case: Any, attached: Iterable[Any]
+) -> list[LedgerEntry]:
+    """Evidence of use of the outputs was attached to a case: one entry per attachment under
+    the case, naming the record rows it points at (a probe batch with its digest, a target
+    and the names its claims are counted with, a canary match with its hash)."""
+    entries = []
+    for item in attached:
+        details: dict[str, Any] = {"kind": item.kind, "attachment": item.pk}
+        sha256 = ""
+        if item.batch_id is not None:
+            details["batch"] = item.batch_id
+            sha256 = item.batch.rows_digest
+        if item.target:
+            details.update(target=item.target, names=list(item.names))
+        if item.canary_match_id is not None:
+            match = item.canary_match
+            details.update(canary=match.canary.canary_id, probe=match.exchange.probe_id)
+            sha256 = match.content_sha256
+        entries.append(
+            {
+                "action": Action.LINKED,
+                "object_type": "case",
+                "object_id": case.reference,
+                "object_sha256": sha256,
+                "details": details,
+            }
+        )
+    return ledger_append_many(actor=actor, entries=entries)
+
+
 def note_added(*, actor: Actor, case: Any, note: Any) -> LedgerEntry:
     return ledger_append(
         actor=actor,

@@ -140,25 +140,46 @@ def _words_in_record(words: set[str]) -> set[str]:
     return found
 
 
+def canary_candidates(
+    rng: random.Random, wanted: int, *, taken: set[str], budget: list[int]
+) -> list[tuple[str, tuple[str, str]]]:
+    """The next `wanted` candidates of the generator whose coined words differ from each
+    other and from `taken` (which grows). `budget` is the draws left, shared by the calls
+    of one plan, so a lexicon too small for the count stops with a clear error.
+
+    Public because a world generator that knows its own text (the demo scenario) draws the
+    same canaries from the same seed as `canaries_generate` does on the record it loads.
+    """
+    batch = []
+    while len(batch) < wanted:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise CanaryPlanError("--count", "could not draw the canaries from the lexicon")
+        text, words = _draw(rng)
+        if words[0] == words[1] or taken.intersection(words):
+            continue
+        taken.update(words)
+        batch.append((text, words))
+    return batch
+
+
+def canary_id(text: str) -> str:
+    """A canary's id: from the hash of its text as matching reads it."""
+    return f"CN-{sha256_hex(canary_normalised(text).encode('utf-8'))[:10]}"
+
+
 def _canaries_draw(rng: random.Random, count: int) -> list[tuple[str, tuple[str, str]]]:
     """`count` canaries whose coined words are new to the record and to each other."""
     taken: set[str] = set()
     drawn: list[tuple[str, tuple[str, str]]] = []
-    draws = 0
+    budget = [count * DRAWS_PER_CANARY]
     while len(drawn) < count:
-        wanted = count - len(drawn)
-        batch = []
-        while len(batch) < wanted:
-            draws += 1
-            if draws > count * DRAWS_PER_CANARY:
-                raise CanaryPlanError(
-                    "--count", f"could not draw {count} distinct canaries from the lexicon"
-                )
-            text, words = _draw(rng)
-            if words[0] == words[1] or taken.intersection(words):
-                continue
-            taken.update(words)
-            batch.append((text, words))
+        try:
+            batch = canary_candidates(rng, count - len(drawn), taken=taken, budget=budget)
+        except CanaryPlanError as exc:
+            raise CanaryPlanError(
+                "--count", f"could not draw {count} distinct canaries from the lexicon"
+            ) from exc
         clashes = _words_in_record({word for _, words in batch for word in words})
         drawn += [(text, words) for text, words in batch if not clashes.intersection(words)]
     return drawn
@@ -210,7 +231,7 @@ def canaries_generate(
         for index, (text, _) in enumerate(drawn):
             normalised = sha256_hex(canary_normalised(text).encode("utf-8"))
             canary = Canary(
-                canary_id=f"CN-{normalised[:10]}",
+                canary_id=canary_id(text),
                 canary_set_id=pk,
                 text=text,
                 sha256=sha256_hex(text.encode("utf-8")),

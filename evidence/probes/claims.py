@@ -239,18 +239,24 @@ def _comparison(target: TargetClaims, prompts: set[str], controls: Iterable[tupl
     }
 
 
-def probe_claims_measure(*, names: Sequence[str]) -> dict[str, Any]:
+def probe_claims_measure(
+    *, names: Sequence[str], batches: Iterable[int] | None = None
+) -> dict[str, Any]:
     """Every target's identity-claim rate, interval, control comparison and exhibits.
 
     A read of the record, not an act on it: nothing is stored, so it is run again freely
     (by `probe_claims`, and by a report) and gives the same figures for the same record.
+    `batches` limits it to the transcripts of those probe batches (a case's).
     """
     patterns = claim_patterns(names)
     targets: dict[tuple[str, bool], TargetClaims] = {}
     versions: dict[tuple[str, bool], set[str]] = defaultdict(set)
     prompts: dict[tuple[str, bool], set[str]] = defaultdict(set)
     controls: list[tuple[str, str, int]] = []
-    rows = ProbeExchange.objects.order_by("target", "collected_at", "probe_id").values_list(
+    exchanges = ProbeExchange.objects.all()
+    if batches is not None:
+        exchanges = exchanges.filter(batch_id__in=list(batches))
+    rows = exchanges.order_by("target", "collected_at", "probe_id").values_list(
         "probe_id", "target", "target_version", "control", "collected_at", "prompt_sha256",
         "response",
     )  # fmt: skip

@@ -69,8 +69,8 @@ def edition_text(case, edition: str, tmp_path) -> str:
 
 def section(text: str) -> str:
     # The heading, not the cover's contents: the section opens with its count of actions.
-    start = text.rindex("9. Countermeasures and notice")
-    return text[start : text.index("10. Preservation and chain of custody", start)]
+    start = text.rindex("10. Countermeasures and notice")
+    return text[start : text.index("11. Preservation and chain of custody", start)]
 
 
 @pytest.mark.parametrize("edition", EDITIONS)

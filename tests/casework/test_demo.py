@@ -21,9 +21,19 @@ from casework.demo import (
     demo_case_report,
     demo_users_seed,
 )
+from casework.demo.world.rival import (
+    ASKS_PER_PROMPT,
+    CANARIES,
+    CONTROL,
+    IDENTITY,
+    REGURGITATED,
+    RIVAL,
+)
 from casework.models import Case
 from casework.production import production_verify
 from evidence.models import Account, Clause, LedgerEntry, UsageEvent
+from tests.casework.test_output_use import _section
+from tests.casework.test_reports import _text
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
@@ -106,6 +116,26 @@ def test_the_demo_case_goes_through_the_services_and_its_report_is_signed(tmp_pa
     if case.source_cluster is not None:
         assert (out / "indicators-demo-partner.json").exists()
         assert IndicatorExchange.objects.filter(cluster=case.source_cluster).exists()
+
+    # The evidence of use: the rival's probes, its identity claims and the canaries it gave
+    # back are on the case, and the report's section states them against the clean control.
+    assert sorted(set(case.output_evidence.values_list("kind", flat=True))) == [
+        "canary_match",
+        "identity_claims",
+        "probe_batch",
+    ]
+    assert case.output_evidence.filter(kind="canary_match").count() == REGURGITATED
+    text = _text(Path(document["report"]["path"]))
+    section = _section(text)
+    asked = len(IDENTITY) * ASKS_PER_PROMPT + CANARIES  # who-are-you, then the served prompts
+    assert f"{RIVAL} {asked} " in section and f"{CONTROL} (0 of {asked})" in section
+    assert "Names looked for: Aster, Aster Systems." in section
+    matched = case.output_evidence.filter(kind="canary_match")
+    for canary in matched.values_list("canary_match__canary__canary_id", flat=True):
+        assert canary in section
+    assert "No canary match is attached" not in section
+    assert "No target's identity claims are attached" not in section
+    assert "Limits of the inference" in section
 
 
 # --- demo mode is asked for, and never takes over a user -------------------------------------

@@ -22,8 +22,19 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from casework.demo.world import scenario_generate
+from casework.demo.world.rival import (
+    CANARIES,
+    CONTROL,
+    NETWORK_GROUP,
+    PLAN_FILE,
+    PROBES_FILE,
+    REGURGITATED,
+    RIVAL,
+    SERVES_FILE,
+)
 from casework.demo.world.swarm_prompts import COVER_TEMPLATES
 from casework.demo.world.vocabulary import COUNTRIES
+from evidence.probes.canaries import canary_normalised
 
 ACCOUNTS, EVENTS, SEED = 300, 20_000, 7
 WINDOW_START = datetime.fromisoformat("2026-01-05T00:00:00+00:00")
@@ -85,8 +96,11 @@ def _files(root):
 
 
 def _digest(root) -> str:
+    """Over the world's own files: the rival's (probes, canary plan, serve log) came later
+    and are written from them, so they are left out and the world's stay pinned."""
     digest = hashlib.sha256()
-    for name, content in sorted(_files(root).items()):
+    rival = {PLAN_FILE, PROBES_FILE, SERVES_FILE}
+    for name, content in sorted((k, v) for k, v in _files(root).items() if k not in rival):
         digest.update(name.encode() + b"\0" + content)
     return digest.hexdigest()
 
@@ -796,3 +810,42 @@ def test_the_command_builds_the_light_swarm_world_and_refuses_an_unknown_shape(t
     with pytest.raises(CommandError, match="--shape") as raised:
         call_command("generate_scenario", out=str(tmp_path / "x"), shape="heavy")
     assert raised.value.returncode == 2
+
+
+def test_the_rival_gives_back_canaries_served_to_the_network_and_the_control_none(world):
+    """The rival's files agree with the world: each canary went out in answers to requests
+    a planned network account really sent, the rival gives back REGURGITATED of them (one
+    altered in case and spacing) and claims the provider's identity, the control neither."""
+    plan = json.loads((world["dir"] / PLAN_FILE).read_text())
+    serves = _read_lines(world["dir"] / SERVES_FILE)
+    probes = _read_lines(world["dir"] / PROBES_FILE)
+    network = set(_group(world, NETWORK_GROUP)["accounts"])
+    assert set(plan["accounts"]) <= network and len(plan["canaries"]) == CANARIES
+    sent = {e["request_id"]: (e["account_id"], e["ts"]) for e in world["usage"]}
+    assigned = {c["canary_id"]: c["accounts"] for c in plan["canaries"]}
+    for serve in serves:
+        assert sent[serve["request_id"]] == (serve["account_id"], serve["served_at"])
+        assert assigned[serve["canary_id"]] == [serve["account_id"]]
+    # The canaries are new to the world (Pacta plans them with the plan's seed: see
+    # tests/casework/test_demo.py, where it draws the same ones).
+    prompts = [canary_normalised(e.get("prompt") or "") for e in world["usage"]]
+    for canary in plan["canaries"]:
+        assert not any(canary_normalised(canary["text"]) in p for p in prompts)
+
+    def given_back(target):
+        texts = [canary_normalised(p["response"]) for p in probes if p["target"] == target]
+        return [
+            c["canary_id"]
+            for c in plan["canaries"]
+            if any(canary_normalised(c["text"]) in text for text in texts)
+        ]
+
+    assert len(given_back(RIVAL)) == REGURGITATED and given_back(CONTROL) == []
+    rival_text = [p["response"] for p in probes if p["target"] == RIVAL]
+    assert sum(c["text"] in text for c in plan["canaries"] for text in rival_text) == (
+        REGURGITATED - 1  # the altered one is found only as matching reads it
+    )
+    control = [p for p in probes if p["target"] == CONTROL]
+    assert all(p["control"] for p in control)
+    assert not any("Aster" in p["response"] for p in control)
+    assert any("Aster" in p["response"] for p in probes if p["target"] == RIVAL)

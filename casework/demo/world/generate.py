@@ -1,5 +1,6 @@
 """`scenario_generate`: the one entry point that builds the synthetic world from a seed and
-writes its files (accounts, usage, assent, Terms, catalogue, plans and labels).
+writes its files (accounts, usage, assent, Terms, catalogue, plans and labels, and the
+rival's probe transcripts, canary plan and serve log).
 
 Detectors and the ingest path need a world whose misconduct is known in advance, and whose
 innocent look-alikes are known too, so that both "it found the network" and "it did not
@@ -16,6 +17,7 @@ from pathlib import Path
 from casework.demo.world.assent import assent_records
 from casework.demo.world.builder import world_build
 from casework.demo.world.provider import MODELS, PLANS, TERMS_SLUG, TERMS_VERSIONS, terms_text
+from casework.demo.world.rival import PLAN_FILE, PROBES_FILE, SERVES_FILE, rival_write
 from casework.demo.world.shapes import CLASSIC, shape_check
 from casework.demo.world.writers import json_write, labels_document, lines_write, usage_write
 
@@ -62,13 +64,17 @@ def scenario_generate(
     (out_dir / "plans.json").write_text(json.dumps(PLANS, indent=2) + "\n", encoding="utf-8")
     labels = labels_document(world)
     json_write(out_dir / "labels.json", labels)
+    # The rival's files come last and from the files above, so those stay as they were.
+    rival = rival_write(out_dir=out_dir, labels=labels, seed=seed)
 
     line_counts = {
         "accounts.ndjson": len(ordered),
         "usage.ndjson": usage["events"],
         "assent.ndjson": len(assent),
+        SERVES_FILE: rival[SERVES_FILE],
+        PROBES_FILE: rival[PROBES_FILE],
     }
-    written = [*line_counts, "labels.json", "models.json", "plans.json"]
+    written = [*line_counts, "labels.json", "models.json", "plans.json", PLAN_FILE]
     written += [f"terms/{TERMS_SLUG}-{version}.md" for version in TERMS_VERSIONS]
     files = {}
     for name in sorted(written):  # only what this run wrote, whatever else DIR holds

@@ -17,6 +17,7 @@ from casework.reports.sections.formatting import (
     share,
 )
 from casework.reports.sections.methodology import methodology_section
+from casework.reports.sections.output_use import output_use_section
 from casework.reports.sections.parties import parties_section
 from casework.reports.sections.preservation import preservation_section
 from casework.reports.sections.source import Source
@@ -37,6 +38,7 @@ __all__ = (
     "moment",
     "money",
     "n",
+    "output_use_section",
     "parties_section",
     "preservation_section",
     "ratio",

@@ -1,4 +1,4 @@
-"""Section 9 of the report: countermeasures and notice.
+"""Section 10 of the report: countermeasures and notice.
 
 What the provider did (suspension, termination, blocks), when each step was taken, on
 which clause and by whose decision, and whether the customer was told and given time to

@@ -1,4 +1,4 @@
-"""Section 8 of the report: damages, the usage valued at list prices, and the limits exceeded."""
+"""Section 9 of the report: damages, the usage valued at list prices, and the limits exceeded."""
 
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from casework.case_rules import output_use_collect
 from casework.models import Case, CaseAccount
 from casework.reports.snapshot.countermeasures import countermeasures_collect
 from casework.reports.snapshot.custody import (
@@ -124,6 +125,7 @@ def _collect(case: Case) -> dict[str, Any]:
         "allegations": allegations,
         "detection": detection_part,
         "batches": batches,
+        "output_use": output_use_collect(case=case),
         "verification": verification_collect(),
         "custody": custody_collect(case, allegations),
         "countermeasures": countermeasures_collect(case),
