@@ -15,7 +15,9 @@ PORT ?= 8000
 VAR_DIR := $(or $(PACTA_VAR_DIR),var)
 # What the test suite needs from Debian: qpdf (qpdf --check), poppler-utils (pdffonts,
 # pdftotext, pdftoppm), chromium for the browser tests (Playwright drives it; never
-# `playwright install`); WeasyPrint needs Pango and the DejaVu fonts the reports embed.
+# `playwright install`); WeasyPrint needs Pango and the DejaVu fonts the reports embed, and a
+# CJK font (WenQuanYi Micro Hei) so responses quoted in Chinese, Japanese or Korean print as
+# written rather than as empty boxes.
 SYSTEM_COMMANDS := qpdf:qpdf pdffonts:poppler-utils pdftotext:poppler-utils pdftoppm:poppler-utils \
   chromium:chromium
 # The DEMO signing identity (`manage.py demo_certificate`), for the served demo's worker.
@@ -42,6 +44,7 @@ system-deps:
 	done; \
 	ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0' || need="$$need libpango-1.0-0 libpangoft2-1.0-0"; \
 	fc-list 2>/dev/null | grep -qi 'DejaVu Sans' || need="$$need fonts-dejavu-core fonts-dejavu-extra"; \
+	fc-list :lang=zh 2>/dev/null | grep -q . || need="$$need fonts-wqy-microhei"; \
 	need=$$(printf '%s\n' $$need | sort -u | tr '\n' ' '); \
 	if [ -n "$${need// /}" ]; then \
 	  sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \

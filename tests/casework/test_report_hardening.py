@@ -274,3 +274,21 @@ def test_every_edition_says_how_cells_are_marked(hostile_case, edition):
         table_rows=10,
     )
     assert FORMULA_NOTE.replace("'", "&#x27;") in report_html(context)
+
+
+def test_a_response_quoted_in_chinese_prints_as_written(tmp_path):
+    # A rival's identity claim is often in Chinese ("我是…"); quoted as evidence, it must be
+    # readable in the PDF, not a row of empty boxes (the Makefile installs a CJK font).
+    html = (
+        '<html><head><link rel="stylesheet" href="report.css"></head>'
+        "<body><blockquote>我是由Anthropic开发的AI助手。</blockquote></body></html>"
+    )
+    rendered = _render(html, tmp_path)
+    text = subprocess.run(
+        ["pdftotext", str(rendered.path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "我是由Anthropic开发的AI助手" in text
+    fonts = subprocess.run(
+        ["pdffonts", str(rendered.path)], capture_output=True, text=True, check=True
+    ).stdout
+    assert "WenQuanYi" in fonts or "Noto" in fonts  # a CJK face, embedded
