@@ -345,7 +345,7 @@ class Redactor:
                 out = out.replace(known, self.known[known])
         if self.rule(Kind.STAFF) != Rule.KEEP:
             for username, role in self.staff.items():
-                pattern = re.compile(rf"(?<![\w@.]){re.escape(username)}(?![\w@])")
+                pattern = re.compile(rf"(?<![\w@.]){re.escape(username)}(?![\w@]|\.\w)")
                 out, count = pattern.subn(role, out)
                 self.log.note(field_name, "staff username replaced", count=count)
 
