@@ -29,6 +29,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from casework.models import Allegation, PseudonymKey, ReportJob
+from casework.production import production_build
 from casework.reports import report_build, report_job_request
 from casework.reports.pipeline import Stages, report_prepare
 from casework.reports.pseudonyms import pseudonym_key
@@ -292,6 +293,31 @@ def test_every_file_of_every_edition_is_free_of_what_its_policy_withholds(case, 
     public = files["public"]
     assert re.search(r"\bcounsel\b", public.text) and re.search(r"\binvestigator\b", public.text)
     assert STAFF_OWNER in files["counsel"].text and STAFF_INVESTIGATOR in files["regulator"].text
+
+
+def test_a_production_of_each_edition_is_free_of_what_its_policy_withholds(case, tmp_path):
+    """The production (filing copy, natives, load file, manifest) comes from the same
+    preparation as the report, so the same policy covers every file of it."""
+    values = identifiers()
+    for edition in EDITIONS:
+        folder = tmp_path / f"production-{edition}"
+        production_build(actor=case.opened_by, case=case, out_dir=folder, edition=edition)
+        contents = {}
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            name = str(path.relative_to(folder))
+            if path.suffix == ".pdf":
+                contents[f"{name} (text)"] = _text(path)
+                contents[f"{name} (decoded)"] = _everything(path, tmp_path)
+            else:
+                contents[name] = path.read_bytes().decode("utf-8", errors="replace")
+        assert any(name.startswith("natives/") for name in contents), sorted(contents)
+        everything = "".join(contents.values())
+        if edition == "counsel":  # the scan finds what it looks for
+            assert all(v in everything for v in values[Kind.ACCOUNT] + values[Kind.END_USER])
+        for kind in withheld(edition):
+            for value in values[kind]:
+                found = [name for name, data in contents.items() if value in data]
+                assert not found, f"{edition}: {kind.value} {value!r} in {', '.join(found)}"
 
 
 def test_pseudonyms_differ_across_editions_and_match_their_key(case, tmp_path):
