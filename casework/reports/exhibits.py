@@ -32,6 +32,7 @@ from casework.reports.redaction import (
     PSEUDONYM_HEX,
     PSEUDONYM_PREFIX,
     PUBLIC,
+    REDUCTIONS,
     Kind,
     Redactor,
     Rule,
@@ -129,33 +130,50 @@ def hmac_sql(redactor: Redactor, kind: Kind, column: str) -> sql.Composed:
     )
 
 
-def usage_columns_regulator(redactor: Redactor) -> tuple:
-    """The regulator's usage rows: keyed pseudonyms for the account, key and end-user ids,
-    the network instead of the host, no prompt text; the row hash stays, so counsel's copy
-    can be matched to it."""
+def _usage_identifier(redactor: Redactor, kind: Kind, column: str, name: str):
+    """One identifier column of the usage rows as the edition's policy says: as stored, as
+    its keyed pseudonym, or empty."""
+    rule = redactor.rule(kind)
+    if rule == Rule.KEEP:
+        return sql_neutralised(column, name)
+    removed = sql.SQL("''")
+    expression = hmac_sql(redactor, kind, column) if rule == Rule.PSEUDONYM else removed
+    return sql.SQL("{} AS {}").format(expression, sql.Identifier(_header(redactor, kind, name)))
 
-    def pseudonymised(kind: Kind, column: str, name: str) -> sql.Composed:
-        return sql.SQL("{} AS {}").format(
-            hmac_sql(redactor, kind, column), sql.Identifier(_header(redactor, kind, name))
+
+def _usage_network(redactor: Redactor):
+    rule = redactor.rule(Kind.IP)
+    if rule == Rule.KEEP:
+        return "host(u.source_ip) AS source_ip"
+    if rule == Rule.REDUCE:
+        return (
+            "CASE WHEN u.source_ip IS NULL THEN '' WHEN family(u.source_ip) = 4 "
+            "THEN network(set_masklen(u.source_ip, 24))::text "
+            "ELSE network(set_masklen(u.source_ip, 48))::text END AS source_network"
         )
+    return "'' AS source_ip"
 
+
+def usage_columns_redacted(redactor: Redactor) -> tuple:
+    """The usage rows of an edition that withholds something: each identifier as its policy
+    says (the regulator's: keyed pseudonyms for the account, key and end-user ids, the
+    network instead of the host), never the prompt's text; the row hash stays, so counsel's
+    copy can be matched to it."""
     return (
-        sql_neutralised("u.request_id"),
+        _usage_identifier(redactor, Kind.REQUEST, "u.request_id", "request_id"),
         f"{_TS} AS ts",
         sql.SQL("c.shown AS {}").format(
             sql.Identifier(_header(redactor, Kind.ACCOUNT, "account_id"))
         ),
         "c.grp AS case_group",
-        pseudonymised(Kind.API_KEY, "u.api_key_id", "api_key_id"),
+        _usage_identifier(redactor, Kind.API_KEY, "u.api_key_id", "api_key_id"),
         sql_neutralised("u.model"),
         sql_neutralised("u.endpoint"),
         "u.input_tokens",
         "u.output_tokens",
-        "CASE WHEN u.source_ip IS NULL THEN '' WHEN family(u.source_ip) = 4 "
-        "THEN network(set_masklen(u.source_ip, 24))::text "
-        "ELSE network(set_masklen(u.source_ip, 48))::text END AS source_network",
+        _usage_network(redactor),
         sql_neutralised("u.user_agent"),
-        pseudonymised(Kind.END_USER, "u.end_user", "end_user"),
+        _usage_identifier(redactor, Kind.END_USER, "u.end_user", "end_user"),
         sql_neutralised("u.params::text", "params"),
         "u.status",
         "u.prompt_sha256",
@@ -326,7 +344,7 @@ def _assent(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
 
 
 def _usage(exhibits: ExhibitSet, snapshot: Snapshot, redactor: Redactor) -> None:
-    columns = USAGE_COLUMNS_COUNSEL if redactor.counsel else usage_columns_regulator(redactor)
+    columns = USAGE_COLUMNS_COUNSEL if redactor.counsel else usage_columns_redacted(redactor)
     where = _usage_filter(snapshot)
     source = sql.SQL(
         "FROM evidence_usageevent u JOIN rep_case_account c ON c.account_id = u.account_id WHERE {}"
@@ -345,14 +363,14 @@ def _usage(exhibits: ExhibitSet, snapshot: Snapshot, redactor: Redactor) -> None
     )
     _check_rows(exhibit, snapshot.data["usage"]["totals"]["requests"])
     if not redactor.counsel:
-        for field_name, rule in (
-            (Kind.ACCOUNT.value, Rule.PSEUDONYM.value),
-            (Kind.API_KEY.value, Rule.PSEUDONYM.value),
-            (Kind.IP.value, "reduced to /24 (IPv6 /48)"),
-            (Kind.END_USER.value, Rule.PSEUDONYM.value),
-            ("prompt text", "excerpt and full text left out"),
-        ):
-            redactor.log.note(field_name, rule, where="usage.csv", count=exhibit.rows)
+        for kind in (Kind.REQUEST, Kind.ACCOUNT, Kind.API_KEY, Kind.IP, Kind.END_USER):
+            rule = redactor.rule(kind)
+            if rule != Rule.KEEP:
+                said = REDUCTIONS[kind] if rule == Rule.REDUCE else rule.value
+                redactor.log.note(kind.value, said, where="usage.csv", count=exhibit.rows)
+        redactor.log.note(
+            "prompt text", "excerpt and full text left out", where="usage.csv", count=exhibit.rows
+        )
 
 
 def _findings(exhibits: ExhibitSet, data, redactor: Redactor) -> None:

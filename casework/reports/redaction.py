@@ -165,8 +165,8 @@ def fingerprint_short(fingerprint: str) -> str:
 def hmac_pads(secret: bytes) -> tuple[bytes, bytes]:
     """HMAC-SHA256's inner and outer keys (RFC 2104), so that SQL can compute the same
     pseudonyms as `pseudonym` over rows that never pass through Python."""
-    block = secret.ljust(64, b"\0") if len(secret) <= 64 else hashlib.sha256(secret).digest()
-    block = block.ljust(64, b"\0")
+    key = hashlib.sha256(secret).digest() if len(secret) > 64 else secret
+    block = key.ljust(64, b"\0")
     return bytes(b ^ 0x36 for b in block), bytes(b ^ 0x5C for b in block)
 
 
@@ -231,6 +231,10 @@ class Redactor:
         self.staff = dict(staff or {})
         self.known: dict[str, str] = {}
         self._pseudonyms: dict[tuple[Kind, str], str] = {}
+        self._sorted: list[str] = []
+        self._sorted_for = 0
+        self._patterns: list[tuple[re.Pattern, str]] = []
+        self._patterns_for: dict[str, str] = {}
 
     @property
     def public(self) -> bool:
@@ -242,12 +246,6 @@ class Redactor:
 
     def rule(self, kind: Kind) -> Rule:
         return self.policy[kind]
-
-    def learn(self, values: Iterable[str | None], replacement: str) -> None:
-        """Register identifiers that free text (explanations, theories) must not repeat."""
-        for value in values:
-            if value and len(str(value)) >= 4:
-                self.known.setdefault(str(value), replacement)
 
     def learn_kind(self, kind: Kind, values: Iterable[str | None]) -> None:
         """Register identifiers of `kind` for free text, replaced as the policy says."""
@@ -339,13 +337,12 @@ class Redactor:
         if self.counsel or not value:
             return value
         out = value
-        for known in sorted(self.known, key=len, reverse=True):
+        for known in self._known_longest_first():
             if known in out:
                 self.log.note(field_name, "identifier replaced")
                 out = out.replace(known, self.known[known])
         if self.rule(Kind.STAFF) != Rule.KEEP:
-            for username, role in self.staff.items():
-                pattern = re.compile(rf"(?<![\w@.]){re.escape(username)}(?![\w@]|\.\w)")
+            for pattern, role in self._staff_patterns():
                 out, count = pattern.subn(role, out)
                 self.log.note(field_name, "staff username replaced", count=count)
 
@@ -363,6 +360,25 @@ class Redactor:
 
         out = _EMAIL.sub(email, out)
         return _IPV4.sub(ipv4, out)
+
+    def _known_longest_first(self) -> list[str]:
+        # Longest first, so "acct_10" is replaced before "acct_1" could split it; sorted
+        # again only when something new was learnt (text() runs once per exhibit row).
+        if self._sorted_for != len(self.known):
+            self._sorted = sorted(self.known, key=len, reverse=True)
+            self._sorted_for = len(self.known)
+        return self._sorted
+
+    def _staff_patterns(self) -> list[tuple[re.Pattern, str]]:
+        # A username as a word of its own: "m.okafor" in "by m.okafor," but not in an email
+        # or in "m.okafor.bak".
+        if self._patterns_for != self.staff:
+            self._patterns = [
+                (re.compile(rf"(?<![\w@.]){re.escape(name)}(?![\w@]|\.\w)"), role)
+                for name, role in sorted(self.staff.items(), key=lambda x: -len(x[0]))
+            ]
+            self._patterns_for = dict(self.staff)
+        return self._patterns
 
     def structure(self, value, *, field_name: str):
         """A JSON value (a link's evidence) with every key and string read as free text, and
