@@ -59,6 +59,11 @@ def _case_table(snapshot: Snapshot, redactor: Redactor) -> None:
             ],
         )
         cursor.execute("ANALYZE rep_case_account")
+        # The key's HMAC pads go in as parameters of a quick INSERT, not as literals of the
+        # COPY: a long COPY's text is what a slow-statement log keeps.
+        cursor.execute("DROP TABLE IF EXISTS rep_hmac_pads")
+        cursor.execute("CREATE TEMP TABLE rep_hmac_pads (inner_pad bytea, outer_pad bytea)")
+        cursor.execute("INSERT INTO rep_hmac_pads VALUES (%s, %s)", hmac_pads(redactor.secret))
 
 
 def _usage_filter(snapshot: Snapshot) -> sql.Composed:
@@ -114,17 +119,15 @@ def _header(redactor: Redactor, kind: Kind, name: str) -> str:
 
 def hmac_sql(redactor: Redactor, kind: Kind, column: str) -> sql.Composed:
     """`redactor.pseudonym(kind, column)` computed by PostgreSQL (HMAC-SHA256 built from
-    its sha256(), RFC 2104), so usage rows are pseudonymised without leaving the COPY."""
-    inner, outer = hmac_pads(redactor.secret)
+    its sha256(), RFC 2104, with the pads `_case_table` wrote), so usage rows are
+    pseudonymised without leaving the COPY."""
     return sql.SQL(
         "CASE WHEN coalesce({col}, '') = '' THEN '' ELSE {prefix} || left(encode(sha256("
-        "{outer} || sha256({inner} || convert_to({kind} || chr(31) || {col}, 'UTF8')))"
-        ", 'hex'), {length}) END"
+        "(SELECT outer_pad FROM rep_hmac_pads) || sha256((SELECT inner_pad FROM rep_hmac_pads)"
+        " || convert_to({kind} || chr(31) || {col}, 'UTF8'))), 'hex'), {length}) END"
     ).format(
         col=sql.SQL(column),
         prefix=sql.Literal(PSEUDONYM_PREFIX[kind]),
-        outer=sql.Literal(outer),
-        inner=sql.Literal(inner),
         kind=sql.Literal(kind.name),
         length=sql.Literal(PSEUDONYM_HEX),
     )
@@ -213,6 +216,7 @@ def exhibits_write(*, snapshot: Snapshot, redactor: Redactor, workdir: Path, rep
         _batches(exhibits, data, redactor)
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS rep_case_account")
+            cursor.execute("DROP TABLE IF EXISTS rep_hmac_pads")
     if redactor.counsel:
         exhibits.json(
             "snapshot.json",
