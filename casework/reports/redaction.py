@@ -307,6 +307,26 @@ class Redactor:
         self.log.note(Kind.IP.value, Rule.REMOVE.value)
         return ""
 
+    def address_range(self, value: str) -> str:
+        """A CIDR range (an enforcement action's target): a range narrower than a /24 (IPv6
+        /48) names hosts, so it is widened to that network where the edition reduces IP
+        addresses, and left out where it removes them."""
+        rule = self.rule(Kind.IP)
+        if rule == Rule.KEEP or not value:
+            return value
+        if rule == Rule.REMOVE:
+            self.log.note(Kind.IP.value, Rule.REMOVE.value)
+            return ""
+        try:
+            network = ipaddress.ip_network(str(value), strict=False)
+        except ValueError:
+            return REDACTED
+        widest = 24 if network.version == 4 else 48
+        if network.prefixlen <= widest:
+            return str(network)
+        self.log.note(Kind.IP.value, "address range widened to /24 (IPv6 /48)")
+        return str(network.supernet(new_prefix=widest))
+
     def fingerprint(self, value: str) -> str:
         rule = self.rule(Kind.FINGERPRINT)
         if rule == Rule.KEEP or not value:

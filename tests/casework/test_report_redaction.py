@@ -428,3 +428,9 @@ def test_the_policies():
     )
     assert evidence == {"routed_end_users": [""], "shared_ips": [""]}
     assert Redactor("counsel").text("acct_1 at 203.0.113.7") == "acct_1 at 203.0.113.7"
+    # A blocked range narrower than the network names hosts: widened, or left out.
+    assert regulator.address_range("203.0.113.7/32") == "203.0.113.0/24"
+    assert regulator.address_range("198.51.0.0/16") == "198.51.0.0/16"
+    assert regulator.address_range("2001:db8:1:2::/64") == "2001:db8:1::/48"
+    assert public.address_range("203.0.113.7/32") == ""
+    assert Redactor("counsel").address_range("203.0.113.7/32") == "203.0.113.7/32"

@@ -43,7 +43,11 @@ def _targets(source: Source, action: dict) -> str:
         )
     ranges = action["address_ranges"]
     if ranges:
-        parts.append(f"{n(len(ranges))} address range(s)" if redactor.public else ", ".join(ranges))
+        shown = [redactor.address_range(r) for r in ranges]
+        parts.append(
+            # Widened ranges may coincide: each network is named once.
+            ", ".join(dict.fromkeys(shown)) if all(shown) else f"{n(len(ranges))} address range(s)"
+        )
     return "; ".join(parts) or "—"
 
 
