@@ -285,26 +285,26 @@ class Redactor:
     def account(self, value: str | None, *, where: str = "report text") -> str:
         return self.identifier(Kind.ACCOUNT, value, where=where)
 
-    def email(self, value: str) -> str:
+    def email(self, value: str, *, where: str = "report text") -> str:
         rule = self.rule(Kind.EMAIL)
         if rule == Rule.KEEP or not value:
             return value
         if rule == Rule.REDUCE:
-            self.log.note(Kind.EMAIL.value, REDUCTIONS[Kind.EMAIL])
+            self.log.note(Kind.EMAIL.value, REDUCTIONS[Kind.EMAIL], where=where)
             return email_domain(value)
-        self.log.note(Kind.EMAIL.value, Rule.REMOVE.value)
+        self.log.note(Kind.EMAIL.value, Rule.REMOVE.value, where=where)
         return ""
 
-    def ip(self, value: str | None) -> str:
+    def ip(self, value: str | None, *, where: str = "report text") -> str:
         if not value:
             return ""
         rule = self.rule(Kind.IP)
         if rule == Rule.KEEP:
             return str(value)
         if rule == Rule.REDUCE:
-            self.log.note(Kind.IP.value, REDUCTIONS[Kind.IP])
+            self.log.note(Kind.IP.value, REDUCTIONS[Kind.IP], where=where)
             return ip_network(value)
-        self.log.note(Kind.IP.value, Rule.REMOVE.value)
+        self.log.note(Kind.IP.value, Rule.REMOVE.value, where=where)
         return ""
 
     def address_range(self, value: str) -> str:
@@ -327,14 +327,14 @@ class Redactor:
         self.log.note(Kind.IP.value, "address range widened to /24 (IPv6 /48)")
         return str(network.supernet(new_prefix=widest))
 
-    def fingerprint(self, value: str) -> str:
+    def fingerprint(self, value: str, *, where: str = "report text") -> str:
         rule = self.rule(Kind.FINGERPRINT)
         if rule == Rule.KEEP or not value:
             return value
         if rule == Rule.REDUCE:
-            self.log.note(Kind.FINGERPRINT.value, REDUCTIONS[Kind.FINGERPRINT])
+            self.log.note(Kind.FINGERPRINT.value, REDUCTIONS[Kind.FINGERPRINT], where=where)
             return fingerprint_short(value)
-        self.log.note(Kind.FINGERPRINT.value, Rule.REMOVE.value)
+        self.log.note(Kind.FINGERPRINT.value, Rule.REMOVE.value, where=where)
         return ""
 
     def prompt(self, value: str) -> str:
@@ -425,11 +425,11 @@ class Redactor:
     def _one(self, kind: Kind, value: str) -> str:
         where = "link evidence"
         if kind == Kind.EMAIL:
-            return self.email(value)
+            return self.email(value, where=where)
         if kind == Kind.IP:
-            return self.ip(value)
+            return self.ip(value, where=where)
         if kind == Kind.FINGERPRINT:
-            return self.fingerprint(value)
+            return self.fingerprint(value, where=where)
         return self.identifier(kind, value, where=where)
 
 
