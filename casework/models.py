@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Func, Q, Value
+from django.db.models.functions import Length
 from django.db.models.lookups import Exact
 
 from evidence.models import Account, CanaryMatch, Clause, Cluster, EvidenceItem, IngestBatch
@@ -355,6 +356,35 @@ class CaseSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.case.reference} snapshot {self.sha256[:12]}"
+
+
+class PseudonymKey(models.Model):
+    """The secret behind one case's pseudonyms in one edition (`casework.reports.redaction`).
+
+    Drawn at random when the edition is first built and kept, so a report rebuilt from the
+    same snapshot names every account as before; one per edition, so no two editions'
+    pseudonyms can be matched. It never leaves the server: no page, API, exhibit or admin
+    shows it, the ledger records only its SHA-256, and the database refuses to change or
+    delete it (a new key would silently rename every account of every rebuilt report).
+    """
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="+")
+    edition = models.CharField(max_length=10, choices=ReportEdition.choices)
+    secret = models.BinaryField(editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "edition"], name="pseudonym_key_one_per_edition"
+            ),
+            models.CheckConstraint(
+                condition=Q(Exact(Length("secret"), 32)), name="pseudonym_key_secret_32_bytes"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case.reference} {self.edition} pseudonym key"
 
 
 class ApiScope(models.TextChoices):

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('casework', '0095_notices'),
+        ('casework', '0096_pseudonym_keys'),
         ('evidence', '0120_probes_and_canaries'),
     ]
 

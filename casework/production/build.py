@@ -114,6 +114,8 @@ def production_build(
         snapshot = case_snapshot(case=case)
         case_snapshot_keep(case=case, snapshot=snapshot)
         prepared = report_prepare(
+            actor=actor,
+            case=case,
             snapshot=snapshot,
             edition=edition,
             job_id=None,

@@ -12,213 +12,58 @@ The public edition gets aggregates only: no usage rows, no account rows.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
 import json
-import queue
-import threading
-from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Q
 from psycopg import sql
-from zlib_ng import zlib_ng
 
 from casework.case_rules import usage_window_literal
-from casework.reports.formulas import cell_neutralise, sql_neutralised
-from casework.reports.redaction import COUNSEL, PUBLIC, Redactor
+from casework.reports.exhibit_files import (
+    Exhibit,
+    ExhibitError,
+    ExhibitSet,
+    exhibit_compressor,
+)
+from casework.reports.formulas import sql_neutralised
+from casework.reports.redaction import (
+    COUNSEL,
+    PSEUDONYM_HEX,
+    PSEUDONYM_PREFIX,
+    PUBLIC,
+    REDUCTIONS,
+    Kind,
+    Redactor,
+    Rule,
+    hmac_pads,
+)
 from casework.reports.snapshot import Snapshot
 from evidence.models import Finding, Link
 
-# A row in the CSV files is one line of the COPY stream; each write is this large at most.
-CHUNK = 1024 * 1024
 
-
-class ExhibitError(RuntimeError):
-    """The record no longer holds the rows the snapshot counted: the report must not claim
-    to summarise rows it cannot attach."""
-
-
-@dataclass
-class Exhibit:
-    number: int
-    file_name: str
-    title: str
-    description: str
-    path: Path
-    rows: int | None
-    sha256: str
-    size: int
-    relationship: str = "Data"
-    mime: str = "text/csv"
-    # Business record (FRE 803(6)) or analysis: a report keeps the two apart.
-    nature: str = "business record"
-    # The bytes Flate-compressed, and their MD5, made while the exhibit was written (see
-    # `_HashingWriter`; the manifest, written apart, has none): a streamed exhibit is
-    # embedded from these.
-    deflated: Path | None = None
-    md5: bytes | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "number": self.number,
-            "file_name": self.file_name,
-            "title": self.title,
-            "description": self.description,
-            "rows": self.rows,
-            "sha256": self.sha256,
-            "size": self.size,
-            "relationship": self.relationship,
-            "mime": self.mime,
-            "nature": self.nature,
-        }
-
-
-def exhibit_compressor():
-    """The Flate compressor for exhibits embedded in a report.
-
-    On a usage exhibit of a million rows, compression is most of what the exhibit costs.
-    zlib-ng's level 2 compresses these large, repetitive CSV files faster than zlib's
-    level 1 and smaller (measured here on usage rows: 140 MB/s to 0.33 of the size,
-    against 104 MB/s to 0.35; zlib-ng's level 1 is faster still, 223 MB/s, but to 0.46,
-    and the signed PDF that carries it grows with it). The stream is ordinary Flate:
-    every PDF reader inflates it.
-    """
-    return zlib_ng.compressobj(level=2)
-
-
-class _HashingWriter(io.RawIOBase):
-    """A file that hashes and counts what passes through it, and writes the same bytes
-    Flate-compressed beside it with their MD5: what a PDF embedded-file stream holds.
-
-    A second thread compresses while the rows are still arriving and this one hashes
-    (zlib-ng and hashlib release the GIL), so a large exhibit costs little more than the
-    COPY itself and need not be read and compressed again when embedded.
-    """
-
-    def __init__(self, path: Path, *, deflate: bool = True) -> None:
-        self._fh = path.open("wb")
-        self.digest = hashlib.sha256()
-        self.size = 0
-        self.deflated = path.with_name(path.name + ".deflate") if deflate else None
-        self.md5 = hashlib.md5(usedforsecurity=False) if deflate else None
-        self._queue: queue.Queue = queue.Queue(maxsize=16)
-        self._thread = threading.Thread(target=self._deflate, daemon=True)
-        if deflate:  # a production carries its exhibits as files: nothing to embed
-            self._thread.start()
-
-    def _deflate(self) -> None:
-        compressor = exhibit_compressor()
-        with self.deflated.open("wb") as out:
-            while (data := self._queue.get()) is not None:
-                out.write(compressor.compress(data))
-            out.write(compressor.flush())
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data) -> int:
-        data = bytes(data)
-        self._fh.write(data)
-        self.digest.update(data)
-        self.size += len(data)
-        if self.md5 is not None:
-            self._queue.put(data)
-            self.md5.update(data)
-        return len(data)
-
-    def close(self) -> None:
-        if not self._fh.closed:
-            self._fh.close()
-            if self.md5 is not None:
-                self._queue.put(None)
-                self._thread.join()
-        super().close()
-
-
-class ExhibitSet:
-    """The exhibits of one report, numbered in the order they are added."""
-
-    def __init__(self, workdir: Path, *, deflate: bool = True) -> None:
-        self.workdir = workdir
-        self.deflate = deflate
-        self.items: list[Exhibit] = []
-
-    def _add(self, file_name, title, description, writer, rows, **extra) -> Exhibit:
-        writer.close()
-        exhibit = Exhibit(
-            number=len(self.items) + 1,
-            file_name=file_name,
-            title=title,
-            description=description,
-            path=self.workdir / file_name,
-            rows=rows,
-            sha256=writer.digest.hexdigest(),
-            size=writer.size,
-            deflated=writer.deflated,
-            md5=writer.md5.digest() if writer.md5 is not None else None,
-            **extra,
-        )
-        self.items.append(exhibit)
-        return exhibit
-
-    def rows(self, file_name, title, description, header, rows: Iterable, **extra) -> Exhibit:
-        writer = _HashingWriter(self.workdir / file_name, deflate=self.deflate)
-        text = io.TextIOWrapper(writer, encoding="utf-8", newline="", write_through=True)
-        out = csv.writer(text, lineterminator="\n")
-        out.writerow(header)
-        count = 0
-        for row in rows:
-            out.writerow([cell_neutralise(cell) for cell in row])
-            count += 1
-        text.flush()
-        text.detach()
-        return self._add(file_name, title, description, writer, count, **extra)
-
-    def json(self, file_name, title, description, payload: bytes, **extra) -> Exhibit:
-        writer = _HashingWriter(self.workdir / file_name, deflate=self.deflate)
-        writer.write(payload)
-        return self._add(
-            file_name, title, description, writer, None, mime="application/json", **extra
-        )
-
-    def copy(self, file_name, title, description, query: sql.Composed, **extra) -> Exhibit:
-        """Stream a query's rows as CSV straight from PostgreSQL into the file; the row
-        count is the server's (the COPY command tag), not a count of lines, since a
-        quoted field may hold a line break. The query marks its own text cells
-        (`formulas.sql_neutralised`): these rows never pass through Python."""
-        writer = _HashingWriter(self.workdir / file_name, deflate=self.deflate)
-        statement = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER)").format(query)
-        with connection.cursor() as cursor:
-            with cursor.cursor.copy(statement) as copy:
-                # libpq hands COPY data over row by row; hashing, writing and compressing
-                # a megabyte at a time costs a fraction of doing it per row.
-                buffer = bytearray()
-                for data in copy:
-                    buffer += data
-                    if len(buffer) >= CHUNK:
-                        writer.write(buffer)
-                        buffer.clear()
-                writer.write(buffer)
-            rows = cursor.cursor.rowcount
-        return self._add(file_name, title, description, writer, rows, **extra)
-
-
-def _case_table(snapshot: Snapshot) -> None:
+def _case_table(snapshot: Snapshot, redactor: Redactor) -> None:
+    """The case's accounts with their group and their name in this edition (`shown`: the
+    id, or its keyed pseudonym), for the usage rows to join."""
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS rep_case_account")
         cursor.execute(
-            "CREATE TEMP TABLE rep_case_account (account_id text PRIMARY KEY, grp text NOT NULL)"
+            "CREATE TEMP TABLE rep_case_account "
+            "(account_id text PRIMARY KEY, grp text NOT NULL, shown text NOT NULL)"
         )
         cursor.executemany(
-            "INSERT INTO rep_case_account VALUES (%s, %s)",
-            [(a["account_id"], a["group"]) for a in snapshot.data["accounts"]],
+            "INSERT INTO rep_case_account VALUES (%s, %s, %s)",
+            [
+                (a["account_id"], a["group"], _shown(redactor, Kind.ACCOUNT, a["account_id"]))
+                for a in snapshot.data["accounts"]
+            ],
         )
         cursor.execute("ANALYZE rep_case_account")
+        # The key's HMAC pads go in as parameters of a quick INSERT, not as literals of the
+        # COPY: a long COPY's text is what a slow-statement log keeps.
+        cursor.execute("DROP TABLE IF EXISTS rep_hmac_pads")
+        cursor.execute("CREATE TEMP TABLE rep_hmac_pads (inner_pad bytea, outer_pad bytea)")
+        cursor.execute("INSERT INTO rep_hmac_pads VALUES (%s, %s)", hmac_pads(redactor.secret))
 
 
 def _usage_filter(snapshot: Snapshot) -> sql.Composed:
@@ -254,31 +99,91 @@ USAGE_COLUMNS_COUNSEL = (
     "u.batch_id",
     "u.row_sha256",
 )
-# Regulator: the network instead of the host, a stable pseudonym instead of the reseller's
-# end-user id, no prompt text; the row hash stays, so counsel's copy can be matched to it.
-USAGE_COLUMNS_REGULATOR = (
-    sql_neutralised("u.request_id"),
-    f"{_TS} AS ts",
-    sql_neutralised("u.account_id"),
-    "c.grp AS case_group",
-    sql_neutralised("u.api_key_id"),
-    sql_neutralised("u.model"),
-    sql_neutralised("u.endpoint"),
-    "u.input_tokens",
-    "u.output_tokens",
-    "CASE WHEN u.source_ip IS NULL THEN '' WHEN family(u.source_ip) = 4 "
-    "THEN network(set_masklen(u.source_ip, 24))::text "
-    "ELSE network(set_masklen(u.source_ip, 48))::text END AS source_network",
-    sql_neutralised("u.user_agent"),
-    "CASE WHEN u.end_user = '' THEN '' ELSE 'eu_' || "
-    "left(encode(sha256(convert_to(u.end_user, 'UTF8')), 'hex'), 12) END AS end_user_pseudonym",
-    sql_neutralised("u.params::text", "params"),
-    "u.status",
-    "u.prompt_sha256",
-    sql_neutralised("u.prompt_template_key"),
-    "u.batch_id",
-    "u.row_sha256",
-)
+
+
+def _shown(redactor: Redactor, kind: Kind, value: str) -> str:
+    """An identifier as this edition's exhibits give it, without a note per row (the
+    exhibit's notes count its rows once)."""
+    if redactor.rule(kind) == Rule.PSEUDONYM:
+        return redactor.pseudonym(kind, value)
+    return value
+
+
+def _header(redactor: Redactor, kind: Kind, name: str) -> str:
+    """A column's name: "account_id" in counsel's exhibits, "account_pseudonym" where the
+    edition replaces the ids, so no reader mistakes one for the other."""
+    if redactor.rule(kind) == Rule.PSEUDONYM:
+        return name.removesuffix("_id") + "_pseudonym"
+    return name
+
+
+def hmac_sql(redactor: Redactor, kind: Kind, column: str) -> sql.Composed:
+    """`redactor.pseudonym(kind, column)` computed by PostgreSQL (HMAC-SHA256 built from
+    its sha256(), RFC 2104, with the pads `_case_table` wrote), so usage rows are
+    pseudonymised without leaving the COPY."""
+    return sql.SQL(
+        "CASE WHEN coalesce({col}, '') = '' THEN '' ELSE {prefix} || left(encode(sha256("
+        "(SELECT outer_pad FROM rep_hmac_pads) || sha256((SELECT inner_pad FROM rep_hmac_pads)"
+        " || convert_to({kind} || chr(31) || {col}, 'UTF8'))), 'hex'), {length}) END"
+    ).format(
+        col=sql.SQL(column),
+        prefix=sql.Literal(PSEUDONYM_PREFIX[kind]),
+        kind=sql.Literal(kind.name),
+        length=sql.Literal(PSEUDONYM_HEX),
+    )
+
+
+def _usage_identifier(redactor: Redactor, kind: Kind, column: str, name: str):
+    """One identifier column of the usage rows as the edition's policy says: as stored, as
+    its keyed pseudonym, or empty."""
+    rule = redactor.rule(kind)
+    if rule == Rule.KEEP:
+        return sql_neutralised(column, name)
+    removed = sql.SQL("''")
+    expression = hmac_sql(redactor, kind, column) if rule == Rule.PSEUDONYM else removed
+    return sql.SQL("{} AS {}").format(expression, sql.Identifier(_header(redactor, kind, name)))
+
+
+def _usage_network(redactor: Redactor):
+    rule = redactor.rule(Kind.IP)
+    if rule == Rule.KEEP:
+        return "host(u.source_ip) AS source_ip"
+    if rule == Rule.REDUCE:
+        return (
+            "CASE WHEN u.source_ip IS NULL THEN '' WHEN family(u.source_ip) = 4 "
+            "THEN network(set_masklen(u.source_ip, 24))::text "
+            "ELSE network(set_masklen(u.source_ip, 48))::text END AS source_network"
+        )
+    return "'' AS source_ip"
+
+
+def usage_columns_redacted(redactor: Redactor) -> tuple:
+    """The usage rows of an edition that withholds something: each identifier as its policy
+    says (the regulator's: keyed pseudonyms for the account, key and end-user ids, the
+    network instead of the host), never the prompt's text; the row hash stays, so counsel's
+    copy can be matched to it."""
+    return (
+        _usage_identifier(redactor, Kind.REQUEST, "u.request_id", "request_id"),
+        f"{_TS} AS ts",
+        sql.SQL("c.shown AS {}").format(
+            sql.Identifier(_header(redactor, Kind.ACCOUNT, "account_id"))
+        ),
+        "c.grp AS case_group",
+        _usage_identifier(redactor, Kind.API_KEY, "u.api_key_id", "api_key_id"),
+        sql_neutralised("u.model"),
+        sql_neutralised("u.endpoint"),
+        "u.input_tokens",
+        "u.output_tokens",
+        _usage_network(redactor),
+        sql_neutralised("u.user_agent"),
+        _usage_identifier(redactor, Kind.END_USER, "u.end_user", "end_user"),
+        sql_neutralised("u.params::text", "params"),
+        "u.status",
+        "u.prompt_sha256",
+        sql_neutralised("u.prompt_template_key"),
+        "u.batch_id",
+        "u.row_sha256",
+    )
 
 
 def exhibits_write(*, snapshot: Snapshot, redactor: Redactor, workdir: Path, report_data: bytes,
@@ -292,7 +197,7 @@ def exhibits_write(*, snapshot: Snapshot, redactor: Redactor, workdir: Path, rep
         if outermost:
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        _case_table(snapshot)
+        _case_table(snapshot, redactor)
         if not redactor.public:
             _accounts(exhibits, data, redactor)
             _assent(exhibits, data, redactor)
@@ -311,6 +216,7 @@ def exhibits_write(*, snapshot: Snapshot, redactor: Redactor, workdir: Path, rep
         _batches(exhibits, data, redactor)
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS rep_case_account")
+            cursor.execute("DROP TABLE IF EXISTS rep_hmac_pads")
     if redactor.counsel:
         exhibits.json(
             "snapshot.json",
@@ -335,7 +241,7 @@ def exhibits_write(*, snapshot: Snapshot, redactor: Redactor, workdir: Path, rep
 
 def _accounts(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
     header = [
-        "account_id",
+        _header(redactor, Kind.ACCOUNT, "account_id"),
         "case_group",
         "org_name",
         "email",
@@ -362,15 +268,15 @@ def _accounts(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
     accounts = data["accounts"]
     rows = (
         [
-            a["account_id"],
+            redactor.account(a["account_id"], where="accounts.csv"),
             a["group"],
-            a["org_name"],
-            redactor.email(a["email"]),
+            redactor.identifier(Kind.ORGANISATION, a["org_name"], where="accounts.csv"),
+            redactor.email(a["email"], where="accounts.csv"),
             a["created_at"] or "",
             a["country"],
             a["billing_country"],
-            redactor.fingerprint(a["payment_fingerprint"]),
-            redactor.ip(a["signup_ip"]),
+            redactor.fingerprint(a["payment_fingerprint"], where="accounts.csv"),
+            redactor.ip(a["signup_ip"], where="accounts.csv"),
             a["plan"],
             a["status"],
             a["reseller"],
@@ -400,7 +306,7 @@ def _accounts(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
 
 def _assent(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
     header = [
-        "account_id",
+        _header(redactor, Kind.ACCOUNT, "account_id"),
         "terms",
         "version",
         "version_imported",
@@ -415,13 +321,13 @@ def _assent(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
     ]
     rows = (
         [
-            a["account_id"],
+            redactor.account(a["account_id"], where="assent.csv"),
             r["terms"],
             r["version"],
             r["version_imported"],
             r["accepted_at"],
             r["method"],
-            redactor.ip(r["ip"]),
+            redactor.ip(r["ip"], where="assent.csv"),
             r["user_agent"],
             r["flow_id"],
             r["screenshot_sha256"],
@@ -442,7 +348,7 @@ def _assent(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
 
 
 def _usage(exhibits: ExhibitSet, snapshot: Snapshot, redactor: Redactor) -> None:
-    columns = USAGE_COLUMNS_COUNSEL if redactor.counsel else USAGE_COLUMNS_REGULATOR
+    columns = USAGE_COLUMNS_COUNSEL if redactor.counsel else usage_columns_redacted(redactor)
     where = _usage_filter(snapshot)
     source = sql.SQL(
         "FROM evidence_usageevent u JOIN rep_case_account c ON c.account_id = u.account_id WHERE {}"
@@ -455,24 +361,27 @@ def _usage(exhibits: ExhibitSet, snapshot: Snapshot, redactor: Redactor) -> None
         "Usage records",
         "Every API request of the attributed accounts in the case window, as the provider's "
         "systems logged it (business record, FRE 803(6)), one row per request, with the "
-        "SHA-256 of each stored row; case_group is added by the report.",
+        "SHA-256 of each stored row; case_group is added by the report."
+        + ("" if redactor.counsel else " Identifiers are given as this edition's policy says."),
         query,
     )
     _check_rows(exhibit, snapshot.data["usage"]["totals"]["requests"])
     if not redactor.counsel:
-        for field_name, rule in (
-            ("IP address", "reduced to /24 (IPv6 /48)"),
-            ("end-user id", "replaced by a pseudonym (hash prefix)"),
-            ("prompt text", "excerpt and full text left out"),
-        ):
-            redactor.log.note(field_name, rule, where="usage.csv", count=exhibit.rows)
+        for kind in (Kind.REQUEST, Kind.ACCOUNT, Kind.API_KEY, Kind.IP, Kind.END_USER):
+            rule = redactor.rule(kind)
+            if rule != Rule.KEEP:
+                said = REDUCTIONS[kind] if rule == Rule.REDUCE else rule.value
+                redactor.log.note(kind.value, said, where="usage.csv", count=exhibit.rows)
+        redactor.log.note(
+            "prompt text", "excerpt and full text left out", where="usage.csv", count=exhibit.rows
+        )
 
 
 def _findings(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
     run_id = data["detection"]["run"]["id"]
     case_ids = {a["account_id"]: a["group"] for a in data["accounts"]}
     header = [
-        "account_id",
+        _header(redactor, Kind.ACCOUNT, "account_id"),
         "case_group",
         "detector",
         "detector_version",
@@ -522,7 +431,7 @@ def _findings(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
             ids,
         ) in queryset.iterator(chunk_size=5000):
             yield [
-                account_id,
+                redactor.account(account_id, where="findings.csv"),
                 case_ids[account_id],
                 detector,
                 version,
@@ -537,7 +446,9 @@ def _findings(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
                 ws.isoformat(),
                 we.isoformat(),
                 redactor.text(text, field_name="explanation"),
-                " ".join(ids or []),
+                " ".join(
+                    redactor.identifier(Kind.REQUEST, i, where="findings.csv") for i in ids or []
+                ),
             ]
 
     exhibit = exhibits.rows(
@@ -556,8 +467,8 @@ def _links(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
     run_id = data["detection"]["run"]["id"]
     case_ids = {a["account_id"] for a in data["accounts"]}
     header = [
-        "account_a",
-        "account_b",
+        _header(redactor, Kind.ACCOUNT, "account_a"),
+        _header(redactor, Kind.ACCOUNT, "account_b"),
         "both_in_case",
         "kind",
         "strength",
@@ -591,17 +502,26 @@ def _links(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
         for a, b, kind, strength, declared, version, text, evidence, ids in queryset.iterator(
             chunk_size=5000
         ):
+            # The explanation names what the evidence holds (the other account, the
+            # end users routed): each is learnt before the text is read.
+            shown_a = redactor.account(a, where="links.csv")
+            shown_b = redactor.account(b, where="links.csv")
+            redactor.learn_kind(Kind.END_USER, _listed(evidence, "routed_end_users"))
+            redactor.learn_kind(Kind.API_KEY, _listed(evidence, "api_key_id"))
+            evidence = redactor.structure(evidence, field_name="link evidence")
             yield [
-                a,
-                b,
+                shown_a,
+                shown_b,
                 a in case_ids and b in case_ids,
                 kind,
                 strength,
                 declared,
                 version,
                 redactor.text(text, field_name="link explanation"),
-                redactor.text(json.dumps(evidence, sort_keys=True), field_name="link evidence"),
-                " ".join(ids or []),
+                json.dumps(evidence, sort_keys=True, ensure_ascii=False),
+                " ".join(
+                    redactor.identifier(Kind.REQUEST, i, where="links.csv") for i in ids or []
+                ),
             ]
 
     exhibit = exhibits.rows(
@@ -614,6 +534,13 @@ def _links(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
         nature="analysis",
     )
     _check_rows(exhibit, data["detection"]["links_count"])
+
+
+def _listed(evidence, key: str) -> list[str]:
+    value = evidence.get(key) if isinstance(evidence, dict) else None
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
 def _check_rows(exhibit: Exhibit, expected: int) -> None:
@@ -776,7 +703,7 @@ def _batches(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
                 redactor.text(b["file_name"], field_name="file name"),
                 b["raw_sha256"],
                 b["raw_size"],
-                b["collector"],
+                redactor.staff_member(b["collector"], where="ingest-batches.csv"),
                 b["started_at"],
                 b["finished_at"] or "",
                 b["status"],
@@ -796,4 +723,12 @@ def exhibit_public_ok(exhibits: list[Exhibit]) -> bool:
     return not {e.file_name for e in exhibits} & {"usage.csv", "accounts.csv", "assent.csv"}
 
 
-__all__ = ["COUNSEL", "PUBLIC", "Exhibit", "ExhibitError", "exhibits_write"]
+__all__ = [
+    "COUNSEL",
+    "PUBLIC",
+    "Exhibit",
+    "ExhibitError",
+    "ExhibitSet",
+    "exhibit_compressor",
+    "exhibits_write",
+]

@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from casework.models import ReportJob
+from casework.models import Case, ReportJob
 from casework.reports.context import EDITION_LABELS, report_context
 from casework.reports.exhibits import Exhibit, ExhibitError, exhibit_public_ok, exhibits_write
 from casework.reports.jobs import (
@@ -38,6 +38,7 @@ from casework.reports.jobs import (
     report_job_requeue,
     report_job_snapshot,
 )
+from casework.reports.pseudonyms import pseudonym_key
 from casework.reports.redaction import Redactor
 from casework.reports.render import (
     report_html,
@@ -50,6 +51,7 @@ from casework.reports.signing import SigningError, report_sign, signer_subject
 from casework.reports.snapshot import Snapshot
 from evidence.custody import events
 from evidence.custody.canonical import canonical_json, json_native, sha256_hex
+from evidence.custody.ledger import Actor
 from evidence.custody.verification import verification_latest
 from evidence.services import evidence_item_keep
 
@@ -186,6 +188,8 @@ class Prepared:
 
 def report_prepare(
     *,
+    actor: Actor,
+    case: Case,
     snapshot: Snapshot,
     edition: str,
     job_id: int | None,
@@ -196,11 +200,12 @@ def report_prepare(
     deflate: bool = True,
 ) -> Prepared:
     """Check the record, write the edition's exhibits and manifest, draw the charts and
-    assemble the template's context (`deflate`: see `exhibits.exhibits_write`)."""
+    assemble the template's context (`deflate`: see `exhibits.exhibits_write`). `actor` is
+    who the build is for: the ledger names them if the edition's pseudonym key is drawn."""
     verification_require(snapshot)
 
     stages.enter("Applying the edition's redactions", 10)
-    redactor = Redactor(edition)
+    redactor = Redactor(edition, secret=pseudonym_key(actor=actor, case=case, edition=edition))
     context = report_context(
         data=snapshot.data,
         edition=edition,
@@ -289,6 +294,8 @@ def _build(job: ReportJob, workdir: Path, stages: Stages) -> None:
     stages.enter("Reading the frozen case", 5)
     snapshot = report_job_snapshot(job=job)
     prepared = report_prepare(
+        actor=job.requested_by,
+        case=job.case,
         snapshot=snapshot,
         edition=job.edition,
         job_id=job.pk,

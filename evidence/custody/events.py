@@ -595,6 +595,19 @@ def report_job_requested(*, actor: Actor, job: Any, requeued: bool) -> LedgerEnt
     )
 
 
+def pseudonym_key_created(*, actor: Actor, key: Any, secret_sha256: str) -> LedgerEntry:
+    """A case's pseudonym key for one edition was drawn. The entry holds the SHA-256 of the
+    secret, never the secret: enough to show later that reports were keyed by this key."""
+    return ledger_append(
+        actor=actor,
+        action=Action.CREATED,
+        object_type="pseudonym_key",
+        object_id=key.pk,
+        object_sha256=secret_sha256,
+        details={"case": key.case.reference, "edition": key.edition},
+    )
+
+
 def report_job_failed(*, job: Any, reason: str) -> LedgerEntry:
     return ledger_append(
         actor=SystemActor.REPORTS,

@@ -54,6 +54,8 @@ def edition_text(case, edition: str, tmp_path) -> str:
     folder = tmp_path / edition
     folder.mkdir()
     prepared = report_prepare(
+        actor="system:test",
+        case=case,
         snapshot=case_snapshot(case=case),
         edition=edition,
         job_id=None,

@@ -124,9 +124,9 @@ def test_the_regulator_edition_quotes_them_too(hostile_case, tmp_path):
     exhibits = _exhibits(hostile_case, "regulator", tmp_path / "regulator")
     usage = {row["request_id"]: row for row in _rows(exhibits["usage.csv"].path)}
     assert usage["req_0"]["user_agent"] == "'+1"
-    assert usage["req_0"]["api_key_id"] == "'@SUM(A1:A9)"
-    # The pseudonym is Pacta's own text: it never starts a formula and is left as made.
-    assert usage["req_0"]["end_user_pseudonym"].startswith("eu_")
+    # Pseudonyms are Pacta's own text: they never start a formula and are left as made.
+    assert usage["req_0"]["api_key_pseudonym"].startswith("PK-")
+    assert usage["req_0"]["end_user_pseudonym"].startswith("PU-")
 
 
 def test_each_exhibit_hash_covers_the_bytes_as_written(hostile_case, tmp_path):

@@ -52,7 +52,11 @@ def _events(source: Source) -> Capped:
     first, last = source.conduct
     for a in data["accounts"]:
         if a["status"] == "suspended" and a["usage"]["last_ts"]:
-            who = "an attributed account" if source.redactor.public else a["account_id"]
+            who = (
+                "an attributed account"
+                if source.redactor.public
+                else source.account_name(a["account_id"])
+            )
             events.append(
                 (a["usage"]["last_ts"], "enforcement",
                  f"Suspension of {who} (status 'suspended'; its last request in the record)")

@@ -43,7 +43,11 @@ def _targets(source: Source, action: dict) -> str:
         )
     ranges = action["address_ranges"]
     if ranges:
-        parts.append(f"{n(len(ranges))} address range(s)" if redactor.public else ", ".join(ranges))
+        shown = [redactor.address_range(r) for r in ranges]
+        parts.append(
+            # Widened ranges may coincide: each network is named once.
+            ", ".join(dict.fromkeys(shown)) if all(shown) else f"{n(len(ranges))} address range(s)"
+        )
     return "; ".join(parts) or "—"
 
 
@@ -70,9 +74,11 @@ def countermeasures_section(source: Source) -> dict[str, Any]:
             "clause": _clause(a["clause"]),
             "targets": _targets(source, a),
             "reason": redactor.text(a["reason"], field_name="action reason"),
-            "proposed": f"{moment(a['proposed_at'])} by {a['proposed_by']}",
+            "proposed": f"{moment(a['proposed_at'])} by {redactor.staff_member(a['proposed_by'])}",
             "approved": (
-                f"{moment(a['approved_at'])} by {a['approved_by']}" if a["approved_at"] else "—"
+                f"{moment(a['approved_at'])} by {redactor.staff_member(a['approved_by'])}"
+                if a["approved_at"]
+                else "—"
             ),
             "effective": moment(a["effective_at"]),
             "carried_out": (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from casework.reports.redaction import Kind
 from casework.reports.sections.formatting import BASIS_LABELS, Capped, day, n, ratio, share
 from casework.reports.sections.source import Source
 
@@ -35,7 +36,7 @@ def parties_section(source: Source) -> dict[str, Any]:
         (
             {
                 "account": source.account_name(a["account_id"]),
-                "org_name": a["org_name"],
+                "org_name": source.redactor.identifier(Kind.ORGANISATION, a["org_name"]),
                 "email": source.redactor.email(a["email"]),
                 "fingerprint": source.redactor.fingerprint(a["payment_fingerprint"]),
                 "signup_ip": source.redactor.ip(a["signup_ip"]),
@@ -81,8 +82,8 @@ def parties_section(source: Source) -> dict[str, Any]:
         for row in detection.get("top_links", []):
             top_links.append(
                 {
-                    "a": row["account_a"],
-                    "b": row["account_b"],
+                    "a": source.account_name(row["account_a"]),
+                    "b": source.account_name(row["account_b"]),
                     "kind": names.get(row["kind"], row["kind"]),
                     "strength": row["strength"],
                     "explanation": source.redactor.text(row["explanation"], field_name="link text"),

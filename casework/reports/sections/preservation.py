@@ -20,7 +20,7 @@ def preservation_section(source: Source) -> dict[str, Any]:
                 "file_name": source.redactor.text(b["file_name"], field_name="file name"),
                 "sha256": b["raw_sha256"],
                 "received": moment(b["started_at"]),
-                "collector": b["collector"],
+                "collector": source.redactor.staff_member(b["collector"]),
                 "accepted": n(b["accepted"]),
                 "rejected": n(b["rejected"]),
                 "case_rows": n(b["case_usage_rows"]),
@@ -58,7 +58,9 @@ def preservation_section(source: Source) -> dict[str, Any]:
         "legal_hold": data["case"]["legal_hold"],
         "legal_hold_since": moment(data["case"]["legal_hold_since"]),
         "case_history": [
-            {**e, "at": moment(e["at"])} for e in custody["case"]
+            {**e, "at": moment(e["at"]),
+             "actor": source.redactor.staff_member(e["actor"], where="custody")}
+            for e in custody["case"]
         ],
         "accounts_linked": n(custody["accounts_linked"]),
         "linked_seq": (custody["accounts_linked_first_seq"],
@@ -67,7 +69,11 @@ def preservation_section(source: Source) -> dict[str, Any]:
             {
                 "name": source.redactor.text(f["file_name"], field_name="file name"),
                 "sha256": f["sha256"],
-                "history": [{**h, "at": moment(h["at"])} for h in f["history"]],
+                "history": [
+                    {**h, "at": moment(h["at"]),
+                     "actor": source.redactor.staff_member(h["actor"], where="custody")}
+                    for h in f["history"]
+                ],
             }
             for f in custody["files"]
         ],

@@ -3,12 +3,13 @@ table cap, and what several sections share (pseudonyms, detector names, Terms in
 
 from __future__ import annotations
 
-from casework.reports.redaction import Redactor, pseudonym
+from casework.reports.redaction import Kind, Redactor, Rule
 from casework.reports.sections.formatting import day
 
 
 class Source:
-    """One edition's reading of the snapshot; building it teaches the redactor what to hide."""
+    """One edition's reading of the snapshot; building it teaches the redactor what to hide
+    and whom the staff usernames belong to."""
 
     def __init__(self, data, edition: str, redactor: Redactor, table_rows: int) -> None:
         self.data = data
@@ -16,30 +17,31 @@ class Source:
         self.redactor = redactor
         self.rows = table_rows
         accounts = data["accounts"]
-        # Public edition: accounts named by their place in the report (by group, then id).
-        ordered = sorted(accounts, key=lambda a: (a["group"], a["account_id"]))
-        self.names = {a["account_id"]: pseudonym(i) for i, a in enumerate(ordered, start=1)}
-        if not redactor.counsel:
-            redactor.learn(
-                (a["account_id"] for a in accounts),
-                "[account]" if redactor.public else "[account id]",
-            )
-            if redactor.public:
-                for a in accounts:
-                    redactor.known[a["account_id"]] = self.names[a["account_id"]]
-            redactor.learn((a["email"] for a in accounts), "[email]")
-            redactor.learn((a["payment_fingerprint"] for a in accounts), "[payment fingerprint]")
-            redactor.learn((a["signup_ip"] for a in accounts), "[IP address]")
-            redactor.learn((r["ip"] for a in accounts for r in a["assent"]), "[IP address]")
-            if redactor.public:
-                redactor.learn((a["org_name"] for a in accounts), "[account name]")
-            detection = data["detection"] or {}
-            for row in [*detection.get("top_findings", []), *detection.get("top_links", [])]:
-                redactor.learn(row.get("sample_request_ids") or [], "[request id]")
+        redactor.staff.update(data.get("staff") or {})
+        # Free text (explanations, theories) may name any of these: each is replaced as the
+        # edition's policy says, by the same pseudonym the tables and exhibits use.
+        redactor.learn_kind(Kind.ACCOUNT, (a["account_id"] for a in accounts))
+        redactor.learn_kind(Kind.EMAIL, (a["email"] for a in accounts))
+        redactor.learn_kind(Kind.FINGERPRINT, (a["payment_fingerprint"] for a in accounts))
+        redactor.learn_kind(Kind.IP, (a["signup_ip"] for a in accounts))
+        redactor.learn_kind(Kind.IP, (r["ip"] for a in accounts for r in a["assent"]))
+        redactor.learn_kind(Kind.ORGANISATION, (a["org_name"] for a in accounts))
+        detection = data["detection"] or {}
+        for row in [*detection.get("top_findings", []), *detection.get("top_links", [])]:
+            redactor.learn_kind(Kind.REQUEST, row.get("sample_request_ids") or [])
+            redactor.learn_kind(Kind.END_USER, row.get("end_users") or [])
+        if redactor.rule(Kind.ACCOUNT) == Rule.PSEUDONYM:
+            shown = {redactor.pseudonym(Kind.ACCOUNT, a["account_id"]) for a in accounts}
+            if len(shown) != len(accounts):
+                raise ValueError(
+                    "two accounts of the case share a pseudonym (an HMAC collision, about "
+                    "one in a million): the edition's pseudonym key must be replaced"
+                )
         self.conduct = (data["usage"]["totals"]["first_ts"], data["usage"]["totals"]["last_ts"])
 
     def account_name(self, account_id: str) -> str:
-        return self.names[account_id] if self.redactor.public else account_id
+        """How this edition names an account: its id, or its keyed pseudonym."""
+        return self.redactor.account(account_id)
 
     def window(self) -> str:
         case = self.data["case"]

@@ -159,7 +159,10 @@ def detection_summary(cursor, run, links) -> dict[str, Any]:
         f"""
         SELECT l.kind, l.strength, l.declared, a.account_id AS account_a,
                b.account_id AS account_b, l.explanation, l.sample_request_ids,
-               l.detector_version
+               l.detector_version,
+               ARRAY(SELECT jsonb_array_elements_text(CASE
+                     WHEN jsonb_typeof(l.evidence->'routed_end_users') = 'array'
+                     THEN l.evidence->'routed_end_users' ELSE '[]'::jsonb END)) AS end_users
         {link_sql} AND ca.account_id IS NOT NULL AND cb.account_id IS NOT NULL
         ORDER BY CASE l.strength WHEN 'hard' THEN 0 WHEN 'strong' THEN 1 ELSE 2 END,
                  l.kind, a.account_id, b.account_id

@@ -34,6 +34,7 @@ from casework.reports.snapshot.record import (
     batches_collect,
     terms_collect,
 )
+from casework.reports.snapshot.staff import staff_collect
 from casework.reports.snapshot.usage import (
     prices_listed,
     usage_aggregates,
@@ -131,6 +132,7 @@ def _collect(case: Case) -> dict[str, Any]:
         "countermeasures": countermeasures_collect(case),
     }
     data["ledger"] = ledger_position(case, data)
+    data["staff"] = staff_collect(data)
     return data
 
 
