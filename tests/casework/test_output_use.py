@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.test import Client
@@ -188,7 +190,11 @@ def test_the_section_states_claims_canaries_and_overlap_in_every_edition(
     for forbidden in ("acct_fox01", "SECRETPROMPT", "Who are you", "I am Aster", "Step one"):
         assert forbidden not in public, forbidden
     assert canary.text.split()[-1].rstrip(".") not in public
-    assert "Account 000" in _section(texts["public"])
+    # The served accounts by the edition's keyed pseudonym: never the id outside counsel's.
+    assert "acct_fox01" not in texts["regulator"]
+    # (spaces dropped: a narrow cell may break a pseudonym anywhere)
+    for edition in ("regulator", "public"):
+        assert re.search(r"PA-[0-9a-f]{12}", _section(texts[edition]).replace(" ", "")), edition
 
 
 def test_a_case_without_evidence_of_use_says_the_report_makes_no_statement(

@@ -48,9 +48,13 @@ def _p(value: float | None) -> str:
 
 def _accounts(source: Source, account_ids: list[str]) -> str:
     """The accounts a canary was served to, as this edition may name them."""
+    where = "use of the outputs"
     if not source.redactor.public:
-        return ", ".join(account_ids)
-    named = [source.names[a] for a in account_ids if a in source.names]
+        return ", ".join(source.redactor.account(a, where=where) for a in account_ids)
+    # The public edition names only the case's own accounts (by their pseudonyms) and
+    # counts the others, which the public record has no reason to know of.
+    in_case = {a["account_id"] for a in source.data["accounts"]}
+    named = [source.redactor.account(a, where=where) for a in account_ids if a in in_case]
     others = len(account_ids) - len(named)
     if others:
         source.redactor.log.note("account id", "removed", where="use of the outputs", count=others)
