@@ -44,6 +44,7 @@ from evidence.detectors.selectors import detection_run_latest
 from evidence.models import (
     AssentRecord,
     Clause,
+    ClauseKind,
     Cluster,
     EvidenceItem,
     Finding,
@@ -187,8 +188,10 @@ def case_clauses_allegeable(*, case: Case):
         if first is not None:
             versions = versions.filter(effective_date__gte=first.effective_date)
         version_ids += versions.values_list("pk", flat=True)
+    # Titles, headings, preambles and definitions forbid nothing: they are read beside
+    # the clauses but cannot be breached, so they are not offered.
     return (
-        Clause.objects.filter(version_id__in=version_ids)
+        Clause.objects.filter(version_id__in=version_ids, kind=ClauseKind.OPERATIVE)
         .select_related("version__document")
         .order_by("version__document__slug", "-version__effective_date", "position")
     )
@@ -199,6 +202,7 @@ def case_clauses_in_force(*, case: Case):
 
     The version in force is the latest one effective on or before the end of the case
     window (today when the case has no window): the contract the conduct is measured by.
+    Only operative clauses: the picker offers what conduct can breach.
     """
     on = (case.window_end or timezone.now()).date()
     version_ids = []
@@ -207,7 +211,7 @@ def case_clauses_in_force(*, case: Case):
         if version is not None:
             version_ids.append(version.pk)
     return (
-        Clause.objects.filter(version_id__in=version_ids)
+        Clause.objects.filter(version_id__in=version_ids, kind=ClauseKind.OPERATIVE)
         .select_related("version__document")
         .order_by("version__document__slug", "position")
     )

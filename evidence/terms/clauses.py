@@ -76,6 +76,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from evidence.terms import kinds
+
 CLAUSE_CATEGORIES: tuple[tuple[str, str], ...] = (
     ("competing_models", "Competing models"),
     ("output_extraction", "Output extraction"),
@@ -105,7 +107,9 @@ class ParsedClause:
 
     `path` is how the document cites it ("3.3(e)", "D.4", "7.a", "prohibited-uses.2");
     `heading` its own title or the one it sits under; `text` the verbatim words;
-    `category` a suggested code from CLAUSE_CATEGORIES; `position` its 0-based order.
+    `category` a suggested code from CLAUSE_CATEGORIES; `position` its 0-based order;
+    `kind` whether it is operative or a title, heading, preamble or definition (see
+    `evidence.terms.kinds`), which is kept but not offered as a clause to allege.
     """
 
     path: str
@@ -113,6 +117,11 @@ class ParsedClause:
     text: str
     category: str
     position: int
+    kind: str = kinds.OPERATIVE
+
+    @property
+    def operative(self) -> bool:
+        return self.kind == kinds.OPERATIVE
 
 
 def clauses_split(text: str) -> list[ParsedClause]:
@@ -622,6 +631,7 @@ class _Draft:
     title_text: str  # the words of its title line, used as text when it has no body
     label_text: str  # the label as written, the text of last resort
     first: str = ""
+    title: bool = False  # the document's title
     lines: list[str] = field(default_factory=list)
 
 
@@ -807,6 +817,7 @@ class _TermsReader:
         self.bullets = []
         if title:
             # The text under a document title is still the preamble.
+            self.draft.title = True
             self._draft_finish()
             self.anchor, self.anchor_kind = PREAMBLE_PATH, "preamble"
             self.container = PREAMBLE_PATH
@@ -937,8 +948,19 @@ class _TermsReader:
             # so its items stay in its text rather than leave it empty.
             lead_in, items = body, []
         text = lead_in or draft.title_text or draft.label_text
+        if draft.title:
+            kind = kinds.TITLE
+        elif draft.path == PREAMBLE_PATH:
+            kind = kinds.PREAMBLE
+        elif not lead_in:
+            # Only its title or number stands for it: a heading over its items or clauses.
+            kind = kinds.HEADING
+        else:
+            kind = kinds.DEFINITION if kinds.definition_like(text, draft.heading) else ""
         categories = {
-            "": self._clause_add(draft.path, draft.heading, text, parent_category="other")
+            "": self._clause_add(
+                draft.path, draft.heading, text, parent_category="other", kind=kind
+            )
         }
         for item in items:
             # "(e) use Output to develop competing models, including: (ii) fine-tuning on
@@ -949,12 +971,21 @@ class _TermsReader:
                 draft.heading,
                 item.text,
                 parent_category=categories.get(parent_suffix, "other"),
+                kind=kinds.DEFINITION if kinds.definition_like(item.text, draft.heading) else "",
             )
 
-    def _clause_add(self, path: str, heading: str, text: str, *, parent_category: str) -> str:
-        category = clause_category_suggest(text, heading)
-        if category == "other":
-            category = parent_category
+    def _clause_add(
+        self, path: str, heading: str, text: str, *, parent_category: str, kind: str
+    ) -> str:
+        """Add a clause; `kind` is "" for text that is operative unless shown otherwise."""
+        if kind:
+            # Non-operative text forbids nothing, so it suggests no breach category.
+            category = "other"
+        else:
+            kind = kinds.OPERATIVE
+            category = clause_category_suggest(text, heading)
+            if category == "other":
+                category = parent_category
         self.clauses.append(
             ParsedClause(
                 path=path,
@@ -962,6 +993,7 @@ class _TermsReader:
                 text=text,
                 category=category,
                 position=len(self.clauses),
+                kind=kind,
             )
         )
         return category

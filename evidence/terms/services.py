@@ -134,6 +134,8 @@ def terms_import(
                     text=clause.text,
                     text_sha256=text_hash,
                     category=clause.category,
+                    category_suggested=clause.category,
+                    kind=clause.kind,
                     position=clause.position,
                     same_as_id=first,
                 )
