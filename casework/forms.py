@@ -8,7 +8,8 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from casework.models import CaseAccount, CaseRole
-from evidence.models import Account, Clause
+from evidence.models import Account, Clause, ClauseCategory
+from evidence.terms.services import REASON_MAX
 
 REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,49}$")
 
@@ -91,6 +92,16 @@ class AllegationForm(forms.Form):
         if len(ids) > 1000:
             raise forms.ValidationError("At most 1,000 files at a time.")
         return [int(x) for x in ids]
+
+
+class ClauseCategoryForm(forms.Form):
+    category = forms.ChoiceField(choices=ClauseCategory.choices)
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=REASON_MAX,
+        help_text="Why this category: it decides which findings support an allegation under "
+        "the clause. The reason goes into the ledger.",
+    )
 
 
 class NoteForm(forms.Form):

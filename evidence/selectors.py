@@ -318,6 +318,18 @@ def clause_get(*, user, pk: int) -> Clause:
     return get_object_or_404(clause_list(user=user), pk=pk)
 
 
+def clause_category_corrections(*, user, clause: Clause) -> QuerySet[LedgerEntry]:
+    """Counsel's corrections of a clause's category, oldest first, with their reasons.
+
+    The Terms are public, the reasons are the legal team's: only record readers see them.
+    """
+    if not record_reader(user):
+        return LedgerEntry.objects.none()
+    return ledger_for_object(object_type="clause", object_id=clause.pk).filter(
+        action=LedgerEntry.Action.CHANGED, details__field="category"
+    )
+
+
 # What the record side answers for in the ledger; a case's entries are the case side's.
 RECORD_LEDGER_OBJECTS = {
     "account": lambda object_id: Account.objects.filter(account_id=object_id),

@@ -57,7 +57,9 @@ class ClauseSerializer(serializers.ModelSerializer):
             "heading",
             "text",
             "text_sha256",
+            "kind",
             "category",
+            "category_suggested",
             "position",
             "same_as",
         ]
