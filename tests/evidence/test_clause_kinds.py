@@ -154,3 +154,27 @@ def test_a_definition_cannot_be_alleged(allegeable_case, counsel_user):
         )
     assert error.value.field == "clause"
     assert allegeable_case.allegations.count() == 0
+
+
+@pytest.mark.django_db
+def test_the_migration_marks_clauses_imported_before_it(tmp_path):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("evidence.migrations.0130_clause_kinds")
+    terms_version(
+        tmp_path, terms_sample_text("usage-policy"), label="2026-01-01", document="usage-policy"
+    )
+    # As a clause imported before kinds existed: every clause operative, no suggestion kept.
+    Clause.objects.update(kind="operative", category_suggested="uncategorised")
+    Clause.objects.filter(path="B.1(a)").update(category="key_transfer")  # counsel's, say
+
+    migration.kinds_backfill(apps, None)
+
+    kinds = dict(Clause.objects.values_list("path", "kind"))
+    assert {path: kinds[path] for path in EXPECTED_KINDS["usage-policy"]} == (
+        EXPECTED_KINDS["usage-policy"]
+    )
+    counsel = Clause.objects.get(path="B.1(a)")
+    assert (counsel.category, counsel.category_suggested) == ("key_transfer", "key_transfer")
