@@ -300,9 +300,13 @@ def clause_list(
     document: str | None = None,
     version: str | None = None,
     category: str | None = None,
+    kind: str | None = None,
 ) -> QuerySet[Clause]:
-    """Clauses of the published Terms, readable by every signed-in user (as the Terms are)."""
+    """Clauses of the published Terms, readable by every signed-in user (as the Terms are);
+    `kind="operative"` leaves out titles, headings, preambles and definitions."""
     clauses = Clause.objects.filter(version__document__in=terms_documents(user=user))
+    if kind:
+        clauses = clauses.filter(kind=kind)
     if document:
         clauses = clauses.filter(version__document__slug=document)
     if version:
