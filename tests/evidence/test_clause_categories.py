@@ -15,6 +15,7 @@ from tests.benchmarks.clauses import (
     CategoryMeasure,
     category_measures,
     gold_labels,
+    sentence_outcomes,
     suggestions,
 )
 
@@ -35,6 +36,12 @@ def test_each_category_meets_its_precision_and_recall_floor_on_the_gold_file():
     for measure in measures.values():
         assert measure.precision >= PRECISION_FLOOR, measure
         assert measure.recall >= RECALL_FLOOR, measure
+
+
+def test_no_held_out_sentence_gets_a_wrong_category():
+    outcomes = sentence_outcomes()
+    assert outcomes["wrong"] == 0
+    assert outcomes["right"] >= 3 * outcomes["abstained"]
 
 
 def test_abstaining_beats_always_answering_on_precision():
