@@ -39,6 +39,7 @@ BREACH_CATEGORIES = tuple(
 )
 
 LEXICON_PATH = Path(__file__).with_name("clause_lexicon.json")
+STATEMENT = "statement"  # the force of a clause that binds no one
 
 # Where one list item ends and the next act could begin: an act and its object pair only
 # within one of these stretches, so "(a) share ...; (b) ... API keys" is no pair.
@@ -88,6 +89,8 @@ def clause_category_suggest(text: str, heading: str = "", *, lead_in: str = "") 
 
 
 def clause_category_weigh(text: str, heading: str = "", *, lead_in: str = "") -> CategoryVerdict:
+    """The suggestion with its figures: each category's score, the boilerplate score and
+    the force the clause was read with (see the module docstring for how they combine)."""
     lexicon = _lexicon()
     decide = lexicon.decide
     body, title, lead = _plain(text), _plain(heading), _plain(lead_in)
@@ -167,8 +170,8 @@ def _force(lexicon: _Lexicon, body: str, lead: str) -> tuple[str, float]:
     for name, factor, cues in lexicon.forces:
         if any(cue.pattern.search(body) or (lead and cue.pattern.search(lead)) for cue in cues):
             return name, factor
-    name, factor, _cues = lexicon.forces[-1]
-    return name, factor
+    # Nothing binds anyone: a plain statement ("Usage tiers are published ...").
+    return STATEMENT, next(factor for name, factor, _ in lexicon.forces if name == STATEMENT)
 
 
 def _plain(text: str) -> str:
@@ -210,10 +213,13 @@ def lexicon_load(path: Path) -> _Lexicon:
         )
         for code, entry in data["categories"].items()
     }
+    # Read in the file's order: the first force whose pattern matches is the clause's.
     forces = tuple(
         (name, float(entry["factor"]), compiled(f"force {name}", entry["patterns"]))
         for name, entry in data["force"].items()
     )
+    if STATEMENT not in data["force"]:
+        raise ValueError(f"{path.name}: the force {STATEMENT!r} (the default) is missing")
     return _Lexicon(
         categories=categories,
         boilerplate=compiled("boilerplate", data["boilerplate"]),
