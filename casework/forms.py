@@ -8,7 +8,8 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from casework.models import CaseAccount, CaseRole
-from evidence.models import Account, Clause
+from evidence.models import Account, Clause, ClauseCategory
+from evidence.terms.services import REASON_MAX
 
 REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,49}$")
 
@@ -153,6 +154,16 @@ class OutputEvidenceForm(forms.Form):
         ):
             raise forms.ValidationError("Name a probe batch, a target or a canary match.")
         return data
+
+
+class ClauseCategoryForm(forms.Form):
+    category = forms.ChoiceField(choices=ClauseCategory.choices)
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=REASON_MAX,
+        help_text="Why this category: it decides which findings support an allegation under "
+        "the clause. The reason goes into the ledger.",
+    )
 
 
 class NoteForm(forms.Form):

@@ -8,19 +8,23 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from casework import services
-from casework.forms import CaseOpenForm
+from casework.forms import CaseOpenForm, ClauseCategoryForm
 from casework.selectors import case_list
+from evidence.access import clause_categoriser
 from evidence.detectors.error_rates import label_statements, population_statements
 from evidence.models import Band, ClauseCategory
 from evidence.selectors import (
     account_profile,
     account_usage_daily,
     account_usage_totals,
+    clause_category_corrections,
+    clause_get,
     cluster_canaries,
     cluster_get,
     cluster_list,
@@ -30,6 +34,7 @@ from evidence.selectors import (
     terms_documents,
     terms_version_get,
 )
+from evidence.terms import services as terms_services
 
 
 @login_required
@@ -89,6 +94,59 @@ def terms_version(request: HttpRequest, slug: str, label: str) -> HttpResponse:
             "categories": ClauseCategory.choices,
             "others": version.document.versions.exclude(pk=version.pk).order_by("effective_date"),
         },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def clause_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """One clause, its category (the classifier's suggestion and counsel's corrections)
+    and, for counsel, the form that corrects it."""
+    clause = clause_get(user=request.user, pk=pk)
+    may_correct = clause_categoriser(request.user) and clause.operative
+    form = ClauseCategoryForm(
+        request.POST if request.method == "POST" else None,
+        initial={"category": clause.category},
+    )
+    if request.method == "POST":
+        if not may_correct:
+            raise PermissionDenied("Only counsel may correct the category of an operative clause.")
+        if form.is_valid():
+            try:
+                terms_services.clause_category_set(
+                    actor=request.user, clause=clause, **form.cleaned_data
+                )
+            except terms_services.ClauseCategoryError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+            else:
+                messages.success(
+                    request,
+                    f"§{clause.path} is now {clause.get_category_display()}; allegations under "
+                    "it are argued under this category.",
+                )
+                return redirect("clause_detail", pk=clause.pk)
+    labels = dict(ClauseCategory.choices)
+    corrections = [
+        {
+            "at": entry.recorded_at,
+            "actor": entry.actor,
+            "from": labels.get(entry.details.get("from"), entry.details.get("from")),
+            "to": labels.get(entry.details.get("to"), entry.details.get("to")),
+            "reason": entry.details.get("reason", ""),
+        }
+        for entry in clause_category_corrections(user=request.user, clause=clause)
+    ]
+    return render(
+        request,
+        "record/clause_detail.html",
+        {
+            "clause": clause,
+            "version": clause.version,
+            "corrections": corrections,
+            "form": form,
+            "may_correct": may_correct,
+        },
+        status=400 if form.errors else 200,
     )
 
 

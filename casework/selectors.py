@@ -50,6 +50,7 @@ from evidence.detectors.selectors import detection_run_latest
 from evidence.models import (
     AssentRecord,
     Clause,
+    ClauseKind,
     Cluster,
     EvidenceItem,
     Finding,
@@ -193,8 +194,10 @@ def case_clauses_allegeable(*, case: Case):
         if first is not None:
             versions = versions.filter(effective_date__gte=first.effective_date)
         version_ids += versions.values_list("pk", flat=True)
+    # Titles, headings, preambles and definitions forbid nothing: they are read beside
+    # the clauses but cannot be breached, so they are not offered.
     return (
-        Clause.objects.filter(version_id__in=version_ids)
+        Clause.objects.filter(version_id__in=version_ids, kind=ClauseKind.OPERATIVE)
         .select_related("version__document")
         .order_by("version__document__slug", "-version__effective_date", "position")
     )
@@ -205,6 +208,7 @@ def case_clauses_in_force(*, case: Case):
 
     The version in force is the latest one effective on or before the end of the case
     window (today when the case has no window): the contract the conduct is measured by.
+    Only operative clauses: the picker offers what conduct can breach.
     """
     on = (case.window_end or timezone.now()).date()
     version_ids = []
@@ -213,7 +217,7 @@ def case_clauses_in_force(*, case: Case):
         if version is not None:
             version_ids.append(version.pk)
     return (
-        Clause.objects.filter(version_id__in=version_ids)
+        Clause.objects.filter(version_id__in=version_ids, kind=ClauseKind.OPERATIVE)
         .select_related("version__document")
         .order_by("version__document__slug", "position")
     )

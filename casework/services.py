@@ -288,6 +288,14 @@ def allegation_add(
         raise CaseError(
             "state the theory: what conduct breaches this clause, and how", field="theory"
         )
+    if not clause.operative:
+        version = clause.version
+        raise CaseError(
+            f"clause {version.document.slug} {version.label} §{clause.path} is "
+            f"{clause.get_kind_display().lower()} text, not a term that conduct can breach: "
+            "allege an operative clause",
+            field="clause",
+        )
     if not case_clauses_allegeable(case=case).filter(pk=clause.pk).exists():
         version = clause.version
         raise CaseError(

@@ -34,6 +34,14 @@ def record_reader(user) -> bool:
     return EXTERNAL_REVIEWER not in roles and bool(roles & set(INTERNAL_ROLES))
 
 
+def clause_categoriser(user) -> bool:
+    """May this user correct a clause's category? Counsel only: the category decides which
+    findings support an allegation, a legal judgement about what the clause forbids."""
+    if not getattr(user, "is_authenticated", False):
+        return False  # a system actor ("system:demo") is not counsel
+    return record_reader(user) and "counsel" in user_roles(user)
+
+
 def record_writer(user) -> bool:
     """May this user add to the shared record (accounts, usage, assent through ingest)?
 

@@ -303,9 +303,13 @@ def clause_list(
     document: str | None = None,
     version: str | None = None,
     category: str | None = None,
+    kind: str | None = None,
 ) -> QuerySet[Clause]:
-    """Clauses of the published Terms, readable by every signed-in user (as the Terms are)."""
+    """Clauses of the published Terms, readable by every signed-in user (as the Terms are);
+    `kind="operative"` leaves out titles, headings, preambles and definitions."""
     clauses = Clause.objects.filter(version__document__in=terms_documents(user=user))
+    if kind:
+        clauses = clauses.filter(kind=kind)
     if document:
         clauses = clauses.filter(version__document__slug=document)
     if version:
@@ -319,6 +323,18 @@ def clause_list(
 
 def clause_get(*, user, pk: int) -> Clause:
     return get_object_or_404(clause_list(user=user), pk=pk)
+
+
+def clause_category_corrections(*, user, clause: Clause) -> QuerySet[LedgerEntry]:
+    """Counsel's corrections of a clause's category, oldest first, with their reasons.
+
+    The Terms are public, the reasons are the legal team's: only record readers see them.
+    """
+    if not record_reader(user):
+        return LedgerEntry.objects.none()
+    return ledger_for_object(object_type="clause", object_id=clause.pk).filter(
+        action=LedgerEntry.Action.CHANGED, details__field="category"
+    )
 
 
 # What the record side answers for in the ledger; a case's entries are the case side's.

@@ -223,6 +223,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "BatchStatusEnum": "evidence.models.IngestBatch.Status",
         "CaseStatusEnum": "casework.models.Case.Status",
+        "ClauseCategoryEnum": "evidence.models.ClauseCategory",
         "ReportJobStatusEnum": "casework.models.ReportJob.Status",
     },
     "POSTPROCESSING_HOOKS": [

@@ -67,6 +67,7 @@ urlpatterns = [
         record_pages.terms_compare,
         name="terms_compare",
     ),
+    path("clauses/<int:pk>/", record_pages.clause_detail, name="clause_detail"),
     path("cases/", views.case_index, name="case_index"),
     path("cases/<str:reference>/", views.case_detail, name="case_detail"),
     path("cases/<str:reference>/accounts/", views.case_attribute, name="case_attribute"),

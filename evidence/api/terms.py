@@ -13,7 +13,7 @@ from evidence.api.errors import api_errors
 from evidence.api.fields import QueryTextField
 from evidence.api.pagination import RecordPagination
 from evidence.api.parameters import query_parameters
-from evidence.models import Clause, ClauseCategory, TermsDocument, TermsVersion
+from evidence.models import Clause, ClauseCategory, ClauseKind, TermsDocument, TermsVersion
 from evidence.selectors import (
     clause_get,
     clause_list,
@@ -57,7 +57,9 @@ class ClauseSerializer(serializers.ModelSerializer):
             "heading",
             "text",
             "text_sha256",
+            "kind",
             "category",
+            "category_suggested",
             "position",
             "same_as",
         ]
@@ -130,6 +132,12 @@ class ClauseQuery(serializers.Serializer):
     document = QueryTextField(help_text="A Terms document's slug.")
     version = QueryTextField(help_text="A version label.")
     category = serializers.ChoiceField(choices=ClauseCategory.choices, required=False)
+    kind = serializers.ChoiceField(
+        choices=ClauseKind.choices,
+        required=False,
+        help_text="operative: only the clauses conduct can breach (no titles, headings, "
+        "preambles or definitions).",
+    )
 
 
 @extend_schema(
@@ -138,8 +146,8 @@ class ClauseQuery(serializers.Serializer):
     responses={200: ClauseSerializer(many=True), **api_errors(400)},
 )
 class ClauseListView(generics.ListAPIView):
-    """`GET /api/v1/clauses/?document=&version=&category=`: clauses, quoted verbatim; an
-    allegation names one by `id`."""
+    """`GET /api/v1/clauses/?document=&version=&category=&kind=`: clauses, quoted verbatim;
+    an allegation names one by `id` (an operative one: `kind=operative`)."""
 
     serializer_class = ClauseSerializer
     queryset = Clause.objects.none()

@@ -158,15 +158,24 @@ def terms_imported(
     )
 
 
-def clause_category_changed(*, actor: Actor, clause: Clause, previous: str) -> LedgerEntry:
-    """Counsel set a clause's category; the one it replaced stays on the record."""
+def clause_category_changed(
+    *, actor: Actor, clause: Clause, previous: str, reason: str
+) -> LedgerEntry:
+    """Counsel corrected a clause's category, saying why; the one it replaced (and the
+    classifier's suggestion, kept on the clause) stays on the record."""
     return ledger_append(
         actor=actor,
         action=Action.CHANGED,
         object_type="clause",
         object_id=clause.pk,
         object_sha256=clause.text_sha256,
-        details={"field": "category", "from": previous, "to": clause.category},
+        details={
+            "field": "category",
+            "from": previous,
+            "to": clause.category,
+            "suggested": clause.category_suggested,
+            "reason": reason,
+        },
     )
 
 
@@ -455,6 +464,8 @@ def allegation_added(*, actor: Actor, case: Any, allegation: Any) -> LedgerEntry
         details={
             "allegation": allegation.pk,
             "clause": f"{version.document.slug}:{version.label}:{clause.path}",
+            # The category it is argued under: the one that decides its support.
+            "category": clause.category,
         },
     )
 

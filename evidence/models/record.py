@@ -23,6 +23,23 @@ class ClauseCategory(models.TextChoices):
     ACCOUNT_SHARING = "account_sharing", "Account sharing"
     REGION = "region", "Region"
     OTHER = "other", "Other"
+    # The classifier was not sure: counsel decides. No detector supports it, so an
+    # allegation under an uncategorised clause shows no support until counsel sets one.
+    UNCATEGORISED = "uncategorised", "Uncategorised"
+
+
+class ClauseKind(models.TextChoices):
+    """What a stretch of the Terms is: only operative text can be breached.
+
+    Titles, headings, preambles and definitions are kept (the text is evidence and the
+    version's hash covers it) but are not offered as clauses to allege.
+    """
+
+    OPERATIVE = "operative", "Operative"
+    TITLE = "title", "Document title"
+    HEADING = "heading", "Heading"
+    PREAMBLE = "preamble", "Preamble"
+    DEFINITION = "definition", "Definition"
 
 
 class TermsDocument(models.Model):
@@ -77,9 +94,16 @@ class Clause(models.Model):
     heading = models.CharField(max_length=500, blank=True)
     text = models.TextField()
     text_sha256 = models.CharField(max_length=64)
+    # The category allegations are argued under: the classifier's suggestion until
+    # counsel corrects it (each correction, with its reason, is in the ledger).
     category = models.CharField(
         max_length=32, choices=ClauseCategory.choices, default=ClauseCategory.OTHER
     )
+    # The classifier's suggestion at import, kept beside counsel's correction.
+    category_suggested = models.CharField(
+        max_length=32, choices=ClauseCategory.choices, default=ClauseCategory.UNCATEGORISED
+    )
+    kind = models.CharField(max_length=16, choices=ClauseKind.choices, default=ClauseKind.OPERATIVE)
     position = models.PositiveIntegerField()
     # The first clause with this path and text: unchanged clauses across versions are "the
     # same clause", so an allegation can say the term was in force throughout.
@@ -98,6 +122,10 @@ class Clause(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version} §{self.path}"
+
+    @property
+    def operative(self) -> bool:
+        return self.kind == ClauseKind.OPERATIVE
 
 
 class IngestBatch(models.Model):

@@ -69,24 +69,31 @@ one.
 
 from __future__ import annotations
 
-import functools
-import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from pathlib import Path
 
-CLAUSE_CATEGORIES: tuple[tuple[str, str], ...] = (
-    ("competing_models", "Competing models"),
-    ("output_extraction", "Output extraction"),
-    ("limit_circumvention", "Circumvention of limits"),
-    ("key_transfer", "Key transfer / resale"),
-    ("account_sharing", "Account sharing"),
-    ("region", "Region"),
-    ("other", "Other"),
+from evidence.terms import kinds
+from evidence.terms.categories import (
+    BREACH_CATEGORIES,
+    CLAUSE_CATEGORIES,
+    LEXICON_PATH,
+    OTHER,
+    clause_category_suggest,
+    clause_category_weigh,
 )
 
-LEXICON_PATH = Path(__file__).with_name("clause_lexicon.json")
+# Re-exported: callers read the categories and the lexicon beside the parser.
+__all__ = [
+    "CLAUSE_CATEGORIES",
+    "LEXICON_PATH",
+    "PREAMBLE_PATH",
+    "ParsedClause",
+    "TermsFormatError",
+    "clause_category_suggest",
+    "clauses_split",
+]
+
 
 PREAMBLE_PATH = "preamble"
 
@@ -105,7 +112,9 @@ class ParsedClause:
 
     `path` is how the document cites it ("3.3(e)", "D.4", "7.a", "prohibited-uses.2");
     `heading` its own title or the one it sits under; `text` the verbatim words;
-    `category` a suggested code from CLAUSE_CATEGORIES; `position` its 0-based order.
+    `category` a suggested code from CLAUSE_CATEGORIES; `position` its 0-based order;
+    `kind` whether it is operative or a title, heading, preamble or definition (see
+    `evidence.terms.kinds`), which is kept but not offered as a clause to allege.
     """
 
     path: str
@@ -113,6 +122,11 @@ class ParsedClause:
     text: str
     category: str
     position: int
+    kind: str = kinds.OPERATIVE
+
+    @property
+    def operative(self) -> bool:
+        return self.kind == kinds.OPERATIVE
 
 
 def clauses_split(text: str) -> list[ParsedClause]:
@@ -137,78 +151,6 @@ def clauses_split(text: str) -> list[ParsedClause]:
             line=first,
         )
     return clauses
-
-
-def clause_category_suggest(text: str, heading: str = "") -> str:
-    """Suggest the breach category of a clause from the lexicon in clause_lexicon.json.
-
-    Only a suggestion: counsel confirms or changes it. The lexicon is data so that counsel
-    can read exactly which words lead to which category. The heading counts at a reduced
-    weight; ties go to the category listed first in CLAUSE_CATEGORIES.
-    """
-    lexicon = _lexicon()
-    body, title = _match_text(text), _match_text(heading)
-    best, best_score = "other", 0.0
-    for code, _label in CLAUSE_CATEGORIES:
-        rules = lexicon.rules.get(code, ())
-        score = sum(weight for pattern, weight in rules if pattern.search(body))
-        if title:
-            score += lexicon.heading_weight * sum(
-                weight for pattern, weight in rules if pattern.search(title)
-            )
-        if score > best_score:
-            best, best_score = code, score
-    return best if best_score >= lexicon.minimum_score else "other"
-
-
-# --- the category lexicon -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Lexicon:
-    rules: dict[str, tuple[tuple[re.Pattern[str], float], ...]]
-    minimum_score: float
-    heading_weight: float
-
-
-@functools.cache
-def _lexicon() -> _Lexicon:
-    return _lexicon_load(LEXICON_PATH)
-
-
-def _lexicon_load(path: Path) -> _Lexicon:
-    """Read and check the lexicon; a mistake in it names the category and pattern."""
-    data = json.loads(path.read_text(encoding="utf-8"))
-    codes = {code for code, _label in CLAUSE_CATEGORIES} - {"other"}
-    unknown = set(data["categories"]) - codes
-    if unknown:
-        raise ValueError(f"{path.name}: unknown categories {sorted(unknown)}")
-    rules = {}
-    for code, entry in data["categories"].items():
-        compiled = []
-        for number, rule in enumerate(entry["patterns"], start=1):
-            try:
-                pattern = re.compile(rule["pattern"], re.IGNORECASE)
-            except re.error as error:
-                raise ValueError(
-                    f"{path.name}: {code} pattern {number} ({rule['pattern']!r}): {error}"
-                ) from error
-            compiled.append((pattern, float(rule["weight"])))
-        rules[code] = tuple(compiled)
-    return _Lexicon(
-        rules=rules,
-        minimum_score=float(data["minimum_score"]),
-        heading_weight=float(data["heading_weight"]),
-    )
-
-
-def _match_text(text: str) -> str:
-    """The text the lexicon sees: no emphasis marks, straight quotes, single spaces.
-
-    A wrapped line or **bold** word must not hide a phrase from its pattern.
-    """
-    text = re.sub(r"[*_`]+", "", text).replace("\u2019", "'").replace("\u2018", "'")
-    return " ".join(text.split())
 
 
 # --- reading lines --------------------------------------------------------------------
@@ -622,6 +564,8 @@ class _Draft:
     title_text: str  # the words of its title line, used as text when it has no body
     label_text: str  # the label as written, the text of last resort
     first: str = ""
+    title: bool = False  # the document's title
+    lead_path: str = ""  # a bullet's: the clause whose words it completes ("You may not:")
     lines: list[str] = field(default_factory=list)
 
 
@@ -631,6 +575,7 @@ class _TermsReader:
     def __init__(self, lines: list[str]) -> None:
         self.lines = lines
         self.clauses: list[ParsedClause] = []
+        self.texts: dict[str, str] = {}  # path -> text, for the bullets under it
         self.paths_used: set[str] = set()
         self.headings: dict[str, str] = {}  # path -> heading, for children to inherit
         self.heading_stack: list[tuple[int, str]] = []  # (Markdown level, path)
@@ -807,6 +752,7 @@ class _TermsReader:
         self.bullets = []
         if title:
             # The text under a document title is still the preamble.
+            self.draft.title = True
             self._draft_finish()
             self.anchor, self.anchor_kind = PREAMBLE_PATH, "preamble"
             self.container = PREAMBLE_PATH
@@ -886,6 +832,7 @@ class _TermsReader:
         heading = heading or self._heading_inherited(level[2])
         self.draft = self._draft_open(path, heading, "", "")
         self.draft.first = text
+        self.draft.lead_path = level[2]
         self.previous_unterminated = not _terminated(text)
         self.previous_blank_or_heading = False
 
@@ -937,24 +884,61 @@ class _TermsReader:
             # so its items stay in its text rather than leave it empty.
             lead_in, items = body, []
         text = lead_in or draft.title_text or draft.label_text
+        if draft.title:
+            kind = kinds.TITLE
+        elif draft.path == PREAMBLE_PATH:
+            kind = kinds.PREAMBLE
+        elif not lead_in:
+            # Only its title or number stands for it: a heading over its items or clauses.
+            kind = kinds.HEADING
+        else:
+            kind = kinds.DEFINITION if kinds.definition_like(text, draft.heading) else ""
+        self.texts[draft.path] = text
         categories = {
-            "": self._clause_add(draft.path, draft.heading, text, parent_category="other")
+            "": self._clause_add(
+                draft.path,
+                draft.heading,
+                text,
+                kind=kind,
+                lead_in=self.texts.get(draft.lead_path, ""),
+            )
         }
+        texts = {"": text}
         for item in items:
             # "(e) use Output to develop competing models, including: (ii) fine-tuning on
-            # Output": an item with no telling words of its own takes its parent's category.
+            # Output": an item is read under the words it completes, and one with no
+            # telling words of its own takes its parent's category.
             parent_suffix = item.suffix[: item.suffix.rfind("(")]
+            texts[item.suffix] = item.text
             categories[item.suffix] = self._clause_add(
                 self._path_claim(draft.path + item.suffix),
                 draft.heading,
                 item.text,
-                parent_category=categories.get(parent_suffix, "other"),
+                lead_in=texts.get(parent_suffix, ""),
+                parent_category=categories.get(parent_suffix, OTHER),
+                kind=kinds.DEFINITION if kinds.definition_like(item.text, draft.heading) else "",
             )
 
-    def _clause_add(self, path: str, heading: str, text: str, *, parent_category: str) -> str:
-        category = clause_category_suggest(text, heading)
-        if category == "other":
-            category = parent_category
+    def _clause_add(
+        self,
+        path: str,
+        heading: str,
+        text: str,
+        *,
+        kind: str,
+        lead_in: str = "",
+        parent_category: str = OTHER,
+    ) -> str:
+        """Add a clause; `kind` is "" for text that is operative unless shown otherwise."""
+        if kind:
+            # Non-operative text forbids nothing, so it suggests no breach category.
+            category = OTHER
+        else:
+            kind = kinds.OPERATIVE
+            verdict = clause_category_weigh(text, heading, lead_in=lead_in)
+            category = verdict.category
+            if not verdict.telling and parent_category in BREACH_CATEGORIES:
+                category = parent_category
         self.clauses.append(
             ParsedClause(
                 path=path,
@@ -962,6 +946,7 @@ class _TermsReader:
                 text=text,
                 category=category,
                 position=len(self.clauses),
+                kind=kind,
             )
         )
         return category

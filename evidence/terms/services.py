@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
+from evidence.access import clause_categoriser
 from evidence.custody import events
 from evidence.custody.canonical import sha256_hex, text_sha256
 from evidence.custody.ledger import Actor, actor_label
@@ -134,6 +136,8 @@ def terms_import(
                     text=clause.text,
                     text_sha256=text_hash,
                     category=clause.category,
+                    category_suggested=clause.category,
+                    kind=clause.kind,
                     position=clause.position,
                     same_as_id=first,
                 )
@@ -174,13 +178,53 @@ def _earlier_clauses(document: TermsDocument, *, exclude: TermsVersion) -> dict:
     return first
 
 
-def clause_category_set(*, actor: Actor, clause: Clause, category: str) -> Clause:
-    """Counsel's category for a clause; the suggestion it replaces stays in the ledger."""
+class ClauseCategoryError(ValueError):
+    """A category correction that cannot be made as asked; `field` names the input."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+REASON_MAX = 2000
+
+
+def clause_category_set(*, actor: Actor, clause: Clause, category: str, reason: str) -> Clause:
+    """Counsel's correction of a clause's category, with the reason, ledgered.
+
+    The category decides which findings support an allegation under the clause, so from
+    now on every allegation under it (on the case page and in reports) is argued under
+    the corrected one. The classifier's suggestion stays on the clause and in the entry.
+    """
+    if not clause_categoriser(actor):
+        raise PermissionDenied("only counsel may correct a clause's category")
     if category not in ClauseCategory.values:
-        raise TermsImportError(f"unknown clause category {category!r}", field="category")
+        raise ClauseCategoryError(f"unknown clause category {category!r}", field="category")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ClauseCategoryError(
+            "say why the category is corrected: the reason goes into the ledger",
+            field="reason",
+        )
+    if len(reason) > REASON_MAX:
+        raise ClauseCategoryError(
+            f"the reason is {len(reason):,} characters; at most {REASON_MAX:,}", field="reason"
+        )
     with transaction.atomic():
-        previous = clause.category
+        current = Clause.objects.select_for_update().get(pk=clause.pk)
+        if not current.operative:
+            raise ClauseCategoryError(
+                f"§{current.path} is {current.get_kind_display().lower()} text, not a term "
+                "that conduct can breach: it takes no category",
+                field="category",
+            )
+        if current.category == category:
+            raise ClauseCategoryError(
+                f"§{current.path} is already {current.get_category_display()}",
+                field="category",
+            )
+        previous = current.category
         Clause.objects.filter(pk=clause.pk).update(category=category)
         clause.category = category
-        events.clause_category_changed(actor=actor, clause=clause, previous=previous)
+        events.clause_category_changed(actor=actor, clause=clause, previous=previous, reason=reason)
     return clause

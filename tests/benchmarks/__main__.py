@@ -5,7 +5,9 @@
 `--only quality` measures detection quality per family on the light-swarm and classic
 worlds (part of the default run too); `--only production` loads the scenario untimed and
 measures a production of the report's case beside its report (part of the default
-run); `--only scale` (or `--scale`) draws the 1M -> 4M -> 16M curve, which is not part of
+run); `--only clauses` measures the clause categories against the hand-labelled gold file
+(precision and recall per category; no database, part of the default run too);
+`--only scale` (or `--scale`) draws the 1M -> 4M -> 16M curve, which is not part of
 the default run (`--scale-sizes` picks the sizes)."""
 
 from __future__ import annotations
@@ -33,11 +35,12 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument(
         "--only",
-        choices=["ingest", "detect", "quality", "scale", "production"],
+        choices=["ingest", "detect", "quality", "scale", "production", "clauses"],
         help=(
             "Run one part: ingest; detect on the scenario loaded untimed; quality per family "
             "on the light-swarm and classic worlds; scale, the detection curve (not in the "
-            "default run); production, a production of the report's case beside its report."
+            "default run); production, a production of the report's case beside its report; "
+            "clauses, the clause categories against the hand-labelled gold file."
         ),
     )
     parser.add_argument("--scale", action="store_true", help="The same as --only scale.")
@@ -77,6 +80,15 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     scenario = work / f"scenario-{args.accounts}-{args.events}-{args.seed}"
     table = Table()
+    if args.only in (None, "clauses"):
+        from tests.benchmarks.clauses import bench_clauses
+
+        print("clauses:", flush=True)
+        bench_clauses(table)
+        if args.only == "clauses":
+            print()
+            print(table.render())
+            return 0
     if args.only in ("quality", "scale"):
         from tests.benchmarks.quality import bench_quality
         from tests.benchmarks.scale import bench_scale

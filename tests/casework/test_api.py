@@ -341,6 +341,13 @@ def test_accounts_batches_terms_and_clauses(record, writer):
     assert writer.get(f"/api/v1/clauses/{clause['id']}/").json() == clause
     assert_error(writer.get("/api/v1/clauses/", {"category": "nonsense"}), 400, field="category")
     assert_error(writer.get("/api/v1/terms/no-such-terms/"), 404)
+    # The title and the heading are kept, but an allegation picks from the operative ones.
+    kinds = {c["path"]: c["kind"] for c in clauses["results"]}
+    assert kinds["services-agreement"] == "title" and kinds["3"] == "heading"
+    operative = writer.get("/api/v1/clauses/", {"kind": "operative"}).json()["results"]
+    assert [c["path"] for c in operative] == [p for p in paths if kinds[p] == "operative"]
+    assert "3.3(a)" in [c["path"] for c in operative]
+    assert_error(writer.get("/api/v1/clauses/", {"kind": "nonsense"}), 400, field="kind")
 
 
 def test_clusters_and_findings_of_the_latest_finished_run(record, writer):

@@ -1,4 +1,5 @@
-"""Splitting Terms of Service text into citable clauses (evidence/clauses.py).
+"""Splitting Terms of Service text into citable clauses (evidence/terms/clauses.py) and
+suggesting their categories (evidence/terms/categories.py).
 
 Pure functions: no database, no Django. Every sample Terms text here is written for
 these tests and imitates only the shape of real providers' terms.
@@ -10,6 +11,7 @@ import re
 
 import pytest
 
+from evidence.terms.categories import clause_category_weigh, lexicon_load
 from evidence.terms.clauses import (
     CLAUSE_CATEGORIES,
     LEXICON_PATH,
@@ -544,10 +546,37 @@ def test_ordinary_clauses_are_other(text):
     assert clause_category_suggest(text) == "other"
 
 
-def test_heading_counts_towards_the_category():
+def test_heading_strengthens_what_the_words_show_but_makes_nothing_of_a_bare_lead_in():
     text = "You will not provide the Services to anyone located in those territories."
-    assert clause_category_suggest(text) == "other"
-    assert clause_category_suggest(text, heading="Export Controls") == "region"
+    plain = clause_category_weigh(text)
+    headed = clause_category_weigh(text, "Export Controls")
+    assert headed.scores["region"] > plain.scores["region"]
+    assert headed.category == "region"
+    assert clause_category_suggest("You must not:", heading="Export Controls") == "other"
+
+
+@pytest.mark.parametrize(
+    ("text", "lead_in", "category"),
+    [
+        # The provider's own undertaking forbids the customer nothing.
+        ("We do not train our models on your Output.", "", "uncategorised"),
+        # Assigning the agreement is boilerplate, not a key transfer.
+        ("You may not transfer these Terms without our consent.", "", "other"),
+        ("Fees are payable by wire transfer to the account we designate.", "", "other"),
+        # A list item shares its lead-in's force.
+        ("give away your API key;", "You must not:", "key_transfer"),
+        # The purpose decides between a means and an end.
+        (
+            "register several accounts in order to exceed the rate limits of one.",
+            "You must not:",
+            "limit_circumvention",
+        ),
+        # Evidence for two categories and no clear winner: counsel decides.
+        ("share or transfer your API keys or accounts;", "You must not:", "uncategorised"),
+    ],
+)
+def test_force_boilerplate_purpose_and_abstention(text, lead_in, category):
+    assert clause_category_suggest(text, lead_in=lead_in) == category
 
 
 def test_wrapped_and_emphasised_wording_still_matches():
@@ -564,28 +593,42 @@ def test_categories_are_the_documented_codes_in_order():
         "account_sharing",
         "region",
         "other",
+        "uncategorised",
     ]
     assert dict(CLAUSE_CATEGORIES)["key_transfer"] == "Key transfer / resale"
 
 
+def _lexicon_rules(lexicon):
+    """Every pattern of the lexicon with where it stands."""
+    for code, entry in lexicon["categories"].items():
+        for group in ("markers", "acts", "objects"):
+            for rule in entry[group]:
+                yield f"{code} {group}", rule
+    for name, entry in lexicon["force"].items():
+        for rule in entry["patterns"]:
+            yield f"force {name}", rule
+    for rule in lexicon["boilerplate"]:
+        yield "boilerplate", rule
+    for rule in lexicon["purpose"]:
+        yield "purpose", rule
+
+
 def test_lexicon_is_data_counsel_can_review_and_each_pattern_matches_its_example():
     lexicon = json.loads(LEXICON_PATH.read_text(encoding="utf-8"))
-    codes = [code for code, _label in CLAUSE_CATEGORIES if code != "other"]
+    codes = [code for code, _label in CLAUSE_CATEGORIES if code not in ("other", "uncategorised")]
     assert sorted(lexicon["categories"]) == sorted(codes)
     for code, entry in lexicon["categories"].items():
-        assert entry["patterns"], code
-        for rule in entry["patterns"]:
-            assert isinstance(rule["weight"], int | float)
-            pattern = re.compile(rule["pattern"], re.IGNORECASE)
-            assert pattern.search(rule["example"]), (code, rule["pattern"])
+        assert entry["markers"] and entry["acts"] and entry["objects"], code
+        assert all(isinstance(rule["weight"], int | float) for rule in entry["markers"])
+    for where, rule in _lexicon_rules(lexicon):
+        pattern = re.compile(rule["pattern"], re.IGNORECASE)
+        assert pattern.search(rule["example"]), (where, rule["pattern"])
 
 
 def test_a_broken_lexicon_pattern_is_reported_by_category_and_number(tmp_path):
-    from evidence.terms.clauses import _lexicon_load
-
     lexicon = json.loads(LEXICON_PATH.read_text(encoding="utf-8"))
-    lexicon["categories"]["region"]["patterns"][1]["pattern"] = "export (control"
+    lexicon["categories"]["region"]["markers"][1]["pattern"] = "export (control"
     broken = tmp_path / "clause_lexicon.json"
     broken.write_text(json.dumps(lexicon), encoding="utf-8")
-    with pytest.raises(ValueError, match=r"clause_lexicon.json: region pattern 2 "):
-        _lexicon_load(broken)
+    with pytest.raises(ValueError, match=r"clause_lexicon.json: region markers pattern 2 "):
+        lexicon_load(broken)

@@ -324,6 +324,7 @@ def test_events_write_the_payload_readers_rely_on(counsel_user):
     clause = SimpleNamespace(
         text_sha256="c" * 64,
         path="3.3(f)",
+        category="key_transfer",
         version=SimpleNamespace(label="1", document=SimpleNamespace(slug="sa")),
     )
     opened = events.case_opened(actor=counsel_user, case=case)
@@ -334,7 +335,11 @@ def test_events_write_the_payload_readers_rely_on(counsel_user):
     assert (opened.action, opened.details) == ("created", {"title": "T", "respondent": "R"})
     assert (alleged.action, alleged.object_type, alleged.object_id) == ("alleged", "case", "CASE-9")
     assert alleged.object_sha256 == "c" * 64
-    assert alleged.details == {"allegation": 4, "clause": "sa:1:3.3(f)"}
+    assert alleged.details == {
+        "allegation": 4,
+        "clause": "sa:1:3.3(f)",
+        "category": "key_transfer",  # the category it is argued under
+    }
     assert (noted.action, noted.details) == ("noted", {"note": 5})
     assert ledger_verify().ok
 

@@ -104,11 +104,23 @@ def test_counsel_can_change_a_category_and_the_suggestion_stays_in_the_ledger(
     terms_version(tmp_path, V1, label="2025-06-01")
     clause = Clause.objects.get(path="3.1")
     suggested = clause.category
-    clause_category_set(actor=counsel_user, clause=clause, category="output_extraction")
+    clause_category_set(
+        actor=counsel_user,
+        clause=clause,
+        category="output_extraction",
+        reason="The Documentation it cites forbids scripted collection.",
+    )
     clause.refresh_from_db()
     assert clause.category == "output_extraction"
+    assert clause.category_suggested == suggested
     entry = LedgerEntry.objects.get(object_type="clause", object_id=str(clause.pk))
-    assert entry.details == {"field": "category", "from": suggested, "to": "output_extraction"}
+    assert entry.details == {
+        "field": "category",
+        "from": suggested,
+        "to": "output_extraction",
+        "suggested": suggested,
+        "reason": "The Documentation it cites forbids scripted collection.",
+    }
     assert entry.actor == "alice"
 
 

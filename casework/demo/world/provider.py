@@ -53,3 +53,22 @@ def terms_text(version: str) -> str:
         raise ValueError(f"unknown terms version {version!r}")
     effective = datetime.strptime(version, "%Y-%m-%d").strftime("%d %B %Y").lstrip("0")
     return source.format(version=version, effective=effective)
+
+
+# The provider's Terms in each numbering scheme the clause parser reads: decimal sections
+# with lettered items (the services agreement), lettered parts ("Part D", "D.2(a)") and
+# "Section N" headings with "a." subsections. The clause classifier is measured on them
+# against a hand-labelled gold file (tests/evidence/data/clause_gold.json).
+TERMS_SAMPLES = {
+    "services-agreement": ("Aster Services Agreement", "2026-01-01"),
+    "usage-policy": ("Aster Usage Policy", "2026-01-01"),
+    "developer-terms": ("Aster Developer Platform Terms", "2026-01-01"),
+}
+
+
+def terms_sample_text(slug: str) -> str:
+    """The text of one of `TERMS_SAMPLES`, as published."""
+    if slug == TERMS_SLUG:
+        return terms_text(TERMS_SAMPLES[slug][1])
+    _title, version = TERMS_SAMPLES[slug]
+    return (DATA / f"{slug}-{version}.md").read_text(encoding="utf-8")

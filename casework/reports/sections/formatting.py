@@ -15,6 +15,7 @@ CATEGORY_LABELS = {
     "account_sharing": "Account sharing",
     "region": "Region",
     "other": "Other",
+    "uncategorised": "Uncategorised",
 }
 BASIS_LABELS = {
     "cluster": "Detected cluster",
