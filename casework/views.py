@@ -207,7 +207,7 @@ def case_report(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
         {
             "case": case,
             "job": job,
-            "verification": reports_verification(jobs=[job]).get(job.pk),
+            "report_verification": reports_verification(jobs=[job]).get(job.pk),
             "in_progress": job.status in (job.Status.QUEUED, job.Status.RUNNING),
         },
     )
