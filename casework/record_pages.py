@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from casework import services
 from casework.forms import CaseOpenForm
-from casework.selectors import case_list
+from casework.selectors import case_list, cluster_cases_open
 from evidence.detectors.error_rates import label_statements, population_statements
 from evidence.models import Band, ClauseCategory
 from evidence.selectors import (
@@ -169,8 +169,18 @@ def cluster_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 request, f"Case {case.reference} opened with the cluster's {cluster.size} accounts."
             )
             return redirect("case_detail", reference=case.reference)
-    context = cluster_page(cluster=cluster)
-    context.update({"form": form, "may_open": services.may_open_cases(request.user)})
+    context = cluster_page(
+        cluster=cluster,
+        links_page=request.GET.get("links", 1),
+        members_page=request.GET.get("accounts", 1),
+    )
+    context.update(
+        {
+            "form": form,
+            "may_open": services.may_open_cases(request.user),
+            "open_cases": cluster_cases_open(user=request.user, cluster=cluster),
+        }
+    )
     return render(
         request, "record/cluster_detail.html", context, status=400 if form.errors else 200
     )

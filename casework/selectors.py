@@ -72,6 +72,28 @@ def case_list(*, user) -> QuerySet[Case]:
     return cases.order_by("-opened_at")
 
 
+def cluster_cases_open(*, user, cluster: Cluster) -> list[Case]:
+    """The open cases `user` may open that pursue this cluster: opened from it (in this run
+    or an earlier one: the identity names the same group), or holding any of its accounts.
+
+    Each carries `cluster_accounts`, how many of the cluster's accounts it attributes, so
+    the cluster page says a case is already open on the group before anyone opens another.
+    """
+    members = cluster.memberships.values("account_id")
+    pursues = Q(source_cluster__identity=cluster.identity) | Q(case_accounts__account__in=members)
+    return list(
+        case_list(user=user)
+        .filter(pursues, status=Case.Status.OPEN)
+        .annotate(
+            cluster_accounts=Count(
+                "case_accounts", filter=Q(case_accounts__account__in=members), distinct=True
+            )
+        )
+        .select_related("source_cluster")
+        .order_by("-opened_at")
+    )
+
+
 def case_get(*, user, reference: str) -> Case:
     """The case if `user` may open it; otherwise Http404, as if it did not exist.
 

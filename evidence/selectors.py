@@ -7,6 +7,7 @@ import difflib
 from collections.abc import Collection
 from decimal import Decimal
 
+from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
@@ -393,8 +394,17 @@ def cluster_volume(*, clusters) -> dict[int, tuple[int, int]]:
         return {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
 
 
-def cluster_page(*, cluster: Cluster) -> dict:
-    """A cluster with its accounts, the links between them, their signals and a chart."""
+CLUSTER_PAGE_ROWS = 50
+
+
+def cluster_page(*, cluster: Cluster, links_page: object = 1, members_page: object = 1) -> dict:
+    """A cluster with its accounts, the links between them, their signals and a chart.
+
+    Links and accounts come a page at a time (a critical cluster may hold hundreds of
+    links); a page number out of range or not a number shows the nearest page. The counts
+    by signal and by link kind cover the whole cluster, so the summary names every signal
+    and kind its tables list.
+    """
     members = list(cluster.members.order_by("account_id"))
     links = cluster_links(cluster=cluster)
     findings = (
@@ -412,12 +422,16 @@ def cluster_page(*, cluster: Cluster) -> dict:
         .annotate(requests=Count("id"), output_tokens=Sum("output_tokens"))
         .order_by("day")
     )
+    links_by_kind = links.order_by().values_list("kind").annotate(n=Count("id"))
+    links_pages = Paginator(links, CLUSTER_PAGE_ROWS).get_page(links_page)
     return {
         "cluster": cluster,
-        "members": members,
-        "links": links[:500],
-        "links_total": links.count(),
-        "signals": sorted(by_signal.items()),
+        "members": Paginator(members, CLUSTER_PAGE_ROWS).get_page(members_page),
+        "members_total": len(members),
+        "links": links_pages,
+        "links_total": links_pages.paginator.count,
+        "links_by_kind": sorted(links_by_kind, key=lambda pair: (-pair[1], pair[0])),
+        "signals": sorted(by_signal.items(), key=lambda pair: (-len(pair[1]), pair[0])),
         "daily": daily,
     }
 

@@ -3,6 +3,8 @@ a person reads, paging on long tables, and errors where the person is looking.""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from casework.models import Case
@@ -54,3 +56,134 @@ def test_a_verified_report_page_raises_no_alarm(record, client, counsel):
     assert "failed" not in page.lower()
     home = client.get("/").content.decode()
     assert "all records match their hashes" in home
+
+
+T0 = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
+# Signals fired on the cluster's accounts: more than the cluster's explanation names (five).
+FIRED = {
+    "coverage_sweep": 22,
+    "round_the_clock": 3,
+    "probability_harvesting": 9,
+    "reasoning_elicitation": 8,
+    "template_concentration": 7,
+    "volume_outlier": 6,
+}
+
+
+@pytest.fixture
+def critical_cluster(tmp_path):
+    """A critical cluster of 60 accounts joined by 1,050 links, as detection stores one."""
+    from django.utils import timezone
+
+    from evidence.models import Account, Cluster, ClusterMember, DetectionRun, Finding, Link
+
+    rows = [{"account_id": f"fox_{i:02d}", "plan": "tier-2"} for i in range(60)]
+    ingest_file(actor="system:test", kind="accounts", path=ndjson_file(tmp_path / "c.ndjson", rows))
+    accounts = list(Account.objects.filter(account_id__startswith="fox_").order_by("pk"))
+    now = timezone.now()
+    run = DetectionRun.objects.create(
+        started_at=now, finished_at=now, status="finished", actor="system:test",
+        window_start=T0, window_end=T0 + dt.timedelta(days=30), detector_versions={},
+        counts={}, digest="ab" * 32,
+    )  # fmt: skip
+    cluster = Cluster.objects.create(
+        run=run, identity="C-0042", score=95.0, band="critical", size=len(accounts),
+        explanation=" ".join(f"reason{n}" for n in range(40)), evidence={}, created_at=now,
+    )  # fmt: skip
+    ClusterMember.objects.bulk_create(ClusterMember(cluster=cluster, account=a) for a in accounts)
+    pairs = [(a, b) for i, a in enumerate(accounts) for b in accounts[i + 1 :]][:1050]
+    Link.objects.bulk_create(
+        Link(
+            run=run, account_a=a, account_b=b, kind="proxy_routing" if n == 0 else "key_sharing",
+            detector_version="1", strength="hard", explanation="The same key sent requests.",
+            created_at=now,
+        )
+        for n, (a, b) in enumerate(pairs)
+    )  # fmt: skip
+    Finding.objects.bulk_create(
+        Finding(
+            run=run, detector=detector, detector_version="1", account=account,
+            window_start=T0, window_end=T0 + dt.timedelta(days=30), value=0.9,
+            baseline={"median": 0.01}, threshold=0.25, fired=True,
+            explanation="Stood out from the cohort.", created_at=now,
+        )
+        for detector, n in FIRED.items()
+        for account in accounts[:n]
+    )  # fmt: skip
+    return cluster
+
+
+def test_a_cluster_page_reads_in_names_counts_and_pages(critical_cluster, client, counsel):
+    html = client.get(f"/clusters/{critical_cluster.pk}/").content.decode()
+    for code in (*FIRED, "key_sharing", "proxy_routing"):
+        assert code not in html, code
+    summary = html[html.index("Signals that fired:") : html.index('id="cases-heading"')]
+    assert "Coverage sweep on 22 accounts" in summary
+    assert "Round-the-clock automation on 3 accounts" in summary
+    for detector in ("Probability harvesting", "Volume outlier", "Template concentration"):
+        assert detector in summary  # every signal the tables list, not the first five
+    assert "1,049 links of Shared API key" in summary
+    assert "1 link of Reseller or proxy routing" in summary
+    assert "Links (1,050)" in html
+    # Opening a case is near the top, before the long tables.
+    assert html.index("Open a case from this cluster") < html.index('id="signals-heading"')
+
+
+def test_a_cluster_pages_its_links_and_accounts(critical_cluster, client, counsel):
+    url = f"/clusters/{critical_cluster.pk}/"
+    first = client.get(url).content.decode()
+    links = first[first.index('id="links-heading"') : first.index('id="members-heading"')]
+    assert links.count('<tr><td class="mono">') == 50
+    assert "1 to 50 of 1,050 links · page 1 of 21" in links
+    assert "?links=2#links-heading" in links
+    last = client.get(url, {"links": 21, "accounts": 2}).content.decode()
+    links = last[last.index('id="links-heading"') : last.index('id="members-heading"')]
+    assert links.count('<tr><td class="mono">') == 50
+    assert "1,001 to 1,050 of 1,050 links" in links
+    assert "?links=20&amp;accounts=2#links-heading" in links  # the accounts' page is kept
+    members = last[last.index('id="members-heading"') :]
+    assert members.count('<li><a class="mono"') == 10  # accounts 51-60
+    assert "fox_59" in members and "fox_00" not in members
+    # A page number out of range or not a number shows a page, never an error.
+    assert client.get(url, {"links": "999"}).status_code == 200
+    assert client.get(url, {"links": "x"}).status_code == 200
+
+
+def test_a_cluster_page_names_the_open_cases_on_it(critical_cluster, client, counsel):
+    url = f"/clusters/{critical_cluster.pk}/"
+    assert "No open case of yours" in client.get(url).content.decode()
+    response = client.post(
+        url, {"reference": "PACTA-7", "title": "Fox group", "respondent": "Unknown"}
+    )
+    assert response.status_code == 302
+    html = client.get(url).content.decode()
+    cases = html[html.index('id="cases-heading"') : html.index('id="signals-heading"')]
+    assert "PACTA-7" in cases and "60 accounts of this cluster, opened from it" in cases
+    assert "Open another case from this cluster" in cases
+    # A case pursuing the same accounts is listed only to the case's members.
+    client.force_login(user_with_role("otto", "counsel"))
+    html = client.get(url).content.decode()
+    assert "PACTA-7" not in html
+    assert "Open a case from this cluster" in html
+
+
+def test_the_cluster_list_cuts_the_why_at_a_word(critical_cluster, client, counsel):
+    html = client.get("/clusters/").content.decode()
+    why = html.split('<td class="prose">')[1].split("</td>")[0]
+    words = why.replace("…", "").split()
+    assert words == [f"reason{n}" for n in range(len(words))]
+    assert 10 <= len(words) < 40
+
+
+def test_a_cluster_joined_by_one_link_says_one_link():
+    from collections import Counter
+    from types import SimpleNamespace
+
+    from evidence.detectors.clusters import _explain
+
+    link = SimpleNamespace(kind="key_sharing")
+    levels = {"strong": 0, "moderate": 0}
+    one = _explain("critical", 2, [link], [link], levels, Counter(), [])
+    assert "2 accounts joined by 1 link (shared api key x1)" in one
+    two = _explain("critical", 3, [link, link], [link, link], levels, Counter(), [])
+    assert "3 accounts joined by 2 links" in two
