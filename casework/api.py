@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from casework import services
-from casework.models import Allegation, Case, CaseAccount, CaseNote, ReportJob
+from casework.models import Allegation, Case, CaseAccount, CaseNote, ProductionJob, ReportJob
 from casework.permissions import ALLEGE, NOTE, REPORT, case_require
 from casework.selectors import (
     LEDGER_OBJECT_TYPES,
@@ -33,9 +33,12 @@ from casework.selectors import (
     case_get,
     case_list,
     case_notes,
+    case_production_get,
+    case_productions,
     case_report_job_get,
     case_report_jobs,
     ledger_entries_for,
+    production_job_zip,
     report_job_exhibits,
     report_job_pdf,
 )
@@ -50,6 +53,8 @@ from casework.serializers import (
     LedgerEntrySerializer,
     NoteCreateSerializer,
     NoteSerializer,
+    ProductionJobSerializer,
+    ProductionRequestSerializer,
     ReportJobSerializer,
     ReportRequestSerializer,
 )
@@ -439,6 +444,118 @@ class ReportExhibitDownloadView(APIView):
         case = _case(request, reference)
         exhibits = report_job_exhibits(user=request.user, case=case, pk=pk)
         return _file_response(request, case=case, item=get_object_or_404(exhibits, pk=item))
+
+
+# --- Productions -------------------------------------------------------------------------
+
+
+class ProductionJobListView(generics.ListAPIView):
+    serializer_class = ProductionJobSerializer
+    queryset = ProductionJob.objects.none()
+    pagination_class = RecordPagination
+    required_scopes = {"GET": "read", "POST": "write"}
+
+    def get_queryset(self):
+        case = _case(self.request, self.kwargs["reference"])
+        return case_productions(user=self.request.user, case=case)
+
+    @extend_schema(
+        tags=["productions"],
+        responses={200: ProductionJobSerializer(many=True), **api_errors(400, 404)},
+    )
+    def get(self, request, *args, **kwargs):
+        """The case's production jobs, newest first, in the editions the user's role may see."""
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        tags=["productions"],
+        request=ProductionRequestSerializer,
+        responses={202: ProductionJobSerializer, **api_errors(*WRITE_ERRORS)},
+    )
+    def post(self, request, reference: str) -> Response:
+        """Request a production of the case as it stands (owner and counsel): a filing copy
+        without attachments in volumes within `max_file_mb`, control-numbered natives, a
+        load file and a signed manifest, packed in one zip. 202 and the job, with its URL
+        in `Location`; poll it until `status` is `done`, then download the zip. The same
+        request while one is queued or running answers that job."""
+        from casework.production.build import ProductionError
+        from casework.production.jobs import production_job_request
+
+        case = _case(request, reference)
+        case_require(request.user, case, REPORT)
+        data = _validated(ProductionRequestSerializer, request)
+        try:
+            job = production_job_request(
+                actor=request.user,
+                case=case,
+                edition=data["edition"],
+                page_size=data["page_size"],
+                max_file_mb=float(data["max_file_mb"]),
+                enqueue=True,
+            )
+        except ProductionError as exc:
+            raise exceptions.ValidationError({exc.field or "edition": [str(exc)]}) from exc
+        location = reverse(
+            "casework_api:production-detail", kwargs={"reference": case.reference, "pk": job.pk}
+        )
+        return Response(
+            ProductionJobSerializer(job).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": location},
+        )
+
+
+@extend_schema(tags=["productions"], responses={200: ProductionJobSerializer, **api_errors(404)})
+class ProductionJobDetailView(APIView):
+    """One production job: poll `status`, `stage` and `percent` until it is done or failed."""
+
+    required_scopes = "read"
+
+    def get(self, request, reference: str, pk: int) -> Response:
+        case = _case(request, reference)
+        return Response(
+            ProductionJobSerializer(case_production_get(user=request.user, case=case, pk=pk)).data
+        )
+
+
+class ProductionNotBuilt(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "production_not_built"
+    default_detail = "The production is not built yet: poll the job until its status is done."
+
+
+@extend_schema(
+    tags=["productions"],
+    responses={
+        (200, "application/zip"): OpenApiResponse(
+            OpenApiTypes.BINARY,
+            description="The production in one folder: filing/, natives/, the load file, "
+            "manifest.json and its detached signature.",
+        ),
+        **api_errors(404, 409, common=DOWNLOAD_ERRORS),
+    },
+)
+class ProductionZipView(APIView):
+    """The production's zip, streamed from disk (409 until the job is done). Each download
+    is ledgered."""
+
+    required_scopes = "read"
+    content_negotiation_class = FileNegotiation
+
+    def get(self, request, reference: str, pk: int):
+        from casework.production.jobs import production_job_exported
+
+        case = _case(request, reference)
+        job, path = production_job_zip(user=request.user, case=case, pk=pk)
+        if path is None:
+            raise ProductionNotBuilt()
+        production_job_exported(actor=request.user, job=job)
+        return FileResponse(
+            path.open("rb"),
+            as_attachment=True,
+            filename=job.zip_name,
+            content_type="application/zip",
+        )
 
 
 # --- Ledger ------------------------------------------------------------------------------

@@ -212,6 +212,63 @@ class ReportJob(models.Model):
         return f"{self.case.reference} {self.edition} report ({self.status})"
 
 
+class ProductionJob(models.Model):
+    """One production build asked for from the UI or the API: its state, progress and the
+    zip it made (a filing copy, natives, load file and signed manifest; see
+    `casework.production`). The zip is kept under MEDIA_ROOT and served as it lies."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    class PageSize(models.TextChoices):
+        LETTER = "letter", "Letter"
+        A4 = "a4", "A4"
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="production_jobs")
+    edition = models.CharField(max_length=10, choices=ReportEdition.choices)
+    page_size = models.CharField(max_length=6, choices=PageSize.choices, default=PageSize.LETTER)
+    max_file_mb = models.DecimalField(max_digits=6, decimal_places=1, default=35)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    stage = models.CharField(max_length=100, blank=True)
+    percent = models.PositiveSmallIntegerField(default=0)
+    failure_reason = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # The zip, relative to MEDIA_ROOT, and what the production's ledger entry anchors.
+    zip_path = models.CharField(max_length=500, blank=True)
+    zip_sha256 = models.CharField(max_length=64, blank=True)
+    zip_size = models.BigIntegerField(null=True, blank=True)
+    manifest_sha256 = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(percent__lte=100), name="production_job_percent_max"
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="done") | ~Q(zip_path=""), name="production_job_done_has_zip"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_file_mb__gt=0), name="production_job_limit_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case.reference} {self.edition} production ({self.status})"
+
+    @property
+    def zip_name(self) -> str:
+        return self.zip_path.rsplit("/", 1)[-1]
+
+
 class CaseSnapshot(models.Model):
     """The case as a report request froze it: the canonical JSON whose SHA-256 is the
     job's `snapshot_sha256`, zlib-compressed. The build reads this, never the live record,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet
@@ -19,6 +21,7 @@ from casework.models import (
     CaseMembership,
     CaseNote,
     CaseRole,
+    ProductionJob,
     ReportEdition,
     ReportJob,
 )
@@ -276,6 +279,8 @@ def case_overview(*, user, case: Case) -> dict:
         "clauses_in_force": case_clauses_in_force(case=case),
         "reports": (reports := list(case_reports(user=user, case=case)[:CASE_PAGE_ROWS])),
         "reports_verification": reports_verification(jobs=reports),
+        "productions": case_productions(user=user, case=case)[:CASE_PAGE_ROWS],
+        "page_sizes": ProductionJob.PageSize.choices,
         "editions": [
             (value, label)
             for value, label in ReportEdition.choices
@@ -506,6 +511,30 @@ def case_reports(*, user, case: Case):
 
 def case_report_get(*, user, case: Case, pk: int):
     return get_object_or_404(case_reports(user=user, case=case), pk=pk)
+
+
+def case_productions(*, user, case: Case) -> QuerySet[ProductionJob]:
+    """The case's production jobs in the editions the user may see, newest first (a
+    production carries the same pages and exhibits as the report of its edition). A user
+    who is not a member sees no edition, so none of them."""
+    return (
+        case.production_jobs.filter(edition__in=editions_visible(user, case))
+        .select_related("case", "requested_by")
+        .order_by("-requested_at", "-pk")
+    )
+
+
+def case_production_get(*, user, case: Case, pk: int) -> ProductionJob:
+    return get_object_or_404(case_productions(user=user, case=case), pk=pk)
+
+
+def production_job_zip(*, user, case: Case, pk: int) -> tuple[ProductionJob, Path | None]:
+    """A production job the user may see, and its zip (None while it is not built)."""
+    job = case_production_get(user=user, case=case, pk=pk)
+    if job.status != ProductionJob.Status.DONE or not job.zip_path:
+        return job, None
+    path = Path(settings.MEDIA_ROOT) / job.zip_path
+    return job, path if path.is_file() else None
 
 
 def reports_verification(*, jobs) -> dict[int, str]:

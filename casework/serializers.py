@@ -3,6 +3,8 @@ and what it gets back. Access is not decided here: selectors and services do tha
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -11,6 +13,7 @@ from casework.models import (
     Case,
     CaseAccount,
     CaseNote,
+    ProductionJob,
     ReportEdition,
     ReportJob,
 )
@@ -191,6 +194,52 @@ class ReportJobSerializer(serializers.ModelSerializer):
 
 class ReportRequestSerializer(serializers.Serializer):
     edition = serializers.ChoiceField(choices=ReportEdition.choices)
+
+
+class ProductionJobSerializer(serializers.ModelSerializer):
+    requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    zip_name = serializers.SerializerMethodField(help_text="The zip's file name, once done.")
+
+    class Meta:
+        model = ProductionJob
+        fields = [
+            "id",
+            "edition",
+            "page_size",
+            "max_file_mb",
+            "status",
+            "stage",
+            "percent",
+            "failure_reason",
+            "requested_by",
+            "requested_at",
+            "started_at",
+            "finished_at",
+            "zip_name",
+            "zip_sha256",
+            "zip_size",
+            "manifest_sha256",
+        ]
+        read_only_fields = fields
+
+    def get_zip_name(self, job: ProductionJob) -> str | None:
+        return job.zip_name if job.zip_path else None
+
+
+class ProductionRequestSerializer(serializers.Serializer):
+    edition = serializers.ChoiceField(choices=ReportEdition.choices)
+    page_size = serializers.ChoiceField(
+        choices=ProductionJob.PageSize.choices, default=ProductionJob.PageSize.LETTER
+    )
+    max_file_mb = serializers.DecimalField(
+        max_digits=6,
+        decimal_places=1,
+        min_value=Decimal("0.1"),
+        max_value=10000,
+        default=35,
+        help_text="The largest file the production may hold, in (decimal) megabytes: the "
+        "court's per-file limit.",
+    )
 
 
 class LedgerEntrySerializer(serializers.ModelSerializer):

@@ -4,14 +4,23 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from casework import services
+from casework.countermeasures.forms import ActionProposeForm, NoticeForm
+from casework.countermeasures.models import EnforcementAction
+from casework.countermeasures.notices import NoticeError, notice_send
+from casework.countermeasures.selectors import case_countermeasures
+from casework.countermeasures.services import ActionError, action_approve, action_propose
 from casework.forms import AllegationForm, AttributeForm, CaseOpenForm, MemberForm, NoteForm
-from casework.permissions import MEMBERS, REPORT, case_require
+from casework.permissions import MANAGE, MEMBERS, NOTE, REPORT, case_require
+from casework.production.build import ProductionError
+from casework.production.jobs import production_job_exported, production_job_request
 from casework.reports import ReportError, report_job_request
+from casework.reports.signing import SigningError
 from casework.selectors import (
     case_audit,
     case_clauses_in_force,
@@ -19,7 +28,9 @@ from casework.selectors import (
     case_get,
     case_list,
     case_overview,
+    case_production_get,
     case_report_get,
+    production_job_zip,
     reports_verification,
 )
 from evidence.selectors import clusters_new_since, record_summary
@@ -76,6 +87,10 @@ def _case_page(request: HttpRequest, case, *, forms: dict | None = None, status:
             or AllegationForm(clauses=context["clauses_in_force"]),
             "note_form": forms.get("note") or NoteForm(),
             "member_form": forms.get("member") or MemberForm(),
+            "countermeasures": case_countermeasures(user=request.user, case=case),
+            "action_form": forms.get("action")
+            or ActionProposeForm(clauses=context["clauses_in_force"]),
+            "notice_form": forms.get("notice") or NoticeForm(),
         }
     )
     return render(request, "casework/case_detail.html", context, status=status)
@@ -129,6 +144,67 @@ def case_allege(request: HttpRequest, reference: str) -> HttpResponse:
         return _case_page(request, case, forms={"allegation": form}, status=400)
     messages.success(request, "Allegation added.")
     return redirect("case_detail", reference=case.reference)
+
+
+@login_required
+@require_POST
+def case_action_propose(request: HttpRequest, reference: str) -> HttpResponse:
+    case = case_get(user=request.user, reference=reference)
+    case_require(request.user, case, NOTE)
+    # The clauses offered are those the allegation form offers; the service holds the rule.
+    form = ActionProposeForm(request.POST, clauses=case_clauses_in_force(case=case))
+    if not form.is_valid():
+        return _case_page(request, case, forms={"action": form}, status=400)
+    try:
+        action = action_propose(actor=request.user, case=case, **form.cleaned_data)
+    except ActionError as exc:
+        field = exc.field if exc.field in form.fields else None
+        form.add_error(field, str(exc))
+        return _case_page(request, case, forms={"action": form}, status=400)
+    messages.success(request, f"{action.get_kind_display()} proposed.")
+    return redirect(f"{reverse('case_detail', args=[case.reference])}#countermeasures-heading")
+
+
+@login_required
+@require_POST
+def case_action_approve(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
+    case = case_get(user=request.user, reference=reference)
+    case_require(request.user, case, MANAGE)
+    action = get_object_or_404(EnforcementAction, case=case, pk=pk)
+    try:
+        action_approve(actor=request.user, action=action)
+    except ActionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{action.get_kind_display()} approved.")
+    return redirect(f"{reverse('case_detail', args=[case.reference])}#countermeasures-heading")
+
+
+@login_required
+@require_POST
+def case_notice_send(request: HttpRequest, reference: str) -> HttpResponse:
+    case = case_get(user=request.user, reference=reference)
+    case_require(request.user, case, MANAGE)
+    form = NoticeForm(request.POST)
+    if not form.is_valid():
+        return _case_page(request, case, forms={"notice": form}, status=400)
+    try:
+        notice = notice_send(actor=request.user, case=case, **form.cleaned_data)
+    except NoticeError as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, str(exc))
+        return _case_page(request, case, forms={"notice": form}, status=400)
+    except SigningError as exc:
+        form.add_error(None, str(exc))
+        return _case_page(request, case, forms={"notice": form}, status=400)
+    if notice.delivery == notice.Delivery.SENT:
+        messages.success(request, f"{notice.get_kind_display()} {notice.reference} sent.")
+    else:
+        messages.error(
+            request,
+            f"{notice.get_kind_display()} {notice.reference} was signed and kept, but sending "
+            f"failed: {notice.delivery_error}",
+        )
+    return redirect(f"{reverse('case_detail', args=[case.reference])}#countermeasures-heading")
 
 
 @login_required
@@ -222,6 +298,56 @@ def case_report_pdf(request: HttpRequest, reference: str, pk: int) -> FileRespon
         raise Http404("The report is not built yet.")
     services.evidence_item_exported(actor=request.user, item=job.pdf, case=case)
     return FileResponse(job.pdf.file.open("rb"), as_attachment=True, filename=job.pdf.file_name)
+
+
+@login_required
+@require_POST
+def case_production_request(request: HttpRequest, reference: str) -> HttpResponse:
+    case = case_get(user=request.user, reference=reference)
+    case_require(request.user, case, REPORT)
+    try:
+        job = production_job_request(
+            actor=request.user,
+            case=case,
+            edition=request.POST.get("edition", ""),
+            page_size=request.POST.get("page_size") or "letter",
+            max_file_mb=request.POST.get("max_file_mb") or 35,
+            enqueue=True,
+        )
+    except ProductionError as exc:
+        messages.error(request, f"Production not started ({exc.field or 'request'}): {exc}")
+        return redirect("case_detail", reference=case.reference)
+    return redirect("case_production", reference=case.reference, pk=job.pk)
+
+
+@login_required
+@require_GET
+def case_production(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
+    case = case_get(user=request.user, reference=reference)
+    job = case_production_get(user=request.user, case=case, pk=pk)
+    return render(
+        request,
+        "casework/production_job.html",
+        {
+            "case": case,
+            "job": job,
+            "in_progress": job.status in (job.Status.QUEUED, job.Status.RUNNING),
+        },
+    )
+
+
+@login_required
+@require_GET
+def case_production_zip(request: HttpRequest, reference: str, pk: int) -> FileResponse:
+    """The production as one zip, read from disk in chunks as it is sent."""
+    case = case_get(user=request.user, reference=reference)
+    job, path = production_job_zip(user=request.user, case=case, pk=pk)
+    if path is None:
+        raise Http404("The production is not built yet.")
+    production_job_exported(actor=request.user, job=job)
+    return FileResponse(
+        path.open("rb"), as_attachment=True, filename=job.zip_name, content_type="application/zip"
+    )
 
 
 @login_required

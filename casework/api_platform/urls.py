@@ -40,6 +40,17 @@ case_api_urlpatterns = [
         api.ReportExhibitDownloadView.as_view(),
         name="report-exhibit-download",
     ),
+    path(f"{CASE}productions/", api.ProductionJobListView.as_view(), name="production-list"),
+    path(
+        f"{CASE}productions/<int:pk>/",
+        api.ProductionJobDetailView.as_view(),
+        name="production-detail",
+    ),
+    path(
+        f"{CASE}productions/<int:pk>/zip/",
+        api.ProductionZipView.as_view(),
+        name="production-zip",
+    ),
     path(
         "ledger/<pacta_text:object_type>/<pacta_account:object_id>/",
         api.LedgerEntryListView.as_view(),

@@ -284,6 +284,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "evidence.tasks.retention_purge_task",
         "schedule": crontab(minute=0, hour=env.int("PACTA_RETENTION_HOUR_UTC", default=3)),
     },
+    # Case owners are reminded of the cure periods and answer dates their notices set.
+    "notice-deadlines": {
+        "task": "casework.countermeasures.tasks.notice_deadlines_remind_task",
+        "schedule": crontab(minute=15),
+    },
 }
 
 # --- Pacta -----------------------------------------------------------------------------
@@ -369,6 +374,29 @@ PACTA_ENFORCEMENT_WEBHOOK_URL = env.str("PACTA_ENFORCEMENT_WEBHOOK_URL", default
 PACTA_ENFORCEMENT_WEBHOOK_SECRET = env.str("PACTA_ENFORCEMENT_WEBHOOK_SECRET", default="")
 PACTA_ENFORCEMENT_WEBHOOK_TIMEOUT = env.int("PACTA_ENFORCEMENT_WEBHOOK_TIMEOUT", default=10)
 PACTA_ENFORCEMENT_WEBHOOK_MAX_RETRIES = env.int("PACTA_ENFORCEMENT_WEBHOOK_MAX_RETRIES", default=8)
+
+# Notices to respondents (breach, termination, cease-and-desist, preservation) leave by
+# email with their signed PDF. Without EMAIL_HOST they are written to the console, and the
+# notice records that backend as the one it was handed to, so no letter is said to have
+# left that did not.
+EMAIL_HOST = env.str("EMAIL_HOST", default="")
+EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="legal@pacta.invalid")
+# A notice of breach gives this many days to cure unless told otherwise; a cease-and-desist
+# or preservation letter this many days to answer; owners are reminded this many days ahead.
+PACTA_NOTICE_CURE_DAYS = env.int("PACTA_NOTICE_CURE_DAYS", default=30)
+PACTA_NOTICE_RESPONSE_DAYS = env.int("PACTA_NOTICE_RESPONSE_DAYS", default=14)
+PACTA_NOTICE_REMINDER_DAYS = env.int("PACTA_NOTICE_REMINDER_DAYS", default=3)
 
 LOGGING = {
     "version": 1,

@@ -72,9 +72,29 @@ urlpatterns = [
     path("cases/<str:reference>/accounts/", views.case_attribute, name="case_attribute"),
     path("cases/<str:reference>/allegations/", views.case_allege, name="case_allege"),
     path("cases/<str:reference>/notes/", views.case_note, name="case_note"),
+    path("cases/<str:reference>/actions/", views.case_action_propose, name="case_action_propose"),
+    path(
+        "cases/<str:reference>/actions/<int:pk>/approve/",
+        views.case_action_approve,
+        name="case_action_approve",
+    ),
+    path("cases/<str:reference>/notices/", views.case_notice_send, name="case_notice_send"),
     path("cases/<str:reference>/members/", views.case_member, name="case_member"),
     path("cases/<str:reference>/hold/", views.case_hold, name="case_hold"),
     path("cases/<str:reference>/reports/", views.case_report_request, name="case_report_request"),
+    path(
+        "cases/<str:reference>/productions/",
+        views.case_production_request,
+        name="case_production_request",
+    ),
+    path(
+        "cases/<str:reference>/productions/<int:pk>/", views.case_production, name="case_production"
+    ),
+    path(
+        "cases/<str:reference>/productions/<int:pk>/zip/",
+        views.case_production_zip,
+        name="case_production_zip",
+    ),
     path("cases/<str:reference>/reports/<int:pk>/", views.case_report, name="case_report"),
     path(
         "cases/<str:reference>/reports/<int:pk>/pdf/", views.case_report_pdf, name="case_report_pdf"

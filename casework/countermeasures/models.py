@@ -239,3 +239,87 @@ class IndicatorMatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} seen at {self.exchange.partner.name} ({self.kind})"
+
+
+class Notice(models.Model):
+    """A letter to the respondent generated from the case, signed and sent by email.
+
+    Whether the customer was told, of what, on which clauses and with how long to cure is
+    itself part of the case (was termination proportionate?), so the letter is kept as the
+    signed PDF that left (an evidence file) beside when and how it was handed over, and the
+    deadline it set, which the case owner is reminded of once.
+    """
+
+    class Kind(models.TextChoices):
+        BREACH = "breach", "Notice of breach"
+        TERMINATION = "termination", "Notice of termination"
+        CEASE_AND_DESIST = "cease_and_desist", "Cease-and-desist letter"
+        PRESERVATION = "preservation", "Preservation (litigation hold) letter"
+
+    class Delivery(models.TextChoices):
+        PENDING = "pending", "Not sent yet"
+        SENT = "sent", "Handed to the mail server"
+        FAILED = "failed", "Sending failed"
+
+    class Deadline(models.TextChoices):
+        CURE = "cure", "Cure period ends"
+        RESPONSE = "response", "Response due"
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="notices")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    recipient = models.EmailField()
+    respondent = models.CharField(max_length=300)
+    # The clauses quoted, each the version the allegation rests on (in force at the time).
+    clauses = models.ManyToManyField(Clause, blank=True, related_name="+")
+    # The enforcement actions the letter gives notice of.
+    actions = models.ManyToManyField(EnforcementAction, blank=True, related_name="notices")
+    cure_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    deadline_kind = models.CharField(max_length=10, choices=Deadline.choices, blank=True)
+    deadline_at = models.DateTimeField(null=True, blank=True)
+    pdf = models.ForeignKey(
+        "evidence.EvidenceItem", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    issued_by_label = models.CharField(max_length=150)
+    issued_at = models.DateTimeField()
+    delivery = models.CharField(max_length=10, choices=Delivery.choices, default=Delivery.PENDING)
+    delivery_backend = models.CharField(max_length=200, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    delivery_error = models.TextField(blank=True)
+    message_id = models.CharField(max_length=300, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["case", "issued_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(deadline_kind="") & Q(deadline_at__isnull=True))
+                | (~Q(deadline_kind="") & Q(deadline_at__isnull=False)),
+                name="notice_deadline_has_kind_and_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="breach") | Q(cure_days__isnull=True),
+                name="notice_cure_period_on_breach_only",
+            ),
+            models.CheckConstraint(
+                condition=~Q(delivery="sent") | Q(delivered_at__isnull=False),
+                name="notice_sent_has_time",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["deadline_at"],
+                condition=Q(reminded_at__isnull=True, deadline_at__isnull=False),
+                name="notice_deadline_unreminded",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.case.reference} to {self.recipient}"
+
+    @property
+    def reference(self) -> str:
+        """How the letter names itself, and a reply can quote it."""
+        return f"{self.case.reference}/N{self.pk}"

@@ -3,11 +3,18 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
+from django.utils import timezone
 
-from casework.countermeasures.models import EnforcementAction, IndicatorMatch
+from casework.countermeasures.models import (
+    EnforcementAction,
+    IndicatorExchange,
+    IndicatorMatch,
+    Notice,
+)
 from casework.models import Case
-from casework.selectors import case_get
+from casework.permissions import WORK_PRODUCT, case_can
+from casework.selectors import CASE_PAGE_ROWS, case_get
 from evidence.access import record_reader
 
 
@@ -31,3 +38,45 @@ def account_partner_matches(*, user, account_ids) -> QuerySet[IndicatorMatch]:
         .select_related("exchange__partner", "account")
         .order_by("-exchange__exchanged_at", "account__account_id", "kind")
     )
+
+
+def case_countermeasures(*, user, case: Case) -> dict | None:
+    """The case page's countermeasures: its actions, its notices and their deadlines, and
+    the indicator exchanges about its cluster or its accounts. For the provider's own team
+    (who read the work product); a regulator's reviewer reads them in the report edition.
+    Exchanges are of the record: shown to the record's readers only."""
+    case = case_get(user=user, reference=case.reference)
+    if not case_can(user, case, WORK_PRODUCT):
+        return None
+    now = timezone.now()
+    notices = list(
+        case.notices.select_related("pdf").prefetch_related("actions").order_by("-issued_at")
+    )
+    deadlines = sorted(
+        (
+            {"notice": x, "overdue": x.deadline_at <= now}
+            for x in notices
+            if x.deadline_at and x.delivery == Notice.Delivery.SENT
+        ),
+        key=lambda d: d["notice"].deadline_at,
+    )
+    exchanges = IndicatorExchange.objects.none()
+    if record_reader(user):
+        about_case = Q(matches__account__case_links__case=case)
+        if case.source_cluster_id is not None:
+            about_case |= Q(cluster__identity=case.source_cluster.identity)
+        exchanges = (
+            IndicatorExchange.objects.filter(about_case)
+            .select_related("partner", "cluster")
+            .distinct()
+            .order_by("-exchanged_at")[:CASE_PAGE_ROWS]
+        )
+    return {
+        # Access is settled above (a second `case_get` would only repeat it).
+        "actions": case.enforcement_actions.select_related("clause__version")
+        .prefetch_related("accounts")
+        .order_by("proposed_at", "pk"),
+        "notices": notices,
+        "deadlines": deadlines,
+        "exchanges": exchanges,
+    }

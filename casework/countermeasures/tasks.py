@@ -1,4 +1,6 @@
-"""The Celery task that hands an action's transition to the platform: thin, takes an id.
+"""The Celery tasks of countermeasures: thin, they take an id or nothing.
+
+The hand-off task gives an action's transition to the platform.
 
 Retried with exponential backoff while the platform answers 5xx or cannot be reached;
 a refusal, or the retries spent, is recorded on the hand-off and in the ledger.
@@ -17,6 +19,7 @@ from casework.countermeasures.handoff import (
     handoff_deliver,
     handoff_fail,
 )
+from casework.countermeasures.notices import notice_deadlines_remind
 from casework.countermeasures.services import HANDOFF_TASK
 
 logger = logging.getLogger(__name__)
@@ -53,3 +56,10 @@ def action_handoff_task(handoff_id: int) -> dict:
     """Deliver hand-off `handoff_id` (a no-op once the platform confirmed it)."""
     handoff = handoff_deliver(handoff_id=handoff_id)
     return {"handoff": handoff.pk, "status": handoff.status, "attempts": handoff.attempts}
+
+
+@shared_task(name="casework.countermeasures.tasks.notice_deadlines_remind_task")
+def notice_deadlines_remind_task() -> dict:
+    """Remind case owners of notices' deadlines near or past (each once); run by beat."""
+    reminded = notice_deadlines_remind()
+    return {"reminded": [notice.pk for notice in reminded]}

@@ -26,7 +26,13 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.db import transaction
 from django.db.models import Count
+from django.utils import timezone
 
+from casework.countermeasures.handoff import actions_export_csv
+from casework.countermeasures.indicators import indicators_export, sharing_partner_add
+from casework.countermeasures.models import SharingPartner
+from casework.countermeasures.notices import notice_send
+from casework.countermeasures.services import action_approve, action_propose
 from casework.demo.world import scenario_generate
 from casework.models import Case, ReportJob
 from casework.production import production_build
@@ -204,6 +210,60 @@ def _demo_signing(*, stdout) -> None:
     stdout.write(f"Signing with the DEMO certificate in {Path(paths['cert']).parent}.")
 
 
+def _demo_mail(*, scenario_dir: Path) -> None:
+    """Without a mail server, the demo's notices are written as .eml files under
+    `scenario_dir/outbox/` (and recorded as handed to that backend), not to the console."""
+    if settings.EMAIL_HOST:
+        return
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = str(scenario_dir / "outbox")
+
+
+DEMO_PARTNER = "Demo partner lab"
+
+
+def _demo_countermeasures(*, case: Case, counsel, scenario_dir: Path, lines: list[str]) -> None:
+    """What the provider did about the demo case: a suspension of its accounts handed to the
+    platform in a CSV file, a notice of breach with a cure period, and the cluster's
+    indicators shared with a partner as a STIX bundle. Each through its service, ledgered."""
+    allegation = case.allegations.select_related("clause").order_by("pk").first()
+    accounts = list(
+        case.case_accounts.order_by("account__account_id").values_list(
+            "account__account_id", "account__email"
+        )
+    )
+    if allegation is None or not accounts:
+        return
+    suspension = action_propose(
+        actor=counsel,
+        case=case,
+        kind="suspend",
+        clause=allegation.clause,
+        reason="The attributed accounts extract Output by automated means (demo action).",
+        effective_at=timezone.now(),
+        accounts=[account_id for account_id, _ in accounts],
+    )
+    action_approve(actor=counsel, action=suspension)
+    exported = actions_export_csv(
+        actor=counsel, case=case, out=scenario_dir / "actions.csv", send=True
+    )
+    lines.append(f"suspension of {len(accounts)} accounts sent to the platform: {exported['file']}")
+    _demo_mail(scenario_dir=scenario_dir)
+    email = next((e for _, e in accounts if e), "") or "legal@respondent.invalid"
+    notice = notice_send(actor=counsel, case=case, kind="breach", to=email, cure_days=14)
+    lines.append(
+        f"notice of breach {notice.reference} to {notice.recipient}: "
+        f"{notice.get_delivery_display().lower()}"
+    )
+    if case.source_cluster is not None:
+        partner = SharingPartner.objects.filter(name=DEMO_PARTNER).first() or (
+            sharing_partner_add(actor=counsel, name=DEMO_PARTNER)
+        )
+        bundle = scenario_dir / "indicators-demo-partner.json"
+        indicators_export(actor=counsel, cluster=case.source_cluster, partner=partner, out=bundle)
+        lines.append(f"indicators shared with {DEMO_PARTNER}: {bundle.resolve()}")
+
+
 def _demo_catalogue(*, scenario_dir: Path, lines: list[str]) -> None:
     """List prices and plan limits from the scenario's catalogue, once per file."""
     for name, model, load in (
@@ -304,6 +364,7 @@ def demo_case_report(*, scenario_dir: Path, stdout) -> dict:
                 continue
             allegation_add(actor=counsel, case=case, clause=clause, theory=theory)
         case_hold_place(actor=counsel, case=case)
+        _demo_countermeasures(case=case, counsel=counsel, scenario_dir=scenario_dir, lines=lines)
         lines.append(f"case {case.reference}: {len(accounts)} accounts ({basis}), on hold")
     if verification_latest() is None:
         run = evidence_verify(actor="system:demo")

@@ -185,6 +185,22 @@ def production_build(
 
 
 def _check(actor, case, out_dir: Path, edition, max_file_mb, page_size) -> None:
+    production_options_check(
+        actor=actor, case=case, edition=edition, max_file_mb=max_file_mb, page_size=page_size
+    )
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise ProductionError(
+            f"{out_dir} exists and is not an empty folder: a production is written into a "
+            "new one, never over another",
+            field="out_dir",
+        )
+    if not out_dir.parent.is_dir():
+        raise ProductionError(f"folder {out_dir.parent} does not exist", field="out_dir")
+
+
+def production_options_check(*, actor, case, edition, max_file_mb, page_size) -> None:
+    """Refuse a production the actor may not have, or asked for with bad options (checked
+    when a job is requested, and again when it is built)."""
     if edition not in ReportEdition.values:
         raise ProductionError(
             f"unknown edition {edition!r}: use {', '.join(ReportEdition.values)}", field="edition"
@@ -205,14 +221,6 @@ def _check(actor, case, out_dir: Path, edition, max_file_mb, page_size) -> None:
         raise ProductionError(
             f"unknown page size {page_size!r}: use {' or '.join(PAGE_SIZES)}", field="page_size"
         )
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise ProductionError(
-            f"{out_dir} exists and is not an empty folder: a production is written into a "
-            "new one, never over another",
-            field="out_dir",
-        )
-    if not out_dir.parent.is_dir():
-        raise ProductionError(f"folder {out_dir.parent} does not exist", field="out_dir")
 
 
 def _folder(path: Path) -> Path:

@@ -16,6 +16,7 @@ from casework.reports.sections import (
     Source,
     chronology_section,
     clauses_section,
+    countermeasures_section,
     damages_section,
     formation_section,
     methodology_section,
@@ -61,6 +62,7 @@ def report_context(
         "chronology": chronology_section(source),
         "methodology": methodology_section(source),
         "damages": damages,
+        "countermeasures": countermeasures_section(source),
         "preservation": preservation_section(source),
     }
     context["summary"] = summary_section(source, context)

@@ -125,27 +125,28 @@ def report_job_snapshot(*, job: ReportJob) -> Snapshot:
 
 
 @contextmanager
-def build_lock(job_id: int):
+def build_lock(job_id: int, *, key: int = BUILD_LOCK_KEY):
     """Hold the job's advisory lock for the build; yields False when another live build
-    holds it. The server releases it when the holder's connection ends, however it ends."""
+    holds it. The server releases it when the holder's connection ends, however it ends.
+    `key` names the kind of job (reports; productions have their own)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [BUILD_LOCK_KEY, job_id])
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [key, job_id])
         acquired = cursor.fetchone()[0]
     try:
         yield acquired
     finally:
         if acquired:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [BUILD_LOCK_KEY, job_id])
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [key, job_id])
 
 
-def build_in_progress(job_id: int) -> bool:
+def build_in_progress(job_id: int, *, key: int = BUILD_LOCK_KEY) -> bool:
     """Whether a live process is building the job now (its advisory lock is held)."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
             "AND classid = %s AND objid = %s AND objsubid = 2 AND granted)",
-            [BUILD_LOCK_KEY, job_id],
+            [key, job_id],
         )
         return cursor.fetchone()[0]
 

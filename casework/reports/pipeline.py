@@ -40,9 +40,9 @@ from casework.reports.jobs import (
 )
 from casework.reports.redaction import Redactor
 from casework.reports.render import (
-    attachments_embed_streamed,
     report_html,
     report_render,
+    signed_revision_prepare,
     streamed,
     svg_data_uri,
 )
@@ -65,6 +65,7 @@ SECTIONS = (
     ("chronology", "Chronology and summary charts (FRE 1006)"),
     ("methodology", "Methodology"),
     ("damages", "Damages"),
+    ("countermeasures", "Countermeasures and notice"),
     ("preservation", "Preservation and chain of custody"),
     ("certification", "Certification"),
     ("exhibits", "Exhibit index"),
@@ -135,7 +136,7 @@ def report_build(*, job: ReportJob) -> ReportJob:
             finished_at=None,
             failure_reason="",
         )
-        workdir = Path(tempfile.mkdtemp(prefix=f"pacta-report-{job.pk}-", dir=_workdir()))
+        workdir = Path(tempfile.mkdtemp(prefix=f"pacta-report-{job.pk}-", dir=build_workdir()))
         try:
             _build(job, workdir, Stages(job))
         except (OperationalError, InterfaceError, ReportTransientError) as exc:
@@ -149,7 +150,9 @@ def report_build(*, job: ReportJob) -> ReportJob:
         return ReportJob.objects.get(pk=job.pk)
 
 
-def _workdir() -> str | None:
+def build_workdir() -> str | None:
+    """Where builds (reports, productions) write their work files: PACTA_REPORT_WORK_DIR,
+    else the system's temporary folder."""
     folder = settings.PACTA_REPORT_WORK_DIR
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
@@ -314,10 +317,8 @@ def _build(job: ReportJob, workdir: Path, stages: Stages) -> None:
             reason=f"Evidentiary report {job.case.reference} ({job.edition} edition); "
             f"snapshot {snapshot.sha256}",
             location=settings.PACTA_REPORT_SIGNING_LOCATION,
-            prepare=(lambda writer: attachments_embed_streamed(writer, large,
-                                                               created=generated_at))
-            if large else None,
-        )  # fmt: skip
+            prepare=lambda writer: signed_revision_prepare(writer, large, created=generated_at),
+        )
     except SigningError as exc:
         if isinstance(exc.__cause__, OSError | TimeoutError):
             raise ReportTransientError(str(exc)) from exc

@@ -5,7 +5,7 @@ IP addresses to their /24, payment fingerprints shortened, prompt text redacted)
 marked confidential commercial information. `public` is for a committee's public record:
 aggregates and findings only, with no account ids, emails, addresses, fingerprints or
 prompt text anywhere. Every rule applied is counted in a `RedactionLog`, which the
-regulator and public editions print (section 12), so a reader knows what was withheld.
+regulator and public editions print (section 13), so a reader knows what was withheld.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def pseudonym(number: int) -> str:
 
 @dataclass
 class RedactionLog:
-    """What was withheld, per field and rule, with how many values (section 12)."""
+    """What was withheld, per field and rule, with how many values (section 13)."""
 
     edition: str
     counts: dict[tuple[str, str, str], int] = field(default_factory=dict)

@@ -169,6 +169,61 @@ def streamed(exhibits: list[Exhibit]) -> list[Exhibit]:
     return [e for e in exhibits if e.size > settings.PACTA_REPORT_STREAM_ATTACHMENT_BYTES]
 
 
+def signed_revision_prepare(writer, exhibits: list[Exhibit], *, created: dt.datetime) -> None:
+    """What the signing revision adds to the rendered report, before pyHanko signs it.
+
+    - The catalogue's `/AF` lists each associated file once. WeasyPrint 70 adds every
+      attachment twice (once from the embedded-file name tree, once from its Filespec),
+      which PDF/A-3 validators reject.
+    - The large exhibits are embedded (`attachments_embed_streamed`).
+    - The Info dictionary and the XMP packet say the same thing after signing: pyHanko
+      writes its own name as the XMP `pdf:Producer` but appends it to the Info one
+      (`WeasyPrint …; pyHanko …`), a PDF/A conformance failure. Both now name pyHanko,
+      the program that wrote the final file, and the creator tool names WeasyPrint, which
+      laid out the pages; the creation date is the build's, in both.
+    """
+    _associated_files_once(writer)
+    attachments_embed_streamed(writer, exhibits, created=created)
+    _metadata_agree(writer, created=created)
+
+
+def _associated_files_once(writer) -> None:
+    from pyhanko.pdf_utils import generic
+
+    root = writer.root
+    if "/AF" not in root:
+        return
+    seen: set[tuple[int, int]] = set()
+    unique = generic.ArrayObject()
+    for reference in list.__iter__(root["/AF"]):  # references as they are, not resolved
+        key = (reference.idnum, reference.generation)
+        if key not in seen:
+            seen.add(key)
+            unique.append(reference)
+    root["/AF"] = unique
+    writer.update_root()
+
+
+def _metadata_agree(writer, *, created: dt.datetime) -> None:
+    import weasyprint
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.metadata.model import VENDOR
+
+    meta = writer.document_meta
+    meta.created = created
+    meta.creator = f"Pacta (pages by WeasyPrint {weasyprint.__version__})"
+    reference = writer.trailer.raw_get("/Info") if "/Info" in writer.trailer else None
+    if reference is None:
+        return  # pyHanko writes the XMP packet alone, and it agrees with itself
+    info = reference.get_object()
+    # pyHanko writes only the Info entries that exist once an XMP packet is kept: the ones
+    # it keeps in step with the packet are made to exist, with the values it will write.
+    info["/Producer"] = generic.TextStringObject(VENDOR)
+    info["/Creator"] = generic.TextStringObject(meta.creator)
+    info["/CreationDate"] = generic.pdf_date(created)
+    writer.mark_update(reference)
+
+
 def attachments_embed_streamed(writer, exhibits: list[Exhibit], *, created: dt.datetime) -> None:
     """Add large exhibits to a pyHanko incremental writer as PDF/A-3 associated files.
 

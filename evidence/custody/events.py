@@ -16,6 +16,18 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from evidence.custody.canonical import clauses_digest, content_sha256, utc_iso
+from evidence.custody.countermeasure_events import (  # noqa: F401  (re-exported: events.<act>)
+    accounts_seen_at_partner,
+    enforcement_action_moved,
+    enforcement_action_proposed,
+    enforcement_actions_exported,
+    enforcement_handoff_settled,
+    indicators_exchanged,
+    notice_deadline_reminded,
+    notice_delivery_recorded,
+    notice_issued,
+    sharing_partner_added,
+)
 from evidence.custody.ledger import (
     Actor,
     LedgerVerification,
@@ -493,152 +505,6 @@ def case_viewed(*, actor: Actor, case: Any, page: str) -> LedgerEntry:
     )
 
 
-# --- countermeasures ------------------------------------------------------------------------
-
-
-def _action_details(action: Any) -> dict[str, Any]:
-    """An enforcement action as the ledger records it at each step: what, on whom, on which
-    clause, from when, and who decided it."""
-    clause = action.clause
-    version = clause.version
-    return {
-        "case": action.case.reference,
-        "kind": action.kind,
-        "state": action.state,
-        "clause": f"{version.document.slug}:{version.label}:{clause.path}",
-        "accounts": sorted(a.account_id for a in action.accounts.all()),
-        "key_ids": action.key_ids,
-        "payment_fingerprints": action.payment_fingerprints,
-        "address_ranges": action.address_ranges,
-        "effective_at": utc_iso(action.effective_at),
-        "proposed_by": action.proposed_by_label,
-        "approved_by": action.approved_by_label or None,
-    }
-
-
-def enforcement_action_proposed(*, actor: Actor, action: Any) -> LedgerEntry:
-    """Someone proposed an action against the respondent, with the reason given; the entry
-    carries the clause's hash, so the term relied on is the term recorded."""
-    return ledger_append(
-        actor=actor,
-        action=Action.CREATED,
-        object_type="enforcement_action",
-        object_id=action.pk,
-        object_sha256=action.clause.text_sha256,
-        details={**_action_details(action), "reason": action.reason},
-    )
-
-
-def enforcement_action_moved(
-    *, actor: Actor, action: Any, previous: str, extra: Mapping[str, Any] | None = None
-) -> LedgerEntry:
-    """An action moved on (approved, sent, confirmed by the platform, reversed): the state
-    it left, the one it reached, and what that step adds (channel, platform reference,
-    reason for reversal)."""
-    return ledger_append(
-        actor=actor,
-        action=Action.CHANGED,
-        object_type="enforcement_action",
-        object_id=action.pk,
-        object_sha256=action.clause.text_sha256,
-        details={**_action_details(action), "from": previous, **(extra or {})},
-    )
-
-
-def enforcement_handoff_settled(*, handoff: Any, reason: str = "") -> LedgerEntry:
-    """The platform answered a hand-off for good: it confirmed (an undo, for a reversed
-    action; a carried-out action is confirmed by `enforcement_action_moved`), or refused,
-    or could not be reached after every retry, in which case the action stays where it was
-    and the record says the platform was not told."""
-    return ledger_append(
-        actor=SystemActor.ENFORCEMENT,
-        action=Action.CHANGED,
-        object_type="enforcement_action",
-        object_id=handoff.action_id,
-        details={
-            "case": handoff.action.case.reference,
-            "handoff": handoff.transition,
-            "status": handoff.status,
-            "attempts": handoff.attempts,
-            "idempotency_key": handoff.idempotency_key,
-            "platform_reference": str(handoff.confirmation.get("reference", "")),
-            "reason": reason[:500],
-        },
-    )
-
-
-def enforcement_actions_exported(
-    *, actor: Actor, case: Any, file_name: str, sha256: str, actions: list[int]
-) -> LedgerEntry:
-    """The case's actions were written to a CSV file for the platform's team."""
-    return ledger_append(
-        actor=actor,
-        action=Action.EXPORTED,
-        object_type="case",
-        object_id=case.reference,
-        object_sha256=sha256,
-        details={"file_name": file_name, "enforcement_actions": actions},
-    )
-
-
-def sharing_partner_added(*, actor: Actor, partner: Any) -> LedgerEntry:
-    """A partner to exchange indicators with, and the id of the key agreed (never the key)."""
-    return ledger_append(
-        actor=actor,
-        action=Action.CREATED,
-        object_type="sharing_partner",
-        object_id=partner.name,
-        details={"key_id": partner.key_id},
-    )
-
-
-def indicators_exchanged(*, actor: Actor, exchange: Any) -> LedgerEntry:
-    """A bundle of indicators was shared with a partner (exported) or received from one
-    (imported): with whom, under which marking and key, how many of each kind, and the
-    SHA-256 of the bundle exactly as it left or arrived."""
-    cluster = exchange.cluster
-    return ledger_append(
-        actor=actor,
-        action=Action.EXPORTED if exchange.direction == "export" else Action.IMPORTED,
-        object_type="indicator_exchange",
-        object_id=exchange.pk,
-        object_sha256=exchange.bundle_sha256,
-        details={
-            "partner": exchange.partner.name,
-            "key_id": exchange.partner.key_id,
-            "direction": exchange.direction,
-            "cluster": cluster.identity if cluster else None,
-            "detection_run": cluster.run_id if cluster else None,
-            "tlp": exchange.tlp,
-            "file_name": exchange.file_name,
-            "counts": exchange.counts,
-        },
-    )
-
-
-def accounts_seen_at_partner(
-    *, actor: Actor, exchange: Any, kinds_by_account: Mapping[str, list[str]]
-) -> list[LedgerEntry]:
-    """A partner's indicators matched accounts: one entry under each account, so its
-    custody history says where else it was seen, and by which kinds of indicator."""
-    return ledger_append_many(
-        actor=actor,
-        entries=[
-            {
-                "action": Action.LINKED,
-                "object_type": "account",
-                "object_id": account_id,
-                "details": {
-                    "seen_at_partner": exchange.partner.name,
-                    "indicator_exchange": exchange.pk,
-                    "kinds": sorted(kinds),
-                },
-            }
-            for account_id, kinds in sorted(kinds_by_account.items())
-        ],
-    )
-
-
 # --- API tokens ---------------------------------------------------------------------------
 
 
@@ -773,6 +639,50 @@ def production_built(
             "snapshot_sha256": snapshot_sha256,
             "ledger_certified": ledger_certified,
             "signature": signature,
+        },
+    )
+
+
+def production_job_requested(*, actor: Actor, job: Any) -> LedgerEntry:
+    """A production of the case was asked for from the UI or the API."""
+    return ledger_append(
+        actor=actor,
+        action=Action.CREATED,
+        object_type="production_job",
+        object_id=job.pk,
+        details={
+            "case": job.case.reference,
+            "edition": job.edition,
+            "page_size": job.page_size,
+            "max_file_mb": str(job.max_file_mb),
+        },
+    )
+
+
+def production_job_failed(*, job: Any, reason: str) -> LedgerEntry:
+    return ledger_append(
+        actor=SystemActor.REPORTS,
+        action=Action.CHANGED,
+        object_type="production_job",
+        object_id=job.pk,
+        details={"case": job.case.reference, "status": "failed", "reason": reason[:500]},
+    )
+
+
+def production_exported(*, actor: Actor, job: Any) -> LedgerEntry:
+    """A production's zip was downloaded (the case's access audit): the natives inside
+    are the record's own files, handed over."""
+    return ledger_append(
+        actor=actor,
+        action=Action.EXPORTED,
+        object_type="production_job",
+        object_id=job.pk,
+        object_sha256=job.zip_sha256,
+        details={
+            "case": job.case.reference,
+            "edition": job.edition,
+            "file_name": job.zip_name,
+            "manifest_sha256": job.manifest_sha256,
         },
     )
 

@@ -38,6 +38,8 @@ class SystemActor(StrEnum):
     DETECTOR = "system:detector"
     # Hands enforcement actions to the provider's platform and records its confirmation.
     ENFORCEMENT = "system:enforcement"
+    # Reminds case owners of the deadlines their notices set.
+    NOTICES = "system:notices"
     REPORTS = "system:reports"
     RETENTION = "system:retention"
     TIMESTAMP = "system:timestamp"

@@ -3,8 +3,10 @@
 `--only ingest` stops after the ingest figures (the later parts build on its rows);
 `--only detect` skips the ingest figures, loads the scenario untimed and measures detection;
 `--only quality` measures detection quality per family on the light-swarm and classic
-worlds (part of the default run too); `--only scale` (or `--scale`) draws the 1M -> 4M ->
-16M curve, which is not part of the default run (`--scale-sizes` picks the sizes)."""
+worlds (part of the default run too); `--only production` loads the scenario untimed and
+measures a production of the report's case beside its report (part of the default
+run); `--only scale` (or `--scale`) draws the 1M -> 4M -> 16M curve, which is not part of
+the default run (`--scale-sizes` picks the sizes)."""
 
 from __future__ import annotations
 
@@ -31,11 +33,11 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument(
         "--only",
-        choices=["ingest", "detect", "quality", "scale"],
+        choices=["ingest", "detect", "quality", "scale", "production"],
         help=(
             "Run one part: ingest; detect on the scenario loaded untimed; quality per family "
             "on the light-swarm and classic worlds; scale, the detection curve (not in the "
-            "default run)."
+            "default run); production, a production of the report's case beside its report."
         ),
     )
     parser.add_argument("--scale", action="store_true", help="The same as --only scale.")
@@ -137,6 +139,11 @@ def main() -> int:
         bench_report(table, env=env, work=work, scenario=scenario)
         print("case page:", flush=True)
         bench_case_page(table, reference=REFERENCE)
+    if args.only in (None, "production"):
+        from tests.benchmarks.production import bench_production
+
+        print("production:", flush=True)
+        bench_production(table, env=env, work=work, scenario=scenario)
     print()
     print(table.render())
     return 0

@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
 from django.http import HttpRequest
 
+from casework.countermeasures.models import IndicatorExchange
 from casework.demo import (
     DEMO_ALLEGATIONS,
     DEMO_CASE_REFERENCE,
@@ -93,6 +94,18 @@ def test_the_demo_case_goes_through_the_services_and_its_report_is_signed(tmp_pa
         for entry in LedgerEntry.objects.filter(object_type="case", object_id=case.reference)
     }
     assert allegations <= ledgered
+
+    # What the provider did: a suspension sent to the platform, a notice of breach with
+    # its cure period, and (for a case opened from a cluster) the indicators shared.
+    [suspension] = case.enforcement_actions.all()
+    assert (suspension.kind, suspension.state, suspension.sent_via) == ("suspend", "sent", "csv")
+    assert (out / "actions.csv").exists()
+    [notice] = case.notices.all()
+    assert (notice.kind, notice.delivery, notice.cure_days) == ("breach", "sent", 14)
+    assert list((out / "outbox").iterdir())
+    if case.source_cluster is not None:
+        assert (out / "indicators-demo-partner.json").exists()
+        assert IndicatorExchange.objects.filter(cluster=case.source_cluster).exists()
 
 
 # --- demo mode is asked for, and never takes over a user -------------------------------------

@@ -47,10 +47,11 @@ SECTIONS = (
     "6. Chronology and summary charts (FRE 1006)",
     "7. Methodology",
     "8. Damages",
-    "9. Preservation and chain of custody",
-    "10. Certification",
-    "11. Exhibit index",
-    "12. Redaction log",
+    "9. Countermeasures and notice",
+    "10. Preservation and chain of custody",
+    "11. Certification",
+    "12. Exhibit index",
+    "13. Redaction log",
 )
 ACCOUNTS = {
     "acct_fox01": ("ops@foxglove-labs.example", "203.0.113.7", "pf_8c1e77aa90", "SG"),
@@ -557,6 +558,7 @@ def test_large_exhibits_are_streamed_into_the_same_associated_file_structure(
             params = spec.get_file().obj.Params
             assert int(params.Size) == len(data) == entry["size"]
             assert bytes(params.CheckSum) == hashlib.md5(data, usedforsecurity=False).digest()
+    _assert_pdfa_catalogue_and_metadata(path)
     out = io.StringIO()
     call_command("verify_report", str(path), "--json", stdout=out)
     assert json.loads(out.getvalue())["ok"] is True
@@ -754,3 +756,47 @@ def test_a_report_never_claims_rows_the_record_no_longer_holds(case, counsel_use
     job = report_build(job=job)
     assert job.status == ReportJob.Status.FAILED
     assert "usage.csv: 179 rows where the snapshot counted 180" in job.failure_reason
+
+
+# The Info entries PDF/A requires to agree with their XMP counterparts, when present.
+PAIRS = {
+    "/Producer": "pdf:Producer",
+    "/Creator": "xmp:CreatorTool",
+    "/Title": "dc:title",
+    "/Author": "dc:creator",
+    "/Subject": "dc:description",
+    "/CreationDate": "xmp:CreateDate",
+    "/ModDate": "xmp:ModifyDate",
+}
+
+
+def test_report_lists_each_attachment_once_and_its_metadata_agrees_after_signing(reports):
+    """PDF/A-3 lists each associated file once in the catalogue's /AF, and a validator
+    compares the Info dictionary with the XMP packet entry by entry: the signed file a
+    court or regulator checks must pass both."""
+    for _edition, path in reports.items():
+        _assert_pdfa_catalogue_and_metadata(path)
+
+
+def _assert_pdfa_catalogue_and_metadata(path: Path) -> None:
+    with pikepdf.open(path) as pdf:
+        listed = [spec.objgen for spec in pdf.Root.AF]
+        twice = len(listed) - len(set(listed))
+        assert twice == 0, f"the catalogue's /AF lists {twice} attachment(s) twice"
+        assert set(listed) == {spec.obj.objgen for spec in pdf.attachments.values()}
+        info = {key: str(value) for key, value in pdf.docinfo.items()}
+        with pdf.open_metadata(set_pikepdf_as_editor=False, update_docinfo=False) as xmp:
+            packet = {key: xmp.get(key) for key in PAIRS.values()}
+    for entry, key in PAIRS.items():
+        if entry not in info:
+            continue
+        value = packet.get(key)
+        if isinstance(value, list):
+            value = ", ".join(value)
+        if entry.endswith("Date"):
+            parsed = dt.datetime.strptime(info[entry][2:].replace("'", ""), "%Y%m%d%H%M%S%z")
+            assert dt.datetime.fromisoformat(value) == parsed, (entry, info[entry], value)
+        else:
+            assert info[entry] == value, (entry, info[entry], value)
+    assert "/CreationDate" in info and "/Producer" in info
+    assert "WeasyPrint" in info["/Creator"]

@@ -2,6 +2,7 @@
 
 from casework.reports.sections.chronology import chronology_section
 from casework.reports.sections.clauses import clauses_section
+from casework.reports.sections.countermeasures import countermeasures_section
 from casework.reports.sections.damages import damages_section
 from casework.reports.sections.formation import formation_section
 from casework.reports.sections.formatting import (
@@ -28,6 +29,7 @@ __all__ = (
     "Source",
     "chronology_section",
     "clauses_section",
+    "countermeasures_section",
     "damages_section",
     "day",
     "formation_section",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from casework.reports.sections.countermeasures import countermeasure_events
 from casework.reports.sections.formatting import Capped, moment, n
 from casework.reports.sections.source import Source
 
@@ -76,6 +77,7 @@ def _events(source: Source) -> Capped:
     for price in data["prices"]:
         if first and last and first <= price["released_at"] <= last:
             events.append((price["released_at"], "context", f"Model {price['model']} released"))
+    events.extend(countermeasure_events(source))
     events.sort()
     rows = [{"at": moment(at), "kind": kind, "text": text} for at, kind, text in events]
     return Capped(rows, limit=source.rows)

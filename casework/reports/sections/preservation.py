@@ -1,4 +1,4 @@
-"""Section 9 of the report: preservation and the chain of custody."""
+"""Section 10 of the report: preservation and the chain of custody."""
 
 from __future__ import annotations
 

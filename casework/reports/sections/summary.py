@@ -94,7 +94,7 @@ def summary_section(source: Source, context) -> dict[str, Any]:
         )
     verification = data["verification"]
     if verification is None:
-        statements.append("No verification of the record has been run (see section 9).")
+        statements.append("No verification of the record has been run (see section 10).")
     elif verification["ok"]:
         statements.append(
             f"The record verified intact on {moment(verification['finished_at'])} "
@@ -103,7 +103,7 @@ def summary_section(source: Source, context) -> dict[str, Any]:
     else:
         statements.append(
             f"Verification run {verification['id']} found "
-            f"{n(verification['failures_total'])} failures (see section 9)."
+            f"{n(verification['failures_total'])} failures (see section 10)."
         )
     return {"figures": figures, "statements": statements, "findings": findings}
 

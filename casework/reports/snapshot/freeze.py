@@ -20,6 +20,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from casework.models import Case, CaseAccount
+from casework.reports.snapshot.countermeasures import countermeasures_collect
 from casework.reports.snapshot.custody import (
     custody_collect,
     ledger_position,
@@ -125,6 +126,7 @@ def _collect(case: Case) -> dict[str, Any]:
         "batches": batches,
         "verification": verification_collect(),
         "custody": custody_collect(case, allegations),
+        "countermeasures": countermeasures_collect(case),
     }
     data["ledger"] = ledger_position(case, data)
     return data
