@@ -7,8 +7,9 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -18,6 +19,7 @@ from casework.models import (
     Allegation,
     Case,
     CaseAccount,
+    CaseAccountBasis,
     CaseMembership,
     CaseNote,
     CaseRole,
@@ -235,25 +237,22 @@ def case_clauses_in_force(*, case: Case):
     )
 
 
-def case_overview(*, user, case: Case) -> dict:
+def case_overview(*, user, case: Case, accounts_page: object = 1) -> dict:
     """Everything the case page shows, in a bounded number of queries whatever its size.
 
-    Lists that can grow with the case (accounts, gaps) are cut to their first rows beside
-    an exact count; the figures are SQL aggregates.
+    Lists that can grow with the case are paged (accounts) or cut to their first rows
+    beside an exact count (gaps); the figures are SQL aggregates.
     """
     links = case.case_accounts.select_related("account").order_by("account__account_id")
     has_assent = Exists(AssentRecord.objects.filter(account_id=OuterRef("account_id")))
     counts = case.case_accounts.aggregate(
         total=Count("id"), with_assent=Count("id", filter=Q(has_assent))
     )
-    bases = dict(
-        case.case_accounts.values_list("basis").annotate(n=Count("id")).values_list("basis", "n")
-    )
     return {
         "case": case,
         "role": case_role_of(user, case),
         "can": {ability: case_can(user, case, ability) for ability in ABILITIES[CaseRole.OWNER]},
-        "accounts": links[:CASE_PAGE_ROWS],
+        **case_attribution(case=case, page=accounts_page),
         "accounts_total": counts["total"],
         "formation": {
             "attributed": counts["total"],
@@ -262,7 +261,6 @@ def case_overview(*, user, case: Case) -> dict:
             "gaps": links.exclude(has_assent)[:CASE_PAGE_ROWS],
             "gaps_total": counts["total"] - counts["with_assent"],
         },
-        "bases": [(CaseAccount.Basis(b).label, n) for b, n in sorted(bases.items())],
         "damages": case_damages(case=case),
         "source_cluster": case_source_cluster(user=user, case=case),
         **case_breach_and_attribution(case=case),
@@ -277,7 +275,16 @@ def case_overview(*, user, case: Case) -> dict:
         "members": case.memberships.select_related("user").order_by("role", "user__username"),
         "files": case_files(user=user, case=case),
         "clauses_in_force": case_clauses_in_force(case=case),
-        "reports": (reports := list(case_reports(user=user, case=case)[:CASE_PAGE_ROWS])),
+        **case_reports_overview(user=user, case=case),
+    }
+
+
+def case_reports_overview(*, user, case: Case) -> dict:
+    """The case's latest reports as `user` may see them, each one's verification, and the
+    editions they may request: the case page's Reports section and the reports page."""
+    reports = list(case_reports(user=user, case=case)[:CASE_PAGE_ROWS])
+    return {
+        "reports": reports,
         "reports_verification": reports_verification(jobs=reports),
         "productions": case_productions(user=user, case=case)[:CASE_PAGE_ROWS],
         "page_sizes": ProductionJob.PageSize.choices,
@@ -286,6 +293,61 @@ def case_overview(*, user, case: Case) -> dict:
             for value, label in ReportEdition.choices
             if value in editions_visible(user, case)
         ],
+    }
+
+
+def case_attribution(*, case: Case, page: object = 1) -> dict:
+    """The attributed accounts a page at a time, and each basis of attribution stated once.
+
+    A case opened from a cluster gives every account the same long basis; the table shows
+    it as a numbered reference to one list of bases, each in full with how many accounts
+    rest on it, instead of repeating it on every row. An account attributed again on a
+    second basis (`CaseAccountBasis`) lists both.
+    """
+    first = case.case_accounts.order_by().values_list("basis", "basis_detail")
+    further = CaseAccountBasis.objects.filter(case_account__case=case).order_by()
+    counts: dict[tuple[str, str], int] = {}
+    # Accounts resting on each kind of basis, each account once however many details.
+    per_kind: dict[str, int] = {}
+    for basis, detail, n in first.annotate(n=Count("id")):
+        counts[(basis, detail)] = n
+        per_kind[basis] = per_kind.get(basis, 0) + n
+    for basis, detail, n in further.values_list("basis", "basis_detail").annotate(n=Count("id")):
+        counts[(basis, detail)] = counts.get((basis, detail), 0) + n
+    keys = sorted(counts, key=lambda key: (-counts[key], CaseAccount.Basis(key[0]).label, key[1]))
+    refs = {key: n for n, key in enumerate(keys, start=1)}
+    also = (
+        further.exclude(basis=F("case_account__basis"))
+        .values_list("basis")
+        .annotate(n=Count("case_account", distinct=True))
+    )
+    for basis, n in also.values_list("basis", "n"):
+        per_kind[basis] = per_kind.get(basis, 0) + n
+    links = (
+        case.case_accounts.select_related("account")
+        .prefetch_related("further_bases")
+        .order_by("account__account_id")
+    )
+    accounts = Paginator(links, CASE_PAGE_ROWS).get_page(page)
+    for link in accounts:
+        own = [(link.basis, link.basis_detail)]
+        own += [(b.basis, b.basis_detail) for b in link.further_bases.all()]
+        link.basis_refs = [
+            (CaseAccount.Basis(key[0]).label, refs[key]) for key in dict.fromkeys(own)
+        ]
+    return {
+        "accounts": accounts,
+        "attribution_bases": [
+            {
+                "ref": refs[key],
+                "label": CaseAccount.Basis(key[0]).label,
+                "detail": key[1],
+                "accounts": counts[key],
+            }
+            for key in keys[:CASE_PAGE_ROWS]
+        ],
+        "attribution_bases_total": len(keys),
+        "bases": [(CaseAccount.Basis(b).label, n) for b, n in sorted(per_kind.items())],
     }
 
 

@@ -107,6 +107,12 @@ class AttributeSerializer(serializers.Serializer):
 
 class AttributedSerializer(serializers.Serializer):
     added = serializers.IntegerField(help_text="Accounts newly attributed by this request.")
+    basis_added = serializers.IntegerField(
+        help_text="Accounts already attributed that gained this basis beside their first."
+    )
+    unchanged = serializers.IntegerField(
+        help_text="Accounts already attributed on this same basis and detail: nothing added."
+    )
     attributed = serializers.IntegerField(help_text="Accounts attributed to the case in all.")
 
 

@@ -5,7 +5,6 @@ from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -16,7 +15,8 @@ from casework.countermeasures.notices import NoticeError, notice_send
 from casework.countermeasures.selectors import case_countermeasures
 from casework.countermeasures.services import ActionError, action_approve, action_propose
 from casework.forms import AllegationForm, AttributeForm, CaseOpenForm, MemberForm, NoteForm
-from casework.permissions import MANAGE, MEMBERS, NOTE, REPORT, case_require
+from casework.models import CaseAccount
+from casework.permissions import MANAGE, MEMBERS, NOTE, REPORT, case_can, case_require
 from casework.production.build import ProductionError
 from casework.production.jobs import production_job_exported, production_job_request
 from casework.reports import ReportError, report_job_request
@@ -30,9 +30,11 @@ from casework.selectors import (
     case_overview,
     case_production_get,
     case_report_get,
+    case_reports_overview,
     production_job_zip,
     reports_verification,
 )
+from casework.templatetags.pacta import counted
 from evidence.selectors import clusters_new_since, record_summary
 
 
@@ -79,7 +81,11 @@ def case_index(request: HttpRequest) -> HttpResponse:
 def _case_page(request: HttpRequest, case, *, forms: dict | None = None, status: int = 200):
     """The case page, with any forms that failed validation shown with their errors."""
     forms = forms or {}
-    context = case_overview(user=request.user, case=case)
+    for form in forms.values():
+        _focus_first_error(form)
+    context = case_overview(
+        user=request.user, case=case, accounts_page=request.GET.get("accounts", 1)
+    )
     context.update(
         {
             "attribute_form": forms.get("attribute") or AttributeForm(),
@@ -94,6 +100,15 @@ def _case_page(request: HttpRequest, case, *, forms: dict | None = None, status:
         }
     )
     return render(request, "casework/case_detail.html", context, status=status)
+
+
+def _focus_first_error(form) -> None:
+    """Put the cursor (and the browser's scroll) on the first field in error, so a refused
+    form is seen where it is, even far down the page."""
+    for name in form.fields:
+        if name in form.errors:
+            form.fields[name].widget.attrs["autofocus"] = True
+            return
 
 
 @login_required
@@ -111,15 +126,37 @@ def case_attribute(request: HttpRequest, reference: str) -> HttpResponse:
     form = AttributeForm(request.POST)
     if not form.is_valid():
         return _case_page(request, case, forms={"attribute": form}, status=400)
-    added = services.case_accounts_attribute(
+    attribution = services.case_accounts_attribute(
         actor=request.user,
         case=case,
         accounts=form.cleaned_data["accounts"],
         basis=form.cleaned_data["basis"],
         detail=form.cleaned_data["detail"],
     )
-    messages.success(request, f"{added} account{pluralize(added)} attributed.")
+    basis = CaseAccount.Basis(form.cleaned_data["basis"]).label
+    messages.success(request, _attribution_said(attribution, basis=basis))
     return redirect("case_detail", reference=case.reference)
+
+
+def _attribution_said(attribution, *, basis: str) -> str:
+    """What an attribution did, in one sentence: never "0 accounts attributed." when the
+    accounts were already attributed and gained a basis."""
+    said = []
+    if attribution.added:
+        said.append(f"{counted(attribution.added, 'account')} attributed ({basis})")
+    if attribution.basis_added:
+        which = "second" if attribution.second else "further"
+        said.append(
+            f"{counted(attribution.basis_added, 'account')} already attributed: "
+            f"{which} basis recorded ({basis})"
+        )
+    if attribution.unchanged:
+        n = attribution.unchanged
+        said.append(
+            f"{counted(n, 'account')} already {'rests' if n == 1 else 'rest'} on this basis: "
+            "nothing to add"
+        )
+    return "; ".join(said) + "."
 
 
 @login_required
@@ -259,9 +296,15 @@ def case_hold(request: HttpRequest, reference: str) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def case_report_request(request: HttpRequest, reference: str) -> HttpResponse:
+    """GET: the case's reports (the address a report page's "Back" and a typed URL reach);
+    POST: request one."""
     case = case_get(user=request.user, reference=reference)
+    if request.method == "GET":
+        context = case_reports_overview(user=request.user, case=case)
+        context.update({"case": case, "can": {"report": case_can(request.user, case, REPORT)}})
+        return render(request, "casework/case_reports.html", context)
     case_require(request.user, case, REPORT)
     edition = request.POST.get("edition", "")
     try:

@@ -187,3 +187,96 @@ def test_a_cluster_joined_by_one_link_says_one_link():
     assert "2 accounts joined by 1 link (shared api key x1)" in one
     two = _explain("critical", 3, [link, link], [link, link], levels, Counter(), [])
     assert "3 accounts joined by 2 links" in two
+
+
+def test_a_second_basis_is_recorded_and_said(record, client, counsel):
+    from evidence.models import LedgerEntry
+
+    case = _open(client)
+    client.post(
+        "/cases/PACTA-1/accounts/",
+        {"accounts": "fox_0 fox_1 fox_2", "basis": "payment", "detail": "card pf_1"},
+    )
+    response = client.post(
+        "/cases/PACTA-1/accounts/",
+        {"accounts": "fox_0, fox_1", "basis": "admission", "detail": "their letter of 3 May"},
+        follow=True,
+    )
+    html = response.content.decode()
+    assert "2 accounts already attributed: second basis recorded (Respondent" in html
+    assert "0 accounts attributed" not in html
+    assert case.case_accounts.count() == 3
+    further = {(b.case_account.account.account_id, b.basis) for b in _further_bases(case)}
+    assert further == {("fox_0", "admission"), ("fox_1", "admission")}
+    entries = LedgerEntry.objects.filter(object_type="account", action="changed")
+    assert {(e.object_id, e.details["basis_added"]) for e in entries} == {
+        ("fox_0", "admission"),
+        ("fox_1", "admission"),
+    }
+    assert all(e.details["case"] == "PACTA-1" for e in entries)
+    # Each basis is stated once, in full, with how many accounts rest on it.
+    bases = html[html.index('id="bases-heading"') : html.index("<table>", html.index("bases"))]
+    assert "Shared payment method</strong> (3 accounts): <span" in bases
+    assert '(2 accounts): <span class="prose">their letter of 3 May' in bases
+    assert html.count("their letter of 3 May") == 1
+    # The same basis again adds nothing and says so.
+    response = client.post(
+        "/cases/PACTA-1/accounts/",
+        {"accounts": "fox_1", "basis": "admission", "detail": "their letter of 3 May"},
+        follow=True,
+    )
+    assert "1 account already rests on this basis: nothing to add." in response.content.decode()
+    assert len(_further_bases(case)) == 2
+
+
+def _further_bases(case):
+    from casework.models import CaseAccountBasis
+
+    return list(
+        CaseAccountBasis.objects.filter(case_account__case=case).select_related(
+            "case_account__account"
+        )
+    )
+
+
+def test_a_long_basis_shows_once_not_on_every_row(record, client, counsel):
+    _open(client)
+    detail = "Detection run 1, cluster C-0001 (critical, score 92): " + "word " * 80
+    ids = " ".join(f"fox_{i}" for i in range(6))
+    client.post("/cases/PACTA-1/accounts/", {"accounts": ids, "basis": "cluster", "detail": detail})
+    html = client.get("/cases/PACTA-1/").content.decode()
+    assert html.count("Detection run 1, cluster C-0001") == 1
+    rows = html[html.index("<tbody>", html.index('id="accounts-heading"')) :]
+    rows = rows[: rows.index("</tbody>")]
+    assert rows.count('Detected cluster <a href="#basis-1"') == 6
+    assert "…" not in rows
+
+
+def test_an_unknown_account_is_refused_beside_the_field_in_view(record, client, counsel):
+    _open(client)
+    response = client.post(
+        "/cases/PACTA-1/accounts/", {"accounts": "fox_0 nope", "basis": "payment"}
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    section = html[html.index('<details class="card" id="attribute"') :]
+    section = section[: section.index("</details>")]
+    assert section.startswith('<details class="card" id="attribute" open>')
+    field = section[section.index("<textarea") :]
+    assert "autofocus" in field[: field.index(">")]
+    assert "Unknown account: nope" in field[: field.index('<label for="id_basis"')]
+
+
+def test_the_reports_address_lists_the_cases_reports(record, client, counsel):
+    from casework.reports import report_job_request
+
+    case = _open(client)
+    client.post("/cases/PACTA-1/accounts/", {"accounts": "fox_0", "basis": "payment"})
+    job = report_job_request(actor=counsel, case=case, edition="counsel")
+    response = client.get("/cases/PACTA-1/reports/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f'href="/cases/PACTA-1/reports/{job.pk}/"' in html
+    assert "Request report" in html
+    client.force_login(user_with_role("otto", "counsel"))
+    assert client.get("/cases/PACTA-1/reports/").status_code == 404
