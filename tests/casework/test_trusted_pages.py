@@ -280,3 +280,49 @@ def test_the_reports_address_lists_the_cases_reports(record, client, counsel):
     assert "Request report" in html
     client.force_login(user_with_role("otto", "counsel"))
     assert client.get("/cases/PACTA-1/reports/").status_code == 404
+
+
+@pytest.mark.slow
+def test_verify_report_as_the_readme_shows_trusts_the_demo_root_in_demo_mode(
+    record, client, counsel, settings, tmp_path
+):
+    """`make demo` signs with the DEMO identity through make's own environment; a shell
+    afterwards has none of PACTA_SIGNING_*, and `verify_report` said "no trust root"."""
+    import io
+    import json
+
+    from django.core.management import CommandError, call_command
+
+    from casework.reports import report_build, report_job_request
+
+    settings.PACTA_SIGNING_DEMO_DIR = tmp_path / "signing"
+    settings.PACTA_REPORT_WORK_DIR = str(tmp_path / "work")
+    settings.PACTA_TSA_URL = ""
+    paths = io.StringIO()
+    call_command("demo_certificate", "--json", stdout=paths)
+    demo = json.loads(paths.getvalue())
+    assert demo["root"] == str(tmp_path / "signing" / "demo-root.pem")
+    settings.PACTA_SIGNING_CERT, settings.PACTA_SIGNING_KEY = demo["cert"], demo["key"]
+    settings.PACTA_SIGNING_CHAIN = [demo["root"]]
+    case = _open(client)
+    client.post("/cases/PACTA-1/accounts/", {"accounts": "fox_0", "basis": "payment"})
+    job = report_build(job=report_job_request(actor=counsel, case=case, edition="counsel"))
+    assert job.pdf is not None, job.failure_reason
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(job.pdf.file.read())
+
+    # A new shell: no signing identity, no trust roots configured.
+    settings.PACTA_SIGNING_CERT = settings.PACTA_SIGNING_KEY = ""
+    settings.PACTA_SIGNING_CHAIN = settings.PACTA_SIGNING_TRUST_ROOTS = []
+    out = io.StringIO()
+    call_command("verify_report", str(pdf), stdout=out)
+    assert f"{pdf}: OK" in out.getvalue()
+    assert f"trusted on the DEMO root {demo['root']}" in out.getvalue()
+
+    # Outside demo mode nothing is trusted by default, and the failure names the setting.
+    settings.PACTA_SIGNING_DEMO_DIR = None
+    out = io.StringIO()
+    with pytest.raises((SystemExit, CommandError)):
+        call_command("verify_report", str(pdf), stdout=out)
+    assert "FAIL signature: no trust root configured" in out.getvalue()
+    assert "set PACTA_SIGNING_TRUST_ROOTS" in out.getvalue()
