@@ -8,7 +8,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from casework.models import CaseAccount, CaseRole
-from evidence.models import Account, Clause
+from evidence.models import Account, Band, Clause
 
 REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,49}$")
 
@@ -107,3 +107,14 @@ class MemberForm(forms.Form):
         if user is None:
             raise forms.ValidationError(f"No active user named {name!r}.")
         return user
+
+
+class ClusterFilterForm(forms.Form):
+    """The cluster list's filters; a value out of range is said beside its field."""
+
+    band = forms.ChoiceField(
+        choices=[("", "All bands"), *Band.choices], required=False, label="Band"
+    )
+    min_accounts = forms.IntegerField(
+        min_value=1, max_value=10_000_000, required=False, label="At least (accounts)"
+    )

@@ -13,18 +13,17 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from casework import services
-from casework.forms import CaseOpenForm
+from casework.forms import CaseOpenForm, ClusterFilterForm
 from casework.selectors import case_list, cluster_cases_open
 from evidence.detectors.error_rates import label_statements, population_statements
-from evidence.models import Band, ClauseCategory
+from evidence.models import ClauseCategory
 from evidence.selectors import (
     account_profile,
     account_usage_daily,
     account_usage_totals,
     cluster_get,
-    cluster_list,
+    cluster_list_page,
     cluster_page,
-    cluster_volume,
     terms_diff,
     terms_documents,
     terms_version_get,
@@ -115,37 +114,36 @@ def terms_compare(request: HttpRequest, slug: str, old: str, new: str) -> HttpRe
 
 # --- Clusters: what detection found, and "open a case from this cluster" ---------------
 
-BAND_ORDER = {Band.CRITICAL: 0, Band.HIGH: 1, Band.REVIEW: 2, Band.NONE: 3}
-
 
 @login_required
 @require_GET
 def cluster_index(request: HttpRequest) -> HttpResponse:
-    band = request.GET.get("band") or None
-    clusters = list(cluster_list(user=request.user, band=band))
-    volume = cluster_volume(clusters=clusters)
-    for cluster in clusters:
-        cluster.requests, cluster.output_tokens = volume.get(cluster.pk, (0, 0))
-    clusters.sort(key=lambda c: (BAND_ORDER.get(c.band, 9), -c.score, c.pk))
-    run = clusters[0].run if clusters else None
+    filters = ClusterFilterForm(request.GET or None)
+    # A filter out of range is said beside its field; the valid ones still apply.
+    filters.is_valid()
+    chosen = filters.cleaned_data if filters.is_bound else {}
+    context = cluster_list_page(
+        user=request.user,
+        band=chosen.get("band") or None,
+        min_accounts=chosen.get("min_accounts"),
+        page=request.GET.get("page", 1),
+    )
+    run = context["run"]
     # Record readers only reach a run here: naming the accounts the run and the
     # investigators disagree on is for them.
     rates = (run.counts or {}).get("error_rates") if run else None
-    return render(
-        request,
-        "record/cluster_index.html",
+    context.update(
         {
-            "run": run,
+            "filters": filters,
+            "filtered": bool(chosen.get("band") or chosen.get("min_accounts")),
             "error_rates": (
                 [*population_statements(rates), *label_statements(rates, with_accounts=True)]
                 if run
                 else []
             ),
-            "clusters": clusters,
-            "band": band or "",
-            "bands": Band.choices,
-        },
+        }
     )
+    return render(request, "record/cluster_index.html", context)
 
 
 @login_required

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Count, Max, Min, Q, QuerySet, Sum
+from django.db.models import Case, Count, Max, Min, Q, QuerySet, Sum, When
 from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -22,6 +22,7 @@ from evidence.labels import labels_current
 from evidence.models import (
     Account,
     AssentRecord,
+    Band,
     Clause,
     Cluster,
     ConfirmedLabel,
@@ -247,6 +248,28 @@ def cluster_list(*, user, run: int | None = None, band: str | None = None) -> Qu
     if band:
         clusters = clusters.filter(band=band)
     return _for_record_readers(user, clusters).order_by("-score", "pk")
+
+
+# Most pressing first: the band a person acts on, then the score within it.
+BAND_ORDER = (Band.CRITICAL, Band.HIGH, Band.REVIEW, Band.NONE)
+
+
+def cluster_list_page(
+    *, user, band: str | None = None, min_accounts: int | None = None, page: object = 1
+) -> dict:
+    """The latest run's clusters for the list page, a page at a time, most pressing first,
+    filtered by band and size; each row with its members' requests and output tokens
+    (measured for the page's clusters only, so the list stays quick whatever the run)."""
+    shown = _run_or_latest(None) if record_reader(user) else None
+    clusters = cluster_list(user=user, band=band)
+    if min_accounts:
+        clusters = clusters.filter(size__gte=min_accounts)
+    pressing = Case(*(When(band=b, then=n) for n, b in enumerate(BAND_ORDER)), default=9)
+    rows = Paginator(clusters.order_by(pressing, "-score", "pk"), CLUSTER_PAGE_ROWS).get_page(page)
+    volume = cluster_volume(clusters=rows)
+    for cluster in rows:
+        cluster.requests, cluster.output_tokens = volume.get(cluster.pk, (0, 0))
+    return {"run": shown, "clusters": rows}
 
 
 def cluster_get(*, user, pk: int) -> Cluster:

@@ -4,6 +4,7 @@ a person reads, paging on long tables, and errors where the person is looking.""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -326,3 +327,64 @@ def test_verify_report_as_the_readme_shows_trusts_the_demo_root_in_demo_mode(
         call_command("verify_report", str(pdf), stdout=out)
     assert "FAIL signature: no trust root configured" in out.getvalue()
     assert "set PACTA_SIGNING_TRUST_ROOTS" in out.getvalue()
+
+
+@pytest.fixture
+def many_clusters(critical_cluster):
+    """The critical cluster and 120 more of the same run, of every band and size."""
+    from evidence.models import Cluster
+
+    bands = ["review", "high", "none", "critical"]
+    Cluster.objects.bulk_create(
+        Cluster(
+            run=critical_cluster.run, identity=f"C-{n:04d}", score=float(n % 90),
+            band=bands[n % 4], size=2 + n, explanation="Joined by links.", evidence={},
+            created_at=critical_cluster.created_at,
+        )
+        for n in range(1000, 1120)
+    )  # fmt: skip
+    return critical_cluster
+
+
+def _bands(html: str) -> set[str]:
+    return set(re.findall(r'<span class="band band-\w+">([^<]+)</span>', html))
+
+
+def _cluster_rows(html: str) -> list[str]:
+    body = html[html.index("<tbody>") : html.index("</tbody>")]
+    return [row.split("</a>")[0].rsplit("Cluster ", 1)[1] for row in body.split("<tr>")[1:]]
+
+
+def test_the_cluster_list_is_paged_most_pressing_first(many_clusters, client, counsel):
+    html = client.get("/clusters/").content.decode()
+    rows = _cluster_rows(html)
+    assert len(rows) == 50
+    assert rows[0] == "C-0042"  # critical, the highest score
+    assert "1 to 50 of 121 clusters · page 1 of 3" in html
+    last = client.get("/clusters/", {"page": 3}).content.decode()
+    assert len(_cluster_rows(last)) == 21
+    assert _bands(last) == {"None"}  # the least pressing band comes last
+    assert client.get("/clusters/", {"page": "x"}).status_code == 200
+
+
+def test_the_cluster_list_filters_by_band_and_size(many_clusters, client, counsel):
+    html = client.get("/clusters/", {"band": "critical", "min_accounts": 100}).content.decode()
+    rows = _cluster_rows(html)
+    # Critical clusters: C-1003, C-1007, ... sized 2 + n; at least 100 accounts from C-1099.
+    expected = {f"C-{n:04d}" for n in range(1000, 1120) if n % 4 == 3 and 2 + n >= 100}
+    assert set(rows) == expected  # C-0042 is critical but of 60 accounts
+    assert "Show all" in html
+    none = client.get("/clusters/", {"band": "critical", "min_accounts": 5000}).content.decode()
+    assert "No clusters match these filters in this run." in none
+
+
+def test_a_bad_cluster_filter_is_said_beside_its_field(many_clusters, client, counsel):
+    response = client.get("/clusters/", {"band": "high", "min_accounts": "-3"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    form = html[html.index('aria-label="Filter the clusters"') :]
+    form = form[: form.index("</form>")]
+    field = form[form.index('id="id_min_accounts"') :]
+    assert "greater than or equal to 1" in field[: field.index("<button")]
+    # The valid filter still applies.
+    assert _bands(html) == {"High"}
