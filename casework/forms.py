@@ -118,3 +118,12 @@ class ClusterFilterForm(forms.Form):
     min_accounts = forms.IntegerField(
         min_value=1, max_value=10_000_000, required=False, label="At least (accounts)"
     )
+
+
+class CaseAccountFilterForm(forms.Form):
+    """Finding accounts in a case's long list: by id or organisation, and by basis."""
+
+    find = forms.CharField(max_length=200, required=False, label="Account or organisation contains")
+    basis = forms.ChoiceField(
+        choices=[("", "Any basis"), *CaseAccount.Basis.choices], required=False, label="Basis"
+    )

@@ -237,7 +237,9 @@ def case_clauses_in_force(*, case: Case):
     )
 
 
-def case_overview(*, user, case: Case, accounts_page: object = 1) -> dict:
+def case_overview(
+    *, user, case: Case, accounts_page: object = 1, accounts_filter: dict | None = None
+) -> dict:
     """Everything the case page shows, in a bounded number of queries whatever its size.
 
     Lists that can grow with the case are paged (accounts) or cut to their first rows
@@ -252,7 +254,7 @@ def case_overview(*, user, case: Case, accounts_page: object = 1) -> dict:
         "case": case,
         "role": case_role_of(user, case),
         "can": {ability: case_can(user, case, ability) for ability in ABILITIES[CaseRole.OWNER]},
-        **case_attribution(case=case, page=accounts_page),
+        **case_attribution(case=case, page=accounts_page, **(accounts_filter or {})),
         "accounts_total": counts["total"],
         "formation": {
             "attributed": counts["total"],
@@ -296,13 +298,15 @@ def case_reports_overview(*, user, case: Case) -> dict:
     }
 
 
-def case_attribution(*, case: Case, page: object = 1) -> dict:
+def case_attribution(*, case: Case, page: object = 1, find: str = "", on_basis: str = "") -> dict:
     """The attributed accounts a page at a time, and each basis of attribution stated once.
 
     A case opened from a cluster gives every account the same long basis; the table shows
     it as a numbered reference to one list of bases, each in full with how many accounts
     rest on it, instead of repeating it on every row. An account attributed again on a
-    second basis (`CaseAccountBasis`) lists both.
+    second basis (`CaseAccountBasis`) lists both. `find` keeps the accounts whose id or
+    organisation holds it, `on_basis` those resting on that kind of basis (first or
+    further).
     """
     first = case.case_accounts.order_by().values_list("basis", "basis_detail")
     further = CaseAccountBasis.objects.filter(case_account__case=case).order_by()
@@ -323,12 +327,14 @@ def case_attribution(*, case: Case, page: object = 1) -> dict:
     )
     for basis, n in also.values_list("basis", "n"):
         per_kind[basis] = per_kind.get(basis, 0) + n
-    links = (
-        case.case_accounts.select_related("account")
-        .prefetch_related("further_bases")
-        .order_by("account__account_id")
-    )
-    accounts = Paginator(links, CASE_PAGE_ROWS).get_page(page)
+    links = case.case_accounts.select_related("account").prefetch_related("further_bases")
+    if find:
+        links = links.filter(
+            Q(account__account_id__icontains=find) | Q(account__org_name__icontains=find)
+        )
+    if on_basis:
+        links = links.filter(Q(basis=on_basis) | Q(further_bases__basis=on_basis)).distinct()
+    accounts = Paginator(links.order_by("account__account_id"), CASE_PAGE_ROWS).get_page(page)
     for link in accounts:
         own = [(link.basis, link.basis_detail)]
         own += [(b.basis, b.basis_detail) for b in link.further_bases.all()]
@@ -337,6 +343,7 @@ def case_attribution(*, case: Case, page: object = 1) -> dict:
         ]
     return {
         "accounts": accounts,
+        "accounts_filtered": bool(find or on_basis),
         "attribution_bases": [
             {
                 "ref": refs[key],

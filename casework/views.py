@@ -14,7 +14,14 @@ from casework.countermeasures.models import EnforcementAction
 from casework.countermeasures.notices import NoticeError, notice_send
 from casework.countermeasures.selectors import case_countermeasures
 from casework.countermeasures.services import ActionError, action_approve, action_propose
-from casework.forms import AllegationForm, AttributeForm, CaseOpenForm, MemberForm, NoteForm
+from casework.forms import (
+    AllegationForm,
+    AttributeForm,
+    CaseAccountFilterForm,
+    CaseOpenForm,
+    MemberForm,
+    NoteForm,
+)
 from casework.models import CaseAccount
 from casework.permissions import MANAGE, MEMBERS, NOTE, REPORT, case_can, case_require
 from casework.production.build import ProductionError
@@ -78,13 +85,31 @@ def case_index(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _case_page(request: HttpRequest, case, *, forms: dict | None = None, status: int = 200):
-    """The case page, with any forms that failed validation shown with their errors."""
+def _case_page(
+    request: HttpRequest,
+    case,
+    *,
+    forms: dict | None = None,
+    refused: dict | None = None,
+    status: int = 200,
+):
+    """The case page, with any forms that failed validation shown with their errors;
+    `refused` holds what a service refused of the forms without a Django form (reports,
+    productions): {form: {"errors": {field: message}, "values": the POST}}, shown beside
+    the field at fault."""
     forms = forms or {}
     for form in forms.values():
         _focus_first_error(form)
+    account_filter = CaseAccountFilterForm(request.GET, prefix="accounts")
+    account_filter.is_valid()
     context = case_overview(
-        user=request.user, case=case, accounts_page=request.GET.get("accounts", 1)
+        user=request.user,
+        case=case,
+        accounts_page=request.GET.get("accounts", 1),
+        accounts_filter={
+            "find": account_filter.cleaned_data.get("find", ""),
+            "on_basis": account_filter.cleaned_data.get("basis", ""),
+        },
     )
     context.update(
         {
@@ -97,6 +122,8 @@ def _case_page(request: HttpRequest, case, *, forms: dict | None = None, status:
             "action_form": forms.get("action")
             or ActionProposeForm(clauses=context["clauses_in_force"]),
             "notice_form": forms.get("notice") or NoticeForm(),
+            "refused": refused or {},
+            "account_filter": account_filter,
         }
     )
     return render(request, "casework/case_detail.html", context, status=status)
@@ -310,8 +337,9 @@ def case_report_request(request: HttpRequest, reference: str) -> HttpResponse:
     try:
         job = report_job_request(actor=request.user, case=case, edition=edition, enqueue=True)
     except ReportError as exc:
-        messages.error(request, str(exc))
-        return redirect("case_detail", reference=case.reference)
+        # Every refusal of a request concerns the one choice the form offers.
+        refused = {"report": {"errors": {"edition": str(exc)}, "values": request.POST}}
+        return _case_page(request, case, refused=refused, status=400)
     return redirect("case_report", reference=case.reference, pk=job.pk)
 
 
@@ -358,8 +386,9 @@ def case_production_request(request: HttpRequest, reference: str) -> HttpRespons
             enqueue=True,
         )
     except ProductionError as exc:
-        messages.error(request, f"Production not started ({exc.field or 'request'}): {exc}")
-        return redirect("case_detail", reference=case.reference)
+        errors = {exc.field or "request": f"Production not started: {exc}"}
+        refused = {"production": {"errors": errors, "values": request.POST}}
+        return _case_page(request, case, refused=refused, status=400)
     return redirect("case_production", reference=case.reference, pk=job.pk)
 
 

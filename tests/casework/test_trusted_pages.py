@@ -363,7 +363,7 @@ def test_the_cluster_list_is_paged_most_pressing_first(many_clusters, client, co
     assert "1 to 50 of 121 clusters · page 1 of 3" in html
     last = client.get("/clusters/", {"page": 3}).content.decode()
     assert len(_cluster_rows(last)) == 21
-    assert _bands(last) == {"None"}  # the least pressing band comes last
+    assert _bands(last) == {"No band"}  # the least pressing band comes last
     assert client.get("/clusters/", {"page": "x"}).status_code == 200
 
 
@@ -388,3 +388,68 @@ def test_a_bad_cluster_filter_is_said_beside_its_field(many_clusters, client, co
     assert "greater than or equal to 1" in field[: field.index("<button")]
     # The valid filter still applies.
     assert _bands(html) == {"High"}
+
+
+def test_the_case_accounts_are_found_by_id_organisation_and_basis(record, client, counsel):
+    _open(client)
+    client.post("/cases/PACTA-1/accounts/", {"accounts": "fox_0 fox_1 fox_2", "basis": "payment"})
+    client.post("/cases/PACTA-1/accounts/", {"accounts": "fox_3 fox_4", "basis": "cluster"})
+    client.post("/cases/PACTA-1/accounts/", {"accounts": "fox_1", "basis": "admission"})
+
+    def listed(**query) -> list[str]:
+        html = client.get("/cases/PACTA-1/", query).content.decode()
+        rows = html[html.index("<tbody>", html.index('id="accounts-heading"')) :]
+        rows = rows[: rows.index("</tbody>")]
+        return re.findall(r'class="mono" href="/accounts/(fox_\d)/"', rows)
+
+    assert listed() == ["fox_0", "fox_1", "fox_2", "fox_3", "fox_4"]
+    assert listed(**{"accounts-find": "FOX_3"}) == ["fox_3"]
+    assert listed(**{"accounts-find": "Org 1"}) == ["fox_1", "fox_3"]  # organisation
+    assert listed(**{"accounts-basis": "cluster"}) == ["fox_3", "fox_4"]
+    assert listed(**{"accounts-basis": "admission"}) == ["fox_1"]  # a second basis counts
+    html = client.get("/cases/PACTA-1/", {"accounts-basis": "payment"}).content.decode()
+    assert "3 accounts of 5 match." in html
+    assert (
+        "No attributed account matches."
+        in client.get("/cases/PACTA-1/", {"accounts-find": "nobody"}).content.decode()
+    )
+
+
+def test_a_refused_report_or_production_is_said_beside_its_field(record, client, counsel):
+    _open(client)
+    response = client.post("/cases/PACTA-1/reports/", {"edition": "gazette"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    form = html[html.index('id="report-request"') :]
+    form = form[: form.index("</form>")]
+    assert 'aria-describedby="edition-error"' in form
+    assert "Report not requested: unknown edition &#x27;gazette&#x27;" in form
+
+    response = client.post(
+        "/cases/PACTA-1/productions/",
+        {"edition": "counsel", "page_size": "a4", "max_file_mb": "0"},
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    form = html[html.index('id="production-request"') :]
+    form = form[: form.index("</form>")]
+    limit = form[form.index('id="production-limit"') :]
+    assert 'value="0"' in limit[: limit.index(">")]  # what was typed is kept
+    assert "per-file limit must be from 0.1" in limit
+    assert '<option value="a4" selected>' in form
+
+
+def test_a_band_is_said_in_words_wherever_it_shows(many_clusters, client, counsel):
+    """Colour is never the only carrier of a band (WCAG 1.4.1): every band pill names it."""
+    pages = [
+        client.get("/clusters/").content.decode(),
+        client.get("/clusters/", {"page": 3}).content.decode(),
+        client.get(f"/clusters/{many_clusters.pk}/").content.decode(),
+        client.get("/").content.decode(),
+    ]
+    pills = [pill for html in pages for pill in re.findall(r'<span class="band[^"]*">[^<]*<', html)]
+    assert pills
+    for pill in pills:
+        band = re.search(r"band-(\w+)", pill).group(1)
+        words = {"critical": "Critical", "high": "High", "review": "Review", "none": "No band"}
+        assert pill.endswith(f">{words[band]}<"), pill
