@@ -438,8 +438,11 @@ def case_damages_compute(*, case: Case) -> dict:
 
 def case_accounts(*, user, case: Case) -> QuerySet[CaseAccount]:
     case = case_get(user=user, reference=case.reference)
-    return case.case_accounts.select_related("account", "attributed_by").order_by(
-        "account__account_id"
+    further = CaseAccountBasis.objects.select_related("attributed_by")
+    return (
+        case.case_accounts.select_related("account", "attributed_by")
+        .prefetch_related(Prefetch("further_bases", queryset=further))
+        .order_by("account__account_id")
     )
 
 

@@ -132,6 +132,9 @@ def test_a_write_token_opens_a_case_and_builds_it(record, counsel, writer):
     listed = writer.get(f"{base}/accounts/").json()
     assert [a["account"] for a in listed["results"]] == ["acct_fox01", "acct_fox02"]
     assert listed["results"][0]["basis"] == "payment"
+    further = listed["results"][0]["further_bases"]
+    assert [(b["basis"], b["attributed_by"]) for b in further] == [("admission", "carla")]
+    assert listed["results"][1]["further_bases"] == []
 
     clause = Clause.objects.get(path="3.3(a)")
     alleged = writer.post(
