@@ -202,6 +202,10 @@ def test_case_page_query_count_is_bounded(
         response = client.get("/cases/PACTA-1/")
     assert response.status_code == 200
     assert "1 to 100 of 400 accounts · page 1 of 4" in response.content.decode()
+    # Page links lead to the case page, also when it is shown at a form's POST address.
+    refused = client.post("/cases/PACTA-1/accounts/", {"accounts": "nope", "basis": "other"})
+    assert refused.status_code == 400
+    assert 'href="/cases/PACTA-1/?accounts=2#accounts-heading"' in refused.content.decode()
 
 
 def test_open_case_command_from_accounts_with_a_clause(record, capsys):
