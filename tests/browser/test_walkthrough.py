@@ -84,7 +84,8 @@ def test_counsel_from_cluster_to_report(page, demo_world, django_user_model):
     celery_app.conf.broker_url = "memory://"
     try:
         with start_worker(celery_app, perform_ping_check=False, pool="solo", loglevel="WARNING"):
-            page.get_by_label("Edition").select_option("regulator")
+            reports = page.get_by_role("region", name="Reports")
+            reports.get_by_label("Edition").select_option("regulator")
             page.get_by_role("button", name="Request report").click()
             page.wait_for_url(re.compile(r".*/reports/\d+/$"))
             screenshot(page, "05-report-progress")
