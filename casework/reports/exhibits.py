@@ -31,7 +31,7 @@ from zlib_ng import zlib_ng
 from casework.case_rules import usage_window_literal
 from casework.reports.formulas import cell_neutralise, sql_neutralised
 from casework.reports.redaction import COUNSEL, PUBLIC, Redactor
-from casework.reports.snapshot import Snapshot
+from casework.reports.snapshot import Snapshot, attribution_kinds
 from evidence.models import Finding, Link
 
 # A row in the CSV files is one line of the COPY stream; each write is this large at most.
@@ -374,7 +374,7 @@ def _accounts(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
             a["plan"],
             a["status"],
             a["reseller"],
-            a["attribution"]["basis"],
+            "; ".join(attribution_kinds(a)),
             a["attribution"]["at"],
             a["usage"]["requests"],
             a["usage"]["input_tokens"],

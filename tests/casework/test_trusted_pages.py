@@ -3,9 +3,12 @@ a person reads, paging on long tables, and errors where the person is looking.""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import re
 
+import pikepdf
 import pytest
 
 from casework.models import Case
@@ -289,7 +292,6 @@ def test_verify_report_as_the_readme_shows_trusts_the_demo_root_in_demo_mode(
 ):
     """`make demo` signs with the DEMO identity through make's own environment; a shell
     afterwards has none of PACTA_SIGNING_*, and `verify_report` said "no trust root"."""
-    import io
     import json
 
     from django.core.management import CommandError, call_command
@@ -306,11 +308,19 @@ def test_verify_report_as_the_readme_shows_trusts_the_demo_root_in_demo_mode(
     settings.PACTA_SIGNING_CERT, settings.PACTA_SIGNING_KEY = demo["cert"], demo["key"]
     settings.PACTA_SIGNING_CHAIN = [demo["root"]]
     case = _open(client)
-    client.post("/cases/PACTA-1/accounts/", {"accounts": "fox_0", "basis": "payment"})
+    client.post("/cases/PACTA-1/accounts/", {"accounts": "fox_0 fox_1", "basis": "payment"})
+    client.post("/cases/PACTA-1/accounts/", {"accounts": "fox_0", "basis": "admission"})
     job = report_build(job=report_job_request(actor=counsel, case=case, edition="counsel"))
     assert job.pdf is not None, job.failure_reason
     pdf = tmp_path / "report.pdf"
     pdf.write_bytes(job.pdf.file.read())
+    # The signed report's accounts exhibit names both bases of an account given two.
+    with pikepdf.open(pdf) as opened:
+        exhibit = opened.attachments["accounts.csv"].get_file().read_bytes().decode()
+    bases = {
+        row["account_id"]: row["attribution_basis"] for row in csv.DictReader(io.StringIO(exhibit))
+    }
+    assert bases == {"fox_0": "payment; admission", "fox_1": "payment"}
 
     # A new shell: no signing identity, no trust roots configured.
     settings.PACTA_SIGNING_CERT = settings.PACTA_SIGNING_KEY = ""
@@ -453,3 +463,23 @@ def test_a_band_is_said_in_words_wherever_it_shows(many_clusters, client, counse
         band = re.search(r"band-(\w+)", pill).group(1)
         words = {"critical": "Critical", "high": "High", "review": "Review", "none": "No band"}
         assert pill.endswith(f">{words[band]}<"), pill
+
+
+def test_the_snapshot_keeps_a_second_basis_beside_the_first(record, client, counsel):
+    from casework.reports.snapshot import attribution_kinds, case_snapshot
+
+    case = _open(client)
+    client.post("/cases/PACTA-1/accounts/", {"accounts": "fox_0 fox_1", "basis": "payment"})
+    client.post(
+        "/cases/PACTA-1/accounts/",
+        {"accounts": "fox_0", "basis": "admission", "detail": "their letter of 3 May"},
+    )
+    accounts = {a["account_id"]: a for a in case_snapshot(case=case).data["accounts"]}
+    further = accounts["fox_0"]["attribution"]["further"]
+    assert [(b["basis"], b["detail"], b["by"]) for b in further] == [
+        ("admission", "their letter of 3 May", "casey")
+    ]
+    # A case without further bases freezes as it always did: no `further` key.
+    assert "further" not in accounts["fox_1"]["attribution"]
+    assert attribution_kinds(accounts["fox_0"]) == ["payment", "admission"]
+    assert attribution_kinds(accounts["fox_1"]) == ["payment"]
