@@ -86,7 +86,7 @@ def test_counsel_from_cluster_to_report(page, demo_world, django_user_model):
         with start_worker(celery_app, perform_ping_check=False, pool="solo", loglevel="WARNING"):
             reports = page.get_by_role("region", name="Reports")
             reports.get_by_label("Edition").select_option("regulator")
-            page.get_by_role("button", name="Request report").click()
+            reports.get_by_role("button", name="Request report").click()
             page.wait_for_url(re.compile(r".*/reports/\d+/$"))
             screenshot(page, "05-report-progress")
             page.get_by_role("link", name=re.compile("Download the report")).wait_for(
