@@ -26,7 +26,7 @@ DEMO_SIGNING := PACTA_SIGNING_CERT=$(VAR_DIR)/signing/demo-signer.pem \
   PACTA_SIGNING_CHAIN=$(VAR_DIR)/signing/demo-root.pem \
   PACTA_SIGNING_TRUST_ROOTS=$(VAR_DIR)/signing/demo-root.pem
 
-.PHONY: venv system-deps demo test lint bench check-deploy clean
+.PHONY: venv system-deps demo demo-stop test lint bench check-deploy clean
 
 # The virtualenv is rebuilt when a requirements file changes.
 $(VENV)/.installed: requirements.txt requirements-dev.txt
@@ -63,11 +63,20 @@ ifeq ($(DEMO_SERVE),1)
 	@set -m; \
 	  export $(DEMO_SIGNING); \
 	  $(VENV)/bin/celery -A casework worker --loglevel=WARNING --concurrency=1 & worker=$$!; \
-	  trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
+	  trap 'kill $$worker 2>/dev/null; wait $$worker 2>/dev/null; $(STOP_EMBEDDED)' EXIT; \
+	  trap 'exit 130' INT TERM; \
 	  $(MANAGE) runserver $(HOST):$(PORT) --noreload --insecure
 else
 	@echo "Demo prepared (DEMO_SERVE=0: not serving)."
 endif
+
+# A killed process never detaches from the embedded PostgreSQL, which then runs on: the
+# served demo stops it on its way out, and `make demo-stop` stops it at any time.
+STOP_EMBEDDED := [ -n "$$DATABASE_URL" ] || $(MANAGE) stop_embedded_db
+
+## make demo-stop: stop the embedded PostgreSQL in var/pgdata (nothing to do with DATABASE_URL set)
+demo-stop:
+	$(MANAGE) stop_embedded_db
 
 ## make test: the whole suite, on the embedded PostgreSQL unless DATABASE_URL is set
 test: venv system-deps

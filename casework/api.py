@@ -168,8 +168,8 @@ class CaseAccountListView(generics.ListAPIView):
     )
     def post(self, request, reference: str) -> Response:
         """Attribute accounts to the respondent (roles that may note: owner, counsel,
-        investigator). Accounts already attributed are left as they were; an unknown
-        account id is a 400 naming it."""
+        investigator). An account already attributed keeps its first basis and gains this
+        one beside it (listed on the case page); an unknown account id is a 400 naming it."""
         case = _case(request, reference)
         case_require(request.user, case, NOTE)
         data = _validated(AttributeSerializer, request)
@@ -179,14 +179,19 @@ class CaseAccountListView(generics.ListAPIView):
         if missing:
             shown = ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else "")
             raise exceptions.ValidationError({"accounts": [f"Unknown account(s): {shown}"]})
-        added = services.case_accounts_attribute(
+        attribution = services.case_accounts_attribute(
             actor=request.user,
             case=case,
             accounts=accounts,
             basis=data["basis"],
             detail=data["detail"],
         )
-        body = {"added": added, "attributed": case.case_accounts.count()}
+        body = {
+            "added": attribution.added,
+            "basis_added": attribution.basis_added,
+            "unchanged": attribution.unchanged,
+            "attributed": case.case_accounts.count(),
+        }
         return Response(body, status=status.HTTP_201_CREATED)
 
 

@@ -7,8 +7,9 @@ def verification_alert(request) -> dict:
     """The latest verification, so a failed one shows as a red banner on every page.
 
     A failure means a record no longer matches its hash: everyone working on cases must
-    see it at once, before relying on the record.
+    see it at once, before relying on the record. The key is the banner's own, so a page
+    that shows some other verification (a report's) cannot hide or fake the banner.
     """
     if not getattr(request, "user", None) or not request.user.is_authenticated:
         return {}
-    return {"verification": verification_latest()}
+    return {"latest_verification": verification_latest()}

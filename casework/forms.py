@@ -8,7 +8,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from casework.models import CaseAccount, CaseRole
-from evidence.models import Account, Clause, ClauseCategory
+from evidence.models import Account, Band, Clause, ClauseCategory
 from evidence.terms.services import REASON_MAX
 
 REFERENCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,49}$")
@@ -180,3 +180,23 @@ class MemberForm(forms.Form):
         if user is None:
             raise forms.ValidationError(f"No active user named {name!r}.")
         return user
+
+
+class ClusterFilterForm(forms.Form):
+    """The cluster list's filters; a value out of range is said beside its field."""
+
+    band = forms.ChoiceField(
+        choices=[("", "All bands"), *Band.choices], required=False, label="Band"
+    )
+    min_accounts = forms.IntegerField(
+        min_value=1, max_value=10_000_000, required=False, label="At least (accounts)"
+    )
+
+
+class CaseAccountFilterForm(forms.Form):
+    """Finding accounts in a case's long list: by id or organisation, and by basis."""
+
+    find = forms.CharField(max_length=200, required=False, label="Account or organisation contains")
+    basis = forms.ChoiceField(
+        choices=[("", "Any basis"), *CaseAccount.Basis.choices], required=False, label="Basis"
+    )

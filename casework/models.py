@@ -122,6 +122,28 @@ class CaseAccount(models.Model):
         return f"{self.account_id} in {self.case_id}"
 
 
+class CaseAccountBasis(models.Model):
+    """A further basis for an account already attributed: the first stays on its
+    `CaseAccount`, each one given later is kept here, so a second reason to attribute an
+    account (a shared card found after the cluster) is on record, not dropped."""
+
+    case_account = models.ForeignKey(
+        CaseAccount, on_delete=models.CASCADE, related_name="further_bases"
+    )
+    basis = models.CharField(max_length=20, choices=CaseAccount.Basis.choices)
+    basis_detail = models.TextField(blank=True)
+    attributed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    attributed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["case_account", "attributed_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.basis} for {self.case_account}"
+
+
 class Allegation(models.Model):
     """Conduct alleged to breach one clause, with what supports it (the breach element)."""
 

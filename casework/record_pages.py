@@ -14,11 +14,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from casework import services
-from casework.forms import CaseOpenForm, ClauseCategoryForm
-from casework.selectors import case_list
+from casework.forms import CaseOpenForm, ClauseCategoryForm, ClusterFilterForm
+from casework.selectors import case_list, cluster_cases_open
 from evidence.access import clause_categoriser
 from evidence.detectors.error_rates import label_statements, population_statements
-from evidence.models import Band, ClauseCategory
+from evidence.models import ClauseCategory
 from evidence.selectors import (
     account_profile,
     account_usage_daily,
@@ -27,9 +27,8 @@ from evidence.selectors import (
     clause_get,
     cluster_canaries,
     cluster_get,
-    cluster_list,
+    cluster_list_page,
     cluster_page,
-    cluster_volume,
     terms_diff,
     terms_documents,
     terms_version_get,
@@ -174,37 +173,36 @@ def terms_compare(request: HttpRequest, slug: str, old: str, new: str) -> HttpRe
 
 # --- Clusters: what detection found, and "open a case from this cluster" ---------------
 
-BAND_ORDER = {Band.CRITICAL: 0, Band.HIGH: 1, Band.REVIEW: 2, Band.NONE: 3}
-
 
 @login_required
 @require_GET
 def cluster_index(request: HttpRequest) -> HttpResponse:
-    band = request.GET.get("band") or None
-    clusters = list(cluster_list(user=request.user, band=band))
-    volume = cluster_volume(clusters=clusters)
-    for cluster in clusters:
-        cluster.requests, cluster.output_tokens = volume.get(cluster.pk, (0, 0))
-    clusters.sort(key=lambda c: (BAND_ORDER.get(c.band, 9), -c.score, c.pk))
-    run = clusters[0].run if clusters else None
+    filters = ClusterFilterForm(request.GET or None)
+    # A filter out of range is said beside its field; the valid ones still apply.
+    filters.is_valid()
+    chosen = filters.cleaned_data if filters.is_bound else {}
+    context = cluster_list_page(
+        user=request.user,
+        band=chosen.get("band") or None,
+        min_accounts=chosen.get("min_accounts"),
+        page=request.GET.get("page", 1),
+    )
+    run = context["run"]
     # Record readers only reach a run here: naming the accounts the run and the
     # investigators disagree on is for them.
     rates = (run.counts or {}).get("error_rates") if run else None
-    return render(
-        request,
-        "record/cluster_index.html",
+    context.update(
         {
-            "run": run,
+            "filters": filters,
+            "filtered": bool(chosen.get("band") or chosen.get("min_accounts")),
             "error_rates": (
                 [*population_statements(rates), *label_statements(rates, with_accounts=True)]
                 if run
                 else []
             ),
-            "clusters": clusters,
-            "band": band or "",
-            "bands": Band.choices,
-        },
+        }
     )
+    return render(request, "record/cluster_index.html", context)
 
 
 @login_required
@@ -228,8 +226,12 @@ def cluster_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 request, f"Case {case.reference} opened with the cluster's {cluster.size} accounts."
             )
             return redirect("case_detail", reference=case.reference)
-    context = cluster_page(cluster=cluster)
-    canaries = cluster_canaries(cluster=cluster, members=context["members"])
+    context = cluster_page(
+        cluster=cluster,
+        links_page=request.GET.get("links", 1),
+        members_page=request.GET.get("accounts", 1),
+    )
+    canaries = cluster_canaries(cluster=cluster, members=list(cluster.members.all()))
     # The user's cases that hold a match of these accounts' canaries as evidence of use.
     use_cases = case_list(user=request.user).filter(
         output_evidence__canary_match__in=[m["pk"] for m in canaries["matches"]]
@@ -240,6 +242,7 @@ def cluster_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "may_open": services.may_open_cases(request.user),
             "canaries": canaries,
             "use_cases": use_cases.distinct().order_by("reference"),
+            "open_cases": cluster_cases_open(user=request.user, cluster=cluster),
         }
     )
     return render(

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -23,6 +24,7 @@ from casework.models import (
     Allegation,
     Case,
     CaseAccount,
+    CaseAccountBasis,
     CaseMembership,
     CaseNote,
     CaseOutputEvidence,
@@ -80,6 +82,28 @@ def case_list(*, user) -> QuerySet[Case]:
     if not user.is_superuser:
         cases = cases.filter(memberships__user=user)
     return cases.order_by("-opened_at")
+
+
+def cluster_cases_open(*, user, cluster: Cluster) -> list[Case]:
+    """The open cases `user` may open that pursue this cluster: opened from it (in this run
+    or an earlier one: the identity names the same group), or holding any of its accounts.
+
+    Each carries `cluster_accounts`, how many of the cluster's accounts it attributes, so
+    the cluster page says a case is already open on the group before anyone opens another.
+    """
+    members = cluster.memberships.values("account_id")
+    pursues = Q(source_cluster__identity=cluster.identity) | Q(case_accounts__account__in=members)
+    return list(
+        case_list(user=user)
+        .filter(pursues, status=Case.Status.OPEN)
+        .annotate(
+            cluster_accounts=Count(
+                "case_accounts", filter=Q(case_accounts__account__in=members), distinct=True
+            )
+        )
+        .select_related("source_cluster")
+        .order_by("-opened_at")
+    )
 
 
 def case_get(*, user, reference: str) -> Case:
@@ -223,25 +247,24 @@ def case_clauses_in_force(*, case: Case):
     )
 
 
-def case_overview(*, user, case: Case) -> dict:
+def case_overview(
+    *, user, case: Case, accounts_page: object = 1, accounts_filter: dict | None = None
+) -> dict:
     """Everything the case page shows, in a bounded number of queries whatever its size.
 
-    Lists that can grow with the case (accounts, gaps) are cut to their first rows beside
-    an exact count; the figures are SQL aggregates.
+    Lists that can grow with the case are paged (accounts) or cut to their first rows
+    beside an exact count (gaps); the figures are SQL aggregates.
     """
     links = case.case_accounts.select_related("account").order_by("account__account_id")
     has_assent = Exists(AssentRecord.objects.filter(account_id=OuterRef("account_id")))
     counts = case.case_accounts.aggregate(
         total=Count("id"), with_assent=Count("id", filter=Q(has_assent))
     )
-    bases = dict(
-        case.case_accounts.values_list("basis").annotate(n=Count("id")).values_list("basis", "n")
-    )
     return {
         "case": case,
         "role": case_role_of(user, case),
         "can": {ability: case_can(user, case, ability) for ability in ABILITIES[CaseRole.OWNER]},
-        "accounts": links[:CASE_PAGE_ROWS],
+        **case_attribution(case=case, page=accounts_page, **(accounts_filter or {})),
         "accounts_total": counts["total"],
         "formation": {
             "attributed": counts["total"],
@@ -250,7 +273,6 @@ def case_overview(*, user, case: Case) -> dict:
             "gaps": links.exclude(has_assent)[:CASE_PAGE_ROWS],
             "gaps_total": counts["total"] - counts["with_assent"],
         },
-        "bases": [(CaseAccount.Basis(b).label, n) for b, n in sorted(bases.items())],
         "damages": case_damages(case=case),
         "output_use": output_use_collect(case=case),
         "source_cluster": case_source_cluster(user=user, case=case),
@@ -266,7 +288,16 @@ def case_overview(*, user, case: Case) -> dict:
         "members": case.memberships.select_related("user").order_by("role", "user__username"),
         "files": case_files(user=user, case=case),
         "clauses_in_force": case_clauses_in_force(case=case),
-        "reports": (reports := list(case_reports(user=user, case=case)[:CASE_PAGE_ROWS])),
+        **case_reports_overview(user=user, case=case),
+    }
+
+
+def case_reports_overview(*, user, case: Case) -> dict:
+    """The case's latest reports as `user` may see them, each one's verification, and the
+    editions they may request: the case page's Reports section and the reports page."""
+    reports = list(case_reports(user=user, case=case)[:CASE_PAGE_ROWS])
+    return {
+        "reports": reports,
         "reports_verification": reports_verification(jobs=reports),
         "productions": case_productions(user=user, case=case)[:CASE_PAGE_ROWS],
         "page_sizes": ProductionJob.PageSize.choices,
@@ -282,6 +313,66 @@ def case_output_evidence(*, user, case: Case) -> QuerySet[CaseOutputEvidence]:
     """What the case holds as evidence of use (probe batches, targets, canary matches)."""
     case = case_get(user=user, reference=case.reference)
     return CaseOutputEvidence.objects.filter(case=case).order_by("pk")
+
+
+def case_attribution(*, case: Case, page: object = 1, find: str = "", on_basis: str = "") -> dict:
+    """The attributed accounts a page at a time, and each basis of attribution stated once.
+
+    A case opened from a cluster gives every account the same long basis; the table shows
+    it as a numbered reference to one list of bases, each in full with how many accounts
+    rest on it, instead of repeating it on every row. An account attributed again on a
+    second basis (`CaseAccountBasis`) lists both. `find` keeps the accounts whose id or
+    organisation holds it, `on_basis` those resting on that kind of basis (first or
+    further).
+    """
+    first = case.case_accounts.order_by().values_list("basis", "basis_detail")
+    further = CaseAccountBasis.objects.filter(case_account__case=case).order_by()
+    counts: dict[tuple[str, str], int] = {}
+    # Accounts resting on each kind of basis, each account once however many details.
+    per_kind: dict[str, int] = {}
+    for basis, detail, n in first.annotate(n=Count("id")):
+        counts[(basis, detail)] = n
+        per_kind[basis] = per_kind.get(basis, 0) + n
+    for basis, detail, n in further.values_list("basis", "basis_detail").annotate(n=Count("id")):
+        counts[(basis, detail)] = counts.get((basis, detail), 0) + n
+    keys = sorted(counts, key=lambda key: (-counts[key], CaseAccount.Basis(key[0]).label, key[1]))
+    refs = {key: n for n, key in enumerate(keys, start=1)}
+    also = (
+        further.exclude(basis=F("case_account__basis"))
+        .values_list("basis")
+        .annotate(n=Count("case_account", distinct=True))
+    )
+    for basis, n in also.values_list("basis", "n"):
+        per_kind[basis] = per_kind.get(basis, 0) + n
+    links = case.case_accounts.select_related("account").prefetch_related("further_bases")
+    if find:
+        links = links.filter(
+            Q(account__account_id__icontains=find) | Q(account__org_name__icontains=find)
+        )
+    if on_basis:
+        links = links.filter(Q(basis=on_basis) | Q(further_bases__basis=on_basis)).distinct()
+    accounts = Paginator(links.order_by("account__account_id"), CASE_PAGE_ROWS).get_page(page)
+    for link in accounts:
+        own = [(link.basis, link.basis_detail)]
+        own += [(b.basis, b.basis_detail) for b in link.further_bases.all()]
+        link.basis_refs = [
+            (CaseAccount.Basis(key[0]).label, refs[key]) for key in dict.fromkeys(own)
+        ]
+    return {
+        "accounts": accounts,
+        "accounts_filtered": bool(find or on_basis),
+        "attribution_bases": [
+            {
+                "ref": refs[key],
+                "label": CaseAccount.Basis(key[0]).label,
+                "detail": key[1],
+                "accounts": counts[key],
+            }
+            for key in keys[:CASE_PAGE_ROWS]
+        ],
+        "attribution_bases_total": len(keys),
+        "bases": [(CaseAccount.Basis(b).label, n) for b, n in sorted(per_kind.items())],
+    }
 
 
 def case_source_cluster(*, user, case: Case) -> dict | None:
@@ -364,8 +455,11 @@ def case_damages_compute(*, case: Case) -> dict:
 
 def case_accounts(*, user, case: Case) -> QuerySet[CaseAccount]:
     case = case_get(user=user, reference=case.reference)
-    return case.case_accounts.select_related("account", "attributed_by").order_by(
-        "account__account_id"
+    further = CaseAccountBasis.objects.select_related("attributed_by")
+    return (
+        case.case_accounts.select_related("account", "attributed_by")
+        .prefetch_related(Prefetch("further_bases", queryset=further))
+        .order_by("account__account_id")
     )
 
 

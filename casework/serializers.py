@@ -12,6 +12,7 @@ from casework.models import (
     Allegation,
     Case,
     CaseAccount,
+    CaseAccountBasis,
     CaseNote,
     CaseOutputEvidence,
     ProductionJob,
@@ -83,13 +84,34 @@ class CaseOpenSerializer(serializers.Serializer):
         return data
 
 
-class CaseAccountSerializer(serializers.ModelSerializer):
-    account = serializers.SlugRelatedField(slug_field="account_id", read_only=True)
+class FurtherBasisSerializer(serializers.ModelSerializer):
     attributed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
+        model = CaseAccountBasis
+        fields = ["basis", "basis_detail", "attributed_by", "attributed_at"]
+        read_only_fields = fields
+
+
+class CaseAccountSerializer(serializers.ModelSerializer):
+    account = serializers.SlugRelatedField(slug_field="account_id", read_only=True)
+    attributed_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    further_bases = FurtherBasisSerializer(
+        many=True,
+        read_only=True,
+        help_text="Bases given after the first (which is `basis`), oldest first.",
+    )
+
+    class Meta:
         model = CaseAccount
-        fields = ["account", "basis", "basis_detail", "attributed_by", "attributed_at"]
+        fields = [
+            "account",
+            "basis",
+            "basis_detail",
+            "attributed_by",
+            "attributed_at",
+            "further_bases",
+        ]
         read_only_fields = fields
 
 
@@ -108,6 +130,12 @@ class AttributeSerializer(serializers.Serializer):
 
 class AttributedSerializer(serializers.Serializer):
     added = serializers.IntegerField(help_text="Accounts newly attributed by this request.")
+    basis_added = serializers.IntegerField(
+        help_text="Accounts already attributed that gained this basis beside their first."
+    )
+    unchanged = serializers.IntegerField(
+        help_text="Accounts already attributed on this same basis and detail: nothing added."
+    )
     attributed = serializers.IntegerField(help_text="Accounts attributed to the case in all.")
 
 

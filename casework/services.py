@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -15,6 +16,7 @@ from casework.models import (
     Allegation,
     Case,
     CaseAccount,
+    CaseAccountBasis,
     CaseMembership,
     CaseNote,
     CaseOutputEvidence,
@@ -136,20 +138,40 @@ def case_member_add(*, actor, case: Case, user, role: str) -> CaseMembership:
     return membership
 
 
+@dataclass(frozen=True)
+class Attribution:
+    """What one attribution did: accounts newly attributed, accounts already attributed
+    that now also rest on this basis, and accounts that already had it."""
+
+    added: int
+    basis_added: int
+    unchanged: int
+    # Every account that gained a basis had one before: the new one is each one's second.
+    second: bool = True
+
+
 def case_accounts_attribute(
     *, actor, case: Case, accounts: Iterable[Account], basis: str, detail: str = ""
-) -> int:
+) -> Attribution:
     """Attribute accounts to the respondent, with the basis; held too if the case is on hold.
 
-    Each account's link is written to the ledger under the account, so its custody history
-    shows every case it was linked to.
+    An account already attributed keeps its first basis and gains this one beside it
+    (unless it already rests on the same basis and detail): a second reason to attribute
+    an account is evidence too, never dropped. Each link and each further basis is written
+    to the ledger under the account, so its custody history shows every case it was
+    linked to and why.
     """
     if basis not in CaseAccount.Basis.values:
         raise CaseError(f"unknown attribution basis {basis!r}")
     _require(actor, case, NOTE)
-    accounts = list(accounts)
+    accounts = list({a.pk: a for a in accounts}.values())
     with transaction.atomic():
-        existing = set(case.case_accounts.values_list("account_id", flat=True))
+        existing = {
+            link.account_id: link
+            for link in case.case_accounts.filter(
+                account__in=[a.pk for a in accounts]
+            ).prefetch_related("further_bases")
+        }
         new = [a for a in accounts if a.pk not in existing]
         CaseAccount.objects.bulk_create(
             [
@@ -160,6 +182,23 @@ def case_accounts_attribute(
             ]
         )
         events.accounts_linked(actor=actor, case=case, accounts=new, basis=basis)
+        further = [
+            a
+            for a in accounts
+            if a.pk in existing and (basis, detail) not in _bases_of(existing[a.pk])
+        ]
+        CaseAccountBasis.objects.bulk_create(
+            [
+                CaseAccountBasis(
+                    case_account=existing[a.pk],
+                    basis=basis,
+                    basis_detail=detail,
+                    attributed_by=actor,
+                )
+                for a in further
+            ]
+        )
+        events.accounts_basis_added(actor=actor, case=case, accounts=further, basis=basis)
         if case.legal_hold and new:
             holds_place(
                 actor=actor,
@@ -169,7 +208,18 @@ def case_accounts_attribute(
                 window_end=case.window_end,
                 evidence_items=[],
             )
-    return len(new)
+    return Attribution(
+        added=len(new),
+        basis_added=len(further),
+        unchanged=len(accounts) - len(new) - len(further),
+        second=all(len(_bases_of(existing[a.pk])) == 1 for a in further),
+    )
+
+
+def _bases_of(link: CaseAccount) -> set[tuple[str, str]]:
+    return {(link.basis, link.basis_detail)} | {
+        (b.basis, b.basis_detail) for b in link.further_bases.all()
+    }
 
 
 def _case_files(case: Case) -> list[EvidenceItem]:

@@ -5,7 +5,6 @@ from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -18,12 +17,14 @@ from casework.countermeasures.services import ActionError, action_approve, actio
 from casework.forms import (
     AllegationForm,
     AttributeForm,
+    CaseAccountFilterForm,
     CaseOpenForm,
     MemberForm,
     NoteForm,
     OutputEvidenceForm,
 )
-from casework.permissions import MANAGE, MEMBERS, NOTE, REPORT, case_require
+from casework.models import CaseAccount
+from casework.permissions import MANAGE, MEMBERS, NOTE, REPORT, case_can, case_require
 from casework.production.build import ProductionError
 from casework.production.jobs import production_job_exported, production_job_request
 from casework.reports import ReportError, report_job_request
@@ -37,9 +38,11 @@ from casework.selectors import (
     case_overview,
     case_production_get,
     case_report_get,
+    case_reports_overview,
     production_job_zip,
     reports_verification,
 )
+from casework.templatetags.pacta import counted
 from evidence.selectors import clusters_new_since, record_summary
 
 
@@ -83,10 +86,32 @@ def case_index(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _case_page(request: HttpRequest, case, *, forms: dict | None = None, status: int = 200):
-    """The case page, with any forms that failed validation shown with their errors."""
+def _case_page(
+    request: HttpRequest,
+    case,
+    *,
+    forms: dict | None = None,
+    refused: dict | None = None,
+    status: int = 200,
+):
+    """The case page, with any forms that failed validation shown with their errors;
+    `refused` holds what a service refused of the forms without a Django form (reports,
+    productions): {form: {"errors": {field: message}, "values": the POST}}, shown beside
+    the field at fault."""
     forms = forms or {}
-    context = case_overview(user=request.user, case=case)
+    for form in forms.values():
+        _focus_first_error(form)
+    account_filter = CaseAccountFilterForm(request.GET, prefix="accounts")
+    account_filter.is_valid()
+    context = case_overview(
+        user=request.user,
+        case=case,
+        accounts_page=request.GET.get("accounts", 1),
+        accounts_filter={
+            "find": account_filter.cleaned_data.get("find", ""),
+            "on_basis": account_filter.cleaned_data.get("basis", ""),
+        },
+    )
     context.update(
         {
             "attribute_form": forms.get("attribute") or AttributeForm(),
@@ -100,9 +125,20 @@ def _case_page(request: HttpRequest, case, *, forms: dict | None = None, status:
             "notice_form": forms.get("notice") or NoticeForm(),
             "output_evidence_form": forms.get("output_evidence") or OutputEvidenceForm(),
             "may_attach_use": services.may_attach_output_evidence(request.user, case),
+            "refused": refused or {},
+            "account_filter": account_filter,
         }
     )
     return render(request, "casework/case_detail.html", context, status=status)
+
+
+def _focus_first_error(form) -> None:
+    """Put the cursor (and the browser's scroll) on the first field in error, so a refused
+    form is seen where it is, even far down the page."""
+    for name in form.fields:
+        if name in form.errors:
+            form.fields[name].widget.attrs["autofocus"] = True
+            return
 
 
 @login_required
@@ -120,15 +156,37 @@ def case_attribute(request: HttpRequest, reference: str) -> HttpResponse:
     form = AttributeForm(request.POST)
     if not form.is_valid():
         return _case_page(request, case, forms={"attribute": form}, status=400)
-    added = services.case_accounts_attribute(
+    attribution = services.case_accounts_attribute(
         actor=request.user,
         case=case,
         accounts=form.cleaned_data["accounts"],
         basis=form.cleaned_data["basis"],
         detail=form.cleaned_data["detail"],
     )
-    messages.success(request, f"{added} account{pluralize(added)} attributed.")
+    basis = CaseAccount.Basis(form.cleaned_data["basis"]).label
+    messages.success(request, _attribution_said(attribution, basis=basis))
     return redirect("case_detail", reference=case.reference)
+
+
+def _attribution_said(attribution, *, basis: str) -> str:
+    """What an attribution did, in one sentence: never "0 accounts attributed." when the
+    accounts were already attributed and gained a basis."""
+    said = []
+    if attribution.added:
+        said.append(f"{counted(attribution.added, 'account')} attributed ({basis})")
+    if attribution.basis_added:
+        which = "second" if attribution.second else "further"
+        said.append(
+            f"{counted(attribution.basis_added, 'account')} already attributed: "
+            f"{which} basis recorded ({basis})"
+        )
+    if attribution.unchanged:
+        n = attribution.unchanged
+        said.append(
+            f"{counted(n, 'account')} already {'rests' if n == 1 else 'rest'} on this basis: "
+            "nothing to add"
+        )
+    return "; ".join(said) + "."
 
 
 @login_required
@@ -172,7 +230,7 @@ def case_output_evidence(request: HttpRequest, reference: str) -> HttpResponse:
         return _case_page(request, case, forms={"output_evidence": form}, status=400)
     messages.success(
         request,
-        f"{len(attached)} item{pluralize(len(attached))} of evidence of use attached"
+        f"{counted(len(attached), 'item')} of evidence of use attached"
         + ("." if attached else ": the case already holds what was named."),
     )
     return redirect(f"{reverse('case_detail', args=[case.reference])}#use-heading")
@@ -291,16 +349,23 @@ def case_hold(request: HttpRequest, reference: str) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def case_report_request(request: HttpRequest, reference: str) -> HttpResponse:
+    """GET: the case's reports (the address a report page's "Back" and a typed URL reach);
+    POST: request one."""
     case = case_get(user=request.user, reference=reference)
+    if request.method == "GET":
+        context = case_reports_overview(user=request.user, case=case)
+        context.update({"case": case, "can": {"report": case_can(request.user, case, REPORT)}})
+        return render(request, "casework/case_reports.html", context)
     case_require(request.user, case, REPORT)
     edition = request.POST.get("edition", "")
     try:
         job = report_job_request(actor=request.user, case=case, edition=edition, enqueue=True)
     except ReportError as exc:
-        messages.error(request, str(exc))
-        return redirect("case_detail", reference=case.reference)
+        # Every refusal of a request concerns the one choice the form offers.
+        refused = {"report": {"errors": {"edition": str(exc)}, "values": request.POST}}
+        return _case_page(request, case, refused=refused, status=400)
     return redirect("case_report", reference=case.reference, pk=job.pk)
 
 
@@ -315,7 +380,7 @@ def case_report(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
         {
             "case": case,
             "job": job,
-            "verification": reports_verification(jobs=[job]).get(job.pk),
+            "report_verification": reports_verification(jobs=[job]).get(job.pk),
             "in_progress": job.status in (job.Status.QUEUED, job.Status.RUNNING),
         },
     )
@@ -347,8 +412,9 @@ def case_production_request(request: HttpRequest, reference: str) -> HttpRespons
             enqueue=True,
         )
     except ProductionError as exc:
-        messages.error(request, f"Production not started ({exc.field or 'request'}): {exc}")
-        return redirect("case_detail", reference=case.reference)
+        errors = {exc.field or "request": f"Production not started: {exc}"}
+        refused = {"production": {"errors": errors, "values": request.POST}}
+        return _case_page(request, case, refused=refused, status=400)
     return redirect("case_production", reference=case.reference, pk=job.pk)
 
 

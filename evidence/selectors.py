@@ -7,8 +7,9 @@ import difflib
 from collections.abc import Collection
 from decimal import Decimal
 
+from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Count, Max, Min, Q, QuerySet, Sum
+from django.db.models import Case, Count, Max, Min, Q, QuerySet, Sum, When
 from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -21,6 +22,7 @@ from evidence.labels import labels_current
 from evidence.models import (
     Account,
     AssentRecord,
+    Band,
     CanaryAssignment,
     CanaryMatch,
     CanaryServe,
@@ -251,6 +253,28 @@ def cluster_list(*, user, run: int | None = None, band: str | None = None) -> Qu
     return _for_record_readers(user, clusters).order_by("-score", "pk")
 
 
+# Most pressing first: the band a person acts on, then the score within it.
+BAND_ORDER = (Band.CRITICAL, Band.HIGH, Band.REVIEW, Band.NONE)
+
+
+def cluster_list_page(
+    *, user, band: str | None = None, min_accounts: int | None = None, page: object = 1
+) -> dict:
+    """The latest run's clusters for the list page, a page at a time, most pressing first,
+    filtered by band and size; each row with its members' requests and output tokens
+    (measured for the page's clusters only, so the list stays quick whatever the run)."""
+    shown = _run_or_latest(None) if record_reader(user) else None
+    clusters = cluster_list(user=user, band=band)
+    if min_accounts:
+        clusters = clusters.filter(size__gte=min_accounts)
+    pressing = Case(*(When(band=b, then=n) for n, b in enumerate(BAND_ORDER)), default=9)
+    rows = Paginator(clusters.order_by(pressing, "-score", "pk"), CLUSTER_PAGE_ROWS).get_page(page)
+    volume = cluster_volume(clusters=rows)
+    for cluster in rows:
+        cluster.requests, cluster.output_tokens = volume.get(cluster.pk, (0, 0))
+    return {"run": shown, "clusters": rows}
+
+
 def cluster_get(*, user, pk: int) -> Cluster:
     clusters = Cluster.objects.filter(run__in=detection_runs_shown())
     return get_object_or_404(_for_record_readers(user, clusters), pk=pk)
@@ -412,8 +436,17 @@ def cluster_volume(*, clusters) -> dict[int, tuple[int, int]]:
         return {row[0]: (row[1], row[2]) for row in cursor.fetchall()}
 
 
-def cluster_page(*, cluster: Cluster) -> dict:
-    """A cluster with its accounts, the links between them, their signals and a chart."""
+CLUSTER_PAGE_ROWS = 50
+
+
+def cluster_page(*, cluster: Cluster, links_page: object = 1, members_page: object = 1) -> dict:
+    """A cluster with its accounts, the links between them, their signals and a chart.
+
+    Links and accounts come a page at a time (a critical cluster may hold hundreds of
+    links); a page number out of range or not a number shows the nearest page. The counts
+    by signal and by link kind cover the whole cluster, so the summary names every signal
+    and kind its tables list.
+    """
     members = list(cluster.members.order_by("account_id"))
     links = cluster_links(cluster=cluster)
     findings = (
@@ -431,12 +464,16 @@ def cluster_page(*, cluster: Cluster) -> dict:
         .annotate(requests=Count("id"), output_tokens=Sum("output_tokens"))
         .order_by("day")
     )
+    links_by_kind = links.order_by().values_list("kind").annotate(n=Count("id"))
+    links_pages = Paginator(links, CLUSTER_PAGE_ROWS).get_page(links_page)
     return {
         "cluster": cluster,
-        "members": members,
-        "links": links[:500],
-        "links_total": links.count(),
-        "signals": sorted(by_signal.items()),
+        "members": Paginator(members, CLUSTER_PAGE_ROWS).get_page(members_page),
+        "members_total": len(members),
+        "links": links_pages,
+        "links_total": links_pages.paginator.count,
+        "links_by_kind": sorted(links_by_kind, key=lambda pair: (-pair[1], pair[0])),
+        "signals": sorted(by_signal.items(), key=lambda pair: (-len(pair[1]), pair[0])),
         "daily": daily,
     }
 

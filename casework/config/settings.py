@@ -342,8 +342,10 @@ PACTA_SIGNING_CERT = env.str("PACTA_SIGNING_CERT", default="")
 PACTA_SIGNING_KEY = env.str("PACTA_SIGNING_KEY", default="")
 PACTA_SIGNING_KEY_PASSPHRASE = env.str("PACTA_SIGNING_KEY_PASSPHRASE", default="")
 PACTA_SIGNING_CHAIN = env.list("PACTA_SIGNING_CHAIN", default=[])
-# Roots `verify_report` trusts (PEM paths); empty: the signing chain and certificate.
+# Roots `verify_report` trusts (PEM paths); empty: the signing chain and certificate, and
+# without those the DEMO root in PACTA_SIGNING_DEMO_DIR, if `demo_certificate` wrote one.
 PACTA_SIGNING_TRUST_ROOTS = env.list("PACTA_SIGNING_TRUST_ROOTS", default=[])
+PACTA_SIGNING_DEMO_DIR = VAR_DIR / "signing"
 PACTA_REPORT_ORGANISATION = env.str("PACTA_REPORT_ORGANISATION", default="")
 PACTA_REPORT_SIGNING_LOCATION = env.str("PACTA_REPORT_SIGNING_LOCATION", default="")
 # The custodian who signs the FRE 902(11)/(13)/(14) declaration; blank lines if unset.

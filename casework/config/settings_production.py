@@ -30,3 +30,5 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
+# No DEMO identity in production: a report is trusted only on the roots configured.
+PACTA_SIGNING_DEMO_DIR = None

@@ -46,6 +46,7 @@ from casework.services import (
     case_open,
     case_open_from_cluster,
 )
+from evidence.custody.canonical import file_sha256
 from evidence.custody.verification import evidence_verify, verification_latest
 from evidence.detectors.catalogue import models_import, plans_import
 from evidence.detectors.service import detection_run
@@ -56,6 +57,7 @@ from evidence.models import (
     Clause,
     Cluster,
     DetectionRun,
+    IngestBatch,
     ModelRelease,
     PlanLimit,
     TermsVersion,
@@ -135,8 +137,9 @@ TERMS_TITLE = "Services Agreement"
 def demo_record_load(*, scenario_dir: Path) -> list[str]:
     """Load the scenario into the record as an operator would: Terms, accounts, assent, usage.
 
-    Safe to rerun: Terms versions already imported and rows already stored are recognised
-    and counted as duplicates, so `make demo` twice does not double the record.
+    Safe to rerun: Terms versions already imported are recognised, and a file whose bytes
+    a committed batch already took in is not ingested again, so `make demo` twice neither
+    doubles the record nor adds batches that hold nothing new.
     """
     lines = []
     for path in sorted((scenario_dir / "terms").glob("*.md")):
@@ -156,9 +159,16 @@ def demo_record_load(*, scenario_dir: Path) -> list[str]:
         ("assent", "assent.ndjson"),
         ("usage", "usage.ndjson"),
     ):
-        result = ingest_file(
-            actor="system:demo", kind=kind, path=scenario_dir / name, source="demo"
-        )
+        path = scenario_dir / name
+        with path.open("rb") as fh:
+            sha256, _ = file_sha256(fh)
+        taken = IngestBatch.objects.filter(
+            kind=kind, raw_sha256=sha256, status=IngestBatch.Status.COMMITTED
+        ).first()
+        if taken is not None:
+            lines.append(f"{kind}: {name} already in the record (batch {taken.pk}), not again")
+            continue
+        result = ingest_file(actor="system:demo", kind=kind, path=path, source="demo")
         lines.append(
             f"{kind}: {result.accepted} accepted, {result.duplicates} duplicate, "
             f"{result.rejected} rejected (batch {result.batch})"

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('casework', '0096_pseudonym_keys'),
+        ('casework', '0100_attribution_bases'),
         ('evidence', '0120_probes_and_canaries'),
     ]
 

@@ -38,7 +38,7 @@ from casework.reports.redaction import (
     Rule,
     hmac_pads,
 )
-from casework.reports.snapshot import Snapshot
+from casework.reports.snapshot import Snapshot, attribution_kinds
 from evidence.models import Finding, Link
 
 
@@ -280,7 +280,7 @@ def _accounts(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
             a["plan"],
             a["status"],
             a["reseller"],
-            a["attribution"]["basis"],
+            "; ".join(attribution_kinds(a)),
             a["attribution"]["at"],
             a["usage"]["requests"],
             a["usage"]["input_tokens"],

@@ -103,14 +103,38 @@ def signer_subject() -> str:
 
 
 def trust_roots(extra: list[str] | None = None) -> list[Path]:
-    """Certificates a report's signature is validated against: those given, else the
-    configured roots, else the signing chain and certificate themselves."""
-    paths = list(extra or []) or list(settings.PACTA_SIGNING_TRUST_ROOTS)
-    if not paths:
-        paths = [*settings.PACTA_SIGNING_CHAIN]
-        if settings.PACTA_SIGNING_CERT:
-            paths.append(settings.PACTA_SIGNING_CERT)
-    return [Path(p) for p in paths if p]
+    """Certificates a report's signature is validated against (see `trust_roots_chosen`)."""
+    return trust_roots_chosen(extra)[0]
+
+
+def trust_roots_chosen(extra: list[str] | None = None) -> tuple[list[Path], str]:
+    """The certificates to trust, and which of them, in words: those given, else the
+    configured roots, else the signing identity's chain and certificate, else (demo mode
+    only) the DEMO root `demo_certificate` wrote, so `verify_report` works after `make demo`
+    in any shell. A DEMO root proves nothing about who signed, and the answer says so."""
+    if extra:
+        return [Path(p) for p in extra], "as given (--trust-root)"
+    if settings.PACTA_SIGNING_TRUST_ROOTS:
+        return [Path(p) for p in settings.PACTA_SIGNING_TRUST_ROOTS], "PACTA_SIGNING_TRUST_ROOTS"
+    if settings.PACTA_SIGNING_CERT:
+        paths = [*settings.PACTA_SIGNING_CHAIN, settings.PACTA_SIGNING_CERT]
+        return [Path(p) for p in paths if p], "the signing identity (PACTA_SIGNING_CERT)"
+    demo = demo_trust_root()
+    if demo is not None and demo.is_file():
+        return [demo], f"the DEMO root {demo} (demo mode: no trust root is configured)"
+    return [], "none"
+
+
+def demo_signing_dir() -> Path | None:
+    """Where `demo_certificate` writes the DEMO identity; None where demos are off
+    (production settings), so no DEMO root is ever trusted there by default."""
+    folder = settings.PACTA_SIGNING_DEMO_DIR
+    return Path(folder) if folder else None
+
+
+def demo_trust_root() -> Path | None:
+    folder = demo_signing_dir()
+    return folder / "demo-root.pem" if folder else None
 
 
 def _validation_context(roots: list[Path]):
@@ -125,7 +149,11 @@ def _validation_context(roots: list[Path]):
         except Exception as exc:
             return f"cannot read trust root {root}: {exc}"
     if not certificates:
-        return "no trust root configured to validate the signature"
+        return (
+            "no trust root configured to validate the signature: set "
+            "PACTA_SIGNING_TRUST_ROOTS (PEM paths of the certificates to trust) or "
+            "PACTA_SIGNING_CERT, or pass --trust-root PEM"
+        )
     return ValidationContext(trust_roots=certificates, allow_fetching=False)
 
 

@@ -16,7 +16,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from casework.reports.signing import signature_validate, trust_roots
+from casework.reports.signing import signature_validate, trust_roots_chosen
 from evidence.custody.ledger import ledger_verify
 from evidence.custody.verification import record_check
 from evidence.models import LedgerEntry
@@ -100,12 +100,14 @@ def report_verify(path: Path, *, trust_roots: list[str] | None = None) -> dict[s
         checks.append({"name": name, "ok": bool(ok), "detail": detail})
 
     file_sha = _sha256_file(path)
-    signature = signature_validate(path, roots=_roots(trust_roots))
+    roots, trusted_on = trust_roots_chosen(trust_roots)
+    signature = signature_validate(path, roots=roots)
     check(
         "signature",
         signature["ok"],
         f"signed by {signature.get('signer')}, covering the whole file"
         + (f", timestamped {signature['timestamp']['at']}" if signature.get("timestamp") else "")
+        + f"; trusted on {trusted_on}"
         if signature["ok"]
         else signature.get("reason", "invalid"),
     )
@@ -196,10 +198,6 @@ def _record_check() -> dict[str, Any]:
         "failures": failures.items[:20],
         "failures_total": failures.total,
     }
-
-
-def _roots(extra: list[str] | None) -> list[Path]:
-    return trust_roots(extra)
 
 
 def _ledger_checks(manifest: dict, attachments: dict, file_sha: str) -> dict[str, Any]:

@@ -400,14 +400,28 @@ def accounts_linked(
 ) -> list[LedgerEntry]:
     """Accounts were attributed to the case's respondent: one entry under each account, so
     its custody history shows every case it was linked to."""
+    return _account_entries(actor, Action.LINKED, accounts, case=case.reference, basis=basis)
+
+
+def accounts_basis_added(
+    *, actor: Actor, case: Any, accounts: Iterable[Account], basis: str
+) -> list[LedgerEntry]:
+    """Accounts already attributed to the case's respondent were given a further basis:
+    one entry under each account (not "linked": the link itself was recorded once)."""
+    return _account_entries(actor, Action.CHANGED, accounts, case=case.reference, basis_added=basis)
+
+
+def _account_entries(
+    actor: Actor, action: str, accounts: Iterable[Account], **details: Any
+) -> list[LedgerEntry]:
     return ledger_append_many(
         actor=actor,
         entries=[
             {
-                "action": Action.LINKED,
+                "action": action,
                 "object_type": "account",
                 "object_id": account.account_id,
-                "details": {"case": case.reference, "basis": basis},
+                "details": details,
             }
             for account in accounts
         ],

@@ -226,7 +226,7 @@ def _explain(band, size, links, undeclared, levels, fired, circumvention) -> str
     else:
         kinds = Counter(link.kind for link in links)
         listed = ", ".join(f"{_name(k)} x{n}" for k, n in kinds.most_common())
-        subject = f"{size} accounts joined by {len(links)} links ({listed})"
+        subject = f"{size} accounts joined by {len(links)} link{'s' * (len(links) != 1)} ({listed})"
         if not undeclared:
             subject += ", all between accounts of one declared organisation"
         elif len(undeclared) < len(links):

@@ -117,14 +117,24 @@ def test_a_write_token_opens_a_case_and_builds_it(record, counsel, writer):
         format="json",
     )
     assert attributed.status_code == 201, attributed.content
-    assert attributed.json() == {"added": 2, "attributed": 2}
+    assert attributed.json() == {"added": 2, "basis_added": 0, "unchanged": 0, "attributed": 2}
     again = writer.post(
-        f"{base}/accounts/", {"accounts": ["acct_fox01"], "basis": "payment"}, format="json"
+        f"{base}/accounts/",
+        {"accounts": ["acct_fox01"], "basis": "payment", "detail": "one card"},
+        format="json",
     )
-    assert again.json() == {"added": 0, "attributed": 2}
+    assert again.json() == {"added": 0, "basis_added": 0, "unchanged": 1, "attributed": 2}
+    # A second basis for an account already attributed is recorded beside the first.
+    second = writer.post(
+        f"{base}/accounts/", {"accounts": ["acct_fox01"], "basis": "admission"}, format="json"
+    )
+    assert second.json() == {"added": 0, "basis_added": 1, "unchanged": 0, "attributed": 2}
     listed = writer.get(f"{base}/accounts/").json()
     assert [a["account"] for a in listed["results"]] == ["acct_fox01", "acct_fox02"]
     assert listed["results"][0]["basis"] == "payment"
+    further = listed["results"][0]["further_bases"]
+    assert [(b["basis"], b["attributed_by"]) for b in further] == [("admission", "carla")]
+    assert listed["results"][1]["further_bases"] == []
 
     clause = Clause.objects.get(path="3.3(a)")
     alleged = writer.post(

@@ -196,11 +196,17 @@ def test_case_page_query_count_is_bounded(
     client.post("/cases/PACTA-1/accounts/", {"accounts": ids, "basis": "investigation"})
     # A fixed number per section, never one a row: the countermeasures section (actions,
     # notices, exchanges, the action form's clauses) adds five, the productions' list one,
-    # the evidence of use one (what is attached; none here).
-    with django_assert_max_num_queries(47):
+    # the evidence of use one (what is attached; none here); the attributed accounts are a
+    # page (count, rows, their further bases) below the bases of attribution (two groupings
+    # and the accounts resting on a second kind of basis).
+    with django_assert_max_num_queries(51):
         response = client.get("/cases/PACTA-1/")
     assert response.status_code == 200
-    assert "Showing the first 100 of 400" in response.content.decode()
+    assert "1 to 100 of 400 accounts · page 1 of 4" in response.content.decode()
+    # Page links lead to the case page, also when it is shown at a form's POST address.
+    refused = client.post("/cases/PACTA-1/accounts/", {"accounts": "nope", "basis": "other"})
+    assert refused.status_code == 400
+    assert 'href="/cases/PACTA-1/?accounts=2#accounts-heading"' in refused.content.decode()
 
 
 def test_open_case_command_from_accounts_with_a_clause(record, capsys):

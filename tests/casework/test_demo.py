@@ -31,7 +31,7 @@ from casework.demo.world.rival import (
 )
 from casework.models import Case
 from casework.production import production_verify
-from evidence.models import Account, Clause, LedgerEntry, UsageEvent
+from evidence.models import Account, Clause, IngestBatch, LedgerEntry, UsageEvent
 from tests.casework.test_output_use import _section
 from tests.casework.test_reports import _text
 
@@ -55,11 +55,24 @@ def test_seed_demo_creates_users_and_loads_the_scenario(tmp_path, client):
     assert page.status_code == 200
     assert b"10000" in page.content  # the record's usage count on the home page
 
-    # A second run reuses the files and adds nothing.
+    # A second run reuses the files and adds nothing: no rows, and no batch that holds
+    # nothing new (each rerun of `make demo` added three).
+    batches = IngestBatch.objects.count()
+    second = io.StringIO()
     call_command(
-        "seed_demo", "--demo-mode", "--out", str(out), "--accounts", "300", "--events", "10000"
+        "seed_demo",
+        "--demo-mode",
+        "--out",
+        str(out),
+        "--accounts",
+        "300",
+        "--events",
+        "10000",
+        stdout=second,
     )
     assert UsageEvent.objects.count() == 10000
+    assert IngestBatch.objects.count() == batches
+    assert "usage: usage.ndjson already in the record (batch" in second.getvalue()
 
 
 def test_home_requires_sign_in(client):

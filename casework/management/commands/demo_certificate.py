@@ -16,8 +16,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
-from django.conf import settings
 
+from casework.reports.signing import demo_signing_dir
 from evidence.management.base import PactaCommand
 
 LABEL = "DEMO — NOT FOR EVIDENTIAL USE"
@@ -67,10 +67,15 @@ class Command(PactaCommand):
     help = "Create a clearly labelled DEMO signing certificate and key (demo mode only)."
 
     def arguments(self, parser) -> None:
-        parser.add_argument("--dir", default=str(Path(settings.VAR_DIR) / "signing"))
+        parser.add_argument("--dir", default=str(demo_signing_dir() or ""))
         parser.add_argument("--force", action="store_true", help="Replace an existing pair.")
 
     def run(self, **options) -> None:
+        if not options["dir"]:
+            self.usage_error(
+                "--dir: not given, and PACTA_SIGNING_DEMO_DIR is unset (production settings "
+                "keep no DEMO identity)"
+            )
         folder = Path(options["dir"])
         folder.mkdir(parents=True, exist_ok=True)
         paths = {

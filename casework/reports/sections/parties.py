@@ -8,6 +8,7 @@ from typing import Any
 from casework.reports.redaction import Kind
 from casework.reports.sections.formatting import BASIS_LABELS, Capped, day, n, ratio, share
 from casework.reports.sections.source import Source
+from casework.reports.snapshot import attribution_kinds
 
 # Link kinds that show traffic routed through intermediaries (resellers, proxies, keys).
 ROUTING_KINDS = ("proxy_routing", "reseller", "end_user", "key_sharing", "shared_key")
@@ -45,7 +46,7 @@ def parties_section(source: Source) -> dict[str, Any]:
                 "status": a["status"] or "—",
                 "created": day(a["created_at"]),
                 "group": a["group"],
-                "basis": BASIS_LABELS.get(a["attribution"]["basis"], a["attribution"]["basis"]),
+                "basis": "; ".join(BASIS_LABELS.get(k, k) for k in attribution_kinds(a)),
                 "requests": n(a["usage"]["requests"]),
                 "output_tokens": n(a["usage"]["output_tokens"]),
                 "signals": len(a["signals"]),

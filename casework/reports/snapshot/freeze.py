@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import Prefetch
 
 from casework.case_rules import output_use_collect
-from casework.models import Case, CaseAccount
+from casework.models import Case, CaseAccount, CaseAccountBasis
 from casework.reports.snapshot.countermeasures import countermeasures_collect
 from casework.reports.snapshot.custody import (
     custody_collect,
@@ -83,6 +84,9 @@ def _collect(case: Case) -> dict[str, Any]:
     links = list(
         CaseAccount.objects.filter(case=case)
         .select_related("account", "attributed_by")
+        .prefetch_related(
+            Prefetch("further_bases", CaseAccountBasis.objects.select_related("attributed_by"))
+        )
         .order_by("account__account_id")
     )
     detection = detection_run_latest()

@@ -64,18 +64,39 @@ def accounts_collect(links, group_of, usage, detection_part) -> list[dict[str, A
                 "content_sha256": account.content_sha256,
                 "batch": account.batch_id,
                 "group": group_of[account.account_id],
-                "attribution": {
-                    "basis": link.basis,
-                    "detail": link.basis_detail,
-                    "by": link.attributed_by.get_username(),
-                    "at": iso(link.attributed_at),
-                },
+                "attribution": _attribution(link),
                 "usage": usage.get(account.account_id, empty),
                 "assent": assent.get(account.account_id, []),
                 "signals": fired.get(account.account_id, []),
             }
         )
     return accounts
+
+
+def _attribution(link) -> dict[str, Any]:
+    """Why the account is attributed: its first basis, and any given after it under
+    `further` (only when there are: a snapshot of a case without them is as before)."""
+    attribution = _basis(link)
+    further = [_basis(b) for b in link.further_bases.all()]
+    if further:
+        attribution["further"] = further
+    return attribution
+
+
+def _basis(row) -> dict[str, Any]:
+    return {
+        "basis": row.basis,
+        "detail": row.basis_detail,
+        "by": row.attributed_by.get_username(),
+        "at": iso(row.attributed_at),
+    }
+
+
+def attribution_kinds(account: dict[str, Any]) -> list[str]:
+    """The kinds of basis an account in the snapshot rests on, first one first, each once."""
+    attribution = account["attribution"]
+    kinds = [attribution["basis"], *(b["basis"] for b in attribution.get("further", []))]
+    return list(dict.fromkeys(kinds))
 
 
 def _clause(clause: Clause) -> dict[str, Any]:
