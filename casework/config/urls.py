@@ -60,6 +60,7 @@ urlpatterns = [
     path("accounts/<account:account_id>/", record_pages.account_detail, name="account_detail"),
     path("clusters/", record_pages.cluster_index, name="cluster_index"),
     path("clusters/<int:pk>/", record_pages.cluster_detail, name="cluster_detail"),
+    path("search/", record_pages.search, name="search"),
     path("terms/", record_pages.terms_index, name="terms_index"),
     path("terms/<slug:slug>/<str:label>/", record_pages.terms_version, name="terms_version"),
     path(
