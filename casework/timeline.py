@@ -457,7 +457,7 @@ def _notices(*, case: Case) -> list[TimelineEvent]:
         found.append(_event(notice.delivered_at, "notice_sent", subject, f"to {notice.recipient}"))
         if notice.deadline_at:
             kind = "cure_deadline" if notice.deadline_kind == "cure" else "response_deadline"
-            detail = f"set by the notice sent {utc_iso(notice.delivered_at)}{cure}"
+            detail = f"set by the notice sent {notice.delivered_at:%Y-%m-%d %H:%M} UTC{cure}"
             found.append(_event(notice.deadline_at, kind, subject, detail))
     return found
 
