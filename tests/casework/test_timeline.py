@@ -315,3 +315,27 @@ def test_the_number_of_queries_does_not_grow_with_the_accounts(world, tmp_path, 
     case_member_add(actor=world["owner"], case=case, user=user_with_role("vic", "viewer"),
                     role="viewer")  # fmt: skip
     assert queries() == small <= 20
+
+
+def test_reports_show_in_the_editions_the_user_may_see_and_the_view_is_ledgered(world):
+    from casework.models import ReportJob
+
+    for edition in ("counsel", "regulator"):
+        ReportJob.objects.create(
+            case=world["case"],
+            edition=edition,
+            snapshot_sha256=edition[0] * 64,
+            requested_by=world["owner"],
+        )
+    owner = [e.subject for e in case_timeline(user=world["owner"], case=world["case"]).events
+             if e.kind == "report_requested"]  # fmt: skip
+    assert owner == [
+        f"report {job.pk} ({job.get_edition_display()} edition)"
+        for job in ReportJob.objects.order_by("pk")
+    ]
+    reviewer = [e.subject for e in case_timeline(user=world["reviewer"], case=world["case"]).events
+                if e.kind == "report_requested"]  # fmt: skip
+    assert reviewer == [s for s in owner if "Regulator" in s]
+    logged_in(world["reviewer"]).get("/cases/CASE-20/timeline/")
+    entry = LedgerEntry.objects.filter(action="viewed").latest("seq")
+    assert (entry.actor, entry.details) == ("rita", {"page": "timeline"})
