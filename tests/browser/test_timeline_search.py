@@ -19,6 +19,7 @@ from django.db import connection
 
 from casework.countermeasures.notices import notice_send
 from tests.browser.conftest import screenshot, sign_in
+from tests.browser.test_content_security_policy import RECORD_VIOLATIONS
 from tests.casework.test_timeline import FORMULA_ID, world  # noqa: F401  (fixture)
 from tests.factories import PASSWORD
 
@@ -47,6 +48,8 @@ def send_notice(world) -> None:  # noqa: F811
 
 def test_counsel_reads_the_timeline_downloads_it_and_searches(page, world):  # noqa: F811
     send_notice(world)
+    # Each page is checked against the Content-Security-Policy (no inline style or script).
+    page.add_init_script(RECORD_VIOLATIONS)
     sign_in(page, "olivia", PASSWORD)
     page.goto("/cases/CASE-20/")
     page.get_by_role("link", name="Timeline", exact=True).click()
@@ -59,6 +62,7 @@ def test_counsel_reads_the_timeline_downloads_it_and_searches(page, world):  # n
                   "Accounts attributed", "Allegation", "Notice sent"):  # fmt: skip
         assert table.get_by_role("cell", name=words, exact=True).count() >= 1, words
     screenshot(page, "timeline-01-all")
+    assert page.evaluate("window.cspViolations") == []  # reset on each page
 
     # Narrowed to detection by keyboard: every box but Detection unticked, then Filter.
     for label in ("Accounts", "Case (", "Reports", "Enforcement"):
@@ -68,6 +72,7 @@ def test_counsel_reads_the_timeline_downloads_it_and_searches(page, world):  # n
     rows = page.get_by_role("table").locator("tbody tr")
     assert rows.count() == 1 and "Coverage sweep" in rows.first.inner_text()
     screenshot(page, "timeline-02-detection")
+    assert page.evaluate("window.cspViolations") == []  # reset on each page
 
     page.get_by_role("checkbox", name=re.compile("^Accounts")).check()
     page.get_by_role("button", name="Filter").click()
@@ -91,6 +96,7 @@ def test_counsel_reads_the_timeline_downloads_it_and_searches(page, world):  # n
     assert page.get_by_role("link", name="CASE-20").count() == 1
     assert page.get_by_role("link", name="Cluster C-0042").count() == 1
     screenshot(page, "search-01-account")
+    assert page.evaluate("window.cspViolations") == []  # reset on each page
 
     search = page.get_by_role("search").first.get_by_role("searchbox")
     search.fill("203.0.113.999")
@@ -99,3 +105,4 @@ def test_counsel_reads_the_timeline_downloads_it_and_searches(page, world):  # n
     alert.wait_for()
     assert "looks like an IP address but is not one" in alert.inner_text()
     screenshot(page, "search-02-malformed")
+    assert page.evaluate("window.cspViolations") == []
