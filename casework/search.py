@@ -98,6 +98,7 @@ def record_search(*, user, query: str) -> SearchResult:
         )
         if reads_record:
             _by_address(network, matched)
+            action_cases = Q(pk__in=_cases_blocking(network))
     else:
         read_as = "an account id, API key id, card fingerprint, request id or case reference"
         _by_identifier(query, matched, reads_record=reads_record)
@@ -146,6 +147,22 @@ def _network(query: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None
         return ipaddress.ip_network(query, strict=False)
     except ValueError as exc:
         raise SearchError(f"“{query}” looks like an IP address but is not one: {exc}.") from exc
+
+
+def _cases_blocking(network) -> set[int]:
+    """Cases with an enforcement action that blocks a range overlapping `network` (the
+    team's work product, as the key and card an action names)."""
+    found = set()
+    actions = EnforcementAction.objects.exclude(address_ranges=[])
+    for case_id, ranges in actions.values_list("case_id", "address_ranges"):
+        for text in ranges:
+            try:
+                block = ipaddress.ip_network(text, strict=False)
+            except ValueError:
+                continue  # the service refuses such a range; one kept by hand matches nothing
+            if block.version == network.version and block.overlaps(network):
+                found.add(case_id)
+    return found
 
 
 def _by_identifier(query: str, matched: dict[int, list[str]], *, reads_record: bool) -> None:

@@ -11,6 +11,7 @@ import datetime as dt
 import pytest
 from django.test import Client
 
+from casework.models import Case
 from casework.search import SearchError, record_search
 from evidence.ingest.service import ingest_file
 from evidence.models import Account, Cluster, ClusterMember, DetectionRun, Link
@@ -202,3 +203,23 @@ def test_every_page_has_the_search_box_and_search_needs_sign_in(world):
     home = client.get("/").content.decode()
     assert 'role="search"' in home and 'action="/search/"' in home and 'name="q"' in home
     assert client.get("/search/").status_code == 200  # the empty form, no error yet
+
+
+def test_what_an_enforcement_action_blocks_finds_its_case(world, tmp_path):
+    from casework.countermeasures.models import EnforcementAction
+    from evidence.models import Clause
+    from tests.casework.test_enforcement_actions import TERMS
+    from tests.factories import terms_version
+
+    terms_version(tmp_path, TERMS, label="2025-06-01")
+    EnforcementAction.objects.create(
+        case=Case.objects.get(reference="CASE-A"), kind="block_range",
+        clause=Clause.objects.get(path="3.3(b)"), reason="-", effective_at=T0,
+        proposed_by_label="alice", proposed_at=T0, address_ranges=["100.64.0.0/16"],
+        key_ids=["key_zzz"], payment_fingerprints=["pf_zzz"],
+    )  # fmt: skip
+    for query in ("100.64.3.4", "100.64.0.0/10", "key_zzz", "pf_zzz"):
+        assert found(world["alice"], query) == ({}, [], ["CASE-A"]), query
+    assert found(world["alice"], "100.65.0.1") == ({}, [], [])
+    # A regulator's reviewer on the case is not told what the team blocks.
+    assert found(world["rita"], "key_zzz") == ({}, [], [])
