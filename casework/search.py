@@ -146,7 +146,10 @@ def _network(query: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None
     try:
         return ipaddress.ip_network(query, strict=False)
     except ValueError as exc:
-        raise SearchError(f"“{query}” looks like an IP address but is not one: {exc}.") from exc
+        raise SearchError(
+            f"“{query}” looks like an IP address but is not one: write an address as "
+            "203.0.113.7 or 2001:db8::7, a range as 203.0.113.0/24."
+        ) from exc
 
 
 def _cases_blocking(network) -> set[int]:
