@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from casework import services
 from casework.forms import CaseOpenForm, ClauseCategoryForm, ClusterFilterForm
+from casework.search import SearchError, record_search
 from casework.selectors import case_list, cluster_cases_open
 from evidence.access import clause_categoriser
 from evidence.detectors.error_rates import label_statements, population_statements
@@ -248,3 +249,19 @@ def cluster_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request, "record/cluster_detail.html", context, status=400 if form.errors else 200
     )
+
+
+# --- Search: an identifier to every account, cluster and case it touches ----------------
+
+
+@login_required
+@require_GET
+def search(request: HttpRequest) -> HttpResponse:
+    if "q" not in request.GET:
+        return render(request, "record/search.html", {"q": ""})
+    query = request.GET["q"]
+    try:
+        result = record_search(user=request.user, query=query)
+    except SearchError as exc:
+        return render(request, "record/search.html", {"q": query, "error": str(exc)}, status=400)
+    return render(request, "record/search.html", {"q": query, "result": result})

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 
-from casework import record_pages, views
+from casework import record_pages, timeline_views, views
 
 
 class AccountPageConverter:
@@ -60,6 +60,7 @@ urlpatterns = [
     path("accounts/<account:account_id>/", record_pages.account_detail, name="account_detail"),
     path("clusters/", record_pages.cluster_index, name="cluster_index"),
     path("clusters/<int:pk>/", record_pages.cluster_detail, name="cluster_detail"),
+    path("search/", record_pages.search, name="search"),
     path("terms/", record_pages.terms_index, name="terms_index"),
     path("terms/<slug:slug>/<str:label>/", record_pages.terms_version, name="terms_version"),
     path(
@@ -106,6 +107,16 @@ urlpatterns = [
         "cases/<str:reference>/reports/<int:pk>/pdf/", views.case_report_pdf, name="case_report_pdf"
     ),
     path("cases/<str:reference>/audit/", views.case_audit_page, name="case_audit"),
+    path(
+        "cases/<str:reference>/timeline/",
+        timeline_views.case_timeline_page,
+        name="case_timeline",
+    ),
+    path(
+        "cases/<str:reference>/timeline.csv",
+        timeline_views.case_timeline_csv,
+        name="case_timeline_csv",
+    ),
     path(
         "cases/<str:reference>/files/<int:pk>/download/",
         views.case_file_download,

@@ -151,6 +151,10 @@ def main() -> int:
         bench_report(table, env=env, work=work, scenario=scenario)
         print("case page:", flush=True)
         bench_case_page(table, reference=REFERENCE)
+        from tests.benchmarks.timeline import bench_timeline
+
+        print("timeline and search:", flush=True)
+        bench_timeline(table, reference=REFERENCE)
     if args.only in (None, "production"):
         from tests.benchmarks.production import bench_production
 
