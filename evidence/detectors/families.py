@@ -25,6 +25,9 @@ BANDS, ROWS = 12, 4
 _PRIME = (1 << 31) - 1
 _SEED = 16  # fixed: families reproduce from run to run
 _WORDS = re.compile(r"\w+").findall
+# Names every parameter that decides a band key: two Pacta instances compare band keys only
+# when they name the same scheme (different parameters would silently never match).
+SKETCH_SCHEME = f"minhash-w{OPENING_WORDS}-s{SHINGLE_WORDS}-b{BANDS}x{ROWS}-seed{_SEED}"
 
 
 def _shingles(excerpt: str) -> set[int]:
