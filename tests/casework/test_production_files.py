@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -170,6 +171,13 @@ def test_old_zips_are_removed_keeping_the_manifest_and_the_ledger(built, counsel
     gone = api.get(f"{listing}manifest.json")
     assert gone.status_code == 410 and "past its retention" in gone.json()["error"]["message"]
     assert production_zips_expire(retention_days=30)["removed"] == []  # twice is once
+    browser = Client()
+    browser.force_login(counsel_user)
+    ref = built.case.reference
+    page = browser.get(reverse("case_production", args=[ref, built.pk])).content.decode()
+    assert "past the production retention" in page and f"({len(listed)} files" in page
+    assert reverse("case_production_zip", args=[ref, built.pk]) not in page
+    assert browser.get(reverse("case_production_zip", args=[ref, built.pk])).status_code == 410
 
 
 def test_retention_zero_and_legal_hold_keep_zips(built, case, counsel_user, settings):  # noqa: F811
