@@ -12,6 +12,11 @@ import pytest
 from django.core import mail
 from django.test import Client
 
+from casework.countermeasures.indicators import (
+    indicators_export,
+    indicators_import,
+    sharing_partner_add,
+)
 from casework.countermeasures.models import ActionHandoff, EnforcementAction, Notice
 from casework.countermeasures.services import action_approve
 from casework.services import case_member_add
@@ -22,7 +27,7 @@ from tests.casework.test_enforcement_actions import (  # noqa: F401  (fixture)
     world,
 )
 from tests.casework.test_notices import alleged  # noqa: F401  (fixture)
-from tests.factories import user_with_role
+from tests.factories import finished_cluster, user_with_role
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root", "signing")]
 
@@ -232,3 +237,17 @@ def test_only_those_who_manage_the_case_take_these_steps(alleged):  # noqa: F811
     assert csrf.post(f"{PAGE}actions/{action.pk}/send/", {"channel": "csv"}).status_code == 403
     assert EnforcementAction.objects.get().state == "approved"
     assert not LedgerEntry.objects.filter(object_type="case", action="exported").exists()
+
+
+def test_an_import_that_matched_the_case_accounts_is_listed_with_its_counts(alleged, tmp_path):  # noqa: F811
+    cluster = finished_cluster("C-0031", ["acct_fox01", "acct_fox02"])
+    beta = sharing_partner_add(actor="system:cli", name="beta", key="ef" * 32)
+    alpha = sharing_partner_add(actor="system:cli", name="alpha", key="ef" * 32)
+    out = tmp_path / "bundle.json"
+    indicators_export(actor="system:cli", cluster=cluster, partner=beta, out=out)
+    exchange = indicators_import(actor="system:cli", path=out, partner=alpha)
+    assert exchange.counts["matches"] >= 2
+    page = logged_in(alleged["owner"]).get(PAGE).content.decode()
+    assert "Received from the partner" in page and "alpha" in page
+    assert f"matches {exchange.counts['matches']}" in page
+    assert f"email {exchange.counts['email']}" in page
