@@ -13,8 +13,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from casework import services
+from casework.countermeasures.selectors import account_partner_matches
 from casework.forms import CaseOpenForm
-from casework.selectors import case_list
+from casework.selectors import CASE_PAGE_ROWS, case_list
 from evidence.detectors.error_rates import label_statements, population_statements
 from evidence.models import Band, ClauseCategory
 from evidence.selectors import (
@@ -49,8 +50,20 @@ def account_detail(request: HttpRequest, account_id: str) -> HttpResponse:
             "daily": account_usage_daily(account=account),
             "totals": account_usage_totals(account=account),
             "cases": cases,
+            **_partner_matches(request, [account.account_id]),
         },
     )
+
+
+def _partner_matches(request: HttpRequest, account_ids: list[str]) -> dict:
+    """Partners' indicators that matched the accounts ("seen at partner X"), first rows."""
+    matches = list(
+        account_partner_matches(user=request.user, account_ids=account_ids)[: CASE_PAGE_ROWS + 1]
+    )
+    return {
+        "partner_matches": matches[:CASE_PAGE_ROWS],
+        "partner_matches_more": len(matches) > CASE_PAGE_ROWS,
+    }
 
 
 @login_required
@@ -171,6 +184,7 @@ def cluster_detail(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("case_detail", reference=case.reference)
     context = cluster_page(cluster=cluster)
     context.update({"form": form, "may_open": services.may_open_cases(request.user)})
+    context.update(_partner_matches(request, [a.account_id for a in context["members"]]))
     return render(
         request, "record/cluster_detail.html", context, status=400 if form.errors else 200
     )

@@ -11,6 +11,8 @@ import datetime as dt
 
 import pytest
 import stix2
+from django.test import Client
+from django.urls import reverse
 
 from casework.countermeasures.indicators import (
     IndicatorError,
@@ -22,7 +24,7 @@ from casework.countermeasures.models import IndicatorMatch
 from evidence.detectors.families import BANDS
 from evidence.ingest.service import ingest_file
 from evidence.models import LedgerEntry
-from tests.factories import finished_cluster, ndjson_file
+from tests.factories import finished_cluster, ndjson_file, user_with_role
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
@@ -148,3 +150,29 @@ def test_a_sketch_made_with_other_parameters_is_refused_by_scheme(cluster, partn
     with pytest.raises(IndicatorError, match=r"other\.json: indicator .* scheme 'minhash-"):
         indicators_import(actor="system:cli", path=other, partner=partners["alpha"])
     assert not IndicatorMatch.objects.exists()
+
+
+def test_the_account_and_cluster_pages_say_where_else_an_account_was_seen(
+    cluster, partners, tmp_path
+):
+    out = tmp_path / "c11.json"
+    indicators_export(actor="system:cli", cluster=cluster, partner=partners["beta"], out=out)
+    indicators_import(actor="system:cli", path=out, partner=partners["alpha"])
+    shared = IndicatorMatch.objects.get(account__account_id="acct_para", kind="prompt_family")
+    browser = Client()
+    browser.force_login(user_with_role("ivan", "investigator"))
+    page = browser.get(reverse("account_detail", args=["acct_para"])).content.decode()
+    assert "Seen at partners" in page and "seen at alpha" in page
+    assert "Prompt family (keyed band keys)" in page and shared.value in page
+    cook = browser.get(reverse("account_detail", args=["acct_cook"])).content.decode()
+    assert "seen at alpha" not in cook and "No partner's indicators have matched" in cook
+    page = browser.get(reverse("cluster_detail", args=[cluster.pk])).content.decode()
+    assert (
+        page.count("seen at alpha")
+        == IndicatorMatch.objects.filter(
+            account__account_id__in=["acct_fox01", "acct_fox02"]
+        ).count()
+    )
+    reviewer = Client()
+    reviewer.force_login(user_with_role("rita", "external reviewer"))
+    assert reviewer.get(reverse("account_detail", args=["acct_para"])).status_code == 404
