@@ -10,11 +10,12 @@ POST (`casework.api_platform.auth`); people signed in are not scope-limited.
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, generics, serializers, status
@@ -64,6 +65,7 @@ from casework.serializers import (
     NoteSerializer,
     OutputEvidenceAttachSerializer,
     OutputEvidenceSerializer,
+    ProductionFilesSerializer,
     ProductionJobSerializer,
     ProductionRequestSerializer,
     ReportJobSerializer,
@@ -595,7 +597,7 @@ class ProductionNotBuilt(exceptions.APIException):
             description="The production in one folder: filing/, natives/, the load file, "
             "manifest.json and its detached signature.",
         ),
-        **api_errors(404, 409, common=DOWNLOAD_ERRORS),
+        **api_errors(404, 409, 410, common=DOWNLOAD_ERRORS),
     },
 )
 class ProductionZipView(APIView):
@@ -610,6 +612,8 @@ class ProductionZipView(APIView):
 
         case = _case(request, reference)
         job, path = production_job_zip(user=request.user, case=case, pk=pk)
+        if job.zip_removed_at:
+            raise ProductionRemoved(f"production {job.pk}'s zip was removed past its retention")
         if path is None:
             raise ProductionNotBuilt()
         production_job_exported(actor=request.user, job=job)
@@ -619,6 +623,110 @@ class ProductionZipView(APIView):
             filename=job.zip_name,
             content_type="application/zip",
         )
+
+
+class ProductionRemoved(exceptions.APIException):
+    status_code = status.HTTP_410_GONE
+    default_code = "production_removed"
+    default_detail = "The production's zip was removed past its retention; its manifest is kept."
+
+
+class ProductionFileListView(APIView):
+    """The production's files as its manifest lists them (path, SHA-256, size), with the
+    manifest and its detached signature first, each with its download URL. Once the zip
+    was removed past its retention the manifest is still listed, with no URLs."""
+
+    required_scopes = "read"
+
+    @extend_schema(
+        tags=["productions"],
+        operation_id="cases_productions_files_list",
+        responses={200: ProductionFilesSerializer, **api_errors(404, 409)},
+    )
+    def get(self, request, reference: str, pk: int) -> Response:
+        from casework.production.build import ProductionError
+        from casework.production.files import production_file_entries
+
+        case = _case(request, reference)
+        job = case_production_get(user=request.user, case=case, pk=pk)
+        try:
+            entries = production_file_entries(job=job)
+        except ProductionError as exc:
+            raise ProductionNotBuilt(str(exc)) from exc
+        files = [
+            {
+                **entry,
+                "url": None
+                if job.zip_removed_at
+                else reverse(
+                    "casework_api:production-file",
+                    kwargs={"reference": case.reference, "pk": job.pk, "path": entry["path"]},
+                ),
+            }
+            for entry in entries
+        ]
+        document = {
+            "production": job.pk,
+            "manifest_sha256": job.manifest_sha256,
+            "zip_removed_at": job.zip_removed_at,
+            "files": files,
+        }
+        return Response(ProductionFilesSerializer(document).data)
+
+
+class ProductionFileView(APIView):
+    """One file of the production, streamed from its zip: only a path the manifest lists
+    (or the manifest and its signature), 404 for any other. Each download is ledgered
+    with the file's path and SHA-256, as a download of the zip is."""
+
+    required_scopes = "read"
+    content_negotiation_class = FileNegotiation
+
+    @extend_schema(
+        tags=["productions"],
+        operation_id="cases_productions_file_retrieve",
+        parameters=[
+            OpenApiParameter(
+                "path", str, OpenApiParameter.PATH, description="A path the manifest lists."
+            )
+        ],
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(
+                OpenApiTypes.BINARY,
+                description="One file of the production, as the manifest lists it "
+                "(`X-Pacta-SHA256` is its SHA-256 there).",
+            ),
+            **api_errors(404, 409, 410, common=DOWNLOAD_ERRORS),
+        },
+    )
+    def get(self, request, reference: str, pk: int, path: str):
+        from casework.production.build import ProductionError
+        from casework.production.files import ProductionGone, production_file_open
+        from casework.production.jobs import production_job_exported
+
+        case = _case(request, reference)
+        job = case_production_get(user=request.user, case=case, pk=pk)
+        if job.status != ProductionJob.Status.DONE:
+            raise ProductionNotBuilt()
+        try:
+            entry, chunks = production_file_open(job=job, path=path)
+        except ProductionGone as exc:
+            raise ProductionRemoved(str(exc)) from exc
+        except ProductionError as exc:
+            raise exceptions.NotFound(str(exc)) from exc
+        production_job_exported(actor=request.user, job=job, file=entry)
+        response = StreamingHttpResponse(
+            chunks,
+            content_type=FILE_TYPES.get(
+                Path(entry["path"]).suffix.lower(), "application/octet-stream"
+            ),
+        )
+        response["Content-Length"] = str(entry["size"])
+        response["Content-Disposition"] = content_disposition_header(
+            True, PurePosixPath(entry["path"]).name
+        )
+        response["X-Pacta-SHA256"] = entry["sha256"]
+        return response
 
 
 # --- Ledger ------------------------------------------------------------------------------

@@ -337,6 +337,11 @@ class ProductionJob(models.Model):
     zip_sha256 = models.CharField(max_length=64, blank=True)
     zip_size = models.BigIntegerField(null=True, blank=True)
     manifest_sha256 = models.CharField(max_length=64, blank=True)
+    # Past PACTA_PRODUCTION_RETENTION_DAYS the zip is removed (`casework.production.retention`);
+    # the job keeps the manifest it held (every file, its SHA-256 and size), so what was
+    # produced stays on record, and `zip_path` keeps naming the file that was served.
+    manifest = models.JSONField(default=dict, blank=True)
+    zip_removed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-requested_at"]

@@ -14,9 +14,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from casework import services
+from casework.countermeasures.selectors import account_partner_matches
 from casework.forms import CaseOpenForm, ClauseCategoryForm, ClusterFilterForm
 from casework.search import SearchError, record_search
-from casework.selectors import case_list, cluster_cases_open
+from casework.selectors import CASE_PAGE_ROWS, case_list, cluster_cases_open
 from evidence.access import clause_categoriser
 from evidence.detectors.error_rates import label_statements, population_statements
 from evidence.models import ClauseCategory
@@ -55,8 +56,20 @@ def account_detail(request: HttpRequest, account_id: str) -> HttpResponse:
             "daily": account_usage_daily(account=account),
             "totals": account_usage_totals(account=account),
             "cases": cases,
+            **_partner_matches(request, [account.account_id]),
         },
     )
+
+
+def _partner_matches(request: HttpRequest, account_ids: list[str]) -> dict:
+    """Partners' indicators that matched the accounts ("seen at partner X"), first rows."""
+    matches = list(
+        account_partner_matches(user=request.user, account_ids=account_ids)[: CASE_PAGE_ROWS + 1]
+    )
+    return {
+        "partner_matches": matches[:CASE_PAGE_ROWS],
+        "partner_matches_more": len(matches) > CASE_PAGE_ROWS,
+    }
 
 
 @login_required
@@ -232,7 +245,8 @@ def cluster_detail(request: HttpRequest, pk: int) -> HttpResponse:
         links_page=request.GET.get("links", 1),
         members_page=request.GET.get("accounts", 1),
     )
-    canaries = cluster_canaries(cluster=cluster, members=list(cluster.members.all()))
+    members = list(cluster.members.all())
+    canaries = cluster_canaries(cluster=cluster, members=members)
     # The user's cases that hold a match of these accounts' canaries as evidence of use.
     use_cases = case_list(user=request.user).filter(
         output_evidence__canary_match__in=[m["pk"] for m in canaries["matches"]]
@@ -246,6 +260,7 @@ def cluster_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "open_cases": cluster_cases_open(user=request.user, cluster=cluster),
         }
     )
+    context.update(_partner_matches(request, [a.account_id for a in members]))
     return render(
         request, "record/cluster_detail.html", context, status=400 if form.errors else 200
     )

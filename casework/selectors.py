@@ -620,7 +620,7 @@ def case_production_get(*, user, case: Case, pk: int) -> ProductionJob:
 def production_job_zip(*, user, case: Case, pk: int) -> tuple[ProductionJob, Path | None]:
     """A production job the user may see, and its zip (None while it is not built)."""
     job = case_production_get(user=user, case=case, pk=pk)
-    if job.status != ProductionJob.Status.DONE or not job.zip_path:
+    if job.status != ProductionJob.Status.DONE or not job.zip_path or job.zip_removed_at:
         return job, None
     path = Path(settings.MEDIA_ROOT) / job.zip_path
     return job, path if path.is_file() else None

@@ -301,11 +301,28 @@ class ProductionJobSerializer(serializers.ModelSerializer):
             "zip_sha256",
             "zip_size",
             "manifest_sha256",
+            "zip_removed_at",
         ]
         read_only_fields = fields
 
     def get_zip_name(self, job: ProductionJob) -> str | None:
         return job.zip_name if job.zip_path else None
+
+
+class ProductionFileSerializer(serializers.Serializer):
+    """One file of a production as its manifest lists it, and where to download it."""
+
+    path = serializers.CharField(help_text="Relative to the production's folder.")
+    sha256 = serializers.CharField()
+    size = serializers.IntegerField()
+    url = serializers.CharField(allow_null=True, help_text="None once the zip was removed.")
+
+
+class ProductionFilesSerializer(serializers.Serializer):
+    production = serializers.IntegerField()
+    manifest_sha256 = serializers.CharField()
+    zip_removed_at = serializers.DateTimeField(allow_null=True)
+    files = ProductionFileSerializer(many=True)
 
 
 class ProductionRequestSerializer(serializers.Serializer):

@@ -30,6 +30,7 @@ from casework.production.jobs import (
     production_job_run,
     production_jobs_recover,
 )
+from casework.production.retention import production_zips_expire
 from casework.reports.jobs import (
     REPORT_BUILD_TASK,
     ReportTransientError,
@@ -103,6 +104,13 @@ def production_build_task(job_id: int) -> dict:
     another worker is building it)."""
     job = production_job_run(job=ProductionJob.objects.get(pk=job_id))
     return {"job": job.pk, "status": job.status, "failure_reason": job.failure_reason}
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def production_zips_expire_task() -> dict:
+    """Remove production zips past PACTA_PRODUCTION_RETENTION_DAYS (Celery beat); their
+    manifests stay on the jobs. Safe to run twice."""
+    return production_zips_expire()
 
 
 @worker_ready.connect

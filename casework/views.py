@@ -3,7 +3,14 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import connection
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseGone,
+    JsonResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -440,6 +447,8 @@ def case_production_zip(request: HttpRequest, reference: str, pk: int) -> FileRe
     """The production as one zip, read from disk in chunks as it is sent."""
     case = case_get(user=request.user, reference=reference)
     job, path = production_job_zip(user=request.user, case=case, pk=pk)
+    if job.zip_removed_at:
+        return HttpResponseGone("The production's zip was removed past its retention.")
     if path is None:
         raise Http404("The production is not built yet.")
     production_job_exported(actor=request.user, job=job)

@@ -1,5 +1,6 @@
 """Builders of what tests need: users in their role, API tokens, usage events and the files
-that carry them, Terms versions, and cases with their members and accounts.
+that carry them, Terms versions, clusters of a finished detection run, and cases with their
+members and accounts.
 
 Each builds through the project's own services (a case is opened, ledgered and owned as in
 the UI), so a test's world is one the application could have made. A test passes the facts
@@ -17,12 +18,13 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from casework.api_platform.tokens import api_token_issue
 from casework.models import ApiToken, Case
 from casework.services import case_accounts_attribute, case_member_add, case_open
-from evidence.models import Account
+from evidence.models import Account, Cluster, ClusterMember, DetectionRun
 from evidence.terms.services import TermsImportResult, terms_import
 
 PASSWORD = "a-long-password-1"
@@ -157,3 +159,24 @@ def case_with_members(
             actor=owner, case=case, accounts=accounts, basis=basis, detail=detail
         )
     return case
+
+
+def finished_cluster(identity: str, account_ids: Iterable[str], *, score: int = 90) -> Cluster:
+    """A cluster of the named accounts, as a finished detection run found it."""
+    now = timezone.now()
+    run = DetectionRun.objects.create(
+        started_at=now, finished_at=now, status="finished", actor="system:detector"
+    )
+    account_ids = list(account_ids)
+    cluster = Cluster.objects.create(
+        run=run,
+        identity=identity,
+        score=score,
+        band="critical",
+        size=len(account_ids),
+        explanation="Found by the detectors",
+        created_at=now,
+    )
+    for account in Account.objects.filter(account_id__in=account_ids):
+        ClusterMember.objects.create(cluster=cluster, account=account)
+    return cluster

@@ -57,6 +57,16 @@ case_api_urlpatterns = [
         name="production-zip",
     ),
     path(
+        f"{CASE}productions/<int:pk>/files/",
+        api.ProductionFileListView.as_view(),
+        name="production-file-list",
+    ),
+    path(
+        f"{CASE}productions/<int:pk>/files/<path:path>",
+        api.ProductionFileView.as_view(),
+        name="production-file",
+    ),
+    path(
         "ledger/<pacta_text:object_type>/<pacta_account:object_id>/",
         api.LedgerEntryListView.as_view(),
         name="ledger-entries",

@@ -285,6 +285,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "evidence.tasks.retention_purge_task",
         "schedule": crontab(minute=0, hour=env.int("PACTA_RETENTION_HOUR_UTC", default=3)),
     },
+    # Production zips past PACTA_PRODUCTION_RETENTION_DAYS are removed (manifests kept).
+    "production-zips-expire": {
+        "task": "casework.tasks.production_zips_expire_task",
+        "schedule": crontab(minute=30, hour=env.int("PACTA_RETENTION_HOUR_UTC", default=3)),
+    },
     # Case owners are reminded of the cure periods and answer dates their notices set.
     "notice-deadlines": {
         "task": "casework.countermeasures.tasks.notice_deadlines_remind_task",
@@ -302,6 +307,10 @@ PACTA_INGEST_WORKERS = env.int("PACTA_INGEST_WORKERS", default=2)
 # Raw usage events older than this many days are purged (privacy); 0 keeps them forever.
 # Material under a legal hold is never purged.
 PACTA_USAGE_RETENTION_DAYS = env.int("PACTA_USAGE_RETENTION_DAYS", default=0)
+# Production zips (MEDIA_ROOT/productions/) are removed this many days after they were
+# built (`expire_productions`, daily beat task); the job keeps the manifest and the ledger
+# every entry. 0 keeps them forever. A case on legal hold keeps its zips.
+PACTA_PRODUCTION_RETENTION_DAYS = env.int("PACTA_PRODUCTION_RETENTION_DAYS", default=90)
 # RFC 3161 timestamp authority for the daily ledger-head timestamp; empty turns it off.
 PACTA_TSA_URL = env.str("PACTA_TSA_URL", default="")
 PACTA_TSA_TIMEOUT = env.int("PACTA_TSA_TIMEOUT", default=10)

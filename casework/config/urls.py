@@ -7,6 +7,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 
 from casework import record_pages, timeline_views, views
+from casework.countermeasures import views as countermeasure_views
 
 
 class AccountPageConverter:
@@ -84,6 +85,26 @@ urlpatterns = [
         "cases/<str:reference>/actions/<int:pk>/approve/",
         views.case_action_approve,
         name="case_action_approve",
+    ),
+    path(
+        "cases/<str:reference>/actions/<int:pk>/send/",
+        countermeasure_views.case_action_send,
+        name="case_action_send",
+    ),
+    path(
+        "cases/<str:reference>/actions/<int:pk>/confirm/",
+        countermeasure_views.case_action_confirm,
+        name="case_action_confirm",
+    ),
+    path(
+        "cases/<str:reference>/actions/<int:pk>/reverse/",
+        countermeasure_views.case_action_reverse,
+        name="case_action_reverse",
+    ),
+    path(
+        "cases/<str:reference>/actions/csv/",
+        countermeasure_views.case_actions_csv,
+        name="case_actions_csv",
     ),
     path("cases/<str:reference>/notices/", views.case_notice_send, name="case_notice_send"),
     path("cases/<str:reference>/members/", views.case_member, name="case_member"),

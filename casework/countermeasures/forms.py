@@ -70,3 +70,32 @@ class NoticeForm(forms.Form):
         max_value=LONGEST_PERIOD_DAYS,
         help_text="Cease-and-desist or preservation: days to answer.",
     )
+
+
+class ActionSendForm(forms.Form):
+    channel = forms.ChoiceField(label="Send by")
+
+    def __init__(self, *args, webhook: bool, **kwargs) -> None:
+        """`webhook`: whether a platform webhook is configured (else only the CSV file)."""
+        super().__init__(*args, **kwargs)
+        choices = [("csv", "CSV file for the platform's team")]
+        if webhook:
+            choices.insert(0, ("webhook", "Signed webhook"))
+        self.fields["channel"].choices = choices
+
+
+class ActionConfirmForm(forms.Form):
+    platform_reference = forms.CharField(
+        max_length=200,
+        label="Platform's reference",
+        help_text="The platform's reference for the act (ticket, job or change id).",
+    )
+
+
+class ActionReverseForm(forms.Form):
+    reason = forms.CharField(
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Reason for reversal",
+        help_text="Why the action is undone (a mistaken block, a cured breach).",
+    )

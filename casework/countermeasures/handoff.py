@@ -102,6 +102,13 @@ def _post(*, url: str, body: bytes, headers: dict[str, str], timeout: int) -> tu
         raise HandoffTransient(f"could not reach the platform at {url}: {exc}") from exc
 
 
+def webhook_configured() -> bool:
+    """Whether actions can be handed to the platform by webhook (else by CSV file)."""
+    return bool(
+        settings.PACTA_ENFORCEMENT_WEBHOOK_URL and settings.PACTA_ENFORCEMENT_WEBHOOK_SECRET
+    )
+
+
 def handoff_deliver(*, handoff_id: int) -> ActionHandoff:
     """POST one transition to the platform and record its answer. Safe to run twice: a
     confirmed hand-off is not sent again."""
@@ -110,7 +117,7 @@ def handoff_deliver(*, handoff_id: int) -> ActionHandoff:
         return handoff
     url = settings.PACTA_ENFORCEMENT_WEBHOOK_URL
     secret = settings.PACTA_ENFORCEMENT_WEBHOOK_SECRET
-    if not url or not secret:
+    if not webhook_configured():
         raise HandoffRefused(
             "no platform webhook is configured (PACTA_ENFORCEMENT_WEBHOOK_URL and "
             "PACTA_ENFORCEMENT_WEBHOOK_SECRET): export the actions as CSV instead"

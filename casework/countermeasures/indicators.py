@@ -2,11 +2,12 @@
 bundle, a partner's bundle in and matched against the record.
 
 What leaves: the address ranges the cluster's accounts used, and, only as HMAC-SHA256
-under the key agreed with that partner, their email addresses, payment fingerprints and
-request shapes. A partner holding the same key can tell whether its own customers share
-them; neither it nor anyone else holding the bundle can read them, and a bundle made for
-one partner matches nothing under another partner's key. Every bundle is kept as it left
-or arrived, and ledgered with whom it was exchanged.
+under the key agreed with that partner, their email addresses, payment fingerprints,
+request shapes and the sketches of their prompt families (the LSH band keys of the
+openings, never a word of the prompts). A partner holding the same key can tell whether
+its own customers share them; neither it nor anyone else holding the bundle can read them,
+and a bundle made for one partner matches nothing under another partner's key. Every
+bundle is kept as it left or arrived, and ledgered with whom it was exchanged.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import re
 import secrets
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import stix2
@@ -30,6 +32,7 @@ from evidence.access import record_reader, user_roles
 from evidence.custody import events
 from evidence.custody.ledger import Actor, actor_label, is_system_actor
 from evidence.detectors.activity import REQUEST_SHAPE_SQL
+from evidence.detectors.families import BANDS, SKETCH_SCHEME, opening_band_keys, prompt_families
 from evidence.models import Account, AccountVersion, Cluster, Link
 
 Kind = IndicatorMatch.Kind
@@ -43,10 +46,15 @@ HASHED_TYPES = {
     Kind.EMAIL: "x-pacta-email",
     Kind.PAYMENT: "x-pacta-payment-method",
     Kind.REQUEST_SHAPE: "x-pacta-request-shape",
+    Kind.PROMPT_FAMILY: "x-pacta-prompt-sketch",
 }
 KIND_BY_TYPE = {stix_type: kind for kind, stix_type in HASHED_TYPES.items()}
 # The request shapes a bundle carries: the ones the cluster sent most.
 SHAPES_SHARED = 50
+# The prompt families a bundle carries (the most used), each sketched from its most used
+# openings; the templates grouped into families are the cluster's most used.
+FAMILIES_SHARED, OPENINGS_PER_FAMILY, TEMPLATES_READ = 50, 8, 2_000
+_HEX_LITERAL = re.compile(r"'([0-9a-fA-F]{64})'")
 # Addresses are shared as the network the detectors compare them by.
 NETWORK_PREFIX = {4: 24, 6: 48}
 SHARERS = frozenset({"admin", "counsel"})
@@ -96,12 +104,26 @@ def sharing_partner_add(*, actor: Actor, name: str, key: str | None = None) -> S
     return partner
 
 
-def keyed_hash(*, partner: SharingPartner, kind: str, value: str) -> str:
-    """HMAC-SHA256 of a normalised identifier under the partner's key; the kind is part
+def keyed_hashes(*, partner: SharingPartner, kind: str, values) -> list[str]:
+    """HMAC-SHA256 of each normalised identifier under the partner's key; the kind is part
     of the message, so an email's hash never matches a card's."""
-    normalised = value.strip().lower() if kind == Kind.EMAIL else value.strip()
-    message = f"{kind}:{normalised}".encode()
-    return hmac.new(bytes.fromhex(partner.sharing_key), message, hashlib.sha256).hexdigest()
+    secret = bytes.fromhex(partner.sharing_key)
+    fold = str.lower if kind == Kind.EMAIL else str
+    return [
+        hmac.digest(secret, f"{kind}:{fold(value.strip())}".encode(), "sha256").hex()
+        for value in values
+    ]
+
+
+def keyed_hash(*, partner: SharingPartner, kind: str, value: str) -> str:
+    return keyed_hashes(partner=partner, kind=kind, values=[value])[0]
+
+
+def band_hashes(*, partner: SharingPartner, band_keys: tuple[int, ...]) -> list[str]:
+    """One opening's sketch as shared: each LSH band key, with its band's number, under
+    the partner's key (the same bucket in another band is no evidence)."""
+    values = [f"{band}:{key}" for band, key in enumerate(band_keys)]
+    return keyed_hashes(partner=partner, kind=Kind.PROMPT_FAMILY, values=values)
 
 
 def _network(address: str) -> str:
@@ -146,6 +168,7 @@ def cluster_indicators(*, cluster: Cluster) -> dict[str, list[str]]:
         for e in links.values_list("evidence", flat=True)
         if isinstance(e, dict) and e.get("network")
     }
+    families = _prompt_families(ids, window, params)
     cards = {a.payment_fingerprint for a in members} | set(
         AccountVersion.objects.filter(account__in=members).values_list(
             "payment_fingerprint", flat=True
@@ -156,10 +179,51 @@ def cluster_indicators(*, cluster: Cluster) -> dict[str, list[str]]:
         Kind.EMAIL: sorted({a.email.strip().lower() for a in members if a.email.strip()}),
         Kind.PAYMENT: sorted(c for c in cards if c),
         Kind.REQUEST_SHAPE: shapes,
+        Kind.PROMPT_FAMILY: families,
     }
 
 
-def _pattern(*, partner: SharingPartner, kind: str, value: str) -> str:
+def _prompt_families(ids: list[str], window: str, params: list) -> list[tuple[str, ...]]:
+    """The cluster's families of near-duplicate prompt openings (`families`), most used
+    first, each as its most used openings; a template with no near-duplicate is a family
+    of its own (an operator's one fixed scaffold identifies it as well)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'SELECT u.prompt_template_key, count(*), min(u.prompt_excerpt COLLATE "C") '
+            "FROM evidence_usageevent u WHERE u.account_id = ANY(%s) "
+            f"AND u.prompt_template_key <> ''{window} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %s",
+            [ids, *params, TEMPLATES_READ],
+        )
+        rows = cursor.fetchall()
+    # An opening without words has no sketch.
+    sketched = opening_band_keys([excerpt for _, _, excerpt in rows])
+    templates = [row for row, keys in zip(rows, sketched, strict=True) if keys]
+    family_of = prompt_families([(template, excerpt) for template, _, excerpt in templates])
+    grouped: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for template, uses, excerpt in templates:
+        grouped[family_of.get(template, template)].append((uses, excerpt))
+    families = sorted(grouped.values(), key=lambda rows: (-sum(u for u, _ in rows), rows[0][1]))
+    return [
+        tuple(excerpt for _, excerpt in rows[:OPENINGS_PER_FAMILY])
+        for rows in families[:FAMILIES_SHARED]
+    ]
+
+
+def _pattern(*, partner: SharingPartner, kind: str, value) -> str:
+    if kind == Kind.PROMPT_FAMILY:
+        hashes = sorted(
+            {
+                digest
+                for keys in opening_band_keys(list(value))
+                for digest in band_hashes(partner=partner, band_keys=keys)
+            }
+        )
+        stix_type = HASHED_TYPES[kind]
+        listed = ", ".join(f"'{digest}'" for digest in hashes)
+        return (
+            f"[{stix_type}:band_hmac_sha256 IN ({listed}) AND {stix_type}:key_id = "
+            f"'{partner.key_id}' AND {stix_type}:scheme = '{SKETCH_SCHEME}']"
+        )
     if kind == Kind.ADDRESS_RANGE:
         version = ipaddress.ip_network(value).version
         return f"[ipv{version}-addr:value = '{value}']"
@@ -180,6 +244,9 @@ def indicators_bundle(*, cluster: Cluster, partner: SharingPartner, tlp: str) ->
         Kind.EMAIL: "Account email address",
         Kind.PAYMENT: "Payment method fingerprint",
         Kind.REQUEST_SHAPE: "Request shape (client, endpoint, parameters)",
+        Kind.PROMPT_FAMILY: "Family of near-duplicate prompt openings, as the keyed MinHash "
+        f"LSH band keys of its openings (scheme {SKETCH_SCHEME}; an opening of the partner's "
+        "sharing a band is a paraphrase candidate)",
     }
     objects: list = [marking]
     counts: dict[str, int] = {}
@@ -274,7 +341,10 @@ def _read_indicators(
         comparisons = Pattern(obj.pattern).inspect().comparisons
         for stix_type, terms in comparisons.items():
             values = {path[0]: _literal(value) for path, _op, value in terms if path}
-            if stix_type in ("ipv4-addr", "ipv6-addr") and "value" in values:
+            if stix_type == HASHED_TYPES[Kind.PROMPT_FAMILY]:
+                sketch = _read_sketch(obj.id, terms, values, partner=partner, file_name=file_name)
+                found.append((obj.id, Kind.PROMPT_FAMILY, sketch))
+            elif stix_type in ("ipv4-addr", "ipv6-addr") and "value" in values:
                 try:
                     network = ipaddress.ip_network(values["value"], strict=False)
                 except ValueError:
@@ -291,6 +361,75 @@ def _read_indicators(
                     )
                 found.append((obj.id, KIND_BY_TYPE[stix_type], values["hmac_sha256"].lower()))
     return found, tlp
+
+
+def _read_sketch(indicator_id, terms, values, *, partner, file_name) -> frozenset[str]:
+    """A prompt-family sketch's band hashes, refused when made under another key or with
+    other sketch parameters (either would match nothing and read as "not seen")."""
+    if values.get("key_id") != partner.key_id:
+        raise IndicatorError(
+            f"{file_name}: indicator {indicator_id} was hashed under key id "
+            f"{values.get('key_id')!r}, but the key agreed with {partner.name} "
+            f"has id {partner.key_id}: import it as the partner it came from"
+        )
+    if values.get("scheme") != SKETCH_SCHEME:
+        raise IndicatorError(
+            f"{file_name}: indicator {indicator_id} sketches prompts with scheme "
+            f"{values.get('scheme')!r}; this Pacta compares {SKETCH_SCHEME!r} only"
+        )
+    hashes = frozenset(
+        digest.lower()
+        for path, _op, value in terms
+        if path == ["band_hmac_sha256"]
+        for digest in _HEX_LITERAL.findall(value)
+    )
+    if not hashes:
+        raise IndicatorError(f"{file_name}: indicator {indicator_id} has no band hashes")
+    return hashes
+
+
+def _sketch_matches(*, partner: SharingPartner, sketches: dict[frozenset, str]) -> list[tuple]:
+    """(account id, indicator id, "k/BANDS bands") for accounts whose prompt openings share
+    at least one keyed band key with a partner's family sketch, with the most bands any of
+    its openings shares (the share of bands: how close a paraphrase, not proof of one)."""
+    if not sketches:
+        return []
+    indicators_of: dict[str, set[str]] = defaultdict(set)
+    for hashes, indicator_id in sketches.items():
+        for digest in hashes:
+            indicators_of[digest].add(indicator_id)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'SELECT u.prompt_template_key, min(u.prompt_excerpt COLLATE "C") '
+            "FROM evidence_usageevent u WHERE u.prompt_template_key <> '' GROUP BY 1"
+        )
+        templates = cursor.fetchall()
+        bands_of: dict[str, Counter] = {}
+        sketched = opening_band_keys([excerpt for _, excerpt in templates])
+        for (template, _), keys in zip(templates, sketched, strict=True):
+            shared = Counter(
+                indicator_id
+                for digest in band_hashes(partner=partner, band_keys=keys)
+                for indicator_id in indicators_of.get(digest, ())
+            )
+            if shared:
+                bands_of[template] = shared
+        if not bands_of:
+            return []
+        cursor.execute(
+            "SELECT DISTINCT u.account_id, u.prompt_template_key FROM evidence_usageevent u "
+            "WHERE u.prompt_template_key = ANY(%s)",
+            [sorted(bands_of)],
+        )
+        used = cursor.fetchall()
+    best: Counter = Counter()
+    for account_id, template in used:
+        for indicator_id, bands in bands_of[template].items():
+            best[(account_id, indicator_id)] = max(best[(account_id, indicator_id)], bands)
+    return [
+        (account_id, indicator_id, f"{bands}/{BANDS} bands")
+        for (account_id, indicator_id), bands in sorted(best.items())
+    ]
 
 
 def _hash_matches(*, partner, wanted: dict[str, str], kind: str, rows) -> list[tuple]:
@@ -356,7 +495,9 @@ def indicators_import(*, actor: Actor, path: Path, partner: SharingPartner) -> I
         by_kind[kind].setdefault(value, indicator_id)
     found = _range_matches(by_kind[Kind.ADDRESS_RANGE])
     matched: list[tuple[str, str, str, str]] = [(a, i, v, Kind.ADDRESS_RANGE) for a, i, v in found]
-    for kind in HASHED_TYPES:
+    hits = _sketch_matches(partner=partner, sketches=by_kind[Kind.PROMPT_FAMILY])
+    matched += [(a, i, v, Kind.PROMPT_FAMILY) for a, i, v in hits]
+    for kind in [k for k in HASHED_TYPES if k != Kind.PROMPT_FAMILY]:
         if by_kind[kind]:
             rows = _record_rows(kind)
             hits = _hash_matches(partner=partner, wanted=by_kind[kind], kind=kind, rows=rows)

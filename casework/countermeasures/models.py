@@ -211,7 +211,8 @@ class IndicatorMatch(models.Model):
 
     A finding about the account from outside the detectors (so not a detection `Finding`,
     which belongs to a run): the indicator, its kind and the value matched (a keyed hash
-    or an address range, never a clear identifier) and the bundle it came in.
+    or an address range, never a clear identifier; for a prompt family, how many of its
+    LSH bands the account's closest opening shares) and the bundle it came in.
     """
 
     class Kind(models.TextChoices):
@@ -219,6 +220,7 @@ class IndicatorMatch(models.Model):
         PAYMENT = "payment", "Payment fingerprint (keyed hash)"
         REQUEST_SHAPE = "request_shape", "Request shape (keyed hash)"
         ADDRESS_RANGE = "address_range", "Address range"
+        PROMPT_FAMILY = "prompt_family", "Prompt family (keyed band keys)"
 
     exchange = models.ForeignKey(
         IndicatorExchange, on_delete=models.PROTECT, related_name="matches"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from casework.countermeasures.handoff import webhook_configured
 from casework.countermeasures.models import (
     EnforcementAction,
     IndicatorExchange,
@@ -74,8 +75,10 @@ def case_countermeasures(*, user, case: Case) -> dict | None:
     return {
         # Access is settled above (a second `case_get` would only repeat it).
         "actions": case.enforcement_actions.select_related("clause__version")
-        .prefetch_related("accounts")
+        .prefetch_related("accounts", "handoffs")
         .order_by("proposed_at", "pk"),
+        # Whether an approved action can be handed over by webhook, or by CSV file only.
+        "webhook": webhook_configured(),
         "notices": notices,
         "deadlines": deadlines,
         "exchanges": exchanges,

@@ -232,7 +232,8 @@ def production_jobs_recover() -> list[int]:
     return [pk for pk in pending if not build_in_progress(pk, key=PRODUCTION_LOCK_KEY)]
 
 
-def production_job_exported(*, actor: Actor, job: ProductionJob) -> None:
-    """Record a download of the production's zip (the case's access audit)."""
+def production_job_exported(*, actor: Actor, job: ProductionJob, file: dict | None = None) -> None:
+    """Record a download of the production's zip, or of one `file` of it (its manifest
+    entry), in the case's access audit."""
     with transaction.atomic(durable=True):
-        events.production_exported(actor=actor, job=job)
+        events.production_exported(actor=actor, job=job, file=file)

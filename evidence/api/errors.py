@@ -40,6 +40,7 @@ ERROR_MEANINGS = {
     404: "No such object, or none this user may see (the same answer either way).",
     406: "The Accept header asks for something other than JSON.",
     409: "The object already exists.",
+    410: "Gone: removed past its retention period; its record (manifest, ledger) is kept.",
     411: "A chunked body arrived empty: send it with a Content-Length.",
     413: "The body is larger than the server accepts.",
     415: "The body's Content-Type (or Content-Encoding) is not accepted.",

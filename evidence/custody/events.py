@@ -738,12 +738,34 @@ def production_job_failed(*, job: Any, reason: str) -> LedgerEntry:
     )
 
 
-def production_exported(*, actor: Actor, job: Any) -> LedgerEntry:
-    """A production's zip was downloaded (the case's access audit): the natives inside
-    are the record's own files, handed over."""
+def production_exported(
+    *, actor: Actor, job: Any, file: Mapping[str, Any] | None = None
+) -> LedgerEntry:
+    """A production's zip, or one `file` of it (its manifest entry: path, SHA-256), was
+    downloaded (the case's access audit): the natives inside are the record's own files,
+    handed over."""
     return ledger_append(
         actor=actor,
         action=Action.EXPORTED,
+        object_type="production_job",
+        object_id=job.pk,
+        object_sha256=file["sha256"] if file else job.zip_sha256,
+        details={
+            "case": job.case.reference,
+            "edition": job.edition,
+            "file_name": file["path"] if file else job.zip_name,
+            **({"in_production": job.zip_name} if file else {}),
+            "manifest_sha256": job.manifest_sha256,
+        },
+    )
+
+
+def production_zip_removed(*, job: Any, retention_days: int) -> LedgerEntry:
+    """A production's zip was removed past its retention; the job keeps the manifest (what
+    was produced, file by file, with SHA-256), and this entry the zip's own SHA-256."""
+    return ledger_append(
+        actor=SystemActor.RETENTION,
+        action=Action.PURGED,
         object_type="production_job",
         object_id=job.pk,
         object_sha256=job.zip_sha256,
@@ -751,7 +773,11 @@ def production_exported(*, actor: Actor, job: Any) -> LedgerEntry:
             "case": job.case.reference,
             "edition": job.edition,
             "file_name": job.zip_name,
+            "size": job.zip_size,
+            "finished_at": utc_iso(job.finished_at),
+            "retention_days": retention_days,
             "manifest_sha256": job.manifest_sha256,
+            "files": len(job.manifest.get("files", [])),
         },
     )
 

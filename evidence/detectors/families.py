@@ -25,6 +25,9 @@ BANDS, ROWS = 12, 4
 _PRIME = (1 << 31) - 1
 _SEED = 16  # fixed: families reproduce from run to run
 _WORDS = re.compile(r"\w+").findall
+# Names every parameter that decides a band key: two Pacta instances compare band keys only
+# when they name the same scheme (different parameters would silently never match).
+SKETCH_SCHEME = f"minhash-w{OPENING_WORDS}-s{SHINGLE_WORDS}-b{BANDS}x{ROWS}-seed{_SEED}"
 
 
 def _shingles(excerpt: str) -> set[int]:
@@ -44,9 +47,7 @@ def prompt_families(excerpts: list[tuple[str, str]]) -> dict[str, int]:
     lowest member's position in `excerpts` (the same input gives the same numbers). Templates
     are sketched in chunks and only each band's key is kept, so memory grows with the number
     of templates, not with their shingles."""
-    rng = np.random.default_rng(_SEED)
-    a = rng.integers(1, _PRIME, size=BANDS * ROWS, dtype=np.int64)
-    b = rng.integers(0, _PRIME, size=BANDS * ROWS, dtype=np.int64)
+    a, b = _coefficients()
     owners_parts, key_parts = [], [[] for _ in range(BANDS)]
     for start in range(0, len(excerpts), CHUNK):
         owners, keys = _sketch(excerpts, start, min(start + CHUNK, len(excerpts)), a, b)
@@ -66,6 +67,31 @@ def prompt_families(excerpts: list[tuple[str, str]]) -> dict[str, int]:
 
 
 CHUNK = 50_000
+
+
+def opening_band_keys(texts: list[str]) -> list[tuple[int, ...]]:
+    """The LSH band keys of each text's opening (BANDS of them, in band order; none for a
+    text without words), exactly as `prompt_families` buckets them.
+
+    Two openings that share a key in some band are near-duplicates; this is what another
+    Pacta instance compares, under a keyed hash, to find paraphrases of a partner's
+    prompts without either side reading the other's text."""
+    a, b = _coefficients()
+    rows = [("", text) for text in texts]
+    keys: list[tuple[int, ...]] = [()] * len(texts)
+    for start in range(0, len(rows), CHUNK):
+        owners, band_keys = _sketch(rows, start, min(start + CHUNK, len(rows)), a, b)
+        for index, position in enumerate(owners.tolist()):
+            keys[position] = tuple(int(band_keys[band][index]) for band in range(BANDS))
+    return keys
+
+
+def _coefficients() -> tuple[np.ndarray, np.ndarray]:
+    """The MinHash functions' coefficients, from the fixed seed (the same every run)."""
+    rng = np.random.default_rng(_SEED)
+    a = rng.integers(1, _PRIME, size=BANDS * ROWS, dtype=np.int64)
+    b = rng.integers(0, _PRIME, size=BANDS * ROWS, dtype=np.int64)
+    return a, b
 
 
 def _sketch(excerpts, start: int, end: int, a: np.ndarray, b: np.ndarray):

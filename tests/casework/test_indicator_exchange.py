@@ -13,7 +13,6 @@ import pytest
 import stix2
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.utils import timezone
 
 from casework.countermeasures.indicators import (
     IndicatorError,
@@ -24,8 +23,8 @@ from casework.countermeasures.indicators import (
 from casework.countermeasures.models import IndicatorExchange, IndicatorMatch, SharingPartner
 from casework.countermeasures.selectors import account_partner_matches
 from evidence.ingest.service import ingest_file
-from evidence.models import Account, Cluster, ClusterMember, DetectionRun, LedgerEntry
-from tests.factories import ndjson_file, user_with_role
+from evidence.models import LedgerEntry
+from tests.factories import finished_cluster, ndjson_file, user_with_role
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
@@ -81,24 +80,7 @@ def cluster(tmp_path):
             ],
         ),
     )
-    now = timezone.now()
-    run = DetectionRun.objects.create(
-        started_at=now, finished_at=now, status="finished", actor="system:detector"
-    )
-    found = Cluster.objects.create(
-        run=run,
-        identity="C-0007",
-        score=91,
-        band="critical",
-        size=2,
-        explanation="Shared card",
-        created_at=now,
-    )
-    for account_id in ("acct_fox01", "acct_fox02"):
-        ClusterMember.objects.create(
-            cluster=found, account=Account.objects.get(account_id=account_id)
-        )
-    return found
+    return finished_cluster("C-0007", ["acct_fox01", "acct_fox02"])
 
 
 KEY = "ab" * 32
@@ -137,6 +119,7 @@ def test_the_bundle_is_valid_stix_marked_tlp_and_reveals_no_identifier(cluster, 
         "email": 2,
         "payment": 1,
         "request_shape": 1,
+        "prompt_family": 0,  # these requests carry no prompt
     }
     entry = LedgerEntry.objects.get(object_type="indicator_exchange", action="exported")
     assert entry.details["partner"] == "beta"

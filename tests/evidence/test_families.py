@@ -1,6 +1,6 @@
 """Prompt families: near-duplicate openings are one family, unrelated prompts are not."""
 
-from evidence.detectors.families import prompt_families
+from evidence.detectors.families import BANDS, opening_band_keys, prompt_families
 
 
 def test_paraphrases_of_one_scaffold_are_one_family_and_unrelated_prompts_none():
@@ -31,3 +31,20 @@ def test_families_reproduce_and_digits_do_not_split_them():
     assert prompt_families(rows) == prompt_families(list(rows))
     assert set(prompt_families(rows).values()) == {0}
     assert prompt_families([]) == {}
+
+
+def test_band_keys_are_shared_by_paraphrases_and_reproduce():
+    opening = (
+        "You are an expert in law. Explain each step before answering and do not skip "
+        "any intermediate result."
+    )
+    paraphrase = opening.replace("law", "chemistry").replace("result", "value")
+    keys = opening_band_keys([opening, paraphrase, "What can I cook with zucchini?", "..."])
+    assert len(keys[0]) == len(keys[1]) == len(keys[2]) == BANDS
+    assert keys[3] == ()  # no words, no sketch
+    assert sum(x == y for x, y in zip(keys[0], keys[1], strict=True)) >= 1
+    assert not set(keys[0]) & set(keys[2])
+    assert opening_band_keys([opening]) == [keys[0]]
+    # The same buckets as the families: templates that share a key are one family.
+    families = prompt_families([("a", opening), ("b", paraphrase)])
+    assert families == {"a": 0, "b": 0}
