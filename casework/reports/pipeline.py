@@ -371,6 +371,8 @@ def _declarant() -> dict[str, str]:
     return {
         "name": settings.PACTA_REPORT_DECLARANT_NAME,
         "title": settings.PACTA_REPORT_DECLARANT_TITLE,
+        "organisation": settings.PACTA_REPORT_DECLARANT_ORGANISATION,
+        "place": settings.PACTA_REPORT_DECLARANT_PLACE,
         "address": settings.PACTA_REPORT_DECLARANT_ADDRESS,
     }
 

@@ -560,6 +560,33 @@ def report_job_requested(*, actor: Actor, job: Any, requeued: bool) -> LedgerEnt
             "edition": job.edition,
             "snapshot_sha256": job.snapshot_sha256,
             "requeued": requeued,
+            "final": job.final,
+            "draft": job.draft_id,
+        },
+    )
+
+
+def report_reviewed(*, actor: Actor, review: Any) -> LedgerEntry:
+    """A reviewer approved or rejected a draft report, for the part they answer for (counsel:
+    the whole report; the expert: its methods). The entry carries the draft's snapshot
+    hash: an approval is of that snapshot, and of nothing built since."""
+    job = review.job
+    return ledger_append(
+        actor=actor,
+        action=Action.CREATED,
+        object_type="report_review",
+        object_id=review.pk,
+        object_sha256=job.snapshot_sha256,
+        details={
+            "case": job.case.reference,
+            "job": job.pk,
+            "edition": job.edition,
+            "reviewer": review.reviewer.get_username(),
+            "role": review.role,
+            "scope": review.scope,
+            "decision": review.decision,
+            "comment": review.comment,
+            "at": utc_iso(review.at),
         },
     )
 
@@ -585,9 +612,12 @@ def report_built(
     signature: Any,
     attachments: list[dict[str, Any]],
     seconds_by_stage: dict[str, Any],
+    sign_off: Mapping[str, Any] | None = None,
 ) -> LedgerEntry:
     """The signed report and everything stored with it. `report_verify` trusts a PDF whose
-    SHA-256 is on an entry like this one and whose attachments were collected."""
+    SHA-256 is on an entry like this one and whose attachments were collected. A final
+    report's entry names what it was built on (`sign_off`: the approvals, the declarant,
+    the verification run); a draft's says it is one."""
     return ledger_append(
         actor=actor,
         action=Action.CREATED,
@@ -605,6 +635,8 @@ def report_built(
             "attachments": attachments,
             "built_for": actor_label(actor)[0],
             "seconds_by_stage": seconds_by_stage,
+            "final": job.final,
+            "sign_off": dict(sign_off) if sign_off else None,
         },
     )
 

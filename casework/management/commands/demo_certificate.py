@@ -18,9 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from django.conf import settings
 
+from casework.reports.signing import DEMO_CERTIFICATE_LABEL as LABEL
 from evidence.management.base import PactaCommand
-
-LABEL = "DEMO — NOT FOR EVIDENTIAL USE"
 
 
 def _name(common_name: str) -> x509.Name:

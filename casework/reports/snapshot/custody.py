@@ -22,6 +22,11 @@ def verification_collect() -> dict[str, Any] | None:
     run = VerificationRun.objects.order_by("-started_at", "-pk").first()
     if run is None:
         return None
+    return verification_summary(run)
+
+
+def verification_summary(run: VerificationRun) -> dict[str, Any]:
+    """A verification run as a report prints it (sections 2 and 10)."""
     return {
         "id": run.pk,
         "ok": run.ok,
