@@ -105,25 +105,38 @@ def signer_subject() -> str:
     return cert.subject.human_friendly
 
 
-def signing_identity_problem() -> str | None:
+def signing_identity_problem(*, allow_demo: bool = False) -> str | None:
     """Why the configured signing identity may not sign a final report (none configured, an
-    unreadable certificate, or the DEMO one), or None when it is a production identity."""
+    unreadable certificate, or the DEMO one unless `allow_demo`), or None when it may."""
     cert, key = settings.PACTA_SIGNING_CERT, settings.PACTA_SIGNING_KEY
     if not (cert and key):
         return "no signing certificate is configured (set PACTA_SIGNING_CERT and PACTA_SIGNING_KEY)"
     try:
-        from pyhanko.keys import load_cert_from_pemder
-
-        certificate = load_cert_from_pemder(cert)
+        demo = _demo_certificate(cert)
     except Exception as exc:
         return f"the signing certificate {cert} cannot be read: {exc}"
-    names = (certificate.subject.human_friendly, certificate.issuer.human_friendly)
-    if any(DEMO_CERTIFICATE_LABEL in name for name in names):
+    if demo and not allow_demo:
         return (
             f"the signing certificate {cert} is the DEMO certificate ({DEMO_CERTIFICATE_LABEL}): "
             "configure the organisation's own in PACTA_SIGNING_CERT and PACTA_SIGNING_KEY"
         )
     return None
+
+
+def signing_identity_demo() -> bool:
+    """Whether the configured signing certificate is the DEMO one (False when none is)."""
+    try:
+        return bool(settings.PACTA_SIGNING_CERT) and _demo_certificate(settings.PACTA_SIGNING_CERT)
+    except Exception:
+        return False
+
+
+def _demo_certificate(path: str) -> bool:
+    from pyhanko.keys import load_cert_from_pemder
+
+    certificate = load_cert_from_pemder(path)
+    names = (certificate.subject.human_friendly, certificate.issuer.human_friendly)
+    return any(DEMO_CERTIFICATE_LABEL in name for name in names)
 
 
 def trust_roots(extra: list[str] | None = None) -> list[Path]:
