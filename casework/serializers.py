@@ -16,6 +16,7 @@ from casework.models import (
     ProductionJob,
     ReportEdition,
     ReportJob,
+    ReportReview,
 )
 from casework.permissions import case_role_of
 from evidence.api import (
@@ -188,12 +189,34 @@ class ReportJobSerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
             "pdf",
+            "final",
+            "draft",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "final": {"help_text": "False: a draft, for review; true: the final report."},
+            "draft": {"help_text": "The approved draft a final report was built from."},
+        }
 
 
 class ReportRequestSerializer(serializers.Serializer):
     edition = serializers.ChoiceField(choices=ReportEdition.choices)
+
+
+class ReportReviewSerializer(serializers.ModelSerializer):
+    reviewer = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ReportReview
+        fields = ["id", "job", "reviewer", "role", "scope", "decision", "comment", "at"]
+        read_only_fields = fields
+
+
+class ReportReviewCreateSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=ReportReview.Decision.choices)
+    comment = StrictCharField(
+        required=False, allow_blank=True, max_length=5000, help_text="Required to reject."
+    )
 
 
 class ProductionJobSerializer(serializers.ModelSerializer):

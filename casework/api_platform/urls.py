@@ -31,6 +31,12 @@ case_api_urlpatterns = [
     path(f"{CASE}reports/<int:pk>/", api.ReportJobDetailView.as_view(), name="report-detail"),
     path(f"{CASE}reports/<int:pk>/pdf/", api.ReportPdfView.as_view(), name="report-pdf"),
     path(
+        f"{CASE}reports/<int:pk>/reviews/",
+        api.ReportReviewListView.as_view(),
+        name="report-review-list",
+    ),
+    path(f"{CASE}reports/<int:pk>/final/", api.ReportFinalView.as_view(), name="report-final"),
+    path(
         f"{CASE}reports/<int:pk>/exhibits/",
         api.ReportExhibitListView.as_view(),
         name="report-exhibit-list",

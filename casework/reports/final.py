@@ -249,7 +249,8 @@ def sign_off_context(*, job: ReportJob, basis: FinalBasis | None) -> dict[str, A
         review = sign_off.decisions.get(scope)
         if review is None or review.decision != ReportReview.Decision.APPROVE:
             return None
-        return {"name": reviewer_name(review.reviewer), "at": review.at.strftime("%d %B %Y")}
+        day = review.at.strftime("%d %B %Y").lstrip("0")
+        return {"name": reviewer_name(review.reviewer), "at": day}
 
     return {
         "report_status": "final" if job.final else "draft",
