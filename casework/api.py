@@ -289,6 +289,15 @@ class NoteListView(generics.ListAPIView):
 # --- Reports -----------------------------------------------------------------------------
 
 
+def _report_job_accepted(case: Case, job: ReportJob) -> Response:
+    """202 with the job, and its URL to poll in `Location`."""
+    location = reverse(
+        "casework_api:report-detail", kwargs={"reference": case.reference, "pk": job.pk}
+    )
+    body = ReportJobSerializer(job).data
+    return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+
+
 class ReportJobListView(generics.ListAPIView):
     serializer_class = ReportJobSerializer
     queryset = ReportJob.objects.none()
@@ -331,14 +340,7 @@ class ReportJobListView(generics.ListAPIView):
             )
         except ReportError as exc:
             raise exceptions.ValidationError({"edition": [str(exc)]}) from exc
-        location = reverse(
-            "casework_api:report-detail", kwargs={"reference": case.reference, "pk": job.pk}
-        )
-        return Response(
-            ReportJobSerializer(job).data,
-            status=status.HTTP_202_ACCEPTED,
-            headers={"Location": location},
-        )
+        return _report_job_accepted(case, job)
 
 
 @extend_schema(tags=["reports"], responses={200: ReportJobSerializer, **api_errors(404)})
@@ -422,14 +424,7 @@ class ReportFinalView(APIView):
             job = report_final_request(actor=request.user, draft=draft, enqueue=True)
         except ReportError as exc:
             raise exceptions.ValidationError({"job": [str(exc)]}) from exc
-        location = reverse(
-            "casework_api:report-detail", kwargs={"reference": case.reference, "pk": job.pk}
-        )
-        return Response(
-            ReportJobSerializer(job).data,
-            status=status.HTTP_202_ACCEPTED,
-            headers={"Location": location},
-        )
+        return _report_job_accepted(case, job)
 
 
 class FileNegotiation(BaseContentNegotiation):

@@ -4,8 +4,9 @@ A draft may be built with blanks: it is marked DRAFT on every page and in its me
 is for review. A final report is evidence someone stands behind, so it refuses to build
 (naming everything missing at once) without: the approvals of its draft
 (`review.report_sign_off`), a declarant with name, title, organisation and place, and a
-production signing identity, never the DEMO one; in demo mode (`PACTA_DEMO`) the DEMO
-identity is allowed, and the report is then marked DEMONSTRATION on every page instead. It
+production signing identity, never the DEMO one. In demo mode (`PACTA_DEMO`, which
+`make demo` sets) every final report is marked DEMONSTRATION on every page, and only then
+are the DEMO identity and the demo's declarant (for what settings leave blank) allowed. It
 rests on a verification of the record that passed within `PACTA_VERIFICATION_MAX_AGE_HOURS`
 (run by the build when the latest is older), whose result rides inside the signed file with
 an extract of the ledger covering the case's objects; with a timestamp authority
@@ -30,7 +31,6 @@ from casework.reports.jobs import ReportError
 from casework.reports.review import METHODS_SECTIONS, SignOff, report_sign_off, reviewer_name
 from casework.reports.signing import (
     signature_validate,
-    signing_identity_demo,
     signing_identity_problem,
     trust_roots,
 )
@@ -52,6 +52,14 @@ DECLARANT_FIELDS = (
     ("organisation", "PACTA_REPORT_DECLARANT_ORGANISATION"),
     ("place", "PACTA_REPORT_DECLARANT_PLACE"),
 )
+# Demo mode's declarant, for the fields settings leave blank: nobody real declares anything
+# in a report marked DEMONSTRATION.
+DEMO_DECLARANT = {
+    "name": "Dana Demo",
+    "title": "Custodian of Records (demonstration)",
+    "organisation": "Pacta demonstration",
+    "place": "Demo City",
+}
 DRAFT_MARK = "DRAFT — NOT FOR RELIANCE"
 DEMONSTRATION_MARK = "DEMONSTRATION — NOT EVIDENCE"
 # A ledger extract in an edition that is not counsel's keeps the chain (sequence, hashes,
@@ -90,11 +98,13 @@ class FinalBasis:
 def final_requirements(*, job: ReportJob) -> FinalBasis:
     """Everything a final report needs, or ReportError naming all that is missing."""
     missing = list(report_sign_off(job=job).missing)
+    demonstration = bool(settings.PACTA_DEMO)
     found = declarant()
+    if demonstration:
+        found.update({k: v for k, v in DEMO_DECLARANT.items() if not found[k]})
     missing += [
         f"the declarant's {field} ({name})" for field, name in DECLARANT_FIELDS if not found[field]
     ]
-    demonstration = bool(settings.PACTA_DEMO) and signing_identity_demo()
     problem = signing_identity_problem(allow_demo=demonstration)
     if problem is not None:
         missing.append(f"a production signing identity: {problem}")

@@ -123,14 +123,6 @@ def signing_identity_problem(*, allow_demo: bool = False) -> str | None:
     return None
 
 
-def signing_identity_demo() -> bool:
-    """Whether the configured signing certificate is the DEMO one (False when none is)."""
-    try:
-        return bool(settings.PACTA_SIGNING_CERT) and _demo_certificate(settings.PACTA_SIGNING_CERT)
-    except Exception:
-        return False
-
-
 def _demo_certificate(path: str) -> bool:
     from pyhanko.keys import load_cert_from_pemder
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pikepdf
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from casework.models import CaseRole, ReportJob
 from casework.reports import report_build, report_job_request
@@ -103,6 +103,14 @@ def test_a_final_report_needs_both_approvals_of_its_draft(draft, counsel_user, e
     assert report_final_request(actor=counsel_user, draft=draft).final
 
 
+def test_build_report_final_refuses_a_draft_not_yet_approved(draft, counsel_user):
+    with pytest.raises(CommandError) as error:
+        call_command("build_report", draft.case.reference, "--final", "--json")
+    assert error.value.returncode == 1
+    assert "is not approved: it needs an approval by counsel" in str(error.value)
+    assert not ReportJob.objects.filter(final=True).exists()
+
+
 def test_a_final_report_refuses_to_build_without_a_declarant(draft, counsel_user, expert, settings):
     _approve(draft, counsel_user, expert)
     settings.PACTA_REPORT_DECLARANT_NAME = ""
@@ -154,8 +162,11 @@ def test_an_approved_draft_builds_the_final_report_that_names_who_stands_behind_
     _approve(draft, counsel_user, expert)
     settings.PACTA_VERIFICATION_MAX_AGE_HOURS = 0  # the build verifies the record again
     runs = VerificationRun.objects.count()
-    job = report_build(job=report_final_request(actor=counsel_user, draft=draft))
-    assert job.status == ReportJob.Status.DONE, job.failure_reason
+    out = io.StringIO()
+    call_command("build_report", draft.case.reference, "--final", "--json", stdout=out)
+    document = json.loads(out.getvalue())
+    assert document["final"] is True and document["status"] == "done"
+    job = ReportJob.objects.get(pk=document["job"])
     assert job.draft == draft and job.snapshot_sha256 == draft.snapshot_sha256
     assert VerificationRun.objects.count() == runs + 1
     text = "".join(pages := _pages(job, tmp_path))
