@@ -32,7 +32,7 @@ from casework.models import (
     ReportJob,
     ReportReview,
 )
-from casework.permissions import ALLEGE, NOTE, REPORT, case_require
+from casework.permissions import ALLEGE, MANAGE, NOTE, REPORT, case_require
 from casework.selectors import (
     LEDGER_OBJECT_TYPES,
     case_accounts,
@@ -59,6 +59,7 @@ from casework.serializers import (
     CaseAccountSerializer,
     CaseOpenSerializer,
     CaseSerializer,
+    DeclarantSerializer,
     LedgerEntrySerializer,
     NoteCreateSerializer,
     NoteSerializer,
@@ -398,6 +399,28 @@ class ReportReviewListView(generics.ListAPIView):
         except ReviewError as exc:
             raise exceptions.ValidationError({exc.field or "job": [str(exc)]}) from exc
         return Response(ReportReviewSerializer(review).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(
+    tags=["reports"],
+    request=DeclarantSerializer,
+    responses={200: DeclarantSerializer, **api_errors(*WRITE_ERRORS)},
+)
+class CaseDeclarantView(APIView):
+    """Name the custodian who declares the case's final reports (owner and counsel): name,
+    title, organisation and place, all four, or all blank to use the settings. Ledgered."""
+
+    required_scopes = "write"
+
+    def post(self, request, reference: str) -> Response:
+        case = _case(request, reference)
+        case_require(request.user, case, MANAGE)
+        data = _validated(DeclarantSerializer, request)
+        try:
+            case = services.case_declarant_set(actor=request.user, case=case, **data)
+        except services.CaseError as exc:
+            raise exceptions.ValidationError({exc.field or "name": [str(exc)]}) from exc
+        return Response({f: getattr(case, f"declarant_{f}") for f in services.DECLARANT_FIELDS})
 
 
 @extend_schema(

@@ -44,6 +44,12 @@ class Case(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     opened_at = models.DateTimeField(auto_now_add=True)
+    # The custodian who declares this case's final reports (FRE 902(11)/(13)/(14), § 1746),
+    # all four or none: none, and the PACTA_REPORT_DECLARANT_* settings name them.
+    declarant_name = models.CharField(max_length=200, blank=True)
+    declarant_title = models.CharField(max_length=200, blank=True)
+    declarant_organisation = models.CharField(max_length=200, blank=True)
+    declarant_place = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-opened_at"]

@@ -212,6 +212,16 @@ class ReportReviewSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class DeclarantSerializer(serializers.Serializer):
+    """The custodian who declares a case's final reports: all four, or all blank to use the
+    settings (PACTA_REPORT_DECLARANT_*)."""
+
+    name = StrictCharField(required=False, allow_blank=True, max_length=200)
+    title = StrictCharField(required=False, allow_blank=True, max_length=200)
+    organisation = StrictCharField(required=False, allow_blank=True, max_length=200)
+    place = StrictCharField(required=False, allow_blank=True, max_length=200)
+
+
 class ReportReviewCreateSerializer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=ReportReview.Decision.choices)
     comment = StrictCharField(

@@ -310,6 +310,7 @@ def case_report(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
             "sign_off": sign_off,
             "final_job": final_job,
             "review_role": reviewer_role(request.user, case) if open_draft else None,
+            "may_name_declarant": case_can(request.user, case, MANAGE),
             "may_finalise": open_draft
             and sign_off is not None
             and sign_off.approved
@@ -336,6 +337,22 @@ def case_report_review(request: HttpRequest, reference: str, pk: int) -> HttpRes
     else:
         scope = review.get_scope_display().lower()
         messages.success(request, f"{review.get_decision_display()}: {scope}.")
+    return redirect("case_report", reference=case.reference, pk=job.pk)
+
+
+@login_required
+@require_POST
+def case_report_declarant(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
+    """Name (or clear) the declarant of the case's final reports, from a report's page."""
+    case = case_get(user=request.user, reference=reference)
+    job = case_report_get(user=request.user, case=case, pk=pk)
+    fields = {f: request.POST.get(f, "") for f in services.DECLARANT_FIELDS}
+    try:
+        services.case_declarant_set(actor=request.user, case=case, **fields)
+    except services.CaseError as exc:
+        messages.error(request, f"Declarant not saved ({exc.field or 'request'}): {exc}")
+    else:
+        messages.success(request, "Declarant saved.")
     return redirect("case_report", reference=case.reference, pk=job.pk)
 
 

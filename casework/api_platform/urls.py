@@ -27,6 +27,7 @@ case_api_urlpatterns = [
         name="allegation-detail",
     ),
     path(f"{CASE}notes/", api.NoteListView.as_view(), name="note-list"),
+    path(f"{CASE}declarant/", api.CaseDeclarantView.as_view(), name="case-declarant"),
     path(f"{CASE}reports/", api.ReportJobListView.as_view(), name="report-list"),
     path(f"{CASE}reports/<int:pk>/", api.ReportJobDetailView.as_view(), name="report-detail"),
     path(f"{CASE}reports/<int:pk>/pdf/", api.ReportPdfView.as_view(), name="report-pdf"),

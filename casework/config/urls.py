@@ -102,6 +102,11 @@ urlpatterns = [
         name="case_report_review",
     ),
     path(
+        "cases/<str:reference>/reports/<int:pk>/declarant/",
+        views.case_report_declarant,
+        name="case_report_declarant",
+    ),
+    path(
         "cases/<str:reference>/reports/<int:pk>/final/",
         views.case_report_final,
         name="case_report_final",

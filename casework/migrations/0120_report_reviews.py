@@ -1,6 +1,7 @@
 """Review and sign-off of reports (issue #18): a report job is a draft or the final report
 built from an approved draft; reviews are the reviewers' decisions, as given, and the
-database refuses to change or delete them (the refusal of evidence migration 0008)."""
+database refuses to change or delete them (the refusal of evidence migration 0008); a
+case may name the declarant of its final reports."""
 
 import django.db.models.deletion
 from django.conf import settings
@@ -28,6 +29,14 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        *(
+            migrations.AddField(
+                model_name="case",
+                name=f"declarant_{field}",
+                field=models.CharField(blank=True, max_length=200),
+            )
+            for field in ("name", "title", "organisation", "place")
+        ),
         migrations.CreateModel(
             name="ReportReview",
             fields=[

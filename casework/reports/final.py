@@ -69,8 +69,12 @@ EXTRACT_FIELDS_REDACTED = (
 )  # fmt: skip
 
 
-def declarant() -> dict[str, str]:
-    """The custodian who makes the declaration, as configured (blank where unset)."""
+def declarant(case=None) -> dict[str, str]:
+    """The custodian who makes the declaration: the one `case` names (all four fields, set
+    by `services.case_declarant_set`), else the settings' (blank where unset)."""
+    if case is not None and case.declarant_name:
+        found = {field: getattr(case, f"declarant_{field}") for field, _ in DECLARANT_FIELDS}
+        return {**found, "address": ""}
     found = {field: getattr(settings, name).strip() for field, name in DECLARANT_FIELDS}
     found["address"] = settings.PACTA_REPORT_DECLARANT_ADDRESS.strip()
     return found
@@ -99,12 +103,12 @@ def final_requirements(*, job: ReportJob) -> FinalBasis:
     """Everything a final report needs, or ReportError naming all that is missing."""
     missing = list(report_sign_off(job=job).missing)
     demonstration = bool(settings.PACTA_DEMO)
-    found = declarant()
+    found = declarant(job.case)
     if demonstration:
         found.update({k: v for k, v in DEMO_DECLARANT.items() if not found[k]})
-    missing += [
-        f"the declarant's {field} ({name})" for field, name in DECLARANT_FIELDS if not found[field]
-    ]
+    unset = [f"{field} ({name})" for field, name in DECLARANT_FIELDS if not found[field]]
+    if unset:
+        missing.append(f"the declarant's {', '.join(unset)}, or a declarant named on the case")
     problem = signing_identity_problem(allow_demo=demonstration)
     if problem is not None:
         missing.append(f"a production signing identity: {problem}")
@@ -189,6 +193,7 @@ def _ledger_extract(job: ReportJob, snapshot: Snapshot, basis: FinalBasis) -> li
             object_type__in=("report_job", "report"), object_id__in=[str(job.draft_id), str(job.pk)]
         )
         | Q(object_type="report_review", object_id__in=reviews)
+        | Q(object_type="case_declarant", object_id=job.case.reference)
         | Q(object_type="verification_run", object_id=str(basis.verification.pk))
     )
     entries = LedgerEntry.objects.filter(relevant).order_by("seq").values()
@@ -263,6 +268,7 @@ def sign_off_context(*, job: ReportJob, basis: FinalBasis | None) -> dict[str, A
         return {"name": reviewer_name(review.reviewer), "at": day}
 
     return {
+        "declarant": basis.declarant if basis is not None else declarant(draft.case),
         "report_status": "final" if job.final else "draft",
         "report_mark": report_mark(job=job, basis=basis),
         "authorship": {

@@ -36,6 +36,10 @@ from evidence.custody.ledger import (
     ledger_append,
     ledger_append_many,
 )
+from evidence.custody.review_events import (  # noqa: F401  (re-exported: events.<act>)
+    case_declarant_set,
+    report_reviewed,
+)
 from evidence.models import (
     Account,
     Clause,
@@ -562,31 +566,6 @@ def report_job_requested(*, actor: Actor, job: Any, requeued: bool) -> LedgerEnt
             "requeued": requeued,
             "final": job.final,
             "draft": job.draft_id,
-        },
-    )
-
-
-def report_reviewed(*, actor: Actor, review: Any) -> LedgerEntry:
-    """A reviewer approved or rejected a draft report, for the part they answer for (counsel:
-    the whole report; the expert: its methods). The entry carries the draft's snapshot
-    hash: an approval is of that snapshot, and of nothing built since."""
-    job = review.job
-    return ledger_append(
-        actor=actor,
-        action=Action.CREATED,
-        object_type="report_review",
-        object_id=review.pk,
-        object_sha256=job.snapshot_sha256,
-        details={
-            "case": job.case.reference,
-            "job": job.pk,
-            "edition": job.edition,
-            "reviewer": review.reviewer.get_username(),
-            "role": review.role,
-            "scope": review.scope,
-            "decision": review.decision,
-            "comment": review.comment,
-            "at": utc_iso(review.at),
         },
     )
 

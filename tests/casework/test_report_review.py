@@ -14,7 +14,9 @@ from django.utils import timezone
 
 from casework.models import CaseRole, ReportJob, ReportReview
 from casework.permissions import REPORT, case_can
+from casework.reports.final import declarant
 from casework.reports.review import ReviewError, report_review
+from casework.services import CaseError, case_declarant_set
 from evidence.models import LedgerEntry
 from evidence.services import evidence_item_store
 from tests.factories import case_with_members, token_client, user_with_role
@@ -252,3 +254,50 @@ def test_counsel_builds_the_final_report_from_the_page_once_approved(case, built
     assert response.status_code == 302
     assert response["Location"] == reverse("case_report", args=[case.reference, final.pk])
     assert final.draft == built and final.status == ReportJob.Status.QUEUED
+
+
+# --- the case's declarant ---------------------------------------------------------------
+
+DANA = {
+    "name": "Dana Declarant",
+    "title": "Custodian of Records",
+    "organisation": "Aster Systems, Inc.",
+    "place": "San Francisco, California",
+}
+
+
+def test_a_case_names_its_declarant_whole_or_not_at_all(case, people, settings):
+    settings.PACTA_REPORT_DECLARANT_NAME = "From Settings"
+    with pytest.raises(CaseError) as error:
+        case_declarant_set(actor=people["counsel"], case=case, **{**DANA, "place": " "})
+    assert error.value.field == "place"
+    assert declarant(case)["name"] == "From Settings"
+    case = case_declarant_set(actor=people["counsel"], case=case, **DANA)
+    assert {k: declarant(case)[k] for k in DANA} == DANA
+    entry = LedgerEntry.objects.get(object_type="case_declarant", object_id=case.reference)
+    assert entry.details == {"declarant": DANA}
+    case = case_declarant_set(actor=people["owner"], case=case)  # all blank: the settings again
+    assert declarant(case)["name"] == "From Settings"
+    with pytest.raises(PermissionDenied):
+        case_declarant_set(actor=people["expert"], case=case, **DANA)
+
+
+def test_the_api_and_the_report_page_name_the_declarant(case, built, people):
+    url = f"/api/v1/cases/{case.reference}/declarant/"
+    counsel = token_client(people["counsel"], "read", "write")
+    partial = counsel.post(url, {"name": "Dana Declarant"}, format="json")
+    assert partial.status_code == 400 and "title" in partial.json()["error"]["fields"]
+    assert counsel.post(url, DANA, format="json").json() == DANA
+    expert = token_client(people["expert"], "read", "write")
+    assert expert.post(url, DANA, format="json").status_code == 403
+
+    browser = Client()
+    browser.force_login(people["counsel"])
+    page = browser.get(reverse("case_report", args=[case.reference, built.pk])).content.decode()
+    assert 'name="organisation"' in page and "Dana Declarant" in page
+    browser.post(
+        reverse("case_report_declarant", args=[case.reference, built.pk]),
+        {**DANA, "name": "Dee Other"},
+    )
+    case.refresh_from_db()
+    assert case.declarant_name == "Dee Other"

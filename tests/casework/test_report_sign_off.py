@@ -18,7 +18,7 @@ from casework.models import CaseRole, ReportJob
 from casework.reports import report_build, report_job_request
 from casework.reports.final import DEMONSTRATION_MARK, DRAFT_MARK
 from casework.reports.review import ReviewError, report_final_request, report_review
-from casework.services import case_member_add
+from casework.services import case_declarant_set, case_member_add
 from evidence.models import LedgerEntry, VerificationRun
 
 # The report tests' case fixture (and the helper that forges a row past the triggers).
@@ -111,14 +111,18 @@ def test_build_report_final_refuses_a_draft_not_yet_approved(draft, counsel_user
     assert not ReportJob.objects.filter(final=True).exists()
 
 
-def test_a_final_report_refuses_to_build_without_a_declarant(draft, counsel_user, expert, settings):
+def test_a_final_report_refuses_to_build_without_a_declarant(
+    draft, counsel_user, expert, declarant, settings
+):
     _approve(draft, counsel_user, expert)
     settings.PACTA_REPORT_DECLARANT_NAME = ""
     settings.PACTA_REPORT_DECLARANT_PLACE = ""
     job = report_build(job=report_final_request(actor=counsel_user, draft=draft))
     assert job.status == ReportJob.Status.FAILED and job.pdf is None
-    assert "the declarant's name (PACTA_REPORT_DECLARANT_NAME)" in job.failure_reason
-    assert "the declarant's place (PACTA_REPORT_DECLARANT_PLACE)" in job.failure_reason
+    assert (
+        "the declarant's name (PACTA_REPORT_DECLARANT_NAME), place "
+        "(PACTA_REPORT_DECLARANT_PLACE), or a declarant named on the case"
+    ) in job.failure_reason
 
 
 def test_a_final_report_refuses_the_demo_identity(
@@ -157,9 +161,15 @@ def test_a_final_report_refuses_a_record_that_fails_the_verification_it_runs(
 
 
 def test_an_approved_draft_builds_the_final_report_that_names_who_stands_behind_it(
-    draft, counsel_user, expert, declarant, settings, tmp_path
+    draft, counsel_user, expert, settings, tmp_path
 ):
     _approve(draft, counsel_user, expert)
+    # The case names its declarant (the settings name none).
+    case_declarant_set(
+        actor=counsel_user,
+        case=draft.case,
+        **{name.rsplit("_", 1)[1].lower(): value for name, value in DECLARANT.items()},
+    )
     settings.PACTA_VERIFICATION_MAX_AGE_HOURS = 0  # the build verifies the record again
     runs = VerificationRun.objects.count()
     out = io.StringIO()
@@ -184,6 +194,7 @@ def test_an_approved_draft_builds_the_final_report_that_names_who_stands_behind_
     extract = [json.loads(line) for line in files["ledger-extract.ndjson"].splitlines()]
     kinds = {(e["object_type"], e["object_id"]) for e in extract}
     assert ("case", draft.case.reference) in kinds and ("report_job", str(draft.pk)) in kinds
+    assert ("case_declarant", draft.case.reference) in kinds
     assert sum(1 for e in extract if e["object_type"] == "report_review") == 2
     manifest = json.loads(files["manifest.json"])
     assert manifest["report"]["status"] == "final"
