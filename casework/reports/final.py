@@ -36,6 +36,7 @@ from casework.reports.signing import (
 )
 from casework.reports.snapshot import Snapshot
 from casework.reports.snapshot.custody import case_objects
+from casework.services import DECLARANT_FIELDS
 from evidence.custody.canonical import sha256_hex, utc_iso
 from evidence.custody.ledger import SystemActor
 from evidence.custody.verification import (
@@ -46,11 +47,8 @@ from evidence.custody.verification import (
 from evidence.models import LedgerEntry, VerificationRun
 
 # What the declaration needs, and the setting that gives each.
-DECLARANT_FIELDS = (
-    ("name", "PACTA_REPORT_DECLARANT_NAME"),
-    ("title", "PACTA_REPORT_DECLARANT_TITLE"),
-    ("organisation", "PACTA_REPORT_DECLARANT_ORGANISATION"),
-    ("place", "PACTA_REPORT_DECLARANT_PLACE"),
+DECLARANT_SETTINGS = tuple(
+    (field, f"PACTA_REPORT_DECLARANT_{field.upper()}") for field in DECLARANT_FIELDS
 )
 # Demo mode's declarant, for the fields settings leave blank: nobody real declares anything
 # in a report marked DEMONSTRATION.
@@ -73,9 +71,9 @@ def declarant(case=None) -> dict[str, str]:
     """The custodian who makes the declaration: the one `case` names (all four fields, set
     by `services.case_declarant_set`), else the settings' (blank where unset)."""
     if case is not None and case.declarant_name:
-        found = {field: getattr(case, f"declarant_{field}") for field, _ in DECLARANT_FIELDS}
+        found = {field: getattr(case, f"declarant_{field}") for field in DECLARANT_FIELDS}
         return {**found, "address": ""}
-    found = {field: getattr(settings, name).strip() for field, name in DECLARANT_FIELDS}
+    found = {field: getattr(settings, name).strip() for field, name in DECLARANT_SETTINGS}
     found["address"] = settings.PACTA_REPORT_DECLARANT_ADDRESS.strip()
     return found
 
@@ -106,7 +104,7 @@ def final_requirements(*, job: ReportJob) -> FinalBasis:
     found = declarant(job.case)
     if demonstration:
         found.update({k: v for k, v in DEMO_DECLARANT.items() if not found[k]})
-    unset = [f"{field} ({name})" for field, name in DECLARANT_FIELDS if not found[field]]
+    unset = [f"{field} ({name})" for field, name in DECLARANT_SETTINGS if not found[field]]
     if unset:
         missing.append(f"the declarant's {', '.join(unset)}, or a declarant named on the case")
     problem = signing_identity_problem(allow_demo=demonstration)
