@@ -20,8 +20,9 @@ VAR_DIR := $(or $(PACTA_VAR_DIR),var)
 # written rather than as empty boxes.
 SYSTEM_COMMANDS := qpdf:qpdf pdffonts:poppler-utils pdftotext:poppler-utils pdftoppm:poppler-utils \
   chromium:chromium
-# The DEMO signing identity (`manage.py demo_certificate`), for the served demo's worker.
-DEMO_SIGNING := PACTA_SIGNING_CERT=$(VAR_DIR)/signing/demo-signer.pem \
+# The DEMO signing identity (`manage.py demo_certificate`), for the served demo's worker, in
+# demo mode: its final reports are marked DEMONSTRATION on every page (issue #18).
+DEMO_SIGNING := PACTA_DEMO=1 PACTA_SIGNING_CERT=$(VAR_DIR)/signing/demo-signer.pem \
   PACTA_SIGNING_KEY=$(VAR_DIR)/signing/demo-signer-key.pem \
   PACTA_SIGNING_CHAIN=$(VAR_DIR)/signing/demo-root.pem \
   PACTA_SIGNING_TRUST_ROOTS=$(VAR_DIR)/signing/demo-root.pem

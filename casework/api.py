@@ -32,8 +32,9 @@ from casework.models import (
     CaseOutputEvidence,
     ProductionJob,
     ReportJob,
+    ReportReview,
 )
-from casework.permissions import ALLEGE, NOTE, REPORT, case_require
+from casework.permissions import ALLEGE, MANAGE, NOTE, REPORT, case_require
 from casework.selectors import (
     LEDGER_OBJECT_TYPES,
     case_accounts,
@@ -51,6 +52,7 @@ from casework.selectors import (
     production_job_zip,
     report_job_exhibits,
     report_job_pdf,
+    report_job_reviews,
 )
 from casework.serializers import (
     AllegationCreateSerializer,
@@ -60,6 +62,7 @@ from casework.serializers import (
     CaseAccountSerializer,
     CaseOpenSerializer,
     CaseSerializer,
+    DeclarantSerializer,
     LedgerEntrySerializer,
     NoteCreateSerializer,
     NoteSerializer,
@@ -70,6 +73,8 @@ from casework.serializers import (
     ProductionRequestSerializer,
     ReportJobSerializer,
     ReportRequestSerializer,
+    ReportReviewCreateSerializer,
+    ReportReviewSerializer,
 )
 from evidence.api import RecordPagination, api_errors
 from evidence.models import EvidenceItem, LedgerEntry
@@ -343,6 +348,15 @@ class OutputEvidenceListView(generics.ListAPIView):
 # --- Reports -----------------------------------------------------------------------------
 
 
+def _report_job_accepted(case: Case, job: ReportJob) -> Response:
+    """202 with the job, and its URL to poll in `Location`."""
+    location = reverse(
+        "casework_api:report-detail", kwargs={"reference": case.reference, "pk": job.pk}
+    )
+    body = ReportJobSerializer(job).data
+    return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": location})
+
+
 class ReportJobListView(generics.ListAPIView):
     serializer_class = ReportJobSerializer
     queryset = ReportJob.objects.none()
@@ -385,14 +399,7 @@ class ReportJobListView(generics.ListAPIView):
             )
         except ReportError as exc:
             raise exceptions.ValidationError({"edition": [str(exc)]}) from exc
-        location = reverse(
-            "casework_api:report-detail", kwargs={"reference": case.reference, "pk": job.pk}
-        )
-        return Response(
-            ReportJobSerializer(job).data,
-            status=status.HTTP_202_ACCEPTED,
-            headers={"Location": location},
-        )
+        return _report_job_accepted(case, job)
 
 
 @extend_schema(tags=["reports"], responses={200: ReportJobSerializer, **api_errors(404)})
@@ -406,6 +413,99 @@ class ReportJobDetailView(APIView):
         return Response(
             ReportJobSerializer(case_report_job_get(user=request.user, case=case, pk=pk)).data
         )
+
+
+class ReportReviewListView(generics.ListAPIView):
+    serializer_class = ReportReviewSerializer
+    queryset = ReportReview.objects.none()
+    pagination_class = RecordPagination
+    required_scopes = {"GET": "read", "POST": "write"}
+
+    def get_queryset(self):
+        case = _case(self.request, self.kwargs["reference"])
+        return report_job_reviews(user=self.request.user, case=case, pk=self.kwargs["pk"])
+
+    @extend_schema(
+        tags=["reports"],
+        responses={200: ReportReviewSerializer(many=True), **api_errors(400, 404)},
+    )
+    def get(self, request, *args, **kwargs):
+        """The reviewers' decisions on a draft report (for a final report: on its draft), in
+        the order given; the latest of each scope is the one that counts."""
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        tags=["reports"],
+        request=ReportReviewCreateSerializer,
+        responses={201: ReportReviewSerializer, **api_errors(*WRITE_ERRORS)},
+    )
+    def post(self, request, reference: str, pk: int) -> Response:
+        """Approve or reject a built draft (a rejection says why in `comment`): counsel on
+        the case for the whole report, the case's expert for its methods sections; anyone
+        else 403. A decision is never edited: a change of mind is a new review. Ledgered."""
+        from casework.reports.review import ReviewError, report_review, reviewer_role
+
+        case = _case(request, reference)
+        job = case_report_job_get(user=request.user, case=case, pk=pk)
+        if reviewer_role(request.user, case) is None:
+            raise exceptions.PermissionDenied(
+                "Only counsel on the case and the case's expert review reports."
+            )
+        data = _validated(ReportReviewCreateSerializer, request)
+        try:
+            review = report_review(actor=request.user, job=job, **data)
+        except ReviewError as exc:
+            raise exceptions.ValidationError({exc.field or "job": [str(exc)]}) from exc
+        return Response(ReportReviewSerializer(review).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(
+    tags=["reports"],
+    request=DeclarantSerializer,
+    responses={200: DeclarantSerializer, **api_errors(*WRITE_ERRORS)},
+)
+class CaseDeclarantView(APIView):
+    """Name the custodian who declares the case's final reports (owner and counsel): name,
+    title, organisation and place, all four, or all blank to use the settings. Ledgered."""
+
+    required_scopes = "write"
+
+    def post(self, request, reference: str) -> Response:
+        case = _case(request, reference)
+        case_require(request.user, case, MANAGE)
+        data = _validated(DeclarantSerializer, request)
+        try:
+            case = services.case_declarant_set(actor=request.user, case=case, **data)
+        except services.CaseError as exc:
+            raise exceptions.ValidationError({exc.field or "name": [str(exc)]}) from exc
+        return Response({f: getattr(case, f"declarant_{f}") for f in services.DECLARANT_FIELDS})
+
+
+@extend_schema(
+    tags=["reports"],
+    request=None,
+    responses={202: ReportJobSerializer, **api_errors(*WRITE_ERRORS)},
+)
+class ReportFinalView(APIView):
+    """Request the final report of an approved draft (owner and counsel): 202 and the final
+    job, with its URL in `Location`; 400 naming the approvals still missing. The build
+    refuses (the job fails with the reason) without a declarant, a production signing
+    identity or a passing verification of the record."""
+
+    required_scopes = "write"
+
+    def post(self, request, reference: str, pk: int) -> Response:
+        from casework.reports import ReportError
+        from casework.reports.review import report_final_request
+
+        case = _case(request, reference)
+        case_require(request.user, case, REPORT)
+        draft = case_report_job_get(user=request.user, case=case, pk=pk)
+        try:
+            job = report_final_request(actor=request.user, draft=draft, enqueue=True)
+        except ReportError as exc:
+            raise exceptions.ValidationError({"job": [str(exc)]}) from exc
+        return _report_job_accepted(case, job)
 
 
 class FileNegotiation(BaseContentNegotiation):

@@ -45,6 +45,12 @@ class Case(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     opened_at = models.DateTimeField(auto_now_add=True)
+    # The custodian who declares this case's final reports (FRE 902(11)/(13)/(14), § 1746),
+    # all four or none: none, and the PACTA_REPORT_DECLARANT_* settings name them.
+    declarant_name = models.CharField(max_length=200, blank=True)
+    declarant_title = models.CharField(max_length=200, blank=True)
+    declarant_organisation = models.CharField(max_length=200, blank=True)
+    declarant_place = models.CharField(max_length=200, blank=True)
 
     class Meta:
         ordering = ["-opened_at"]
@@ -71,6 +77,9 @@ class CaseRole(models.TextChoices):
     OWNER = "owner", "Owner"
     COUNSEL = "counsel", "Counsel"
     INVESTIGATOR = "investigator", "Investigator"
+    # The named expert who stands behind a report's methods (detectors, statistics) and
+    # approves those sections before a final report is built; reads and notes otherwise.
+    EXPERT = "expert", "Expert"
     VIEWER = "viewer", "Viewer"
     EXTERNAL_REVIEWER = "external_reviewer", "External reviewer"
 
@@ -260,8 +269,11 @@ class ReportEdition(models.TextChoices):
 class ReportJob(models.Model):
     """The source of truth for one report build: its state, progress and result.
 
-    One case snapshot and edition never yield two reports: the snapshot hash is part of a
-    unique constraint, so a retried or duplicated job finds the existing one.
+    One case snapshot and edition never yield two reports of a kind: the snapshot hash is
+    part of a unique constraint, so a retried or duplicated job finds the existing one.
+    A report is a draft (marked DRAFT on every page) until its reviewers approve it; the
+    final report is a second job on the same snapshot, built only from an approved draft
+    (`casework.reports.review`).
     """
 
     class Status(models.TextChoices):
@@ -286,12 +298,23 @@ class ReportJob(models.Model):
     pdf = models.ForeignKey(
         EvidenceItem, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # False: a draft, for review. True: the final report, built from the approved draft
+    # of the same snapshot and edition (`draft`), which its reviews bind.
+    final = models.BooleanField(default=False)
+    draft = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="final_job"
+    )
 
     class Meta:
         ordering = ["-requested_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["case", "edition", "snapshot_sha256"], name="report_job_one_per_snapshot"
+                fields=["case", "edition", "snapshot_sha256", "final"],
+                name="report_job_one_per_snapshot",
+            ),
+            models.CheckConstraint(
+                condition=Q(final=False, draft__isnull=True) | Q(final=True, draft__isnull=False),
+                name="report_job_final_has_draft",
             ),
             models.CheckConstraint(condition=Q(percent__lte=100), name="report_job_percent_max"),
             models.CheckConstraint(
@@ -300,7 +323,56 @@ class ReportJob(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.case.reference} {self.edition} report ({self.status})"
+        kind = "final report" if self.final else "draft report"
+        return f"{self.case.reference} {self.edition} {kind} ({self.status})"
+
+
+class ReportReview(models.Model):
+    """One reviewer's decision on a draft report, as given: approve or reject, and why.
+
+    Counsel on the case answer for the whole report; the case's named expert for its
+    methods sections. The latest decision of each scope counts; a change of mind is a new
+    row, never an edit (the database refuses updates and deletes), and each is ledgered.
+    """
+
+    class Role(models.TextChoices):
+        COUNSEL = "counsel", "Counsel"
+        EXPERT = "expert", "Expert"
+
+    class Scope(models.TextChoices):
+        WHOLE = "whole", "The whole report"
+        METHODS = "methods", "The methods sections"
+
+    class Decision(models.TextChoices):
+        APPROVE = "approve", "Approved"
+        REJECT = "reject", "Rejected"
+
+    job = models.ForeignKey(ReportJob, on_delete=models.PROTECT, related_name="reviews")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    role = models.CharField(max_length=10, choices=Role.choices)
+    scope = models.CharField(max_length=10, choices=Scope.choices)
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    comment = models.TextField(blank=True)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["job", "at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role="counsel", scope="whole") | Q(role="expert", scope="methods"),
+                name="report_review_role_scope",
+            ),
+            models.CheckConstraint(
+                condition=Q(decision="approve") | ~Q(comment=""),
+                name="report_review_reject_says_why",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        decision = self.get_decision_display()
+        return f"{decision} by {self.reviewer} ({self.role}) on report job {self.job_id}"
 
 
 class ProductionJob(models.Model):

@@ -26,6 +26,7 @@ ABILITIES: dict[str, frozenset[str]] = {
     CaseRole.OWNER: frozenset({VIEW, WORK_PRODUCT, NOTE, ALLEGE, REPORT, MANAGE, MEMBERS, AUDIT}),
     CaseRole.COUNSEL: frozenset({VIEW, WORK_PRODUCT, NOTE, ALLEGE, REPORT, MANAGE}),
     CaseRole.INVESTIGATOR: frozenset({VIEW, WORK_PRODUCT, NOTE}),
+    CaseRole.EXPERT: frozenset({VIEW, WORK_PRODUCT, NOTE}),
     CaseRole.VIEWER: frozenset({VIEW, WORK_PRODUCT}),
     CaseRole.EXTERNAL_REVIEWER: frozenset({VIEW}),
 }
@@ -41,6 +42,7 @@ ROLE_RANK = (
     CaseRole.OWNER,
     CaseRole.COUNSEL,
     CaseRole.INVESTIGATOR,
+    CaseRole.EXPERT,
     CaseRole.VIEWER,
     CaseRole.EXTERNAL_REVIEWER,
 )
@@ -105,6 +107,14 @@ def case_can(user, case: Case, ability: str) -> bool:
     if ability == MEMBERS and role != CaseRole.EXTERNAL_REVIEWER and ADMIN in user_roles(user):
         return True  # an admin on the case may set its members, as its owner may
     return ability in ABILITIES[role]
+
+
+def holds_counsel_role(user, case: Case) -> bool:
+    """A lawyer on the case: counsel on it, or its owner whose own role is counsel."""
+    role = case_role_of(user, case)
+    if role == CaseRole.COUNSEL:
+        return True
+    return role == CaseRole.OWNER and (user.is_superuser or "counsel" in user_roles(user))
 
 
 def case_require(user, case: Case, ability: str) -> None:

@@ -32,6 +32,7 @@ from casework.models import (
     ProductionJob,
     ReportEdition,
     ReportJob,
+    ReportReview,
 )
 from casework.permissions import (
     ABILITIES,
@@ -480,6 +481,17 @@ def case_report_jobs(*, user, case: Case) -> QuerySet[ReportJob]:
 
 def case_report_job_get(*, user, case: Case, pk: int) -> ReportJob:
     return get_object_or_404(case_report_jobs(user=user, case=case), pk=pk)
+
+
+def report_job_reviews(*, user, case: Case, pk: int) -> QuerySet[ReportReview]:
+    """The reviews of a report job the user may see (a final job's: its draft's), in the
+    order given. Reviewers' decisions and comments are the team's work product: those who
+    may not read the notes get none."""
+    job = case_report_job_get(user=user, case=case, pk=pk)
+    if not case_can(user, job.case, WORK_PRODUCT):
+        return ReportReview.objects.none()
+    draft_id = job.draft_id if job.final else job.pk
+    return ReportReview.objects.filter(job_id=draft_id).select_related("reviewer")
 
 
 def evidence_items_citable(*, user, case: Case) -> QuerySet[EvidenceItem]:

@@ -18,6 +18,7 @@ from casework.models import (
     ProductionJob,
     ReportEdition,
     ReportJob,
+    ReportReview,
 )
 from casework.permissions import case_role_of
 from evidence.api import (
@@ -270,12 +271,44 @@ class ReportJobSerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
             "pdf",
+            "final",
+            "draft",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "final": {"help_text": "False: a draft, for review; true: the final report."},
+            "draft": {"help_text": "The approved draft a final report was built from."},
+        }
 
 
 class ReportRequestSerializer(serializers.Serializer):
     edition = serializers.ChoiceField(choices=ReportEdition.choices)
+
+
+class ReportReviewSerializer(serializers.ModelSerializer):
+    reviewer = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ReportReview
+        fields = ["id", "job", "reviewer", "role", "scope", "decision", "comment", "at"]
+        read_only_fields = fields
+
+
+class DeclarantSerializer(serializers.Serializer):
+    """The custodian who declares a case's final reports: all four, or all blank to use the
+    settings (PACTA_REPORT_DECLARANT_*)."""
+
+    name = StrictCharField(required=False, allow_blank=True, max_length=200)
+    title = StrictCharField(required=False, allow_blank=True, max_length=200)
+    organisation = StrictCharField(required=False, allow_blank=True, max_length=200)
+    place = StrictCharField(required=False, allow_blank=True, max_length=200)
+
+
+class ReportReviewCreateSerializer(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=ReportReview.Decision.choices)
+    comment = StrictCharField(
+        required=False, allow_blank=True, max_length=5000, help_text="Required to reject."
+    )
 
 
 class ProductionJobSerializer(serializers.ModelSerializer):

@@ -230,6 +230,37 @@ def _case_files(case: Case) -> list[EvidenceItem]:
     return list(EvidenceItem.objects.filter(pk__in=ids))
 
 
+DECLARANT_FIELDS = ("name", "title", "organisation", "place")
+
+
+def case_declarant_set(*, actor: Actor, case: Case, **declarant: str) -> Case:
+    """Name the custodian who declares the case's final reports: name, title, organisation
+    and place, all four, or all blank to leave it to the settings (owner and counsel:
+    MANAGE). Ledgered; the final reports built from then on print it."""
+    _require(actor, case, MANAGE)
+    unknown = set(declarant) - set(DECLARANT_FIELDS)
+    if unknown:
+        raise CaseError(f"unknown declarant field {sorted(unknown)[0]!r}", field=sorted(unknown)[0])
+    values = {field: (declarant.get(field) or "").strip() for field in DECLARANT_FIELDS}
+    for field, value in values.items():
+        if len(value) > 200:
+            raise CaseError(f"the declarant's {field} is longer than 200 characters", field=field)
+    blank = [field for field, value in values.items() if not value]
+    if blank and len(blank) < len(DECLARANT_FIELDS):
+        raise CaseError(
+            f"the declarant's {blank[0]} is missing: name all four (name, title, organisation, "
+            "place), or none to use the settings",
+            field=blank[0],
+        )
+    with transaction.atomic():
+        case = Case.objects.select_for_update().get(pk=case.pk)
+        for field, value in values.items():
+            setattr(case, f"declarant_{field}", value)
+        case.save(update_fields=[f"declarant_{field}" for field in DECLARANT_FIELDS])
+        events.case_declarant_set(actor=actor, case=case, declarant=values)
+    return case
+
+
 def case_hold_place(*, actor: Actor, case: Case) -> Case:
     """Place the case on legal hold: its accounts' usage in the case window and its files
     are preserved from retention and deletion until the hold is released."""

@@ -30,11 +30,26 @@ from casework.forms import (
     NoteForm,
     OutputEvidenceForm,
 )
-from casework.models import CaseAccount
-from casework.permissions import MANAGE, MEMBERS, NOTE, REPORT, case_can, case_require
+from casework.models import CaseAccount, ReportJob
+from casework.permissions import (
+    MANAGE,
+    MEMBERS,
+    NOTE,
+    REPORT,
+    WORK_PRODUCT,
+    case_can,
+    case_require,
+)
 from casework.production.build import ProductionError
 from casework.production.jobs import production_job_exported, production_job_request
 from casework.reports import ReportError, report_job_request
+from casework.reports.review import (
+    ReviewError,
+    report_final_request,
+    report_review,
+    report_sign_off,
+    reviewer_role,
+)
 from casework.reports.signing import SigningError
 from casework.selectors import (
     case_audit,
@@ -47,6 +62,7 @@ from casework.selectors import (
     case_report_get,
     case_reports_overview,
     production_job_zip,
+    report_job_reviews,
     reports_verification,
 )
 from casework.templatetags.pacta import counted
@@ -381,6 +397,10 @@ def case_report_request(request: HttpRequest, reference: str) -> HttpResponse:
 def case_report(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
     case = case_get(user=request.user, reference=reference)
     job = case_report_get(user=request.user, case=case, pk=pk)
+    final_job = None if job.final else ReportJob.objects.filter(draft=job).first()
+    # Reviewers' decisions and comments are work product, as the notes are.
+    sign_off = report_sign_off(job=job) if case_can(request.user, case, WORK_PRODUCT) else None
+    open_draft = not job.final and job.status == job.Status.DONE and final_job is None
     return render(
         request,
         "casework/report_job.html",
@@ -389,8 +409,69 @@ def case_report(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
             "job": job,
             "report_verification": reports_verification(jobs=[job]).get(job.pk),
             "in_progress": job.status in (job.Status.QUEUED, job.Status.RUNNING),
+            "reviews": report_job_reviews(user=request.user, case=case, pk=job.pk),
+            "sign_off": sign_off,
+            "final_job": final_job,
+            "review_role": reviewer_role(request.user, case) if open_draft else None,
+            "may_name_declarant": case_can(request.user, case, MANAGE),
+            "may_finalise": open_draft
+            and sign_off is not None
+            and sign_off.approved
+            and case_can(request.user, case, REPORT),
         },
     )
+
+
+@login_required
+@require_POST
+def case_report_review(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
+    """Approve or reject a draft (counsel: the whole report; the expert: its methods)."""
+    case = case_get(user=request.user, reference=reference)
+    job = case_report_get(user=request.user, case=case, pk=pk)
+    try:
+        review = report_review(
+            actor=request.user,
+            job=job,
+            decision=request.POST.get("decision", ""),
+            comment=request.POST.get("comment", ""),
+        )
+    except ReviewError as exc:
+        messages.error(request, f"Review not recorded ({exc.field or 'request'}): {exc}")
+    else:
+        scope = review.get_scope_display().lower()
+        messages.success(request, f"{review.get_decision_display()}: {scope}.")
+    return redirect("case_report", reference=case.reference, pk=job.pk)
+
+
+@login_required
+@require_POST
+def case_report_declarant(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
+    """Name (or clear) the declarant of the case's final reports, from a report's page."""
+    case = case_get(user=request.user, reference=reference)
+    job = case_report_get(user=request.user, case=case, pk=pk)
+    fields = {f: request.POST.get(f, "") for f in services.DECLARANT_FIELDS}
+    try:
+        services.case_declarant_set(actor=request.user, case=case, **fields)
+    except services.CaseError as exc:
+        messages.error(request, f"Declarant not saved ({exc.field or 'request'}): {exc}")
+    else:
+        messages.success(request, "Declarant saved.")
+    return redirect("case_report", reference=case.reference, pk=job.pk)
+
+
+@login_required
+@require_POST
+def case_report_final(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
+    """Build the final report of an approved draft."""
+    case = case_get(user=request.user, reference=reference)
+    case_require(request.user, case, REPORT)
+    draft = case_report_get(user=request.user, case=case, pk=pk)
+    try:
+        job = report_final_request(actor=request.user, draft=draft, enqueue=True)
+    except ReportError as exc:
+        messages.error(request, f"Final report not requested: {exc}")
+        return redirect("case_report", reference=case.reference, pk=draft.pk)
+    return redirect("case_report", reference=case.reference, pk=job.pk)
 
 
 @login_required

@@ -32,9 +32,16 @@ case_api_urlpatterns = [
         api.OutputEvidenceListView.as_view(),
         name="output-evidence-list",
     ),
+    path(f"{CASE}declarant/", api.CaseDeclarantView.as_view(), name="case-declarant"),
     path(f"{CASE}reports/", api.ReportJobListView.as_view(), name="report-list"),
     path(f"{CASE}reports/<int:pk>/", api.ReportJobDetailView.as_view(), name="report-detail"),
     path(f"{CASE}reports/<int:pk>/pdf/", api.ReportPdfView.as_view(), name="report-pdf"),
+    path(
+        f"{CASE}reports/<int:pk>/reviews/",
+        api.ReportReviewListView.as_view(),
+        name="report-review-list",
+    ),
+    path(f"{CASE}reports/<int:pk>/final/", api.ReportFinalView.as_view(), name="report-final"),
     path(
         f"{CASE}reports/<int:pk>/exhibits/",
         api.ReportExhibitListView.as_view(),

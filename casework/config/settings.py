@@ -357,10 +357,19 @@ PACTA_SIGNING_TRUST_ROOTS = env.list("PACTA_SIGNING_TRUST_ROOTS", default=[])
 PACTA_SIGNING_DEMO_DIR = VAR_DIR / "signing"
 PACTA_REPORT_ORGANISATION = env.str("PACTA_REPORT_ORGANISATION", default="")
 PACTA_REPORT_SIGNING_LOCATION = env.str("PACTA_REPORT_SIGNING_LOCATION", default="")
-# The custodian who signs the FRE 902(11)/(13)/(14) declaration; blank lines if unset.
+# The custodian who makes the FRE 902(11)/(13)/(14) declaration: a draft prints blank lines
+# for what is unset, a final report refuses to build without all four.
 PACTA_REPORT_DECLARANT_NAME = env.str("PACTA_REPORT_DECLARANT_NAME", default="")
 PACTA_REPORT_DECLARANT_TITLE = env.str("PACTA_REPORT_DECLARANT_TITLE", default="")
+PACTA_REPORT_DECLARANT_ORGANISATION = env.str(
+    "PACTA_REPORT_DECLARANT_ORGANISATION", default=PACTA_REPORT_ORGANISATION
+)
+# Where the declaration is made ("Executed at ..."), as 28 U.S.C. § 1746 has it.
+PACTA_REPORT_DECLARANT_PLACE = env.str("PACTA_REPORT_DECLARANT_PLACE", default="")
 PACTA_REPORT_DECLARANT_ADDRESS = env.str("PACTA_REPORT_DECLARANT_ADDRESS", default="")
+# A final report rests on a verification of the record that passed within this many hours;
+# the build runs one when the latest is older (or failed).
+PACTA_VERIFICATION_MAX_AGE_HOURS = env.int("PACTA_VERIFICATION_MAX_AGE_HOURS", default=24)
 PACTA_REPORT_PAGE_SIZE = env.str("PACTA_REPORT_PAGE_SIZE", default="A4")  # or "Letter"
 # Rows a summary table prints at most; every row is in the exhibits.
 PACTA_REPORT_TABLE_ROWS = env.int("PACTA_REPORT_TABLE_ROWS", default=20)

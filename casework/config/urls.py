@@ -125,6 +125,21 @@ urlpatterns = [
     ),
     path("cases/<str:reference>/reports/<int:pk>/", views.case_report, name="case_report"),
     path(
+        "cases/<str:reference>/reports/<int:pk>/review/",
+        views.case_report_review,
+        name="case_report_review",
+    ),
+    path(
+        "cases/<str:reference>/reports/<int:pk>/declarant/",
+        views.case_report_declarant,
+        name="case_report_declarant",
+    ),
+    path(
+        "cases/<str:reference>/reports/<int:pk>/final/",
+        views.case_report_final,
+        name="case_report_final",
+    ),
+    path(
         "cases/<str:reference>/reports/<int:pk>/pdf/", views.case_report_pdf, name="case_report_pdf"
     ),
     path("cases/<str:reference>/audit/", views.case_audit_page, name="case_audit"),

@@ -21,15 +21,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from casework.countermeasures.models import ActionHandoff, EnforcementAction
-from casework.models import Case, CaseRole
-from casework.permissions import MANAGE, NOTE, case_role_of
+from casework.models import Case
+from casework.permissions import MANAGE, NOTE, holds_counsel_role
 from casework.selectors import case_clauses_allegeable
 
 # The case side's one rule of who acts on a case (a user within their case role, or a named
 # system process), shared rather than written again.
 from casework.services import CaseError
 from casework.services import _require as countermeasure_require
-from evidence.access import user_roles
 from evidence.custody import events
 from evidence.custody.ledger import Actor, actor_label
 from evidence.models import Account, AccountVersion, ApiKey, Clause
@@ -71,14 +70,6 @@ CHANNELS = ("webhook", "csv")
 class ActionError(CaseError):
     """An enforcement step that cannot be taken as asked; the message says why, and
     `field` names the input at fault when there is one."""
-
-
-def holds_counsel_role(user, case: Case) -> bool:
-    """A lawyer on the case: counsel on it, or its owner whose own role is counsel."""
-    role = case_role_of(user, case)
-    if role == CaseRole.COUNSEL:
-        return True
-    return role == CaseRole.OWNER and (user.is_superuser or "counsel" in user_roles(user))
 
 
 def _user(actor: Actor):

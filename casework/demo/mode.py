@@ -27,6 +27,7 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.db import transaction
 from django.db.models import Count
+from django.test.utils import override_settings
 from django.utils import timezone
 
 from casework.countermeasures.handoff import actions_export_csv
@@ -36,13 +37,15 @@ from casework.countermeasures.notices import notice_send
 from casework.countermeasures.services import action_approve, action_propose
 from casework.demo.use import demo_use_attach, demo_use_load
 from casework.demo.world import scenario_generate
-from casework.models import Case, ReportJob
+from casework.models import Case, CaseRole, ReportJob, ReportReview
 from casework.production import production_build
 from casework.reports import report_build, report_job_request
+from casework.reports.review import report_final_request, report_review
 from casework.services import (
     allegation_add,
     case_accounts_attribute,
     case_hold_place,
+    case_member_add,
     case_open,
     case_open_from_cluster,
 )
@@ -69,6 +72,8 @@ DEMO_USERS = (
     ("counsel", "counsel", "Casey", "Counsel"),
     ("investigator", "investigator", "Ines", "Investigator"),
     ("viewer", "viewer", "Victor", "Viewer"),
+    # The demo case's expert (case role `expert`), who approves the report's methods.
+    ("expert", "investigator", "Erin", "Expert"),
 )
 ROLE_GROUPS = ("admin", "counsel", "investigator", "viewer", "external reviewer")
 
@@ -340,6 +345,34 @@ def demo_counsel():
     return counsel
 
 
+def _demo_final_report(*, case: Case, counsel, scenario_dir: Path, lines: list[str]) -> ReportJob:
+    """The demo's report as a user makes one: a draft (kept as `report-counsel-draft.pdf`),
+    approved by `counsel` (the whole report) and by `expert` (its methods), then the final
+    report built from it. Demo mode marks that final report DEMONSTRATION on every page: it
+    is signed with the DEMO identity and declared by the demo's declarant. Returns the
+    final job, or the draft's if the draft failed."""
+    expert = get_user_model().objects.filter(username="expert").first()
+    if expert is None or expert.email != demo_user_email("expert"):
+        raise DemoError("the demo's report is approved only by the demo's own user expert")
+    if not case.memberships.filter(user=expert).exists():
+        case_member_add(actor=counsel, case=case, user=expert, role=CaseRole.EXPERT)
+    draft = report_build(job=report_job_request(actor=counsel, case=case, edition="counsel"))
+    if draft.status != ReportJob.Status.DONE:
+        return draft
+    draft_copy = scenario_dir / "report-counsel-draft.pdf"
+    with draft.pdf.file.open("rb") as src, draft_copy.open("wb") as dst:
+        shutil.copyfileobj(src, dst)
+    if not ReportJob.objects.filter(draft=draft).exists():
+        for reviewer in (counsel, expert):
+            report_review(actor=reviewer, job=draft, decision=ReportReview.Decision.APPROVE)
+        lines.append(f"draft report job {draft.pk}: approved by counsel and expert")
+    # `seed_demo --demo-mode` is demo mode whatever the environment says, for this build only.
+    with override_settings(PACTA_DEMO=True):
+        final = report_build(job=report_final_request(actor=counsel, draft=draft))
+    lines.append(f"final report job {final.pk}: {final.status} (marked DEMONSTRATION)")
+    return final
+
+
 def demo_case_report(*, scenario_dir: Path, stdout) -> dict:
     """The demo's case (opened as `counsel`, on hold, with allegations) and its signed
     counsel-edition report, copied to `scenario_dir/report-counsel.pdf`.
@@ -385,8 +418,7 @@ def demo_case_report(*, scenario_dir: Path, stdout) -> dict:
     if verification_latest() is None:
         run = evidence_verify(actor="system:demo")
         lines.append(f"verification run {run.pk}: {'intact' if run.ok else 'FAILED'}")
-    job = report_job_request(actor=counsel, case=case, edition="counsel")
-    job = report_build(job=job)
+    job = _demo_final_report(case=case, counsel=counsel, scenario_dir=scenario_dir, lines=lines)
     out = scenario_dir / "report-counsel.pdf"
     production = scenario_dir / "production"
     if job.status == ReportJob.Status.DONE:

@@ -48,9 +48,11 @@ def _requester(actor: Actor, case: Case):
 
 def report_job_request(
     *, actor: Actor, case: Case, edition: str, snapshot: Snapshot | None = None,
-    enqueue: bool = False,
+    enqueue: bool = False, draft: ReportJob | None = None,
 ) -> ReportJob:  # fmt: skip
-    """The job for the case's current snapshot in `edition`: the existing one if any.
+    """The draft job for the case's current snapshot in `edition`: the existing one if any;
+    with `draft`, the final job built from that draft's snapshot and edition (the caller,
+    `review.report_final_request`, checked its approvals).
 
     A failed job for the same snapshot is queued again (the constraint allows one job per
     snapshot, and a failure is not a report). With `enqueue`, the Celery task is sent once
@@ -58,15 +60,23 @@ def report_job_request(
     """
     if edition not in ReportEdition.values:
         raise ReportError(f"unknown edition {edition!r}: use {', '.join(ReportEdition.values)}")
-    snapshot = snapshot or case_snapshot(case=case)
+    if draft is None:
+        snapshot = snapshot or case_snapshot(case=case)
+        sha256 = snapshot.sha256
+    elif draft.final or draft.case_id != case.pk or draft.edition != edition:
+        raise ReportError(f"report job {draft.pk} is not a draft of this case in {edition}")
+    else:
+        sha256 = draft.snapshot_sha256
     with transaction.atomic():
-        # What the request froze is kept, so the build reads it rather than the record.
-        case_snapshot_keep(case=case, snapshot=snapshot)
+        if draft is None:
+            # What the request froze is kept, so the build reads it rather than the record.
+            case_snapshot_keep(case=case, snapshot=snapshot)
         job, created = ReportJob.objects.select_for_update().get_or_create(
             case=case,
             edition=edition,
-            snapshot_sha256=snapshot.sha256,
-            defaults={"requested_by": _requester(actor, case)},
+            snapshot_sha256=sha256,
+            final=draft is not None,
+            defaults={"requested_by": _requester(actor, case), "draft": draft},
         )
         requeued = False
         if not created and job.status == ReportJob.Status.FAILED:

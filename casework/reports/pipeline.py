@@ -30,6 +30,13 @@ from django.utils import timezone
 from casework.models import Case, ReportJob
 from casework.reports.context import EDITION_LABELS, report_context
 from casework.reports.exhibits import Exhibit, ExhibitError, exhibit_public_ok, exhibits_write
+from casework.reports.final import (
+    declarant,
+    final_exhibits,
+    final_requirements,
+    sign_off_context,
+    timestamp_require,
+)
 from casework.reports.jobs import (
     ReportError,
     ReportTransientError,
@@ -198,10 +205,15 @@ def report_prepare(
     generated_at: dt.datetime,
     page_size: str,
     deflate: bool = True,
+    supplements: Callable[[Path, int], list[Exhibit]] | None = None,
+    status: str | None = None,
 ) -> Prepared:
     """Check the record, write the edition's exhibits and manifest, draw the charts and
     assemble the template's context (`deflate`: see `exhibits.exhibits_write`). `actor` is
-    who the build is for: the ledger names them if the edition's pseudonym key is drawn."""
+    who the build is for: the ledger names them if the edition's pseudonym key is drawn.
+    `supplements(workdir, first_number)` writes exhibits after the edition's own (a final
+    report's verification and ledger extract); `status` (draft or final) goes in the
+    manifest."""
     verification_require(snapshot)
 
     stages.enter("Applying the edition's redactions", 10)
@@ -230,10 +242,14 @@ def report_prepare(
         )
         if redactor.public and not exhibit_public_ok(exhibits):
             raise ReportError("the public edition must carry aggregates only")
+        if supplements is not None:
+            exhibits = [*exhibits, *supplements(workdir, len(exhibits) + 1)]
 
         stages.enter("Writing the manifest", 45)
         signer = signer_subject()
         manifest = _manifest(job_id, edition, snapshot, exhibits, generated_at, signer)
+        if status is not None:
+            manifest["report"]["status"] = status
         manifest_exhibit = _write_manifest(workdir, manifest, number=len(exhibits) + 1)
 
         stages.enter("Drawing the charts", 50)
@@ -254,7 +270,7 @@ def report_prepare(
             "organisation": settings.PACTA_REPORT_ORGANISATION,
             "signer": signer,
             "signature_level": "PAdES B-T" if settings.PACTA_TSA_URL else "PAdES B-B",
-            "declarant": _declarant(),
+            "declarant": declarant(),
             "redactions": redactor.log.as_list(),
             "page_size": page_size,
             "edition_label": EDITION_LABELS[edition],
@@ -293,6 +309,14 @@ def _build(job: ReportJob, workdir: Path, stages: Stages) -> None:
     generated_at = timezone.now().replace(microsecond=0)
     stages.enter("Reading the frozen case", 5)
     snapshot = report_job_snapshot(job=job)
+    basis = None
+    if job.final:
+        stages.enter("Checking the sign-off and verifying the record", 7)
+        basis = final_requirements(job=job)
+
+    def supplements(folder: Path, first: int) -> list[Exhibit]:
+        return final_exhibits(job=job, snapshot=snapshot, basis=basis, workdir=folder, first=first)
+
     prepared = report_prepare(
         actor=job.requested_by,
         case=job.case,
@@ -303,8 +327,11 @@ def _build(job: ReportJob, workdir: Path, stages: Stages) -> None:
         stages=stages,
         generated_at=generated_at,
         page_size=settings.PACTA_REPORT_PAGE_SIZE,
+        supplements=supplements if basis is not None else None,
+        status="final" if job.final else "draft",
     )
     context, exhibits = prepared.context, prepared.exhibits
+    context.update(sign_off_context(job=job, basis=basis))
     manifest_exhibit = prepared.manifest_exhibit
 
     stages.enter("Rendering the pages", 55)
@@ -331,9 +358,12 @@ def _build(job: ReportJob, workdir: Path, stages: Stages) -> None:
         if isinstance(exc.__cause__, OSError | TimeoutError):
             raise ReportTransientError(str(exc)) from exc
         raise
+    if basis is not None and settings.PACTA_TSA_URL:
+        timestamp_require(signed)
 
     stages.enter("Storing the report as evidence", 90)
-    _store(job, snapshot, attachments, signed, rendered.pages, signature, stages)
+    sign_off = basis.as_dict() if basis is not None else None
+    _store(job, snapshot, attachments, signed, rendered.pages, signature, stages, sign_off)
 
 
 def _charts_draw(snapshot: Snapshot, context: dict[str, Any]) -> dict[str, str | None]:
@@ -373,14 +403,6 @@ def _event_label(event: dict[str, Any]) -> str:
     if text.startswith("Rate limits"):
         return "First HTTP 429 (rate limit enforced)"
     return text
-
-
-def _declarant() -> dict[str, str]:
-    return {
-        "name": settings.PACTA_REPORT_DECLARANT_NAME,
-        "title": settings.PACTA_REPORT_DECLARANT_TITLE,
-        "address": settings.PACTA_REPORT_DECLARANT_ADDRESS,
-    }
 
 
 def _manifest(
@@ -430,7 +452,7 @@ def _write_manifest(workdir: Path, manifest: dict, *, number: int) -> Exhibit:
     )
 
 
-def _store(job, snapshot, attachments, signed: Path, pages, signature, stages) -> None:
+def _store(job, snapshot, attachments, signed: Path, pages, signature, stages, sign_off) -> None:
     """Everything the build made becomes evidence, with the job's `done`, in one transaction."""
     actor = job.requested_by
     source = f"report job {job.pk} ({job.case.reference}, {job.edition} edition)"
@@ -461,7 +483,8 @@ def _store(job, snapshot, attachments, signed: Path, pages, signature, stages) -
             file_name=f"{job.case.reference}-{job.edition}-report.pdf",
             kind="report_pdf",
             source=source,
-            description=f"Signed evidentiary report, {job.edition} edition, {pages} pages",
+            description=f"Signed evidentiary report, {job.edition} edition, "
+            f"{'final' if job.final else 'draft for review'}, {pages} pages",
         )
         events.report_built(
             actor=actor,
@@ -472,6 +495,7 @@ def _store(job, snapshot, attachments, signed: Path, pages, signature, stages) -
             signature=signature,
             attachments=stored,
             seconds_by_stage=stages.as_dict(),
+            sign_off=sign_off,
         )
         locked.status = ReportJob.Status.DONE
         locked.pdf = pdf

@@ -17,6 +17,9 @@ from typing import Any
 from django.conf import settings
 
 FIELD_NAME = "PactaReportSignature"
+# Every subject of the demo identity (`manage.py demo_certificate`) carries this label: a
+# certificate that does is never the organisation's, and signs no final report.
+DEMO_CERTIFICATE_LABEL = "DEMO — NOT FOR EVIDENTIAL USE"
 
 
 class SigningError(RuntimeError):
@@ -100,6 +103,32 @@ def signer_subject() -> str:
     except Exception:
         return "not configured"
     return cert.subject.human_friendly
+
+
+def signing_identity_problem(*, allow_demo: bool = False) -> str | None:
+    """Why the configured signing identity may not sign a final report (none configured, an
+    unreadable certificate, or the DEMO one unless `allow_demo`), or None when it may."""
+    cert, key = settings.PACTA_SIGNING_CERT, settings.PACTA_SIGNING_KEY
+    if not (cert and key):
+        return "no signing certificate is configured (set PACTA_SIGNING_CERT and PACTA_SIGNING_KEY)"
+    try:
+        demo = _demo_certificate(cert)
+    except Exception as exc:
+        return f"the signing certificate {cert} cannot be read: {exc}"
+    if demo and not allow_demo:
+        return (
+            f"the signing certificate {cert} is the DEMO certificate ({DEMO_CERTIFICATE_LABEL}): "
+            "configure the organisation's own in PACTA_SIGNING_CERT and PACTA_SIGNING_KEY"
+        )
+    return None
+
+
+def _demo_certificate(path: str) -> bool:
+    from pyhanko.keys import load_cert_from_pemder
+
+    certificate = load_cert_from_pemder(path)
+    names = (certificate.subject.human_friendly, certificate.issuer.human_friendly)
+    return any(DEMO_CERTIFICATE_LABEL in name for name in names)
 
 
 def trust_roots(extra: list[str] | None = None) -> list[Path]:

@@ -36,6 +36,10 @@ from evidence.custody.ledger import (
     ledger_append,
     ledger_append_many,
 )
+from evidence.custody.review_events import (  # noqa: F401  (re-exported: events.<act>)
+    case_declarant_set,
+    report_reviewed,
+)
 from evidence.models import (
     Account,
     Clause,
@@ -616,6 +620,8 @@ def report_job_requested(*, actor: Actor, job: Any, requeued: bool) -> LedgerEnt
             "edition": job.edition,
             "snapshot_sha256": job.snapshot_sha256,
             "requeued": requeued,
+            "final": job.final,
+            "draft": job.draft_id,
         },
     )
 
@@ -654,9 +660,12 @@ def report_built(
     signature: Any,
     attachments: list[dict[str, Any]],
     seconds_by_stage: dict[str, Any],
+    sign_off: Mapping[str, Any] | None = None,
 ) -> LedgerEntry:
     """The signed report and everything stored with it. `report_verify` trusts a PDF whose
-    SHA-256 is on an entry like this one and whose attachments were collected."""
+    SHA-256 is on an entry like this one and whose attachments were collected. A final
+    report's entry names what it was built on (`sign_off`: the approvals, the declarant,
+    the verification run); a draft's says it is one."""
     return ledger_append(
         actor=actor,
         action=Action.CREATED,
@@ -674,6 +683,8 @@ def report_built(
             "attachments": attachments,
             "built_for": actor_label(actor)[0],
             "seconds_by_stage": seconds_by_stage,
+            "final": job.final,
+            "sign_off": dict(sign_off) if sign_off else None,
         },
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -29,13 +30,21 @@ from casework.demo.world.rival import (
     REGURGITATED,
     RIVAL,
 )
-from casework.models import Case
+from casework.models import Case, ReportJob
 from casework.production import production_verify
+from casework.reports.final import DEMONSTRATION_MARK, DRAFT_MARK
 from evidence.models import Account, Clause, IngestBatch, LedgerEntry, UsageEvent
 from tests.casework.test_output_use import _section
 from tests.casework.test_reports import _text
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
+
+
+def _pdf_pages(path: Path) -> list[str]:
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    return [page for page in text.split("\f") if page.strip()]
 
 
 def test_seed_demo_creates_users_and_loads_the_scenario(tmp_path, client):
@@ -102,9 +111,20 @@ def test_the_demo_case_goes_through_the_services_and_its_report_is_signed(tmp_pa
         stdout=stdout,
     )
     document = json.loads(stdout.getvalue())
-    assert document["users"] == ["counsel", "investigator", "viewer"]
+    assert document["users"] == ["counsel", "investigator", "viewer", "expert"]
     assert document["report"]["status"] == "done"
     assert Path(document["report"]["path"]).read_bytes().startswith(b"%PDF")
+    # The report is the final one, built from a draft that counsel and the expert approved,
+    # and marked a demonstration on every page; the draft is kept beside it.
+    final = ReportJob.objects.get(pk=document["report"]["job"])
+    assert final.final and final.draft.status == "done"
+    assert {(r.reviewer.username, r.decision) for r in final.draft.reviews.all()} == {
+        ("counsel", "approve"),
+        ("expert", "approve"),
+    }
+    pages = _pdf_pages(Path(document["report"]["path"]))
+    assert all(DEMONSTRATION_MARK in page for page in pages)
+    assert all(DRAFT_MARK in page for page in _pdf_pages(out / "report-counsel-draft.pdf"))
     # ... and its production, which verifies.
     assert production_verify(out / "production")["ok"]
 
@@ -185,7 +205,9 @@ def test_seed_demo_never_sets_the_password_of_a_user_it_did_not_make(tmp_path):
         "User viewer exists and was not made by the demo: left as it is, its password unchanged"
         in stdout.getvalue()
     )
-    assert "Demo users counsel, investigator made (password pacta-demo)." in stdout.getvalue()
+    assert (
+        "Demo users counsel, investigator, expert made (password pacta-demo)." in stdout.getvalue()
+    )
 
 
 def test_demo_users_seed_says_which_users_it_made_kept_or_left_alone(django_user_model):
@@ -195,6 +217,7 @@ def test_demo_users_seed_says_which_users_it_made_kept_or_left_alone(django_user
         ("counsel", "created", True),
         ("investigator", "created", True),
         ("viewer", "not the demo's", False),
+        ("expert", "created", True),
     ]
     counsel = django_user_model.objects.get(username="counsel")
     counsel.set_password("changed-after-the-demo-1")
@@ -207,6 +230,7 @@ def test_demo_users_seed_says_which_users_it_made_kept_or_left_alone(django_user
         ("counsel", "kept", False),
         ("investigator", "kept", True),
         ("viewer", "not the demo's", False),
+        ("expert", "kept", True),
     ]
     viewer = django_user_model.objects.get(username="viewer")
     assert viewer.check_password("the-real-one-1") and not viewer.groups.exists()

@@ -1,8 +1,10 @@
-"""`python manage.py build_report CASE_REF [--edition E] [--out PATH] [--json]`.
+"""`python manage.py build_report CASE_REF [--edition E] [--final] [--out PATH] [--json]`.
 
 Runs the same service as the Celery task, in process: freeze the case, find or create the
-job for that snapshot and edition, build it unless it is built, copy the signed PDF to
-PATH. Exit status 1 when the build fails (the reason is printed), 2 on usage errors.
+draft job for that snapshot and edition, build it unless it is built, copy the signed PDF
+to PATH. With `--final`, the final report of that draft instead, once counsel and the
+case's expert approved it (issue #18). Exit status 1 when the build fails or the draft is
+not approved (the reason is printed), 2 on usage errors.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 
 from casework.models import Case, ReportEdition, ReportJob
 from casework.reports import ReportError, report_build, report_job_request
+from casework.reports.review import report_final_request
 from evidence.management.base import CheckFailed, PactaCommand
 
 
@@ -23,6 +26,11 @@ class Command(PactaCommand):
         parser.add_argument("case_ref", metavar="CASE_REF")
         parser.add_argument("--edition", default="counsel", choices=ReportEdition.values)
         parser.add_argument("--out", metavar="PATH", help="Copy the signed PDF here.")
+        parser.add_argument(
+            "--final",
+            action="store_true",
+            help="Build the final report from the approved draft of the case as it stands.",
+        )
 
     def run(self, **options) -> None:
         case = Case.objects.filter(reference=options["case_ref"]).first()
@@ -33,6 +41,8 @@ class Command(PactaCommand):
             self.usage_error(f"--out {out}: folder {out.parent} does not exist")
         try:
             job = report_job_request(actor="system:cli", case=case, edition=options["edition"])
+            if options["final"]:
+                job = report_final_request(actor="system:cli", draft=job)
             built_now = job.status != ReportJob.Status.DONE
             job = report_build(job=job)
         except ReportError as exc:
@@ -41,6 +51,7 @@ class Command(PactaCommand):
             "job": job.pk,
             "case": case.reference,
             "edition": job.edition,
+            "final": job.final,
             "status": job.status,
             "snapshot_sha256": job.snapshot_sha256,
             "built_now": built_now,
@@ -69,6 +80,7 @@ class Command(PactaCommand):
         where = f" -> {out}" if out else f" (evidence item {job.pdf.pk})"
         self.done(
             document,
-            text=f"{verb} report job {job.pk}, {case.reference} {job.edition} edition, "
+            text=f"{verb} {'final' if job.final else 'draft'} report job {job.pk}, "
+            f"{case.reference} {job.edition} edition, "
             f"SHA-256 {job.pdf.sha256}{where}",
         )

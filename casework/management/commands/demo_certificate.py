@@ -17,10 +17,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from casework.reports.signing import DEMO_CERTIFICATE_LABEL as LABEL
 from casework.reports.signing import demo_signing_dir
 from evidence.management.base import PactaCommand
-
-LABEL = "DEMO — NOT FOR EVIDENTIAL USE"
 
 
 def _name(common_name: str) -> x509.Name:

@@ -48,8 +48,9 @@ class Command(PactaCommand):
     def run(self, **options) -> None:
         if not options["demo_mode"]:
             self.usage_error(
-                "--demo-mode: not given. seed_demo makes the users counsel, investigator and "
-                f"viewer with the public password {DEMO_PASSWORD} and loads a synthetic record, "
+                "--demo-mode: not given. seed_demo makes the users counsel, investigator, "
+                f"viewer and expert with the public password {DEMO_PASSWORD} and loads a "
+                "synthetic record, "
                 "so it runs only when demo mode is asked for explicitly: seed_demo --demo-mode "
                 "(make demo passes it)."
             )
@@ -105,8 +106,9 @@ class Command(PactaCommand):
             self.stderr.write(f"The demo report failed: {job.failure_reason}")
             self.done(document, ok=False)
         self.say(
-            f"Demo report ({result['case']}, counsel edition, signed with the DEMO "
-            f"certificate): {result['path']}"
+            f"Demo report ({result['case']}, counsel edition, final, approved by counsel and "
+            f"expert, marked DEMONSTRATION and signed with the DEMO certificate): "
+            f"{result['path']} (its draft: report-counsel-draft.pdf beside it)"
         )
         self.done(document)
 

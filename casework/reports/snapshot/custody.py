@@ -22,6 +22,11 @@ def verification_collect() -> dict[str, Any] | None:
     run = VerificationRun.objects.order_by("-started_at", "-pk").first()
     if run is None:
         return None
+    return verification_summary(run)
+
+
+def verification_summary(run: VerificationRun) -> dict[str, Any]:
+    """A verification run as a report prints it (sections 2 and 10)."""
     return {
         "id": run.pk,
         "ok": run.ok,
@@ -103,6 +108,21 @@ def ledger_position(case: Case, data: dict[str, Any]) -> dict[str, Any]:
     exporting a file or building a report appends entries too, and those must not turn an
     unchanged case into a new snapshot.
     """
+    entry = (
+        LedgerEntry.objects.filter(case_objects(case, data))
+        .exclude(action__in=READ_ACTIONS)
+        .order_by("-seq")
+        .values_list("seq", "entry_hash")
+        .first()
+    )
+    seq, entry_hash = entry if entry else (0, GENESIS_HASH)
+    return {"seq": seq, "hash": entry_hash}
+
+
+def case_objects(case: Case, data: dict[str, Any]) -> Q:
+    """The ledger entries of what a report of the case rests on (`data`: its snapshot): the
+    case, its accounts' links, the batches, Terms, clauses, files, catalogue and detection
+    run it prints. A final report attaches their extract (`casework.reports.final`)."""
     batch_ids = [str(b["id"]) for b in data["batches"]]
     versions = [str(t["version_id"]) for t in data["terms"]]
     clauses = [str(a["clause"]["id"]) for a in data["allegations"]]
@@ -118,12 +138,4 @@ def ledger_position(case: Case, data: dict[str, Any]) -> dict[str, Any]:
     )
     if data["detection"]:
         relevant |= Q(object_type="detection_run", object_id=str(data["detection"]["run"]["id"]))
-    entry = (
-        LedgerEntry.objects.filter(relevant)
-        .exclude(action__in=READ_ACTIONS)
-        .order_by("-seq")
-        .values_list("seq", "entry_hash")
-        .first()
-    )
-    seq, entry_hash = entry if entry else (0, GENESIS_HASH)
-    return {"seq": seq, "hash": entry_hash}
+    return relevant
