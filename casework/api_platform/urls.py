@@ -7,7 +7,7 @@ documentation (/api/docs/).
 
 from django.urls import include, path, re_path
 
-from casework import api
+from casework import api, api_productions
 from casework.api_platform.errors import api_not_found
 from casework.api_platform.schema import DocsView, SchemaView
 
@@ -52,25 +52,29 @@ case_api_urlpatterns = [
         api.ReportExhibitDownloadView.as_view(),
         name="report-exhibit-download",
     ),
-    path(f"{CASE}productions/", api.ProductionJobListView.as_view(), name="production-list"),
+    path(
+        f"{CASE}productions/",
+        api_productions.ProductionJobListView.as_view(),
+        name="production-list",
+    ),
     path(
         f"{CASE}productions/<int:pk>/",
-        api.ProductionJobDetailView.as_view(),
+        api_productions.ProductionJobDetailView.as_view(),
         name="production-detail",
     ),
     path(
         f"{CASE}productions/<int:pk>/zip/",
-        api.ProductionZipView.as_view(),
+        api_productions.ProductionZipView.as_view(),
         name="production-zip",
     ),
     path(
         f"{CASE}productions/<int:pk>/files/",
-        api.ProductionFileListView.as_view(),
+        api_productions.ProductionFileListView.as_view(),
         name="production-file-list",
     ),
     path(
         f"{CASE}productions/<int:pk>/files/<path:path>",
-        api.ProductionFileView.as_view(),
+        api_productions.ProductionFileView.as_view(),
         name="production-file",
     ),
     path(
