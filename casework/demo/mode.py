@@ -35,7 +35,7 @@ from casework.countermeasures.indicators import indicators_export, sharing_partn
 from casework.countermeasures.models import SharingPartner
 from casework.countermeasures.notices import notice_send
 from casework.countermeasures.services import action_approve, action_propose
-from casework.demo.use import demo_use_attach, demo_use_load
+from casework.demo.use import demo_ingest_once, demo_use_attach, demo_use_load
 from casework.demo.world import scenario_generate
 from casework.models import Case, CaseRole, ReportJob, ReportReview
 from casework.production import production_build
@@ -49,18 +49,15 @@ from casework.services import (
     case_open,
     case_open_from_cluster,
 )
-from evidence.custody.canonical import file_sha256
 from evidence.custody.verification import evidence_verify, verification_latest
 from evidence.detectors.catalogue import models_import, plans_import
 from evidence.detectors.service import detection_run
-from evidence.ingest.service import ingest_file
 from evidence.models import (
     Account,
     Band,
     Clause,
     Cluster,
     DetectionRun,
-    IngestBatch,
     ModelRelease,
     PlanLimit,
     TermsVersion,
@@ -164,20 +161,7 @@ def demo_record_load(*, scenario_dir: Path) -> list[str]:
         ("assent", "assent.ndjson"),
         ("usage", "usage.ndjson"),
     ):
-        path = scenario_dir / name
-        with path.open("rb") as fh:
-            sha256, _ = file_sha256(fh)
-        taken = IngestBatch.objects.filter(
-            kind=kind, raw_sha256=sha256, status=IngestBatch.Status.COMMITTED
-        ).first()
-        if taken is not None:
-            lines.append(f"{kind}: {name} already in the record (batch {taken.pk}), not again")
-            continue
-        result = ingest_file(actor="system:demo", kind=kind, path=path, source="demo")
-        lines.append(
-            f"{kind}: {result.accepted} accepted, {result.duplicates} duplicate, "
-            f"{result.rejected} rejected (batch {result.batch})"
-        )
+        lines.append(demo_ingest_once(kind=kind, path=scenario_dir / name))
     # The rival's probes and the canaries served to the network, after the usage they cite.
     lines += demo_use_load(scenario_dir=scenario_dir)
     return lines

@@ -15,13 +15,31 @@ from pathlib import Path
 from casework.demo.world.rival import PLAN_FILE, PROBES_FILE, RIVAL, SERVES_FILE
 from casework.models import Case
 from casework.services import case_output_evidence_attach
+from evidence.custody.canonical import file_sha256
 from evidence.ingest.service import ingest_file
-from evidence.models import Account, Canary, CanaryMatch, ProbeExchange
+from evidence.models import Account, Canary, CanaryMatch, IngestBatch, ProbeExchange
 from evidence.probes.canaries import canaries_generate, canaries_match
 
 
 class DemoUseError(RuntimeError):
     """The scenario's rival files do not agree with what Pacta drew from their seed."""
+
+
+def demo_ingest_once(*, kind: str, path: Path) -> str:
+    """Ingest one of the scenario's files unless a committed batch already holds these very
+    bytes: a rerun of the demo reuses its files and must not add a batch holding nothing."""
+    with path.open("rb") as fh:
+        sha256, _ = file_sha256(fh)
+    taken = IngestBatch.objects.filter(
+        kind=kind, raw_sha256=sha256, status=IngestBatch.Status.COMMITTED
+    ).first()
+    if taken is not None:
+        return f"{kind}: {path.name} already in the record (batch {taken.pk}), not again"
+    result = ingest_file(actor="system:demo", kind=kind, path=path, source="demo")
+    return (
+        f"{kind}: {result.accepted} accepted, {result.duplicates} duplicate, "
+        f"{result.rejected} rejected (batch {result.batch})"
+    )
 
 
 def _plan(scenario_dir: Path) -> dict | None:
@@ -52,13 +70,7 @@ def demo_use_load(*, scenario_dir: Path) -> list[str]:
             )
         lines.append(f"canary set {generated.canary_set.pk}: {len(drawn)} canaries planned")
     for kind, name in (("serves", SERVES_FILE), ("probes", PROBES_FILE)):
-        result = ingest_file(
-            actor="system:demo", kind=kind, path=scenario_dir / name, source="demo"
-        )
-        lines.append(
-            f"{kind}: {result.accepted} accepted, {result.duplicates} duplicate, "
-            f"{result.rejected} rejected (batch {result.batch})"
-        )
+        lines.append(demo_ingest_once(kind=kind, path=scenario_dir / name))
     matched = canaries_match(actor="system:demo")
     lines.append(
         f"canary matches: {len(matched['matches'])} ({matched['recorded']} new), "

@@ -28,7 +28,8 @@ from django.utils import timezone
 from casework.models import CaseRole, ReportEdition, ReportJob, ReportReview
 from casework.reports.exhibits import Exhibit
 from casework.reports.jobs import ReportError
-from casework.reports.review import METHODS_SECTIONS, SignOff, report_sign_off, reviewer_name
+from casework.reports.redaction import Redactor
+from casework.reports.review import METHODS_SECTIONS, SignOff, report_sign_off
 from casework.reports.signing import (
     signature_validate,
     signing_identity_problem,
@@ -247,10 +248,21 @@ def timestamp_require(path: Path) -> None:
         )
 
 
-def sign_off_context(*, job: ReportJob, basis: FinalBasis | None) -> dict[str, Any]:
+def sign_off_context(
+    *, job: ReportJob, basis: FinalBasis | None, redactor: Redactor
+) -> dict[str, Any]:
     """What the pages say of the report's standing: its mark, and who stands behind it
     (the author who asked for it, counsel who approve it, the expert who sponsors its
-    methods), with each approval's date once given."""
+    methods), with each approval's date once given.
+
+    People are named by their full name; one with none recorded would be named by their
+    username, which the public edition never prints: there it gives their role instead."""
+
+    def reviewer_name(user) -> str:
+        return user.get_full_name() or redactor.staff_member(
+            user.get_username(), where="authorship and review"
+        )
+
     draft = job.draft if job.final else job
     sign_off = basis.sign_off if basis is not None else report_sign_off(job=job)
     experts = [

@@ -191,6 +191,8 @@ class Prepared:
     manifest_exhibit: Exhibit
     generated_at: dt.datetime
     signer: str
+    # The edition's redactor, which also names the people the sign-off block prints.
+    redactor: Redactor
 
 
 def report_prepare(
@@ -284,6 +286,7 @@ def report_prepare(
         manifest_exhibit=manifest_exhibit,
         generated_at=generated_at,
         signer=signer,
+        redactor=redactor,
     )
 
 
@@ -331,7 +334,7 @@ def _build(job: ReportJob, workdir: Path, stages: Stages) -> None:
         status="final" if job.final else "draft",
     )
     context, exhibits = prepared.context, prepared.exhibits
-    context.update(sign_off_context(job=job, basis=basis))
+    context.update(sign_off_context(job=job, basis=basis, redactor=prepared.redactor))
     manifest_exhibit = prepared.manifest_exhibit
 
     stages.enter("Rendering the pages", 55)
