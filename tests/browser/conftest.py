@@ -56,10 +56,36 @@ def page(_browser, live_server):
     context.close()
 
 
+# What a person relying on a screen reader or a keyboard cannot get past: axe-core's two
+# highest impacts. Lesser findings (moderate, minor) are not failures here.
+BLOCKING_IMPACTS = ("serious", "critical")
+
+
+def accessibility_check(page, name: str) -> None:
+    """Run axe-core on the page as it stands and fail naming every serious or critical
+    violation (rule, impact, the elements it found), so the page a screenshot shows is also
+    one a person using assistive technology can use."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    blocking = [
+        violation
+        for violation in results.response["violations"]
+        if violation.get("impact") in BLOCKING_IMPACTS
+    ]
+    assert not blocking, f"{name}: " + "; ".join(
+        f"{v['id']} ({v['impact']}): {v['help']} at "
+        + ", ".join(" ".join(node["target"]) for node in v["nodes"][:5])
+        for v in blocking
+    )
+
+
 def screenshot(page, name: str) -> Path:
+    """Save the page for a person to look at, after checking it passes axe-core."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
+    accessibility_check(page, name)
     return path
 
 

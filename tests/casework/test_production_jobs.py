@@ -65,7 +65,8 @@ def test_build_production_from_the_case_page_and_download_a_zip_that_verifies(
     assert response["Location"] == reverse("case_production", args=[case.reference, job.pk])
     assert job.status == ProductionJob.Status.QUEUED
     waiting = browser.get(response["Location"])
-    assert b'http-equiv="refresh"' in waiting.content and b"<progress" in waiting.content
+    assert b"casework/progress.js" in waiting.content and b"<progress" in waiting.content
+    assert b"data-in-progress" in waiting.content
 
     result = production_build_task(job.pk)  # what the worker runs, given the id
     job.refresh_from_db()
@@ -73,7 +74,7 @@ def test_build_production_from_the_case_page_and_download_a_zip_that_verifies(
     assert job.percent == 100 and job.zip_sha256 and job.manifest_sha256
 
     finished = browser.get(reverse("case_production", args=[case.reference, job.pk]))
-    assert b'http-equiv="refresh"' not in finished.content
+    assert b"data-in-progress" not in finished.content
     assert job.zip_sha256.encode() in finished.content
     download = browser.get(reverse("case_production_zip", args=[case.reference, job.pk]))
     assert download.status_code == 200
