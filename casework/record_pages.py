@@ -245,7 +245,7 @@ def cluster_detail(request: HttpRequest, pk: int) -> HttpResponse:
         links_page=request.GET.get("links", 1),
         members_page=request.GET.get("accounts", 1),
     )
-    members = list(cluster.members.all())
+    members = context["members"].paginator.object_list  # every member, read once
     canaries = cluster_canaries(cluster=cluster, members=members)
     # The user's cases that hold a match of these accounts' canaries as evidence of use.
     use_cases = case_list(user=request.user).filter(

@@ -296,7 +296,7 @@ def case_overview(
 def case_reports_overview(*, user, case: Case) -> dict:
     """The case's latest reports as `user` may see them, each one's verification, and the
     editions they may request: the case page's Reports section and the reports page."""
-    reports = list(case_reports(user=user, case=case)[:CASE_PAGE_ROWS])
+    reports = list(case_report_jobs(user=user, case=case)[:CASE_PAGE_ROWS])
     return {
         "reports": reports,
         "reports_verification": reports_verification(jobs=reports),
@@ -598,20 +598,6 @@ def _report_file_reachable(*, user, item: EvidenceItem) -> bool:
     return any(
         job.edition in editions_visible(user, job.case) for job in jobs.select_related("case")
     )
-
-
-def case_reports(*, user, case: Case):
-    """The case's report jobs in the editions the user may see, newest first."""
-    case = case_get(user=user, reference=case.reference)
-    return (
-        case.report_jobs.filter(edition__in=editions_visible(user, case))
-        .select_related("pdf", "requested_by")
-        .order_by("-requested_at", "-pk")
-    )
-
-
-def case_report_get(*, user, case: Case, pk: int):
-    return get_object_or_404(case_reports(user=user, case=case), pk=pk)
 
 
 def case_productions(*, user, case: Case) -> QuerySet[ProductionJob]:

@@ -38,7 +38,12 @@ from casework.countermeasures.models import Notice
 from casework.models import Case, CaseAccount
 from casework.permissions import WORK_PRODUCT, case_can
 from casework.reports.formulas import cell_neutralise
-from casework.selectors import case_get, case_ledger_entries, case_productions, case_reports
+from casework.selectors import (
+    case_get,
+    case_ledger_entries,
+    case_productions,
+    case_report_jobs,
+)
 from evidence.custody.canonical import utc_iso
 from evidence.custody.export_events import case_timeline_exported
 from evidence.custody.ledger import Actor
@@ -443,7 +448,7 @@ def _holds(*, ledger, case: Case) -> list[TimelineEvent]:
 
 def _reports(*, user, case: Case) -> list[TimelineEvent]:
     found = []
-    for job in case_reports(user=user, case=case):
+    for job in case_report_jobs(user=user, case=case):
         built = f"{job.pdf.file_name}, SHA-256 {job.pdf.sha256}" if job.pdf else ""
         found += _job_events(job, "report", f"snapshot {job.snapshot_sha256[:12]}", built)
     for job in case_productions(user=user, case=case):

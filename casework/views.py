@@ -59,7 +59,7 @@ from casework.selectors import (
     case_list,
     case_overview,
     case_production_get,
-    case_report_get,
+    case_report_job_get,
     case_reports_overview,
     production_job_zip,
     report_job_reviews,
@@ -396,7 +396,7 @@ def case_report_request(request: HttpRequest, reference: str) -> HttpResponse:
 @require_GET
 def case_report(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
     case = case_get(user=request.user, reference=reference)
-    job = case_report_get(user=request.user, case=case, pk=pk)
+    job = case_report_job_get(user=request.user, case=case, pk=pk)
     final_job = None if job.final else ReportJob.objects.filter(draft=job).first()
     # Reviewers' decisions and comments are work product, as the notes are.
     sign_off = report_sign_off(job=job) if case_can(request.user, case, WORK_PRODUCT) else None
@@ -427,7 +427,7 @@ def case_report(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
 def case_report_review(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
     """Approve or reject a draft (counsel: the whole report; the expert: its methods)."""
     case = case_get(user=request.user, reference=reference)
-    job = case_report_get(user=request.user, case=case, pk=pk)
+    job = case_report_job_get(user=request.user, case=case, pk=pk)
     try:
         review = report_review(
             actor=request.user,
@@ -448,7 +448,7 @@ def case_report_review(request: HttpRequest, reference: str, pk: int) -> HttpRes
 def case_report_declarant(request: HttpRequest, reference: str, pk: int) -> HttpResponse:
     """Name (or clear) the declarant of the case's final reports, from a report's page."""
     case = case_get(user=request.user, reference=reference)
-    job = case_report_get(user=request.user, case=case, pk=pk)
+    job = case_report_job_get(user=request.user, case=case, pk=pk)
     fields = {f: request.POST.get(f, "") for f in services.DECLARANT_FIELDS}
     try:
         services.case_declarant_set(actor=request.user, case=case, **fields)
@@ -465,7 +465,7 @@ def case_report_final(request: HttpRequest, reference: str, pk: int) -> HttpResp
     """Build the final report of an approved draft."""
     case = case_get(user=request.user, reference=reference)
     case_require(request.user, case, REPORT)
-    draft = case_report_get(user=request.user, case=case, pk=pk)
+    draft = case_report_job_get(user=request.user, case=case, pk=pk)
     try:
         job = report_final_request(actor=request.user, draft=draft, enqueue=True)
     except ReportError as exc:
@@ -478,7 +478,7 @@ def case_report_final(request: HttpRequest, reference: str, pk: int) -> HttpResp
 @require_GET
 def case_report_pdf(request: HttpRequest, reference: str, pk: int) -> FileResponse:
     case = case_get(user=request.user, reference=reference)
-    job = case_report_get(user=request.user, case=case, pk=pk)
+    job = case_report_job_get(user=request.user, case=case, pk=pk)
     if job.pdf is None:
         raise Http404("The report is not built yet.")
     services.evidence_item_exported(actor=request.user, item=job.pdf, case=case)
