@@ -105,31 +105,9 @@ FUZZ_SEED ?=
 FUZZ_DIR := $(or $(PACTA_VAR_DIR),var)/fuzz
 
 define FUZZ_SETUP
-import io
 from pathlib import Path
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
-from django.core.management import call_command
-from casework import services
-from casework.demo import demo_record_load, demo_scenario_ensure
-from casework.models import Case
-from evidence.models import Account, Clause
-from evidence.models import DetectionRun
-scenario = Path("$(FUZZ_DIR)") / "scenario"
-demo_scenario_ensure(out_dir=scenario, accounts=200, events=10000, seed=11)
-demo_record_load(scenario_dir=scenario)
-if not DetectionRun.objects.filter(status="finished").exists():
-    call_command("detect", stdout=io.StringIO())
-user, _ = get_user_model().objects.get_or_create(username="fuzz-counsel")
-user.set_unusable_password()
-user.save()
-user.groups.add(Group.objects.get(name="counsel"))
-if not Case.objects.filter(reference="FUZZ-1").exists():
-    case = services.case_open(actor=user, reference="FUZZ-1", title="Fuzz", respondent="Fuzz")
-    accounts = Account.objects.order_by("pk")[:5]
-    services.case_accounts_attribute(actor=user, case=case, accounts=accounts, basis="other")
-    services.allegation_add(actor=user, case=case, clause=Clause.objects.first(), theory="Fuzz")
-    services.note_add(actor=user, case=case, text="Fuzz")
+from casework.demo.fuzz import fuzz_record_ensure
+fuzz_record_ensure(scenario_dir=Path("$(FUZZ_DIR)") / "scenario")
 endef
 export FUZZ_SETUP
 

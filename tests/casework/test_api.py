@@ -11,6 +11,7 @@ import pytest
 import yaml
 from django.core.cache import cache
 from django.core.management import call_command
+from django.test import Client
 from rest_framework.test import APIClient
 
 from casework.models import Allegation, CaseAccount, CaseNote, ReportJob
@@ -244,6 +245,17 @@ def test_a_read_token_reads_and_may_not_write(record, counsel, writer):
 def test_other_paths_under_the_api_are_json_404s(writer):
     for path in ("/api/v1/nothing/", "/api/v1/batches/abc/", "/api/v1/cases/x/y/z/"):
         assert_error(writer.get(path), 404)
+
+
+def test_a_post_to_no_endpoint_is_a_json_404_not_a_csrf_page(counsel):
+    # A write to a path no endpoint serves (a report id that is not a number) must answer in
+    # the API's error shape, even from a browser session whose cookie invites a CSRF check.
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(counsel)
+    for path in ("/api/v1/cases/x/reports/null,null/final/", "/api/v1/nothing/"):
+        response = browser.post(path, {"decision": "approve"}, content_type="application/json")
+        assert response["Content-Type"] == "application/json"
+        assert_error(response, 404)
 
 
 # --- usage events: cursor pages and filters ------------------------------------------------
