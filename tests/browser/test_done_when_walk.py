@@ -21,7 +21,7 @@ from django.core.management import call_command
 from casework.demo import DEMO_PASSWORD
 from casework.models import Case, CaseAccountBasis
 from evidence.custody.verification import evidence_verify
-from evidence.models import ClauseKind
+from evidence.models import ClauseKind, DetectionRun
 from tests.browser.conftest import (
     focus_is_visible,
     in_own_thread,
@@ -68,6 +68,8 @@ def test_counsel_walks_from_sign_in_to_a_verified_report(page, demo_world, tmp_p
     page.get_by_label("Band").select_option(label="Critical")
     page.get_by_role("button", name="Filter").click()
     page.wait_for_url(re.compile(r".*band=critical.*"))
+    newest = DetectionRun.objects.latest("pk")
+    assert f"From detection run {newest.pk}," in page.content()
     seen("02-critical-clusters")
     rows = page.get_by_role("table").locator("tbody tr")
     assert rows.count() >= 1
