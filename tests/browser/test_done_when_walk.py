@@ -114,6 +114,15 @@ def test_counsel_walks_from_sign_in_to_a_verified_report(page, demo_world, tmp_p
     assert page.get_by_role("link", name=re.compile(r"^cluster ")).count() >= 1
     seen("04-case-opened")
 
+    # The cluster now says a case is open on it, and that it was opened from it.
+    page.get_by_role("link", name=re.compile(r"^cluster ")).first.click()
+    page.wait_for_url(f"**/clusters/{cluster_pk}/")
+    cases = page.get_by_role("region", name="Cases on this cluster")
+    assert re.search(rf"{REFERENCE} — .*, opened from it\)", cases.inner_text())
+    seen("04b-cluster-with-its-case")
+    cases.get_by_role("link", name=REFERENCE).click()
+    page.wait_for_url(f"**/cases/{REFERENCE}/")
+
     # Two accounts already attributed (on the cluster), attributed again on a second basis.
     page.get_by_text("Attribute accounts", exact=True).click()
     form = page.locator("#attribute form")
