@@ -559,7 +559,7 @@ def _account_profile(exhibits: ExhibitSet, data) -> None:
             ("plan", a["plan"]),
             ("status", a["status"]),
             ("country", a["country"]),
-            ("attribution basis", a["attribution"]["basis"]),
+            *(("attribution basis", kind) for kind in attribution_kinds(a)),
             ("case group", a["group"]),
             ("assent record", "yes" if a["assent"] else "none"),
         ):
