@@ -18,8 +18,10 @@ import io
 import json
 import mimetypes
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from django.conf import settings
 
@@ -28,7 +30,7 @@ from casework.reports.redaction import Kind, Redactor, Rule
 from casework.reports.snapshot import Snapshot, attribution_kinds
 from evidence.detectors.measurements import MEASUREMENT_COLUMNS, measurements_file
 from evidence.ingest.service import native_file
-from evidence.models import DetectionRun, EvidenceItem
+from evidence.models import DetectionRun, IngestBatch, TermsVersion
 
 SUMMARY = "FRE 1006 summary"
 ANALYSIS = "analysis"
@@ -172,24 +174,52 @@ def baseline_write(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
 # --- natives ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Native:
+    """A batch's file as received, wherever Pacta keeps it."""
+
+    file_name: str
+    size: int
+    open: Callable[[], BinaryIO]
+    # A customer record names customers; a Terms text names nobody.
+    names_customers: bool = True
+
+
+def native_of(batch) -> Native | None:
+    """The kept copy of a batch's file: the evidence file kept at ingest, or for a Terms
+    batch the version's text, which is the file's bytes decoded (UTF-8, checked)."""
+    item = native_file(batch["raw_sha256"])
+    if item is not None:
+        return Native(item.file_name, item.size, lambda: item.file.open("rb"))
+    if batch["kind"] != IngestBatch.Kind.TERMS:
+        return None
+    version = TermsVersion.objects.filter(text_sha256=batch["raw_sha256"]).first()
+    if version is None:
+        return None
+    raw = version.text.encode("utf-8")
+    if hashlib.sha256(raw).hexdigest() != batch["raw_sha256"]:
+        return None
+    return Native(batch["file_name"], len(raw), lambda: io.BytesIO(raw), names_customers=False)
+
+
 def natives_write(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
     """Each ingest batch's native file, whole when it is small enough and as byte-exact
     excerpts (the lines naming a case account, with their offsets) when not; then the
-    list of them all. Only counsel's edition carries them: a native file cannot be
-    pseudonymised and stay the file its hash covers."""
+    list of them all. Only counsel's edition carries customer files: a native file cannot
+    be pseudonymised and stay the file its hash covers."""
     limit = settings.PACTA_REPORT_NATIVE_WHOLE_MAX_BYTES
     case_ids = [a["account_id"] for a in data["accounts"]]
     listed = []
     for batch in data["batches"]:
-        item = native_file(batch["raw_sha256"])
+        native = native_of(batch)
         produced, exhibit_name = "not kept by Pacta (the provider's archive holds it)", ""
-        if item is not None and not redactor.counsel:
+        if native is not None and native.names_customers and not redactor.counsel:
             produced = "withheld in this edition (it names identifiers the policy removes)"
-        elif item is not None and item.size <= limit:
-            exhibit_name = _native_whole(exhibits, batch, item)
+        elif native is not None and native.size <= limit:
+            exhibit_name = _native_whole(exhibits, batch, native)
             produced = "whole file"
-        elif item is not None:
-            exhibit_name = _native_excerpts(exhibits, batch, item, case_ids)
+        elif native is not None:
+            exhibit_name = _native_excerpts(exhibits, batch, native, case_ids)
             produced = f"excerpts (the file is larger than {limit:,} bytes)"
         listed.append(
             [
@@ -217,11 +247,14 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(name).name)[:80] or "file"
 
 
-def _native_whole(exhibits: ExhibitSet, batch, item: EvidenceItem) -> str:
-    name = f"native-{batch['id']}-{_safe_name(item.file_name)}"
+def _native_whole(exhibits: ExhibitSet, batch, native: Native) -> str:
+    # A Terms text names no customer, so every edition carries it; the public edition's
+    # guard (`exhibit_public_ok`) refuses any other native by its "native-" name.
+    prefix = "native" if native.names_customers else "terms"
+    name = f"{prefix}-{batch['id']}-{_safe_name(native.file_name)}"
 
     def chunks() -> Iterator[bytes]:
-        with item.file.open("rb") as fh:
+        with native.open() as fh:
             while chunk := fh.read(1024 * 1024):
                 yield chunk
 
@@ -254,18 +287,18 @@ def native_lines(fh) -> Iterator[tuple[int, int, bytes]]:
         offset += len(line)
 
 
-def _native_excerpts(exhibits: ExhibitSet, batch, item: EvidenceItem, case_ids) -> str:
+def _native_excerpts(exhibits: ExhibitSet, batch, native: Native, case_ids) -> str:
     name = f"native-{batch['id']}-excerpts.ndjson"
     wanted = re.compile(b"|".join(re.escape(a.encode()) for a in sorted(case_ids, key=len)[::-1]))
 
     def chunks() -> Iterator[bytes]:
-        with item.file.open("rb") as fh:
+        with native.open() as fh:
             compressed = fh.read(2) == GZIP_MAGIC
             fh.seek(0)
             yield _ndjson(
                 {
                     "batch": batch["id"],
-                    "file_name": item.file_name,
+                    "file_name": native.file_name,
                     "file_sha256": batch["raw_sha256"],
                     "file_size": batch["raw_size"],
                     "offsets": "in the decompressed stream" if compressed else "in the file",
