@@ -122,53 +122,57 @@ def _account_totals(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
 
 def baseline_write(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
     """Every other account's measurement in the run: the cohorts behind each finding's
-    median and percentile (the case's own are in findings.csv)."""
+    median and percentile (the case's own are in the findings).
+
+    The public record gets the values without any account column, sorted by value within
+    each detector and cohort: a customer in no case is not a party, and a pseudonym
+    carried across signals would let a reader put its plan and volumes back together."""
     census = data["detection"].get("census") or {}
-    kept = census.get("measurements")
-    if not kept:
+    if not census.get("measurements"):
         return  # a run made before runs kept their measurements: the methods say so
     run = DetectionRun.objects.get(pk=data["detection"]["run"]["id"])
     item = measurements_file(run)
     case_ids = {a["account_id"] for a in data["accounts"]}
-    header = [
-        "detector",
-        "detector_version",
-        _account_header(redactor),
-        "cohort",
-        "value",
-        "fired",
-    ]
 
-    def rows() -> Iterator[list]:
+    def measured() -> Iterator[list[str]]:
         with item.file.open("rb") as fh:
             reader = csv.reader(io.TextIOWrapper(fh, encoding="utf-8", newline=""))
             if tuple(next(reader)) != MEASUREMENT_COLUMNS:
                 raise ValueError(f"{item.file_name}: not a measurements file")
-            for detector, version, account_id, cohort, value, fired in reader:
-                if account_id in case_ids:
-                    continue
-                shown = (
-                    redactor.pseudonym(Kind.ACCOUNT, account_id)
-                    if redactor.rule(Kind.ACCOUNT) == Rule.PSEUDONYM
-                    else account_id
-                )
-                yield [detector, version, shown, cohort, value, fired]
+            for row in reader:
+                if row[2] not in case_ids:
+                    yield row
 
+    if redactor.public:
+        header = ["detector", "detector_version", "cohort", "value", "fired"]
+        rows = sorted(
+            ([d, v, cohort, value, fired] for d, v, _, cohort, value, fired in measured()),
+            key=lambda r: (r[0], r[2], float(r[3])),
+        )
+        theirs = "the case's accounts and every account id are left out"
+    else:
+        pseudonymised = redactor.rule(Kind.ACCOUNT) == Rule.PSEUDONYM
+        header = ["detector", "detector_version", _account_header(redactor), "cohort"]
+        header += ["value", "fired"]
+        rows = (
+            [d, v, redactor.pseudonym(Kind.ACCOUNT, a) if pseudonymised else a, c, x, f]
+            for d, v, a, c, x, f in measured()
+        )
+        theirs = "the case's accounts are left out here and given in findings.csv"
     exhibit = exhibits.rows(
         "baseline.csv",
         "Baseline population",
         f"Every other account's measurement by every signal in detection run {run.pk}, "
         f"with its plan cohort: the population behind each cohort median and percentile "
-        f"the findings cite (from the run's measurements file, SHA-256 {item.sha256}; the "
-        "case's accounts are left out here and given in findings.csv).",
+        f"the findings cite (from the run's measurements file, SHA-256 {item.sha256}; "
+        f"{theirs}).",
         header,
-        rows(),
+        rows,
         nature=ANALYSIS,
     )
     if redactor.rule(Kind.ACCOUNT) != Rule.KEEP:
-        redactor.log.note(
-            Kind.ACCOUNT.value, Rule.PSEUDONYM.value, where="baseline.csv", count=exhibit.rows
-        )
+        said = "left out" if redactor.public else Rule.PSEUDONYM.value
+        redactor.log.note(Kind.ACCOUNT.value, said, where="baseline.csv", count=exhibit.rows)
 
 
 # --- natives ---------------------------------------------------------------------------
@@ -302,11 +306,14 @@ def _native_excerpts(exhibits: ExhibitSet, batch, native: Native, case_ids) -> s
                     "file_sha256": batch["raw_sha256"],
                     "file_size": batch["raw_size"],
                     "offsets": "in the decompressed stream" if compressed else "in the file",
-                    "selected": "every line holding an account id of the case",
+                    "selected": "every line holding an account id of the case (and a CSV "
+                    "file's header line)",
                 }
             )
             for number, offset, line in native_lines(fh):
-                if case_ids and wanted.search(line):
+                # A CSV file's first line names its columns: the excerpts carry it too.
+                header = number == 1 and batch["format"] == "csv"
+                if header or (case_ids and wanted.search(line)):
                     entry = {
                         "line": number,
                         "offset": offset,
