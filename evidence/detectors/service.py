@@ -32,6 +32,7 @@ from evidence.detectors.clusters import Conduct, clusters_build
 from evidence.detectors.error_rates import error_rates_measure
 from evidence.detectors.exhibits import SampleQuery, samples_fetch, samples_of
 from evidence.detectors.links import links_find
+from evidence.detectors.measurements import measurements_keep
 from evidence.detectors.registry import Measure, Signal, detector_versions, signals
 from evidence.detectors.selectors import detection_run_latest
 from evidence.models import (
@@ -161,6 +162,7 @@ def _run(run: DetectionRun, *, actor, window_start, window_end, snapshot=None) -
     counts, digest = _store(run, activity, results, reported, found, clustered)
     clock.lap("store")
     counts["error_rates"] = error_rates
+    counts["measurements"] = measurements_keep(actor=actor, run=run, results=results)
     counts["seconds"] = clock.seconds
     _finish(run, actor=actor, window=window, counts=counts, digest=digest)
     logger.info("detection run %s finished: %s", run.pk, counts)
