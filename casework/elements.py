@@ -211,7 +211,9 @@ def _formation(allegation, accounts, effective: dict[tuple[str, str], str]) -> E
         why.append(f"{len(other - set(valid) - early):,} accepted only versions with other text")
     bare = missing - len((early | other) - set(valid))
     if bare:
-        why.append(f"{bare:,} have no record of accepting {document} at all")
+        why.append(
+            f"{bare:,} ha{'s' if bare == 1 else 've'} no record of accepting {document} at all"
+        )
     status = PARTIAL if valid else NOT_SUPPORTED
     return Element(
         "formation",
