@@ -148,7 +148,8 @@ def facts_from_snapshot(data: Mapping[str, Any]) -> dict[str, Any]:
         "plan_limits": data["limits"]["plan_limits"],
         "output_use": data.get("output_use"),
         "damages": {
-            "priced": bool(data["prices"]),
+            # Valued when some model used has a list price (as the case page reads it).
+            "priced": any(m["value"] is not None for m in valued["models"]),
             "value": valued["value"],
             "unpriced": valued["unpriced"],
             "requests": valued["requests"],
@@ -413,53 +414,45 @@ def _use(output_use) -> Element:
             "case: nothing shows the outputs were used.",
         )
     section = "Use of the outputs"
-    references = []
-    matches = output_use.get("matches") or []
-    if matches:
-        references.append(
-            Reference(
-                exhibit=None,
-                what="canary matches: a canary served to the accounts found in the rival model",
-                rows=len(matches),
-                key="canary_id",
-                keys=_keys({m["canary_id"] for m in matches}),
-                section=section,
-            )
-        )
-    claiming = [
-        t["target"]
-        for measured in output_use.get("claims") or []
-        for t in measured["targets"]
-        if t.get("claims")
-    ]
-    if claiming:
-        references.append(
-            Reference(
-                exhibit=None,
-                what="probed targets claiming the provider's model identity",
-                rows=len(claiming),
-                key="target",
-                keys=_keys(set(claiming)),
-                section=section,
-            )
-        )
     overlap = output_use.get("overlap") or {}
-    reusing = [
-        t["target"]
-        for t in overlap.get("targets", [])
-        if not t.get("control") and t.get("overlapping")
-    ]
-    if reusing:
-        references.append(
-            Reference(
-                exhibit=None,
-                what="probed targets whose answers reuse text served to the accounts",
-                rows=len(reusing),
-                key="target",
-                keys=_keys(set(reusing)),
-                section=section,
-            )
+    shown = (
+        (
+            "canary matches: a canary served to the accounts found in the rival model",
+            "canary_id",
+            [m["canary_id"] for m in output_use.get("matches") or []],
+        ),
+        (
+            "probed targets claiming the provider's model identity",
+            "target",
+            [
+                t["target"]
+                for measured in output_use.get("claims") or []
+                for t in measured["targets"]
+                if t.get("claims")
+            ],
+        ),
+        (
+            "probed targets whose answers reuse text served to the accounts",
+            "target",
+            [
+                t["target"]
+                for t in overlap.get("targets", [])
+                if not t.get("control") and t.get("overlapping")
+            ],
+        ),
+    )
+    references = [
+        Reference(
+            exhibit=None,
+            what=what,
+            rows=len(values),
+            key=key,
+            keys=_keys(set(values)),
+            section=section,
         )
+        for what, key, values in shown
+        if values
+    ]
     batches = output_use.get("batches") or []
     if references:
         return Element(

@@ -10,43 +10,28 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from django.db import connection
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Count, Q
 from django.http import Http404
 
-from casework.case_rules import output_use_collect, usage_window_sql
+from casework.case_rules import output_use_collect
 from casework.elements import as_data, elements_check
-from casework.models import Case, CaseAccount, CaseAccountBasis
-from casework.reports.snapshot.record import accounts_collect, allegations_collect
+from casework.models import Case
+from casework.reports.snapshot.record import accounts_collect, allegations_collect, case_links
 from casework.reports.snapshot.values import iso
 from casework.selectors import case_damages, case_get
 from evidence.detectors import link_kinds, signals
 from evidence.detectors.selectors import detection_run_latest
-from evidence.models import Finding, Link, ModelRelease, PlanLimit, TermsVersion
-
-# The evidence of use is measured again from the record unless the caller passes it.
-MEASURE = object()
+from evidence.models import Finding, Link, PlanLimit, TermsVersion
 
 
-def _conduct(case: Case) -> dict[str, Any]:
-    """The case usage's first and last request, its count and the requests refused for
-    exceeding a limit (HTTP 429), in the case window."""
-    window, params = usage_window_sql(start=case.window_start, end=case.window_end)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT min(u.ts), max(u.ts), count(*), count(*) FILTER (WHERE u.status = 429) "
-            "FROM evidence_usageevent u "
-            "JOIN evidence_account a ON a.account_id = u.account_id "
-            "JOIN casework_caseaccount ca ON ca.account_id = a.id "
-            f"WHERE ca.case_id = %(case)s AND {window}",
-            {"case": case.pk, **params},
-        )
-        first, last, requests, throttled = cursor.fetchone()
+def _conduct(damages: dict[str, Any]) -> dict[str, Any]:
+    """The conduct period, its requests and those refused at a limit (HTTP 429), from the
+    case's cached usage pass (`case_damages`)."""
     return {
-        "first_ts": iso(first),
-        "last_ts": iso(last),
-        "requests": requests,
-        "throttled": throttled,
+        "first_ts": iso(damages["first_ts"]),
+        "last_ts": iso(damages["last_ts"]),
+        "requests": damages["requests"],
+        "throttled": damages["throttled"],
     }
 
 
@@ -78,39 +63,46 @@ def _detection(case: Case) -> dict[str, Any] | None:
     }
 
 
-def elements_facts_live(*, case: Case, output_use=MEASURE) -> dict[str, Any]:
-    """The checklist's facts for `case` from the record as it stands now (`output_use`:
-    the case's `output_use_collect`, when the caller has already measured it)."""
-    links = list(
-        CaseAccount.objects.filter(case=case)
-        .select_related("account", "attributed_by")
-        .prefetch_related(
-            Prefetch("further_bases", CaseAccountBasis.objects.select_related("attributed_by"))
-        )
-        .order_by("account__account_id")
-    )
+def elements_facts_live(*, case: Case, measured: dict | None = None) -> dict[str, Any]:
+    """The checklist's facts for `case` from the record as it stands now. `measured` may
+    hold what the caller has already read by the same rules (the case page's
+    `output_use` and `damages`), so the page does not measure them twice."""
+    measured = measured or {}
+    links = case_links(case)
     accounts = accounts_collect(links, defaultdict(str), {}, None)
     allegations = allegations_collect(case)
     slugs = {a["clause"]["document"] for a in allegations}
     slugs |= {r["terms"] for account in accounts for r in account["assent"]}
+    versions = (
+        TermsVersion.objects.filter(document__slug__in=slugs).select_related("document")
+        if slugs
+        else []
+    )
     terms = [
-        {"document": slug, "version": label, "effective_date": effective.isoformat()}
-        for slug, label, effective in TermsVersion.objects.filter(
-            document__slug__in=slugs
-        ).values_list("document__slug", "label", "effective_date")
+        {
+            "document": v.document.slug,
+            "version": v.label,
+            "effective_date": v.effective_date.isoformat(),
+        }
+        for v in versions
     ]
     plans = {a.account.plan for a in links if a.account.plan}
-    damages = case_damages(case=case)
+    damages = measured["damages"] if "damages" in measured else case_damages(case=case)
+    output_use = (
+        measured["output_use"] if "output_use" in measured else output_use_collect(case=case)
+    )
     return {
         "allegations": allegations,
         "accounts": accounts,
         "terms": terms,
-        "conduct": _conduct(case),
+        "conduct": _conduct(damages),
         "detection": _detection(case),
-        "plan_limits": list(PlanLimit.objects.filter(plan__in=plans).values("plan")),
-        "output_use": output_use_collect(case=case) if output_use is MEASURE else output_use,
+        "plan_limits": list(PlanLimit.objects.filter(plan__in=plans).values("plan"))
+        if plans
+        else [],
+        "output_use": output_use,
         "damages": {
-            "priced": ModelRelease.objects.exists(),
+            "priced": any(m["value"] is not None for m in damages["models"]),
             "value": damages["value"],
             "unpriced": damages["unpriced"],
             "requests": damages["requests"],
@@ -118,10 +110,11 @@ def elements_facts_live(*, case: Case, output_use=MEASURE) -> dict[str, Any]:
     }
 
 
-def case_elements(*, user, case: Case, output_use=MEASURE) -> dict[str, Any]:
-    """The case's elements checklist as JSON-native data, for a member of the case."""
+def case_elements(*, user, case: Case, measured: dict | None = None) -> dict[str, Any]:
+    """The case's elements checklist as JSON-native data, for a member of the case
+    (`measured`: see `elements_facts_live`)."""
     case = case_get(user=user, reference=case.reference)
-    return as_data(elements_check(elements_facts_live(case=case, output_use=output_use)))
+    return as_data(elements_check(elements_facts_live(case=case, measured=measured)))
 
 
 def case_allegation_elements(*, user, case: Case, pk: int) -> dict[str, Any]:

@@ -151,9 +151,7 @@ def _case_page(
             "may_attach_use": services.may_attach_output_evidence(request.user, case),
             "refused": refused or {},
             "account_filter": account_filter,
-            "elements": case_elements(
-                user=request.user, case=case, output_use=context["output_use"]
-            ),
+            "elements": case_elements(user=request.user, case=case, measured=context),
         }
     )
     return render(request, "casework/case_detail.html", context, status=status)
