@@ -201,8 +201,8 @@ def _formation(allegation, accounts, effective: dict[tuple[str, str], str]) -> E
             "formation",
             "Formation",
             SUPPORTED,
-            f"Every one of the {_counted(total, 'attributed account')} accepted {document} "
-            f"version {versions}, on or after its effective date.",
+            ("The attributed account" if total == 1 else f"Every one of the {total:,} accounts")
+            + f" accepted {document} version {versions}, on or after its effective date.",
             references,
         )
     why = []

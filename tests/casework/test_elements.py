@@ -137,6 +137,10 @@ def test_a_clean_record_supports_every_element_and_raises_no_flag():
         ["harvest"],
     )
     assert elements["damages"]["statement"] == "$12.50 at the provider's list prices."
+    assert elements["formation"]["statement"] == (
+        "Every one of the 2 accounts accepted sa version 2025-06-01, 2026-01-01, on or after "
+        "its effective date."
+    )
 
 
 def test_formation_not_supported_without_assent_and_flagged():
