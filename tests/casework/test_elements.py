@@ -396,3 +396,19 @@ def test_facts_from_a_snapshot_are_not_changed_by_the_check(case):  # noqa: F811
     elements_check(facts_from_snapshot(data))
     assert data == before
     assert dt.date.fromisoformat(data["terms"][0]["effective_date"])  # the shape it reads
+
+
+def test_the_regulator_checklist_names_accounts_by_pseudonym(case):  # noqa: F811
+    from casework.reports.context import report_context
+    from casework.reports.redaction import Redactor
+
+    redactor = Redactor("regulator", secret=b"k" * 32)
+    context = report_context(
+        data=case_snapshot(case=case).data, edition="regulator", redactor=redactor, table_rows=50
+    )
+    checklist = context["elements"]
+    (flag,) = checklist["flags"]
+    assert flag["accounts"] == redactor.account("acct_fox03") != "acct_fox03"
+    formation = checklist["allegations"][0]["elements"][0]["references"][0]
+    assert formation["exhibit"] == "assent.csv" and formation["rows"] == "2"
+    assert "acct_fox" not in str(checklist)
