@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from casework import services
+from casework.elements_live import case_allegation_elements
 from casework.models import (
     Allegation,
     Case,
@@ -68,6 +69,7 @@ from casework.serializers import (
     ReportReviewCreateSerializer,
     ReportReviewSerializer,
 )
+from casework.serializers_elements import AllegationDetailSerializer
 from evidence.api import RecordPagination, api_errors
 from evidence.models import EvidenceItem, LedgerEntry
 from evidence.selectors import account_list, clause_get
@@ -243,16 +245,22 @@ class AllegationListView(generics.ListAPIView):
         return Response(AllegationSerializer(allegation).data, status=status.HTTP_201_CREATED)
 
 
-@extend_schema(tags=["cases"], responses={200: AllegationSerializer, **api_errors(404)})
+@extend_schema(tags=["cases"], responses={200: AllegationDetailSerializer, **api_errors(404)})
 class AllegationDetailView(APIView):
-    """One allegation of the case."""
+    """One allegation of the case, with its elements checklist: each element of the claim
+    supported or not, the exhibit rows behind it, its flags and the case's."""
 
     required_scopes = "read"
 
     def get(self, request, reference: str, pk: int) -> Response:
         case = _case(request, reference)
+        allegation = case_allegation_get(user=request.user, case=case, pk=pk)
+        checklist = case_allegation_elements(user=request.user, case=case, pk=allegation.pk)
         return Response(
-            AllegationSerializer(case_allegation_get(user=request.user, case=case, pk=pk)).data
+            {
+                **AllegationSerializer(allegation).data,
+                **{k: checklist[k] for k in ("elements", "flags", "case_flags")},
+            }
         )
 
 

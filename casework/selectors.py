@@ -423,18 +423,23 @@ def case_damages(*, case: Case) -> dict:
             ModelRelease.objects.aggregate(m=Max("imported_at"))["m"],
         )
     )
-    key = "case-damages:" + hashlib.sha256(inputs.encode()).hexdigest()
+    # v2: the figure also carries the conduct period and the refusals (a value cached in
+    # the earlier shape is never read as this one).
+    key = "case-damages/2:" + hashlib.sha256(inputs.encode()).hexdigest()
     return cache.get_or_set(key, lambda: case_damages_compute(case=case), timeout=24 * 3600)
 
 
 def case_damages_compute(*, case: Case) -> dict:
     """Usage of the attributed accounts in the case window, by model, valued by the one
-    rule the report uses (`case_rules.usage_value`)."""
+    rule the report uses (`case_rules.usage_value`); with, from the same pass, the conduct
+    period (`first_ts`, `last_ts`) and the requests refused at a limit (`throttled`, HTTP
+    429) that the elements checklist reads."""
     window, params = usage_window_sql(start=case.window_start, end=case.window_end)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT u.model, count(*), coalesce(sum(u.input_tokens), 0), "
-            "coalesce(sum(u.output_tokens), 0) "
+            "coalesce(sum(u.output_tokens), 0), min(u.ts), max(u.ts), "
+            "count(*) FILTER (WHERE u.status = 429) "
             "FROM evidence_usageevent u "
             "JOIN evidence_account a ON a.account_id = u.account_id "
             "JOIN casework_caseaccount ca ON ca.account_id = a.id "
@@ -445,9 +450,14 @@ def case_damages_compute(*, case: Case) -> dict:
     usage = [
         {"model": model, "requests": requests, "input_tokens": int(tokens_in),
          "output_tokens": int(tokens_out)}
-        for model, requests, tokens_in, tokens_out in rows
+        for model, requests, tokens_in, tokens_out, *_ in rows
     ]  # fmt: skip
-    return usage_value(usage=usage, prices=model_prices())
+    return {
+        **usage_value(usage=usage, prices=model_prices()),
+        "first_ts": min((row[4] for row in rows), default=None),
+        "last_ts": max((row[5] for row in rows), default=None),
+        "throttled": sum(row[6] for row in rows),
+    }
 
 
 # --- The case side as the REST API reads it ------------------------------------------------

@@ -21,6 +21,7 @@ from casework.countermeasures.models import EnforcementAction
 from casework.countermeasures.notices import NoticeError, notice_send
 from casework.countermeasures.selectors import case_countermeasures
 from casework.countermeasures.services import ActionError, action_approve, action_propose
+from casework.elements_live import case_elements
 from casework.forms import (
     AllegationForm,
     AttributeForm,
@@ -150,6 +151,7 @@ def _case_page(
             "may_attach_use": services.may_attach_output_evidence(request.user, case),
             "refused": refused or {},
             "account_filter": account_filter,
+            "elements": case_elements(user=request.user, case=case, measured=context),
         }
     )
     return render(request, "casework/case_detail.html", context, status=status)

@@ -7,7 +7,7 @@ documentation (/api/docs/).
 
 from django.urls import include, path, re_path
 
-from casework import api, api_productions
+from casework import api, api_elements, api_productions
 from casework.api_platform.errors import api_not_found
 from casework.api_platform.schema import DocsView, SchemaView
 
@@ -26,6 +26,7 @@ case_api_urlpatterns = [
         api.AllegationDetailView.as_view(),
         name="allegation-detail",
     ),
+    path(f"{CASE}elements/", api_elements.CaseElementsView.as_view(), name="case-elements"),
     path(f"{CASE}notes/", api.NoteListView.as_view(), name="note-list"),
     path(
         f"{CASE}output-evidence/",

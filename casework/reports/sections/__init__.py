@@ -4,6 +4,7 @@ from casework.reports.sections.chronology import chronology_section
 from casework.reports.sections.clauses import clauses_section
 from casework.reports.sections.countermeasures import countermeasures_section
 from casework.reports.sections.damages import damages_section
+from casework.reports.sections.elements import elements_section
 from casework.reports.sections.formation import formation_section
 from casework.reports.sections.formatting import (
     BASIS_LABELS,
@@ -33,6 +34,7 @@ __all__ = (
     "countermeasures_section",
     "damages_section",
     "day",
+    "elements_section",
     "formation_section",
     "methodology_section",
     "moment",

@@ -3,6 +3,7 @@ table cap, and what several sections share (pseudonyms, detector names, Terms in
 
 from __future__ import annotations
 
+from casework.elements import versions_in_force
 from casework.reports.redaction import Kind, Redactor, Rule
 from casework.reports.sections.formatting import day
 
@@ -56,13 +57,4 @@ class Source:
     def in_force(self, versions: list[dict]) -> list[dict]:
         """Versions of one document in force at some moment of the conduct period."""
         first, last = (day(t) if t else None for t in self.conduct)
-        ordered = sorted(versions, key=lambda v: v["effective_date"])
-        result = []
-        for i, version in enumerate(ordered):
-            start = version["effective_date"]
-            end = ordered[i + 1]["effective_date"] if i + 1 < len(ordered) else None
-            if first is None:
-                continue
-            if start <= last and (end is None or end > first):
-                result.append({**version, "until": end})
-        return result
+        return versions_in_force(versions, first, last)

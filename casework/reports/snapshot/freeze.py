@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Prefetch
 
 from casework.case_rules import output_use_collect
-from casework.models import Case, CaseAccount, CaseAccountBasis
+from casework.models import Case
 from casework.reports.snapshot.countermeasures import countermeasures_collect
 from casework.reports.snapshot.custody import (
     custody_collect,
@@ -33,6 +32,7 @@ from casework.reports.snapshot.record import (
     accounts_collect,
     allegations_collect,
     batches_collect,
+    case_links,
     terms_collect,
 )
 from casework.reports.snapshot.staff import staff_collect
@@ -81,14 +81,7 @@ def case_snapshot(*, case: Case) -> Snapshot:
 
 
 def _collect(case: Case) -> dict[str, Any]:
-    links = list(
-        CaseAccount.objects.filter(case=case)
-        .select_related("account", "attributed_by")
-        .prefetch_related(
-            Prefetch("further_bases", CaseAccountBasis.objects.select_related("attributed_by"))
-        )
-        .order_by("account__account_id")
-    )
+    links = case_links(case)
     detection = detection_run_latest()
     groups, group_of = case_groups(links, detection)
     with connection.cursor() as cursor:

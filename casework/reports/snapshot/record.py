@@ -6,9 +6,23 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from casework.models import Allegation, Case
+from django.db.models import Prefetch
+
+from casework.models import Allegation, Case, CaseAccount, CaseAccountBasis
 from casework.reports.snapshot.values import iso
 from evidence.models import AssentRecord, Clause, IngestBatch, TermsVersion
+
+
+def case_links(case: Case) -> list[CaseAccount]:
+    """The case's attributed accounts, each with its bases, by account id."""
+    return list(
+        CaseAccount.objects.filter(case=case)
+        .select_related("account", "attributed_by")
+        .prefetch_related(
+            Prefetch("further_bases", CaseAccountBasis.objects.select_related("attributed_by"))
+        )
+        .order_by("account__account_id")
+    )
 
 
 def accounts_collect(links, group_of, usage, detection_part) -> list[dict[str, Any]]:

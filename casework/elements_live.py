@@ -1,0 +1,127 @@
+"""The elements checklist read live, for the case page and the REST API.
+
+The facts are gathered from the record as it stands, in the very shapes the report's
+snapshot freezes them (the same collectors where they exist), and judged by the one rule
+in `casework.elements`: what the page shows is what the next report will state.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from django.db.models import Count, Q
+from django.http import Http404
+
+from casework.case_rules import output_use_collect
+from casework.elements import as_data, elements_check
+from casework.models import Case
+from casework.reports.snapshot.record import accounts_collect, allegations_collect, case_links
+from casework.reports.snapshot.values import iso
+from casework.selectors import case_damages, case_get
+from evidence.detectors import link_kinds, signals
+from evidence.detectors.selectors import detection_run_latest
+from evidence.models import Finding, Link, PlanLimit, TermsVersion
+
+
+def _conduct(damages: dict[str, Any]) -> dict[str, Any]:
+    """The conduct period, its requests and those refused at a limit (HTTP 429), from the
+    case's cached usage pass (`case_damages`)."""
+    return {
+        "first_ts": iso(damages["first_ts"]),
+        "last_ts": iso(damages["last_ts"]),
+        "requests": damages["requests"],
+        "throttled": damages["throttled"],
+    }
+
+
+def _detection(case: Case) -> dict[str, Any] | None:
+    """The latest finished run's findings and links on the case's accounts, counted per
+    detector as the snapshot's detection summary counts them."""
+    run = detection_run_latest()
+    if run is None:
+        return None
+    members = case.case_accounts.values("account_id")
+    findings = (
+        Finding.objects.filter(run=run, account_id__in=members)
+        .values("detector")
+        .annotate(measured=Count("id"), fired=Count("id", filter=Q(fired=True)))
+        .order_by("detector")
+    )
+    links = (
+        Link.objects.filter(run=run)
+        .filter(Q(account_a_id__in=members) | Q(account_b_id__in=members))
+        .values("kind")
+        .annotate(links=Count("id"))
+        .order_by("kind")
+    )
+    return {
+        "run": {"id": run.pk},
+        "detectors": [d.describe() for d in (*signals(), *link_kinds())],
+        "findings": [dict(row) for row in findings],
+        "links": [dict(row) for row in links],
+    }
+
+
+def elements_facts_live(*, case: Case, measured: dict | None = None) -> dict[str, Any]:
+    """The checklist's facts for `case` from the record as it stands now. `measured` may
+    hold what the caller has already read by the same rules (the case page's
+    `output_use` and `damages`), so the page does not measure them twice."""
+    measured = measured or {}
+    links = case_links(case)
+    accounts = accounts_collect(links, defaultdict(str), {}, None)
+    allegations = allegations_collect(case)
+    slugs = {a["clause"]["document"] for a in allegations}
+    slugs |= {r["terms"] for account in accounts for r in account["assent"]}
+    versions = (
+        TermsVersion.objects.filter(document__slug__in=slugs).select_related("document")
+        if slugs
+        else []
+    )
+    terms = [
+        {
+            "document": v.document.slug,
+            "version": v.label,
+            "effective_date": v.effective_date.isoformat(),
+        }
+        for v in versions
+    ]
+    plans = {a.account.plan for a in links if a.account.plan}
+    damages = measured["damages"] if "damages" in measured else case_damages(case=case)
+    output_use = (
+        measured["output_use"] if "output_use" in measured else output_use_collect(case=case)
+    )
+    return {
+        "allegations": allegations,
+        "accounts": accounts,
+        "terms": terms,
+        "conduct": _conduct(damages),
+        "detection": _detection(case),
+        "plan_limits": list(PlanLimit.objects.filter(plan__in=plans).values("plan"))
+        if plans
+        else [],
+        "output_use": output_use,
+        "damages": {
+            "priced": any(m["value"] is not None for m in damages["models"]),
+            "value": damages["value"],
+            "unpriced": damages["unpriced"],
+            "requests": damages["requests"],
+        },
+    }
+
+
+def case_elements(*, user, case: Case, measured: dict | None = None) -> dict[str, Any]:
+    """The case's elements checklist as JSON-native data, for a member of the case
+    (`measured`: see `elements_facts_live`)."""
+    case = case_get(user=user, reference=case.reference)
+    return as_data(elements_check(elements_facts_live(case=case, measured=measured)))
+
+
+def case_allegation_elements(*, user, case: Case, pk: int) -> dict[str, Any]:
+    """One allegation's elements and flags, with the case's flags; 404 when the case has
+    no such allegation (or the user may not open the case)."""
+    checklist = case_elements(user=user, case=case)
+    for allegation in checklist["allegations"]:
+        if allegation["id"] == pk:
+            return {**allegation, "case_flags": checklist["flags"]}
+    raise Http404("No allegation matches the given query.")
