@@ -26,6 +26,7 @@ from casework.reports.exhibit_files import (
     ExhibitSet,
     exhibit_compressor,
 )
+from casework.reports.formation_exhibits import formation_exhibits_write
 from casework.reports.formulas import sql_neutralised
 from casework.reports.redaction import (
     COUNSEL,
@@ -214,6 +215,7 @@ def exhibits_write(*, snapshot: Snapshot, redactor: Redactor, workdir: Path, rep
         _daily(exhibits, data)
         _profile(exhibits, data)
         _batches(exhibits, data, redactor)
+        formation_exhibits_write(exhibits, data, redactor)
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS rep_case_account")
             cursor.execute("DROP TABLE IF EXISTS rep_hmac_pads")

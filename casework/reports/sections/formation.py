@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from casework.reports.formation_exhibits import terms_text_exhibit_name
 from casework.reports.sections.formatting import Capped, day, moment, n
+from casework.reports.sections.screens import formation_screens
 from casework.reports.sections.source import Source
 
 
@@ -109,4 +111,22 @@ def formation_section(source: Source) -> dict[str, Any]:
         "accepted_current": n(accepted_current),
         "accounts_total": n(len(accounts)),
         "samples": samples,
+        "screens": formation_screens(source),
+        "history": [
+            {
+                **v,
+                "changes": _changes(v),
+                "exhibit": terms_text_exhibit_name(v),
+            }
+            for v in data.get("terms_history") or []
+        ],
     }
+
+
+def _changes(version: dict) -> str:
+    parts = [
+        f"{what} {', '.join('§' + p for p in version[key])}"
+        for what, key in (("changed", "changed"), ("added", "added"), ("removed", "removed"))
+        if version[key]
+    ]
+    return "; ".join(parts) or "no clause changed (the text differs elsewhere)"
