@@ -124,9 +124,11 @@ def formation_section(source: Source) -> dict[str, Any]:
 
 
 def _changes(version: dict) -> str:
+    if version.get("same_text"):
+        return "the same text, word for word (the same SHA-256)"
     parts = [
         f"{what} {', '.join('§' + p for p in version[key])}"
         for what, key in (("changed", "changed"), ("added", "added"), ("removed", "removed"))
         if version[key]
     ]
-    return "; ".join(parts) or "no clause changed (the text differs elsewhere)"
+    return "; ".join(parts) or "no clause changed; the text differs outside the clauses"

@@ -25,10 +25,19 @@ def terms_history_collect(terms: list[dict]) -> list[dict[str, Any]]:
         if previous is not None and previous.document_id != version.document_id:
             previous = None
         if previous is None:
-            changes = {"previous": None, "changed": [], "added": [], "removed": []}
+            changes = {
+                "previous": None,
+                "same_text": False,
+                "changed": [],
+                "added": [],
+                "removed": [],
+            }
         else:
             rows = terms_diff(old=previous, new=version)
-            changes = {"previous": previous.label}
+            changes = {
+                "previous": previous.label,
+                "same_text": previous.text_sha256 == version.text_sha256,
+            }
             for status in ("changed", "added", "removed"):
                 changes[status] = [r["path"] for r in rows if r["status"] == status]
         if history and previous is not None:
