@@ -83,6 +83,7 @@ def formation_section(source: Source) -> dict[str, Any]:
     accepted_current = sum(
         1 for a in accounts if any(current.get(r["terms"]) == r["version"] for r in a["assent"])
     )
+    on_record = {s["sha256"] for s in data.get("assent_screens") or []}
     samples = Capped(
         (
             {
@@ -92,7 +93,7 @@ def formation_section(source: Source) -> dict[str, Any]:
                 "method": r["method"],
                 "ip": source.redactor.ip(r["ip"]),
                 "flow": r["flow_id"] or "—",
-                "screenshot": "yes" if r["screenshot_sha256"] else "no",
+                "screenshot": _screenshot(r["screenshot_sha256"], on_record),
             }
             for a in sorted(accounts, key=lambda a: a["account_id"])
             for r in a["assent"]
@@ -121,6 +122,13 @@ def formation_section(source: Source) -> dict[str, Any]:
             for v in data.get("terms_history") or []
         ],
     }
+
+
+def _screenshot(sha256: str, on_record: set[str]) -> str:
+    """Does the record hold the screenshot the assent record names, or only its hash?"""
+    if not sha256:
+        return "no"
+    return "on record" if sha256 in on_record else "hash only"
 
 
 def _changes(version: dict) -> str:
