@@ -37,7 +37,7 @@ from casework.countermeasures.notices import notice_send
 from casework.countermeasures.services import action_approve, action_propose
 from casework.demo.use import demo_ingest_once, demo_use_attach, demo_use_load
 from casework.demo.world import scenario_generate
-from casework.demo.world.provider import TERMS_SAMPLES
+from casework.demo.world.provider import TERMS_SAMPLES, TERMS_SLUG
 from casework.demo.world.screens import SCREENS_DIR
 from casework.models import Case, CaseRole, ReportJob, ReportReview
 from casework.production import production_build
@@ -425,7 +425,11 @@ def demo_case_report(*, scenario_dir: Path, stdout) -> dict:
             case_accounts_attribute(
                 actor=counsel, case=case, accounts=accounts, basis=basis, detail=detail
             )
-        latest = TermsVersion.objects.order_by("-effective_date", "-pk").first()
+        latest = (
+            TermsVersion.objects.filter(document__slug=TERMS_SLUG)
+            .order_by("-effective_date", "-pk")
+            .first()
+        )
         for path, theory in DEMO_ALLEGATIONS:
             clause = Clause.objects.filter(version=latest, path=path).first()
             if clause is None:
