@@ -132,7 +132,10 @@ def test_every_terms_version_is_attached_in_full_with_its_imported_hash(
     assert "Terms version history" in text
 
 
-def test_the_formation_section_shows_the_screen_the_accounts_saw(case, counsel_user, tmp_path):
+def test_the_formation_section_shows_the_screen_the_accounts_saw(
+    case, counsel_user, tmp_path, settings
+):
+    settings.PACTA_REPORT_ORGANISATION = "Aster Systems, Inc."
     path = _report(case, "counsel", counsel_user, tmp_path)
     files = _attachments(path)
     exhibit = f"screen-signup-v4-{case.shot_sha[:12]}.png"
@@ -148,12 +151,17 @@ def test_the_formation_section_shows_the_screen_the_accounts_saw(case, counsel_u
     assert exhibit in text.replace(" ", "")
     # The flow whose screenshot was never collected is said to have none.
     assert "No screenshot of this screen is in the record" in text
+    assert "Claimant: Aster Systems, Inc.; respondent" in text
 
 
-def test_the_public_edition_withholds_the_image_and_says_so(case, counsel_user, tmp_path):
+def test_the_public_edition_withholds_the_image_and_says_so(case, counsel_user, tmp_path, settings):
+    settings.PACTA_REPORT_ORGANISATION = ""
+    settings.PACTA_REPORT_DECLARANT_ORGANISATION = ""
     path = _report(case, "public", counsel_user, tmp_path)
     files = _attachments(path)
     assert not [name for name in files if name.startswith("screen-")]
     assert {"terms-sa-2025-06-01.md", "terms-sa-2026-01-01.md"} <= set(files)
     text = _text(path).replace("\n", " ")
     assert "withheld from this edition" in text
+    # A claimant nobody configured is said to be unnamed, not called "the provider".
+    assert "Claimant: not named" in text
