@@ -84,6 +84,24 @@ def media_type_sniff(head: bytes) -> str | None:
     return None
 
 
+def screen_moment(value: str | None, *, field: str) -> dt.datetime | None:
+    """When a flow version went live or was replaced, as an operator writes it: a date
+    (midnight UTC) or an ISO-8601 time with its zone."""
+    if not value:
+        return None
+    try:
+        if len(value) == 10:
+            return dt.datetime.combine(dt.date.fromisoformat(value), dt.time(), dt.UTC)
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise AssentScreenError(
+            f"{value!r} is not a date or an ISO-8601 time", field=field
+        ) from None
+    if moment.tzinfo is None:
+        raise AssentScreenError(f"{value!r} has no time zone (add Z or +00:00)", field=field)
+    return moment
+
+
 def terms_version_find(reference: str) -> TermsVersion:
     """`DOCUMENT:VERSION` (e.g. services-agreement:2026-01-01) as an imported version."""
     document, sep, label = reference.partition(":")

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from evidence.access import RECORD_WRITER_ROLES, record_writer
 from evidence.api.errors import api_errors, bad_parameter
 from evidence.api.ingest import FILE_NAME_HEADER, _receive_upload
-from evidence.screens import AssentScreenError, assent_screen_ingest
+from evidence.screens import AssentScreenError, assent_screen_ingest, screen_moment
 
 PARAMETERS = {
     "flow": "The sign-up flow version the file shows, e.g. signup-v4 (required).",
@@ -43,17 +43,10 @@ class AssentScreenResultSerializer(serializers.Serializer):
 
 
 def _when(name: str, value: str | None) -> dt.datetime | None:
-    if not value:
-        return None
     try:
-        if len(value) == 10:
-            return dt.datetime.combine(dt.date.fromisoformat(value), dt.time(), dt.UTC)
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise bad_parameter(name, f"{value!r} is not a date or an ISO-8601 time") from None
-    if moment.tzinfo is None:
-        raise bad_parameter(name, f"{value!r} has no time zone (add Z or +00:00)")
-    return moment
+        return screen_moment(value, field=name)
+    except AssentScreenError as exc:
+        raise bad_parameter(name, str(exc)) from None
 
 
 class AssentScreenView(APIView):

@@ -13,22 +13,14 @@ import datetime as dt
 from pathlib import Path
 
 from evidence.management.base import CheckFailed, PactaCommand, UsageError
-from evidence.screens import AssentScreenError, assent_screen_ingest
+from evidence.screens import AssentScreenError, assent_screen_ingest, screen_moment
 
 
 def _when(option: str, value: str | None) -> dt.datetime | None:
-    """A date (midnight UTC) or an ISO-8601 time with its zone."""
-    if not value:
-        return None
     try:
-        if len(value) == 10:
-            return dt.datetime.combine(dt.date.fromisoformat(value), dt.time(), dt.UTC)
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"{option}: {value!r} is not a date or an ISO-8601 time") from None
-    if moment.tzinfo is None:
-        raise UsageError(f"{option}: {value!r} has no time zone (add Z or +00:00)")
-    return moment
+        return screen_moment(value, field=option)
+    except AssentScreenError as exc:
+        raise UsageError(f"{option}: {exc}") from None
 
 
 class Command(PactaCommand):
