@@ -54,7 +54,8 @@ class AssentScreenView(APIView):
     names it and its extension must agree with its bytes. 201 with the result; 200 when
     the same file was already on record with the same description; 400 naming the
     parameter (or `file`) that is wrong, with nothing stored; 413 past
-    PACTA_ASSENT_SCREEN_MAX_BYTES; 403 for a role that may not add to the record."""
+    PACTA_ASSENT_SCREEN_MAX_BYTES; 415 for a Content-Encoding (the file travels as it is);
+    403 for a role that may not add to the record."""
 
     parser_classes = []
     required_scopes = {"POST": "ingest"}
@@ -75,7 +76,11 @@ class AssentScreenView(APIView):
             ),
         ],
         request={"application/octet-stream": OpenApiTypes.BINARY},
-        responses={201: AssentScreenResultSerializer, **api_errors(400, 413)},
+        responses={
+            201: AssentScreenResultSerializer,
+            200: AssentScreenResultSerializer,
+            **api_errors(400, 413, 415),
+        },
     )
     def post(self, request) -> Response:
         if not record_writer(request.user):  # checked before a byte of the body is read
@@ -88,6 +93,12 @@ class AssentScreenView(APIView):
         if not file_name:
             raise bad_parameter(
                 "X-Pacta-File-Name", "name the file (its extension says what it is)"
+            )
+        encoding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+        if encoding not in ("", "identity"):
+            # The hash is of the file as it is: a screen travels unencoded.
+            raise exceptions.UnsupportedMediaType(
+                encoding, detail=f"Content-Encoding {encoding!r}: send the file as it is."
             )
         shown_from = _when("shown_from", query.get("shown_from"))
         shown_until = _when("shown_until", query.get("shown_until"))

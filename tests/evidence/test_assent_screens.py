@@ -245,6 +245,11 @@ def test_the_api_refuses_bad_input_naming_the_parameter(api, settings, media_roo
     assert "sha256" in response.json()["error"]["fields"]
     response = post(api, png(1), query="")
     assert "flow" in response.json()["error"]["fields"]
+    response = api.post(
+        f"{SCREENS}?flow=signup-v4", data=png(1), content_type="application/octet-stream",
+        HTTP_X_PACTA_FILE_NAME="signup.png", HTTP_CONTENT_ENCODING="gzip",
+    )  # fmt: skip
+    assert response.status_code == 415
     settings.PACTA_ASSENT_SCREEN_MAX_BYTES = 20
     assert post(api, png(1)).status_code == 413
     assert not EvidenceItem.objects.exists()
