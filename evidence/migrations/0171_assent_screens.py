@@ -3,6 +3,20 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
+# A screen is evidence of what an account saw: once recorded it is never changed or
+# deleted (the refusal of migration 0008, for one more table); a correction is a new file.
+GUARD = """
+CREATE TRIGGER assent_screen_refuse_update_delete
+    BEFORE UPDATE OR DELETE ON evidence_assentscreen
+    FOR EACH ROW EXECUTE FUNCTION pacta_evidence_refuse_change('assent screens');
+CREATE TRIGGER assent_screen_refuse_truncate BEFORE TRUNCATE ON evidence_assentscreen
+    FOR EACH STATEMENT EXECUTE FUNCTION pacta_evidence_refuse_change('assent screens');
+"""
+UNGUARD = """
+DROP TRIGGER IF EXISTS assent_screen_refuse_update_delete ON evidence_assentscreen;
+DROP TRIGGER IF EXISTS assent_screen_refuse_truncate ON evidence_assentscreen;
+"""
+
 
 class Migration(migrations.Migration):
 
@@ -35,4 +49,5 @@ class Migration(migrations.Migration):
                 'constraints': [models.CheckConstraint(condition=models.Q(('sha256__regex', '^[0-9a-f]{64}$')), name='assent_screen_sha256_hex'), models.CheckConstraint(condition=models.Q(('shown_from__isnull', True), ('shown_until__isnull', True), ('shown_from__lte', models.F('shown_until')), _connector='OR'), name='assent_screen_window_ordered')],
             },
         ),
+        migrations.RunSQL(GUARD, UNGUARD),
     ]

@@ -262,3 +262,14 @@ def test_a_user_whose_role_became_viewer_may_not_add_screens():
     cache.clear()
     assert post(client, png(1)).status_code == 403
     assert not EvidenceItem.objects.exists()
+
+
+def test_the_database_refuses_to_change_or_delete_a_screen():
+    from django.db import DatabaseError, transaction
+
+    ingest(png(1))
+    with pytest.raises(DatabaseError, match="assent screens"), transaction.atomic():
+        AssentScreen.objects.update(flow_id="signup-v9")
+    with pytest.raises(DatabaseError, match="assent screens"), transaction.atomic():
+        AssentScreen.objects.all().delete()
+    assert AssentScreen.objects.get().flow_id == "signup-v4"
