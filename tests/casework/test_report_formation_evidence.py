@@ -165,3 +165,19 @@ def test_the_public_edition_withholds_the_image_and_says_so(case, counsel_user, 
     assert "withheld from this edition" in text
     # A claimant nobody configured is said to be unnamed, not called "the provider".
     assert "Claimant: not named" in text
+
+
+def test_which_edition_carries_a_screen():
+    """Pixels cannot be redacted: counsel carries every screen, the regulator none that a
+    single account's records name (it may show that account's details), the public none."""
+    from casework.reports.formation_exhibits import screen_in_edition
+    from casework.reports.redaction import Redactor
+
+    shared, own, unnamed = ({"accounts_naming": k} for k in (2, 1, 0))
+    for edition, expected in (
+        ("counsel", (True, True, True)),
+        ("regulator", (True, False, True)),
+        ("public", (False, False, False)),
+    ):
+        redactor = Redactor(edition)
+        assert tuple(screen_in_edition(s, redactor) for s in (shared, own, unnamed)) == expected

@@ -273,3 +273,21 @@ def test_the_database_refuses_to_change_or_delete_a_screen():
     with pytest.raises(DatabaseError, match="assent screens"), transaction.atomic():
         AssentScreen.objects.all().delete()
     assert AssentScreen.objects.get().flow_id == "signup-v4"
+
+
+@pytest.mark.parametrize(
+    ("head", "media_type"),
+    [
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF", "image/jpeg"),
+        (b"%PDF-1.7\n", "application/pdf"),
+        (b"<HTML><body>", "text/html"),
+        (b"MIME-Version: 1.0\r\nContent-Type: multipart/related; boundary=x", "multipart/related"),
+        (b"MIME-Version: 1.0\r\nContent-Type: text/plain", None),
+        (b"GIF89a", None),
+        (b"<svg onload=alert(1)>", None),
+    ],
+)
+def test_the_type_is_read_from_the_bytes(head, media_type):
+    from evidence.screens import media_type_sniff
+
+    assert media_type_sniff(head) == media_type
