@@ -291,3 +291,21 @@ def test_the_type_is_read_from_the_bytes(head, media_type):
     from evidence.screens import media_type_sniff
 
     assert media_type_sniff(head) == media_type
+
+
+def test_verification_finds_a_screen_whose_hash_was_changed_behind_the_triggers():
+    from django.db import connection
+
+    from evidence.custody.verification import evidence_verify
+
+    result = ingest(png(1))
+    assert evidence_verify(actor="system:test").ok
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER assent_screen_refuse_update_delete ON evidence_assentscreen")
+        cursor.execute(
+            "UPDATE evidence_assentscreen SET sha256 = %s WHERE id = %s",
+            [sha(png(2)), result.screen],
+        )
+    run = evidence_verify(actor="system:test")
+    assert not run.ok
+    assert any(f["object"] == "assent_screen" for f in run.failures), run.failures
