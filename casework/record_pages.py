@@ -21,6 +21,7 @@ from casework.selectors import CASE_PAGE_ROWS, case_list, cluster_cases_open
 from evidence.access import clause_categoriser
 from evidence.detectors.error_rates import label_statements, population_statements
 from evidence.models import ClauseCategory
+from evidence.screen_selectors import terms_version_screens
 from evidence.selectors import (
     account_profile,
     account_usage_daily,
@@ -106,6 +107,7 @@ def terms_version(request: HttpRequest, slug: str, label: str) -> HttpResponse:
             "category": category,
             "categories": ClauseCategory.choices,
             "others": version.document.versions.exclude(pk=version.pk).order_by("effective_date"),
+            "screens": terms_version_screens(user=request.user, version=version),
         },
     )
 

@@ -337,12 +337,16 @@ PACTA_INGEST_MAX_LINE_BYTES = env.int("PACTA_INGEST_MAX_LINE_BYTES", default=102
 PACTA_INGEST_MAX_EXPANDED_BYTES = env.int("PACTA_INGEST_MAX_EXPANDED_BYTES", default=8 * 1024**3)
 # A larger upload through the REST API is refused (413) while it streams to disk.
 PACTA_INGEST_MAX_UPLOAD_BYTES = env.int("PACTA_INGEST_MAX_UPLOAD_BYTES", default=4 * 1024**3)
+# A screenshot or archived sign-up flow larger than this is refused (evidence/screens.py):
+# a screen is a few megabytes; anything far larger is not what it claims to be.
+PACTA_ASSENT_SCREEN_MAX_BYTES = env.int("PACTA_ASSENT_SCREEN_MAX_BYTES", default=25 * 1024**2)
 # How much of an upload is read into memory at a time while it streams to disk.
 PACTA_UPLOAD_CHUNK_BYTES = env.int("PACTA_UPLOAD_CHUNK_BYTES", default=1024 * 1024)
 for _name in (
     "PACTA_INGEST_MAX_LINE_BYTES",
     "PACTA_INGEST_MAX_EXPANDED_BYTES",
     "PACTA_INGEST_MAX_UPLOAD_BYTES",
+    "PACTA_ASSENT_SCREEN_MAX_BYTES",
     "PACTA_UPLOAD_CHUNK_BYTES",
 ):
     # Zero or a negative size would refuse every line, or read an upload forever: say so at

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 
-from casework import record_pages, timeline_views, views
+from casework import record_pages, screen_pages, timeline_views, views
 from casework.countermeasures import views as countermeasure_views
 
 
@@ -63,6 +63,7 @@ urlpatterns = [
     path("clusters/<int:pk>/", record_pages.cluster_detail, name="cluster_detail"),
     path("search/", record_pages.search, name="search"),
     path("terms/", record_pages.terms_index, name="terms_index"),
+    path("screens/<int:pk>/file/", screen_pages.assent_screen_file, name="assent_screen_file"),
     path("terms/<slug:slug>/<str:label>/", record_pages.terms_version, name="terms_version"),
     path(
         "terms/<slug:slug>/<str:old>/compare/<str:new>/",

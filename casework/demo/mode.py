@@ -37,6 +37,8 @@ from casework.countermeasures.notices import notice_send
 from casework.countermeasures.services import action_approve, action_propose
 from casework.demo.use import demo_ingest_once, demo_use_attach, demo_use_load
 from casework.demo.world import scenario_generate
+from casework.demo.world.provider import TERMS_SAMPLES, TERMS_SLUG
+from casework.demo.world.screens import SCREENS_DIR
 from casework.models import Case, CaseRole, ReportJob, ReportReview
 from casework.production import production_build
 from casework.reports import report_build, report_job_request
@@ -62,6 +64,7 @@ from evidence.models import (
     PlanLimit,
     TermsVersion,
 )
+from evidence.screens import assent_screen_ingest
 from evidence.terms.services import terms_import
 
 DEMO_PASSWORD = "pacta-demo"  # noqa: S105 - public by design, documented in the README
@@ -151,7 +154,7 @@ def demo_record_load(*, scenario_dir: Path) -> list[str]:
             actor="system:demo",
             path=path,
             document_slug=slug,
-            title=TERMS_TITLE,
+            title=TERMS_SAMPLES[slug][0] if slug in TERMS_SAMPLES else TERMS_TITLE,
             version_label=label,
             effective=dt.date.fromisoformat(label),
         )
@@ -162,9 +165,43 @@ def demo_record_load(*, scenario_dir: Path) -> list[str]:
         ("usage", "usage.ndjson"),
     ):
         lines.append(demo_ingest_once(kind=kind, path=scenario_dir / name))
+    # The sign-up screens whose hashes the assent records carry, after the records.
+    lines += demo_screens_load(scenario_dir=scenario_dir)
     # The rival's probes and the canaries served to the network, after the usage they cite.
     lines += demo_use_load(scenario_dir=scenario_dir)
     return lines
+
+
+def demo_screens_load(*, scenario_dir: Path) -> list[str]:
+    """Keep each sign-up flow's screen as an operator would (`ingest_evidence_file`); a
+    rerun finds them on record and adds nothing."""
+    manifest = scenario_dir / SCREENS_DIR / "screens.json"
+    if not manifest.exists():
+        return []
+    lines = []
+    for flow, screen in sorted(json.loads(manifest.read_text(encoding="utf-8")).items()):
+        path = scenario_dir / screen["file"]
+        with path.open("rb") as stream:
+            result = assent_screen_ingest(
+                actor="system:demo",
+                stream=stream,
+                file_name=path.name,
+                flow_id=flow,
+                source="demo scenario",
+                terms=screen["terms"],
+                shown_from=_instant(screen["shown_from"]),
+                shown_until=_instant(screen["shown_until"]),
+                expected_sha256=screen["sha256"],
+            )
+        lines.append(
+            f"screen of {flow}: {result.media_type}, sha256 {result.sha256[:12]}, "
+            f"{result.assent_records} assent records"
+        )
+    return lines
+
+
+def _instant(value: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(value) if value else None
 
 
 def demo_scenario_ensure(*, out_dir: Path, accounts: int, events: int, seed: int) -> dict:
@@ -388,7 +425,11 @@ def demo_case_report(*, scenario_dir: Path, stdout) -> dict:
             case_accounts_attribute(
                 actor=counsel, case=case, accounts=accounts, basis=basis, detail=detail
             )
-        latest = TermsVersion.objects.order_by("-effective_date", "-pk").first()
+        latest = (
+            TermsVersion.objects.filter(document__slug=TERMS_SLUG)
+            .order_by("-effective_date", "-pk")
+            .first()
+        )
         for path, theory in DEMO_ALLEGATIONS:
             clause = Clause.objects.filter(version=latest, path=path).first()
             if clause is None:

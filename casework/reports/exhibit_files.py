@@ -179,6 +179,11 @@ class ExhibitSet:
             writer.write(chunk)
         return self._add(file_name, title, description, writer, rows, mime=mime, **extra)
 
+    def file(self, file_name, title, description, payload: bytes, *, mime: str, **extra) -> Exhibit:
+        """A file attached byte for byte as the record holds it (a Terms text, a
+        screenshot): its exhibit hash is the hash it was taken in with."""
+        return self.chunks(file_name, title, description, [payload], mime=mime, **extra)
+
     def copy(self, file_name, title, description, query: sql.Composed, **extra) -> Exhibit:
         """Stream a query's rows as CSV straight from PostgreSQL into the file; the row
         count is the server's (the COPY command tag), not a count of lines, since a

@@ -28,6 +28,7 @@ from casework.reports.exhibit_files import (
 )
 from casework.reports.exhibits_methods import methods_exhibits_write
 from casework.reports.exhibits_records import SUMMARY, records_exhibits_write
+from casework.reports.formation_exhibits import formation_exhibits_write
 from casework.reports.formulas import sql_neutralised
 from casework.reports.redaction import (
     COUNSEL,
@@ -40,7 +41,7 @@ from casework.reports.redaction import (
     Rule,
     hmac_pads,
 )
-from casework.reports.snapshot import Snapshot
+from casework.reports.snapshot import Snapshot, attribution_kinds
 from evidence.models import Finding, Link
 
 
@@ -216,6 +217,7 @@ def exhibits_write(*, snapshot: Snapshot, redactor: Redactor, workdir: Path, rep
         _batches(exhibits, data, redactor)
         records_exhibits_write(exhibits, snapshot, redactor)
         methods_exhibits_write(exhibits, data)
+        formation_exhibits_write(exhibits, data, redactor)
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS rep_case_account")
             cursor.execute("DROP TABLE IF EXISTS rep_hmac_pads")

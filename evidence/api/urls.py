@@ -14,6 +14,7 @@ from evidence.api import (
 )
 from evidence.api.ingest import IngestView
 from evidence.api.parameters import AccountIdConverter, TextConverter
+from evidence.api.screens import AssentScreenView
 
 # Path segments that reach a query: no slash, no NUL (which PostgreSQL refuses in text).
 register_converter(TextConverter, "pacta_text")
@@ -24,6 +25,7 @@ app_name = "evidence_api"
 
 urlpatterns = [
     path("ingest/<str:kind>/", IngestView.as_view(), name="ingest"),
+    path("assent-screens/", AssentScreenView.as_view(), name="assent-screens"),
     path("batches/", batches.IngestBatchListView.as_view(), name="batch-list"),
     path("batches/<int:pk>/", batches.IngestBatchDetailView.as_view(), name="batch-detail"),
     path("accounts/", accounts.AccountListView.as_view(), name="account-list"),

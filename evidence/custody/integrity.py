@@ -45,12 +45,14 @@ from evidence.models import (
     Account,
     AccountVersion,
     AssentRecord,
+    AssentScreen,
     Canary,
     CanaryMatch,
     CanaryServe,
     Clause,
     EvidenceItem,
     IngestBatch,
+    LedgerEntry,
     ProbeExchange,
     TermsVersion,
 )
@@ -562,6 +564,36 @@ def terms_verify(failures: Failures) -> dict[str, int]:
         "clauses": clauses,
         "clauses_unanchored": unanchored,
     }
+
+
+def assent_screens_verify(failures: Failures) -> dict[str, int]:
+    """Each screen accounts saw against its file and its ledger entry: the hash the assent
+    records are joined on must be the hash of the file kept and the one `linked` recorded
+    (the file's own bytes are checked by `files_verify`)."""
+    linked = dict(
+        LedgerEntry.objects.filter(object_type="assent_screen", action=LedgerEntry.Action.LINKED)
+        .order_by("seq")
+        .values_list("object_id", "object_sha256")
+    )
+    count = 0
+    for screen in AssentScreen.objects.select_related("item").order_by("pk").iterator():
+        count += 1
+        recorded = linked.get(str(screen.pk))
+        if recorded is None:
+            failures.add(
+                "assent_screen", screen.pk, "no ledger entry records it", None, screen.sha256
+            )
+        elif recorded != screen.sha256:
+            failures.add(
+                "assent_screen", screen.pk, "its hash differs from the one its ledger entry "
+                "recorded", recorded, screen.sha256,
+            )  # fmt: skip
+        elif screen.item.sha256 != screen.sha256:
+            failures.add(
+                "assent_screen", screen.pk, f"its hash differs from its file's "
+                f"({screen.item.file_name})", screen.sha256, screen.item.sha256,
+            )  # fmt: skip
+    return {"assent_screens": count}
 
 
 def files_verify(failures: Failures) -> dict[str, int]:

@@ -31,6 +31,7 @@ CHECKS = (
     integrity.serves_verify,
     integrity.canaries_verify,
     integrity.files_verify,
+    integrity.assent_screens_verify,
     timestamps_verify,
 )
 

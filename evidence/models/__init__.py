@@ -4,7 +4,8 @@
 evidence files, the ledger); `custody` the acts that preserve them (holds, retention
 purges, verification runs, timestamps); `detection` the analysis (model catalogue, runs,
 findings, links, clusters); `labels` what investigators confirmed about accounts;
-`probes` the evidence of use (probe transcripts of a rival model, canaries and their serves).
+`probes` the evidence of use (probe transcripts of a rival model, canaries and their serves);
+`screens` the screens accounts saw when they accepted the Terms.
 Django registers every model through this package.
 """
 
@@ -49,12 +50,14 @@ from evidence.models.record import (
     TermsVersion,
     UsageEvent,
 )
+from evidence.models.screens import AssentScreen
 
 __all__ = (
     "Account",
     "AccountVersion",
     "ApiKey",
     "AssentRecord",
+    "AssentScreen",
     "Band",
     "Canary",
     "CanaryAssignment",

@@ -402,6 +402,7 @@ class EvidenceItem(models.Model):
         RAW_UPLOAD = "raw_upload", "Raw upload"
         INGEST_REJECTS = "ingest_rejects", "Rejected ingest lines"
         SCREENSHOT = "screenshot", "Screenshot"
+        SIGNUP_FLOW = "signup_flow", "Archived sign-up flow"
         REPORT_PDF = "report_pdf", "Report PDF"
         EXHIBIT = "exhibit", "Exhibit"
         MANIFEST = "manifest", "Report manifest"

@@ -33,7 +33,15 @@ from casework.demo.world.rival import (
 from casework.models import Case, ReportJob
 from casework.production import production_verify
 from casework.reports.final import DEMONSTRATION_MARK, DRAFT_MARK
-from evidence.models import Account, Clause, IngestBatch, LedgerEntry, UsageEvent
+from evidence.models import (
+    Account,
+    AssentScreen,
+    Clause,
+    IngestBatch,
+    LedgerEntry,
+    TermsVersion,
+    UsageEvent,
+)
 from tests.casework.test_output_use import _section
 from tests.casework.test_reports import _text
 
@@ -57,6 +65,21 @@ def test_seed_demo_creates_users_and_loads_the_scenario(tmp_path, client):
     assert Account.objects.count() == 300
     assert UsageEvent.objects.count() == 10000
     assert Clause.objects.filter(version__label="2026-01-01").exists()
+    # Every Terms document of the demo provider, the services agreement in both versions.
+    versions = TermsVersion.objects.values_list("document__slug", "label")
+    assert sorted(versions) == [
+        ("developer-terms", "2026-01-01"),
+        ("services-agreement", "2025-06-01"),
+        ("services-agreement", "2026-01-01"),
+        ("usage-policy", "2026-01-01"),
+    ]
+    # The sign-up screens, kept as evidence and named by the clickwrap records' hashes.
+    screens = {s.flow_id: s for s in AssentScreen.objects.all()}
+    assert set(screens) == {"signup-v3", "signup-v4", "reaccept-2026-01"}
+    for flow, screen in screens.items():
+        assert screen.media_type == "image/png"
+        assert screen.assent_records().exists(), flow
+        assert set(screen.assent_records().values_list("flow_id", flat=True)) == {flow}
 
     # django-axes counts every password sign-in against the request it came with.
     assert client.login(request=HttpRequest(), username="counsel", password=DEMO_PASSWORD)
@@ -81,6 +104,7 @@ def test_seed_demo_creates_users_and_loads_the_scenario(tmp_path, client):
     )
     assert UsageEvent.objects.count() == 10000
     assert IngestBatch.objects.count() == batches
+    assert AssentScreen.objects.count() == 3
     assert "usage: usage.ndjson already in the record (batch" in second.getvalue()
 
 
@@ -122,6 +146,12 @@ def test_the_demo_case_goes_through_the_services_and_its_report_is_signed(tmp_pa
         ("counsel", "approve"),
         ("expert", "approve"),
     }
+    # The formation section shows the sign-up screen the accounts saw, embedded.
+    listing = subprocess.run(
+        ["pdfimages", "-list", document["report"]["path"]],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert any(line.split()[3:5] == ["720", "520"] for line in listing.splitlines()[2:])
     pages = _pdf_pages(Path(document["report"]["path"]))
     assert all(DEMONSTRATION_MARK in page for page in pages)
     assert all(DRAFT_MARK in page for page in _pdf_pages(out / "report-counsel-draft.pdf"))

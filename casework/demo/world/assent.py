@@ -11,12 +11,18 @@ from casework.demo.world.provider import TERMS_SLUG
 from casework.demo.world.window import DAY_MS, HOUR_MS, WINDOW_MS, iso_seconds, ms_from_iso
 
 
-def assent_records(world: Population) -> list[dict]:
-    """Who accepted which version, when and how; with the gaps real flows leave behind."""
+def assent_records(world: Population, screen_hashes: dict[str, str] | None = None) -> list[dict]:
+    """Who accepted which version, when and how; with the gaps real flows leave behind.
+
+    `screen_hashes`: the SHA-256 of each flow's screen as drawn (`screens.screens_write`);
+    a flow without one gets a hash of no file on record, as a real provider's would.
+    """
     rng = random.Random(f"pacta-scenario:{world.seed}:assent")
+    # Drawn whatever `screen_hashes` says, so the rest of the world stays the same.
     screenshots = {
         flow: hex_digits(rng, 64) for flow in ("signup-v3", "signup-v4", "reaccept-2026-01")
     }
+    screenshots.update(screen_hashes or {})
     new_version_ms = ms_from_iso("2026-01-01T00:00:00Z")
     banner_ms = ms_from_iso("2025-12-15T00:00:00Z")
     # Formation gaps: about 1% of ordinary accounts came through a legacy API sign-up whose

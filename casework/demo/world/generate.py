@@ -16,8 +16,17 @@ from pathlib import Path
 
 from casework.demo.world.assent import assent_records
 from casework.demo.world.builder import world_build
-from casework.demo.world.provider import MODELS, PLANS, TERMS_SLUG, TERMS_VERSIONS, terms_text
+from casework.demo.world.provider import (
+    MODELS,
+    PLANS,
+    TERMS_SAMPLES,
+    TERMS_SLUG,
+    TERMS_VERSIONS,
+    terms_sample_text,
+    terms_text,
+)
 from casework.demo.world.rival import PLAN_FILE, PROBES_FILE, SERVES_FILE, rival_write
+from casework.demo.world.screens import SCREENS_DIR, screens_write
 from casework.demo.world.shapes import CLASSIC, shape_check
 from casework.demo.world.writers import json_write, labels_document, lines_write, usage_write
 
@@ -54,12 +63,19 @@ def scenario_generate(
 
     ordered = sorted(world.accounts, key=lambda a: (a.created_ms, a.account_id))
     lines_write(out_dir / "accounts.ndjson", (a.record() for a in ordered))
-    assent = assent_records(world)
+    screens = screens_write(out_dir)
+    assent = assent_records(world, {flow: s["sha256"] for flow, s in screens.items()})
     lines_write(out_dir / "assent.ndjson", assent)
     usage = usage_write(world, out_dir / "usage.ndjson")
     for version in TERMS_VERSIONS:
         path = out_dir / "terms" / f"{TERMS_SLUG}-{version}.md"
         path.write_text(terms_text(version), encoding="utf-8")
+    # The provider's other Terms documents, so the record holds more than one.
+    for slug, (_title, version) in TERMS_SAMPLES.items():
+        if slug != TERMS_SLUG:
+            path = out_dir / "terms" / f"{slug}-{version}.md"
+            path.write_text(terms_sample_text(slug), encoding="utf-8")
+    json_write(out_dir / SCREENS_DIR / "screens.json", screens)
     (out_dir / "models.json").write_text(json.dumps(MODELS, indent=2) + "\n", encoding="utf-8")
     (out_dir / "plans.json").write_text(json.dumps(PLANS, indent=2) + "\n", encoding="utf-8")
     labels = labels_document(world)
@@ -76,6 +92,10 @@ def scenario_generate(
     }
     written = [*line_counts, "labels.json", "models.json", "plans.json", PLAN_FILE]
     written += [f"terms/{TERMS_SLUG}-{version}.md" for version in TERMS_VERSIONS]
+    written += [
+        f"terms/{slug}-{v}.md" for slug, (_t, v) in TERMS_SAMPLES.items() if slug != TERMS_SLUG
+    ]
+    written += [s["file"] for s in screens.values()] + [f"{SCREENS_DIR}/screens.json"]
     files = {}
     for name in sorted(written):  # only what this run wrote, whatever else DIR holds
         files[name] = {"bytes": (out_dir / name).stat().st_size}

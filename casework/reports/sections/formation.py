@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from casework.reports.formation_exhibits import terms_text_exhibit_name
 from casework.reports.sections.formatting import Capped, day, moment, n
+from casework.reports.sections.screens import formation_screens
 from casework.reports.sections.source import Source
 
 
@@ -81,6 +83,7 @@ def formation_section(source: Source) -> dict[str, Any]:
     accepted_current = sum(
         1 for a in accounts if any(current.get(r["terms"]) == r["version"] for r in a["assent"])
     )
+    on_record = {s["sha256"] for s in data.get("assent_screens") or []}
     samples = Capped(
         (
             {
@@ -90,7 +93,7 @@ def formation_section(source: Source) -> dict[str, Any]:
                 "method": r["method"],
                 "ip": source.redactor.ip(r["ip"]),
                 "flow": r["flow_id"] or "—",
-                "screenshot": "yes" if r["screenshot_sha256"] else "no",
+                "screenshot": _screenshot(r["screenshot_sha256"], on_record),
             }
             for a in sorted(accounts, key=lambda a: a["account_id"])
             for r in a["assent"]
@@ -109,4 +112,31 @@ def formation_section(source: Source) -> dict[str, Any]:
         "accepted_current": n(accepted_current),
         "accounts_total": n(len(accounts)),
         "samples": samples,
+        "screens": formation_screens(source),
+        "history": [
+            {
+                **v,
+                "changes": _changes(v),
+                "exhibit": terms_text_exhibit_name(v),
+            }
+            for v in data.get("terms_history") or []
+        ],
     }
+
+
+def _screenshot(sha256: str, on_record: set[str]) -> str:
+    """Does the record hold the screenshot the assent record names, or only its hash?"""
+    if not sha256:
+        return "no"
+    return "on record" if sha256 in on_record else "hash only"
+
+
+def _changes(version: dict) -> str:
+    if version.get("same_text"):
+        return "the same text, word for word (the same SHA-256)"
+    parts = [
+        f"{what} {', '.join('§' + p for p in version[key])}"
+        for what, key in (("changed", "changed"), ("added", "added"), ("removed", "removed"))
+        if version[key]
+    ]
+    return "; ".join(parts) or "no clause changed; the text differs outside the clauses"

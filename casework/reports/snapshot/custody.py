@@ -122,7 +122,8 @@ def ledger_position(case: Case, data: dict[str, Any]) -> dict[str, Any]:
 def case_objects(case: Case, data: dict[str, Any]) -> Q:
     """The ledger entries of what a report of the case rests on (`data`: its snapshot): the
     case, its accounts' links, the batches, Terms, clauses, files, catalogue and detection
-    run it prints. A final report attaches their extract (`casework.reports.final`)."""
+    run it prints, the screens it shows. A final report attaches their extract
+    (`casework.reports.final`)."""
     batch_ids = [str(b["id"]) for b in data["batches"]]
     versions = [str(t["version_id"]) for t in data["terms"]]
     clauses = [str(a["clause"]["id"]) for a in data["allegations"]]
@@ -136,6 +137,12 @@ def case_objects(case: Case, data: dict[str, Any]) -> Q:
         | Q(object_type="evidence_item", object_id__in=files)
         | Q(object_type__in=("modelrelease", "planlimit"))
     )
+    screens = data.get("assent_screens") or []
+    if screens:  # the screens shown: their collection and their linking to assent records
+        relevant |= Q(object_type="assent_screen", object_id__in=[str(s["id"]) for s in screens])
+        relevant |= Q(
+            object_type="evidence_item", object_id__in=[str(s["evidence_item"]) for s in screens]
+        )
     if data["detection"]:
         relevant |= Q(object_type="detection_run", object_id=str(data["detection"]["run"]["id"]))
     return relevant

@@ -28,6 +28,10 @@ from casework.reports.snapshot.custody import (
     verification_collect,
 )
 from casework.reports.snapshot.detection import case_groups, detection_summary
+from casework.reports.snapshot.formation_record import (
+    assent_screens_collect,
+    terms_history_collect,
+)
 from casework.reports.snapshot.record import (
     accounts_collect,
     allegations_collect,
@@ -120,6 +124,8 @@ def _collect(case: Case) -> dict[str, Any]:
         "limits": limits,
         "prices": prices_listed(),
         "terms": terms,
+        "terms_history": terms_history_collect(terms),
+        "assent_screens": assent_screens_collect(accounts),
         "allegations": allegations,
         "detection": detection_part,
         "batches": batches,
