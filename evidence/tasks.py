@@ -7,7 +7,9 @@ from evidence.custody.ledger import SystemActor
 from evidence.custody.preservation import retention_purge
 from evidence.custody.timestamping import ledger_timestamp
 from evidence.custody.verification import evidence_verify, verification_as_dict
+from evidence.detectors.jobs import detection_run_carry_out
 from evidence.detectors.service import detection_run
+from evidence.ingest.jobs import ingest_job_carry_out
 from evidence.services import ledger_check
 
 
@@ -46,8 +48,21 @@ def ledger_timestamp_task() -> dict:
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
-def detection_run_task() -> dict:
-    """Run every detector over the record. Safe to run twice: a repeat is a later run, and
-    the latest finished run is the one counsel see."""
-    run = detection_run(actor=SystemActor.DETECTOR)
-    return {"run": run.pk, "digest": run.digest, "counts": run.counts}
+def detection_run_task(run_id: int | None = None) -> dict:
+    """Run every detector over the record: the run someone asked for from the UI or the API
+    (`run_id`, see `evidence.detectors.jobs`), or a new one. Safe to run twice: an asked-for
+    run is carried out once, and otherwise a repeat is a later run (the latest finished run
+    is the one counsel see)."""
+    if run_id is not None:
+        run = detection_run_carry_out(run_id=run_id)
+    else:
+        run = detection_run(actor=SystemActor.DETECTOR)
+    return {"run": run.pk, "status": run.status, "digest": run.digest, "counts": run.counts}
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def ingest_job_task(job_id: int) -> dict:
+    """Ingest the file an ingest job holds (`evidence.ingest.jobs`); safe to run twice:
+    only the first call finds the job queued."""
+    job = ingest_job_carry_out(job_id=job_id)
+    return {"job": job.pk, "status": job.status, "batch": job.batch_id}

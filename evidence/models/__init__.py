@@ -4,7 +4,8 @@
 evidence files, the ledger); `custody` the acts that preserve them (holds, retention
 purges, verification runs, timestamps); `detection` the analysis (model catalogue, runs,
 findings, links, clusters); `labels` what investigators confirmed about accounts;
-`probes` the evidence of use (probe transcripts of a rival model, canaries and their serves).
+`probes` the evidence of use (probe transcripts of a rival model, canaries and their serves);
+`work` long work started from the UI or the API (ingest jobs) and how far it has gone.
 Django registers every model through this package.
 """
 
@@ -49,6 +50,7 @@ from evidence.models.record import (
     TermsVersion,
     UsageEvent,
 )
+from evidence.models.work import DetectionProgress, IngestJob
 
 __all__ = (
     "Account",
@@ -67,10 +69,12 @@ __all__ = (
     "Cluster",
     "ClusterMember",
     "ConfirmedLabel",
+    "DetectionProgress",
     "DetectionRun",
     "EvidenceItem",
     "Finding",
     "IngestBatch",
+    "IngestJob",
     "LedgerEntry",
     "Link",
     "ModelRelease",
