@@ -71,6 +71,19 @@ class DetectionRunSerializer(serializers.ModelSerializer):
         return (run.counts or {}).get("clusters") if run.status == run.Status.FINISHED else None
 
 
+class DetectionRunRequestSerializer(serializers.Serializer):
+    """What a run may be asked to cover; both optional (the whole record)."""
+
+    window_start = serializers.DateTimeField(required=False, allow_null=True)
+    window_end = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate(self, attrs):
+        start, end = attrs.get("window_start"), attrs.get("window_end")
+        if start and end and start > end:
+            raise serializers.ValidationError({"window_end": ["must not be before window_start"]})
+        return attrs
+
+
 class _DetectionRunReadMixin:
     serializer_class = DetectionRunSerializer
     queryset = DetectionRun.objects.none()
@@ -96,10 +109,12 @@ class DetectionRunListView(_DetectionRunReadMixin, generics.ListAPIView):
     @extend_schema(
         tags=["record"],
         operation_id="detection_run_request",
-        summary="Ask for a detection run over the whole record (runs on a worker)",
-        request=None,
-        responses={202: DetectionRunSerializer, **api_errors()},
+        summary="Ask for a detection run over the record (runs on a worker)",
+        request=DetectionRunRequestSerializer,
+        responses={202: DetectionRunSerializer, **api_errors(400, 415)},
         description=(
+            'The body is optional: `{"window_start", "window_end"}` (ISO 8601) limits '
+            "the run to the usage between them. "
             "Answers 202 at once with the queued run and a `Location` header: poll it "
             "(`GET /api/v1/detection-runs/{id}/`) for `status` (queued, running, finished, "
             "failed) and `progress`. 403 for a token without the `write` scope or a user "
@@ -107,8 +122,10 @@ class DetectionRunListView(_DetectionRunReadMixin, generics.ListAPIView):
         ),
     )
     def post(self, request, *args, **kwargs):
+        asked = DetectionRunRequestSerializer(data=request.data or {})
+        asked.is_valid(raise_exception=True)
         try:
-            run = detection_run_request(actor=request.user)
+            run = detection_run_request(actor=request.user, **asked.validated_data)
         except DjangoPermissionDenied as exc:
             raise exceptions.PermissionDenied(str(exc)) from exc
         run = self.get_queryset().get(pk=run.pk)

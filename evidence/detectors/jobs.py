@@ -9,6 +9,8 @@ of the person who asked.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from celery import current_app
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
@@ -26,8 +28,11 @@ DETECTION_RUN_TASK = "evidence.tasks.detection_run_task"
 WAITING = "waiting for a worker"
 
 
-def detection_run_request(*, actor) -> DetectionRun:
-    """Record a run as queued for `actor` and send it to a worker once this commits."""
+def detection_run_request(
+    *, actor, window_start: dt.datetime | None = None, window_end: dt.datetime | None = None
+) -> DetectionRun:
+    """Record a run as queued for `actor` and send it to a worker once this commits; the
+    window (both ends optional) is kept on the run until the worker reads it."""
     if not record_writer(actor):
         raise PermissionDenied(
             "your role may not run detection: it adds findings to the record, which is for "
@@ -41,6 +46,8 @@ def detection_run_request(*, actor) -> DetectionRun:
             started_at=now,
             actor=label,
             detector_versions=detector_versions(),
+            window_start=window_start,
+            window_end=window_end,
         )
         DetectionProgress.objects.create(
             run=run,
@@ -72,7 +79,13 @@ def detection_run_carry_out(*, run_id: int, every_seconds: float | None = None) 
     recorder = ProgressRecorder(DetectionProgress, run.pk, **kwargs)
     step = "finished"
     try:
-        detection_run(actor=actor, run=run, progress=recorder)
+        detection_run(
+            actor=actor,
+            run=run,
+            progress=recorder,
+            window_start=run.window_start,
+            window_end=run.window_end,
+        )
     except BaseException as exc:
         step = f"failed: {type(exc).__name__}"
         raise

@@ -447,3 +447,25 @@ def test_a_format_that_cannot_carry_the_kind_is_said_beside_the_field(investigat
     assert response.status_code == 400
     assert "carries usage events only" in response.content.decode()
     assert not IngestJob.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_run_may_be_asked_for_a_window_and_a_backwards_one_is_named(investigator, tmp_path):
+    record_of(tmp_path)
+    client = token_client(investigator, "write")
+    backwards = client.post(
+        RUNS,
+        {"window_start": "2026-02-01T00:00:00Z", "window_end": "2026-01-01T00:00:00Z"},
+        format="json",
+    )
+    assert backwards.status_code == 400 and "window_end" in backwards.json()["error"]["fields"]
+    assert not DetectionRun.objects.exists()
+    asked = client.post(
+        RUNS,
+        {"window_start": "2026-01-05T10:00:00Z", "window_end": "2026-01-05T10:00:30Z"},
+        format="json",
+    ).json()
+    run = detection_run_carry_out(run_id=asked["id"])
+    assert run.status == DetectionRun.Status.FINISHED
+    assert run.window_start.isoformat() == "2026-01-05T10:00:00+00:00"
+    assert run.window_end.isoformat() == "2026-01-05T10:00:30+00:00"
