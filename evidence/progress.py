@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import connection
@@ -80,3 +81,49 @@ class ProgressRecorder:
             self._connection = connection.get_new_connection(connection.get_connection_params())
             self._connection.autocommit = True
         return self._connection
+
+
+# pg_advisory_lock(key1, key2): key1 names the kind of work, key2 its row. A worker holds
+# the lock while it carries the work out; the server releases it when the worker's
+# connection ends, however it ends (even SIGKILL), so a row marked running with no lock
+# held was left by a worker that stopped.
+INGEST_LOCK_KEY = 0x50434947  # "PCIG"
+DETECTION_LOCK_KEY = 0x50434454  # "PCDT"
+
+
+@contextmanager
+def work_lock(key: int, pk: int):
+    """Hold the lock of row `pk` of the kind `key` while the block runs; yields False when
+    another live worker holds it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [key, pk])
+        acquired = cursor.fetchone()[0]
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [key, pk])
+
+
+def work_held(key: int) -> set[int]:
+    """The rows of the kind `key` that a live worker is carrying out now."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s "
+            "AND objsubid = 2 AND granted",
+            [key],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def work_recover(model: type[Model], *, key: int, queued: str, running: str, **reset) -> list[int]:
+    """Rows left running by a worker that stopped go back to `queued` (their transaction
+    rolled back: nothing of them was stored), with `reset`; returns every queued row's id,
+    for a starting worker to send again. A row whose message survived too is harmless: the
+    second delivery finds it taken."""
+    held = work_held(key)
+    for pk in model.objects.filter(status=running).values_list("pk", flat=True):
+        if pk not in held:
+            model.objects.filter(pk=pk, status=running).update(status=queued, **reset)
+    return list(model.objects.filter(status=queued).order_by("pk").values_list("pk", flat=True))

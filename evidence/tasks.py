@@ -1,16 +1,21 @@
 """Celery tasks on the record side: thin, they take ids (or nothing) and call services."""
 
+import logging
+
 from celery import shared_task
+from celery.signals import worker_ready
 from django.db import OperationalError
 
 from evidence.custody.ledger import SystemActor
 from evidence.custody.preservation import retention_purge
 from evidence.custody.timestamping import ledger_timestamp
 from evidence.custody.verification import evidence_verify, verification_as_dict
-from evidence.detectors.jobs import detection_run_carry_out
+from evidence.detectors.jobs import detection_run_carry_out, detection_runs_recover
 from evidence.detectors.service import detection_run
-from evidence.ingest.jobs import ingest_job_carry_out
+from evidence.ingest.jobs import ingest_job_carry_out, ingest_jobs_recover
 from evidence.services import ledger_check
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -66,3 +71,20 @@ def ingest_job_task(job_id: int) -> dict:
     only the first call finds the job queued."""
     job = ingest_job_carry_out(job_id=job_id)
     return {"job": job.pk, "status": job.status, "batch": job.batch_id}
+
+
+@worker_ready.connect
+def record_work_resend(sender=None, **kwargs) -> None:
+    """On worker start: send again the ingest jobs and detection runs asked for that no
+    live worker is carrying out (queued, or left running by a worker that stopped)."""
+    try:
+        jobs, runs = ingest_jobs_recover(), detection_runs_recover()
+    except Exception:  # a worker must start even if the database is not there yet
+        logger.exception("could not look for interrupted ingest jobs and detection runs")
+        return
+    for job_id in jobs:
+        logger.warning("sending ingest job %s again (no worker has it)", job_id)
+        ingest_job_task.delay(job_id=job_id)
+    for run_id in runs:
+        logger.warning("sending detection run %s again (no worker has it)", run_id)
+        detection_run_task.delay(run_id=run_id)

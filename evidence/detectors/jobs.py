@@ -21,7 +21,7 @@ from evidence.custody.ledger import SystemActor, actor_label
 from evidence.detectors.registry import detector_versions, signals
 from evidence.detectors.service import detection_run
 from evidence.models import DetectionProgress, DetectionRun
-from evidence.progress import ProgressRecorder
+from evidence.progress import DETECTION_LOCK_KEY, ProgressRecorder, work_lock, work_recover
 
 # Sent by name: the task module imports this one, not the other way round.
 DETECTION_RUN_TASK = "evidence.tasks.detection_run_task"
@@ -65,6 +65,13 @@ def detection_run_request(
 def detection_run_carry_out(*, run_id: int, every_seconds: float | None = None) -> DetectionRun:
     """Carry out a queued run (the worker's side). Safe to run twice: only the first call
     finds the run queued, and a later one returns the run as it stands."""
+    with work_lock(DETECTION_LOCK_KEY, run_id) as mine:
+        if mine:
+            return _carry_out(run_id=run_id, every_seconds=every_seconds)
+    return DetectionRun.objects.get(pk=run_id)  # another live worker has it
+
+
+def _carry_out(*, run_id: int, every_seconds: float | None) -> DetectionRun:
     now = timezone.now()
     taken = DetectionRun.objects.filter(pk=run_id, status=DetectionRun.Status.QUEUED).update(
         status=DetectionRun.Status.RUNNING, started_at=now
@@ -98,3 +105,14 @@ def detection_run_carry_out(*, run_id: int, every_seconds: float | None = None) 
         )
     run.refresh_from_db()
     return run
+
+
+def detection_runs_recover() -> list[int]:
+    """Runs asked for whose worker stopped mid-run go back to the queue; every queued run's
+    id, for a starting worker to send again."""
+    return work_recover(
+        DetectionRun,
+        key=DETECTION_LOCK_KEY,
+        queued=DetectionRun.Status.QUEUED,
+        running=DetectionRun.Status.RUNNING,
+    )

@@ -26,7 +26,7 @@ from django.utils import timezone
 from evidence.access import RECORD_WRITER_ROLES, record_reader, record_writer
 from evidence.ingest.service import ingest_file, ingest_kind_check
 from evidence.models import IngestJob
-from evidence.progress import ProgressRecorder
+from evidence.progress import INGEST_LOCK_KEY, ProgressRecorder, work_lock, work_recover
 
 INGEST_JOB_TASK = "evidence.tasks.ingest_job_task"
 UPLOAD_FOLDER = "ingest-uploads"
@@ -89,6 +89,13 @@ def ingest_job_request(
 def ingest_job_carry_out(*, job_id: int, every_seconds: float | None = None) -> IngestJob:
     """Ingest the job's file (the worker's side). Safe to run twice: only the first call
     finds the job queued; a later one returns the job as it stands."""
+    with work_lock(INGEST_LOCK_KEY, job_id) as mine:
+        if mine:
+            return _carry_out(job_id=job_id, every_seconds=every_seconds)
+    return IngestJob.objects.get(pk=job_id)  # another live worker has it
+
+
+def _carry_out(*, job_id: int, every_seconds: float | None) -> IngestJob:
     taken = IngestJob.objects.filter(pk=job_id, status=IngestJob.Status.QUEUED).update(
         status=IngestJob.Status.RUNNING, started_at=timezone.now(), step="reading the file"
     )
@@ -144,6 +151,21 @@ def ingest_job_carry_out(*, job_id: int, every_seconds: float | None = None) -> 
         IngestJob.objects.filter(pk=job.pk).update(**done)
     job.refresh_from_db()
     return job
+
+
+def ingest_jobs_recover() -> list[int]:
+    """Jobs whose worker stopped mid-ingest go back to the queue (their file is still kept);
+    every queued job's id, for a starting worker to send again."""
+    return work_recover(
+        IngestJob,
+        key=INGEST_LOCK_KEY,
+        queued=IngestJob.Status.QUEUED,
+        running=IngestJob.Status.RUNNING,
+        step="waiting for a worker (the one ingesting it stopped)",
+        bytes_read=0,
+        lines_read=0,
+        lines_rejected=0,
+    )
 
 
 def ingest_job_list(*, user):

@@ -10,10 +10,10 @@ from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 
-from evidence.detectors.jobs import detection_run_carry_out
+from evidence.detectors.jobs import detection_run_carry_out, detection_runs_recover
 from evidence.detectors.registry import signals
 from evidence.ingest import jobs as ingest_jobs
-from evidence.ingest.jobs import ingest_job_carry_out
+from evidence.ingest.jobs import ingest_job_carry_out, ingest_jobs_recover
 from evidence.ingest.service import ingest_file
 from evidence.models import (
     DetectionProgress,
@@ -23,7 +23,7 @@ from evidence.models import (
     LedgerEntry,
     UsageEvent,
 )
-from evidence.progress import ProgressRecorder
+from evidence.progress import DETECTION_LOCK_KEY, ProgressRecorder
 from evidence.tasks import detection_run_task, ingest_job_task
 from tests.factories import (
     ndjson_bytes,
@@ -469,3 +469,41 @@ def test_a_run_may_be_asked_for_a_window_and_a_backwards_one_is_named(investigat
     assert run.status == DetectionRun.Status.FINISHED
     assert run.window_start.isoformat() == "2026-01-05T10:00:00+00:00"
     assert run.window_end.isoformat() == "2026-01-05T10:00:30+00:00"
+
+
+# --- a worker that stops mid-way -------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_work_left_running_by_a_stopped_worker_is_queued_again_and_a_live_one_is_left(
+    investigator, tmp_path
+):
+    record_of(tmp_path)
+    job_id = (
+        token_client(investigator, "ingest")
+        .post(
+            INGEST_USAGE + "?async=true", data=ndjson_bytes([usage_event(1)]), content_type=NDJSON
+        )
+        .json()["id"]
+    )
+    runs = [token_client(investigator, "write").post(RUNS).json()["id"] for _ in "ab"]
+    # A worker was killed mid-ingest and mid-run: its rows say running, no lock is held.
+    IngestJob.objects.filter(pk=job_id).update(status="running", lines_read=7)
+    DetectionRun.objects.filter(pk__in=runs).update(status="running")
+    # ...but the second run's worker is alive: it holds the run's lock on its connection.
+    live = connection.get_new_connection(connection.get_connection_params())
+    live.autocommit = True
+    with live.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [DETECTION_LOCK_KEY, runs[1]])
+    try:
+        assert ingest_jobs_recover() == [job_id]
+        assert detection_runs_recover() == [runs[0]]
+        assert DetectionRun.objects.get(pk=runs[1]).status == "running"
+        # The live worker's run is not carried out twice.
+        assert detection_run_carry_out(run_id=runs[1]).status == "running"
+    finally:
+        live.close()
+    job = IngestJob.objects.get(pk=job_id)
+    assert job.status == "queued" and job.lines_read == 0
+    assert ingest_job_carry_out(job_id=job_id).status == IngestJob.Status.FINISHED
+    assert detection_run_carry_out(run_id=runs[0]).status == DetectionRun.Status.FINISHED
