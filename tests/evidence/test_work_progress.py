@@ -46,6 +46,17 @@ def _no_throttle_left():
 
 
 @pytest.fixture
+def sent_to_workers(monkeypatch) -> list[tuple]:
+    """Tasks sent to the broker, kept here instead: a transactional test commits, and the
+    task it queues must not wait in the broker for a later test's worker."""
+    from celery import current_app
+
+    sent: list[tuple] = []
+    monkeypatch.setattr(current_app, "send_task", lambda name, **kw: sent.append((name, kw)))
+    return sent
+
+
+@pytest.fixture
 def spool(tmp_path, settings):
     """Where a page's upload streams to disk, so a test can see that nothing is left."""
     folder = tmp_path / "spool"
@@ -230,7 +241,7 @@ def test_who_may_send_and_watch_async_ingests(investigator, viewer):
 
 @pytest.mark.django_db(transaction=True)
 def test_ingest_progress_moves_where_others_can_see_it_while_the_file_is_read(
-    media_root, monkeypatch
+    media_root, monkeypatch, sent_to_workers
 ):
     writer = user_with_role("ines", "investigator")
     client = token_client(writer, "ingest")
@@ -327,13 +338,16 @@ def test_a_failed_run_says_so_and_keeps_its_step(investigator, monkeypatch, tmp_
 
 @pytest.mark.django_db(transaction=True)
 def test_detection_progress_moves_where_others_can_see_it_during_the_run(
-    media_root, tmp_path, monkeypatch
+    media_root, tmp_path, monkeypatch, sent_to_workers
 ):
     record_of(tmp_path)
     writer = user_with_role("ines", "investigator")
     run = token_client(writer, "write").post(RUNS).json()
     seen = watched_from_outside(monkeypatch, DetectionProgress, ("step", "detectors_done"))
     detection_run_carry_out(run_id=run["id"], every_seconds=0)
+    assert sent_to_workers == [
+        ("evidence.tasks.detection_run_task", {"kwargs": {"run_id": run["id"]}})
+    ]
     steps = [step for step, _ in seen]
     assert steps[0] == "reading the usage record"
     done = [n for _, n in seen]
