@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Count, Max, Min
+from django.db.models import Count, Max, Min, Q
 from django.db.models.fields.json import KT
 from django.utils import timezone
 
@@ -68,6 +68,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "last_request": ("Last request", "accounts"),
     "detection": ("Detection", "detection"),
     "attribution": ("Accounts attributed", "case"),
+    "further_basis": ("Further basis of attribution", "case"),
     "allegation": ("Allegation", "case"),
     "hold_placed": ("Legal hold placed", "case"),
     "hold_released": ("Legal hold released", "case"),
@@ -375,23 +376,34 @@ def _detections(*, case: Case) -> list[TimelineEvent]:
 
 def _attributions(*, ledger) -> list[TimelineEvent]:
     """One event per act of attribution: the ledger writes one entry per account, all at
-    the same instant, so an act of 5,000 accounts is one line of the timeline."""
+    the same instant, so an act of 5,000 accounts is one line of the timeline. A further
+    basis given for accounts already attributed is an act of its own (a later reason to
+    attribute them is evidence too, and when it came matters), shown as such."""
     entries = (
-        ledger.filter(action=LedgerEntry.Action.LINKED, object_type="account")
+        ledger.filter(
+            Q(action=LedgerEntry.Action.LINKED)
+            | Q(action=LedgerEntry.Action.CHANGED, details__has_key="basis_added"),
+            object_type="account",
+        )
         .order_by()
-        .values_list("recorded_at", "actor", KT("details__basis"))
+        .values_list(
+            "recorded_at", "actor", "action", KT("details__basis"), KT("details__basis_added")
+        )
         .annotate(n=Count("id"), first=Min("object_id"), last=Max("object_id"))
     )
     bases = dict(CaseAccount.Basis.choices)
     found = []
-    for at, actor, basis, n, first, last in entries:
+    for at, actor, action, basis, added, n, first, last in entries:
         named = first if n == 1 else f"{first} … {last}"
+        further = action == LedgerEntry.Action.CHANGED
+        basis = added if further else basis
         found.append(
             TimelineEvent(
                 at=at,
-                kind="attribution",
+                kind="further_basis" if further else "attribution",
                 subject=_count(n, "account"),
-                detail=f"{named}; basis: {bases.get(basis, basis)}",
+                detail=f"{named}; {'further basis' if further else 'basis'}: "
+                f"{bases.get(basis, basis)}",
                 actor=actor,
                 source=SOURCE_LEDGER,
                 account_id=first if n == 1 else "",

@@ -307,6 +307,15 @@ PACTA_DEMO = env.bool("PACTA_DEMO", default=False)
 PACTA_STORE_FULL_PROMPTS = env.bool("PACTA_STORE_FULL_PROMPTS", default=False)
 # Processes that parse and validate usage NDJSON beside the one that streams it into COPY.
 PACTA_INGEST_WORKERS = env.int("PACTA_INGEST_WORKERS", default=2)
+# Keep a byte-exact copy of every ingested file as evidence (kind "raw_upload"), so a
+# report can produce the native file, or excerpts of it, that its FRE 902(14) hashes cover.
+# Off only where the provider's own archive keeps the files (the report then lists them).
+PACTA_INGEST_KEEP_NATIVE = env.bool("PACTA_INGEST_KEEP_NATIVE", default=True)
+# A report attaches a kept native file whole up to this size, and beyond it the lines that
+# name an account of the case, with their byte offsets (counsel's edition only).
+PACTA_REPORT_NATIVE_WHOLE_MAX_BYTES = env.int(
+    "PACTA_REPORT_NATIVE_WHOLE_MAX_BYTES", default=32 * 1024**2
+)
 # Raw usage events older than this many days are purged (privacy); 0 keeps them forever.
 # Material under a legal hold is never purged.
 PACTA_USAGE_RETENTION_DAYS = env.int("PACTA_USAGE_RETENTION_DAYS", default=0)

@@ -26,6 +26,7 @@ from casework.reports.sections import (
     preservation_section,
     summary_section,
 )
+from casework.reports.sections.methods_census import methods_census_section
 
 EDITION_LABELS = {
     COUNSEL: "Counsel edition",
@@ -62,6 +63,7 @@ def report_context(
         "clauses": clauses_section(source),
         "chronology": chronology_section(source),
         "methodology": methodology_section(source),
+        "methods_census": methods_census_section(source),
         "output_use": output_use_section(source),
         "damages": damages,
         "countermeasures": countermeasures_section(source),

@@ -171,6 +171,14 @@ class ExhibitSet:
             file_name, title, description, writer, None, mime="application/json", **extra
         )
 
+    def chunks(self, file_name, title, description, chunks: Iterable[bytes], *, mime: str,
+               rows: int | None = None, **extra) -> Exhibit:  # fmt: skip
+        """A file written from byte chunks as they come (a native file, its excerpts)."""
+        writer = _HashingWriter(self.workdir / file_name, deflate=self.deflate)
+        for chunk in chunks:
+            writer.write(chunk)
+        return self._add(file_name, title, description, writer, rows, mime=mime, **extra)
+
     def copy(self, file_name, title, description, query: sql.Composed, **extra) -> Exhibit:
         """Stream a query's rows as CSV straight from PostgreSQL into the file; the row
         count is the server's (the COPY command tag), not a count of lines, since a

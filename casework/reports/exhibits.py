@@ -26,6 +26,8 @@ from casework.reports.exhibit_files import (
     ExhibitSet,
     exhibit_compressor,
 )
+from casework.reports.exhibits_methods import methods_exhibits_write
+from casework.reports.exhibits_records import SUMMARY, records_exhibits_write
 from casework.reports.formulas import sql_neutralised
 from casework.reports.redaction import (
     COUNSEL,
@@ -38,7 +40,7 @@ from casework.reports.redaction import (
     Rule,
     hmac_pads,
 )
-from casework.reports.snapshot import Snapshot, attribution_kinds
+from casework.reports.snapshot import Snapshot
 from evidence.models import Finding, Link
 
 
@@ -81,7 +83,6 @@ USAGE_COLUMNS_COUNSEL = (
     sql_neutralised("u.request_id"),
     f"{_TS} AS ts",
     sql_neutralised("u.account_id"),
-    "c.grp AS case_group",
     sql_neutralised("u.api_key_id"),
     sql_neutralised("u.model"),
     sql_neutralised("u.endpoint"),
@@ -168,7 +169,6 @@ def usage_columns_redacted(redactor: Redactor) -> tuple:
         sql.SQL("c.shown AS {}").format(
             sql.Identifier(_header(redactor, Kind.ACCOUNT, "account_id"))
         ),
-        "c.grp AS case_group",
         _usage_identifier(redactor, Kind.API_KEY, "u.api_key_id", "api_key_id"),
         sql_neutralised("u.model"),
         sql_neutralised("u.endpoint"),
@@ -214,6 +214,8 @@ def exhibits_write(*, snapshot: Snapshot, redactor: Redactor, workdir: Path, rep
         _daily(exhibits, data)
         _profile(exhibits, data)
         _batches(exhibits, data, redactor)
+        records_exhibits_write(exhibits, snapshot, redactor)
+        methods_exhibits_write(exhibits, data)
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS rep_case_account")
             cursor.execute("DROP TABLE IF EXISTS rep_hmac_pads")
@@ -242,7 +244,6 @@ def exhibits_write(*, snapshot: Snapshot, redactor: Redactor, workdir: Path, rep
 def _accounts(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
     header = [
         _header(redactor, Kind.ACCOUNT, "account_id"),
-        "case_group",
         "org_name",
         "email",
         "created_at",
@@ -250,18 +251,10 @@ def _accounts(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
         "billing_country",
         "payment_fingerprint",
         "signup_ip",
+        "signup_user_agent",
         "plan",
         "status",
         "reseller",
-        "attribution_basis",
-        "attributed_at",
-        "requests",
-        "input_tokens",
-        "output_tokens",
-        "first_request",
-        "last_request",
-        "assent_records",
-        "signals_fired",
         "content_sha256",
         "ingest_batch",
     ]
@@ -269,7 +262,6 @@ def _accounts(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
     rows = (
         [
             redactor.account(a["account_id"], where="accounts.csv"),
-            a["group"],
             redactor.identifier(Kind.ORGANISATION, a["org_name"], where="accounts.csv"),
             redactor.email(a["email"], where="accounts.csv"),
             a["created_at"] or "",
@@ -277,18 +269,10 @@ def _accounts(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
             a["billing_country"],
             redactor.fingerprint(a["payment_fingerprint"], where="accounts.csv"),
             redactor.ip(a["signup_ip"], where="accounts.csv"),
+            a["signup_user_agent"],
             a["plan"],
             a["status"],
             a["reseller"],
-            "; ".join(attribution_kinds(a)),
-            a["attribution"]["at"],
-            a["usage"]["requests"],
-            a["usage"]["input_tokens"],
-            a["usage"]["output_tokens"],
-            a["usage"]["first_ts"] or "",
-            a["usage"]["last_ts"] or "",
-            len(a["assent"]),
-            " ".join(a["signals"]),
             a["content_sha256"],
             a["batch"] or "",
         ]
@@ -297,8 +281,9 @@ def _accounts(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
     exhibits.rows(
         "accounts.csv",
         "Attributed accounts",
-        "One row per account attributed to the respondent: the account system's profile "
-        "(business record), the basis of attribution and the usage totals of the case.",
+        "One row per account attributed to the respondent: the account system's profile in "
+        "its own fields, with the SHA-256 of the stored row and its ingest batch (business "
+        "record; attribution.csv and account-totals.csv hold what the report derived).",
         header,
         rows,
     )
@@ -309,7 +294,6 @@ def _assent(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
         _header(redactor, Kind.ACCOUNT, "account_id"),
         "terms",
         "version",
-        "version_imported",
         "accepted_at",
         "method",
         "ip",
@@ -324,7 +308,6 @@ def _assent(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
             redactor.account(a["account_id"], where="assent.csv"),
             r["terms"],
             r["version"],
-            r["version_imported"],
             r["accepted_at"],
             r["method"],
             redactor.ip(r["ip"], where="assent.csv"),
@@ -361,7 +344,8 @@ def _usage(exhibits: ExhibitSet, snapshot: Snapshot, redactor: Redactor) -> None
         "Usage records",
         "Every API request of the attributed accounts in the case window, as the provider's "
         "systems logged it (business record, FRE 803(6)), one row per request, with the "
-        "SHA-256 of each stored row; case_group is added by the report."
+        "SHA-256 of each stored row, and nothing the report derived (attribution.csv gives "
+        "each account's case group)."
         + ("" if redactor.counsel else " Identifiers are given as this edition's policy says."),
         query,
     )
@@ -559,7 +543,7 @@ def _account_profile(exhibits: ExhibitSet, data) -> None:
             ("plan", a["plan"]),
             ("status", a["status"]),
             ("country", a["country"]),
-            ("attribution basis", a["attribution"]["basis"]),
+            *(("attribution basis", kind) for kind in attribution_kinds(a)),
             ("case group", a["group"]),
             ("assent record", "yes" if a["assent"] else "none"),
         ):
@@ -572,6 +556,7 @@ def _account_profile(exhibits: ExhibitSet, data) -> None:
         "group and assent (aggregates; no account is listed).",
         ["dimension", "value", "accounts"],
         ([d, v, n] for (d, v, _), n in sorted(counts.items())),
+        nature=SUMMARY,
     )
 
 
@@ -644,6 +629,7 @@ def _daily(exhibits: ExhibitSet, data) -> None:
             ]
             for i, r in enumerate(rows, start=1)
         ),
+        nature=SUMMARY,
     )
 
 
@@ -667,6 +653,7 @@ def _profile(exhibits: ExhibitSet, data) -> None:
             ]
             for h in range(24)
         ),
+        nature=SUMMARY,
     )
 
 
@@ -715,12 +702,21 @@ def _batches(exhibits: ExhibitSet, data, redactor: Redactor) -> None:
             ]
             for b in data["batches"]
         ),
+        nature="custody record",
     )
 
 
 def exhibit_public_ok(exhibits: list[Exhibit]) -> bool:
     """The public edition carries aggregates only (a guard the service asserts)."""
-    return not {e.file_name for e in exhibits} & {"usage.csv", "accounts.csv", "assent.csv"}
+    per_account = {
+        "usage.csv",
+        "accounts.csv",
+        "assent.csv",
+        "attribution.csv",
+        "account-totals.csv",
+    }
+    names = {e.file_name for e in exhibits}
+    return not names & per_account and not any(n.startswith("native-") for n in names)
 
 
 __all__ = [

@@ -38,6 +38,28 @@ from evidence.models import Band
 # Links that are conduct in themselves, not only attribution.
 CIRCUMVENTION = {"key_sharing", "rate_limit_handoff", "proxy_routing"}
 
+# The score and the bands are a method the report defines (its methods appendix reads
+# these constants, so the definition printed is the one the code applies).
+# Extraction signals an account must fire for its conduct to be strong.
+STRONG_EXTRACTION = 2
+# What each member's conduct counts for in the conduct share (its mean over the members).
+CONDUCT_WEIGHTS = {"strong": 1.0, "moderate": 0.5, "weak": 0.1, "none": 0.0}
+# Points of the score, 0-100: the conduct share times its points, plus the points of a
+# concealed cluster, of circumvention, and of strong members (full at STRONG_MEMBERS_FULL).
+SCORE_POINTS = {"conduct_share": 50, "concealed": 25, "circumvention": 15, "strong_members": 10}
+STRONG_MEMBERS_FULL = 2
+SCORE_MAX = 100.0
+# Strong members a concealed cluster needs for the critical band (or, with circumvention,
+# members of at least moderate conduct).
+CRITICAL_MEMBERS = 2
+# Moderate members that make a concealed cluster high.
+HIGH_MODERATE_MEMBERS = 2
+# A cluster holding most of a coordinated campaign is scored from the campaign: a base,
+# points per independent line tying the group and per harvest measure, each counted up to
+# CAMPAIGN_COUNTED.
+CAMPAIGN_POINTS = {"base": 25, "per_line": 15, "per_harvest_measure": 10}
+CAMPAIGN_COUNTED = 3
+
 
 @dataclass
 class Conduct:
@@ -48,7 +70,7 @@ class Conduct:
 
     @property
     def level(self) -> str:
-        if len(self.extraction) >= 2:
+        if len(self.extraction) >= STRONG_EXTRACTION:
             return "strong"
         if self.extraction and self.other:
             return "moderate"
@@ -154,20 +176,20 @@ def _cluster(group: list[str], links: list[FoundLink], conduct: dict[str, Conduc
     undeclared = [link for link in links if not link.declared]
     concealed = size >= 2 and bool(undeclared)
     circumvention = sorted({link.kind for link in undeclared if link.kind in CIRCUMVENTION})
-    if concealed and (strong >= 2 or (circumvention and strong + moderate >= 2)):
+    if concealed and (
+        strong >= CRITICAL_MEMBERS or (circumvention and strong + moderate >= CRITICAL_MEMBERS)
+    ):
         band = Band.CRITICAL
-    elif (concealed and (strong >= 1 or moderate >= 2 or circumvention)) or strong >= 1:
+    elif (
+        concealed and (strong >= 1 or moderate >= HIGH_MODERATE_MEMBERS or circumvention)
+    ) or strong >= 1:
         band = Band.HIGH
     elif strong + moderate + weak or concealed:
         band = Band.REVIEW
     else:
         band = Band.NONE
-    conduct_share = (strong + 0.5 * moderate + 0.1 * weak) / size
-    score = (
-        50 * conduct_share
-        + (25 if concealed else 0)
-        + (15 if circumvention else 0)
-        + 10 * min(1.0, strong / 2)
+    score = cluster_score(
+        levels=levels, size=size, concealed=concealed, circumvention=bool(circumvention)
     )
     fired = Counter(code for a in group for code in conduct.get(a, empty).extraction)
     fired.update(code for a in group for code in conduct.get(a, empty).other)
@@ -189,11 +211,75 @@ def _cluster(group: list[str], links: list[FoundLink], conduct: dict[str, Conduc
     return ClusterResult(
         accounts=group,
         links=sorted(links, key=lambda link: (link.kind, link.a, link.b)),
-        score=round(min(100.0, score), 1),
+        score=score,
         band=band,
         explanation=_explain(band, size, links, undeclared, levels, fired, circumvention),
         evidence=evidence,
     )
+
+
+def cluster_score(*, levels: Counter, size: int, concealed: bool, circumvention: bool) -> float:
+    """The score of a cluster of `size` members counted by conduct level (`levels`)."""
+    share = sum(CONDUCT_WEIGHTS[level] * levels[level] for level in CONDUCT_WEIGHTS) / size
+    score = (
+        SCORE_POINTS["conduct_share"] * share
+        + (SCORE_POINTS["concealed"] if concealed else 0)
+        + (SCORE_POINTS["circumvention"] if circumvention else 0)
+        + SCORE_POINTS["strong_members"] * min(1.0, levels["strong"] / STRONG_MEMBERS_FULL)
+    )
+    return round(min(SCORE_MAX, score), 1)
+
+
+def score_definition() -> dict[str, Any]:
+    """The cluster score and bands as the methods appendix states them, built from the
+    constants `cluster_score` and `_cluster` apply (never retyped: a changed weight
+    changes the definition printed)."""
+    weights = " + ".join(f"{w:g} x {level}" for level, w in CONDUCT_WEIGHTS.items() if w)
+    p = SCORE_POINTS
+    c = CAMPAIGN_POINTS
+    return {
+        "conduct_levels": {
+            "strong": f"{STRONG_EXTRACTION} or more extraction signals fired",
+            "moderate": "one extraction signal and a scale or automation signal fired",
+            "weak": "any other signal fired",
+            "none": "no signal fired",
+        },
+        "conduct_weights": dict(CONDUCT_WEIGHTS),
+        "score_points": dict(p),
+        "strong_members_full": STRONG_MEMBERS_FULL,
+        "score_max": SCORE_MAX,
+        "circumvention_links": sorted(CIRCUMVENTION),
+        "formula": (
+            f"score = min({SCORE_MAX:g}, {p['conduct_share']} x ({weights}) / members"
+            f" + {p['concealed']} if concealed + {p['circumvention']} if circumvention"
+            f" + {p['strong_members']} x min(1, strong members / {STRONG_MEMBERS_FULL}))"
+            ", rounded to one decimal"
+        ),
+        "campaign_points": dict(c),
+        "campaign_counted": CAMPAIGN_COUNTED,
+        "campaign_formula": (
+            f"a cluster holding most of a coordinated campaign is raised to the campaign's "
+            f"band and scored at least {c['base']} + {c['per_line']} x min(lines, "
+            f"{CAMPAIGN_COUNTED}) + {c['per_harvest_measure']} x min(harvest measures, "
+            f"{CAMPAIGN_COUNTED})"
+        ),
+        "bands": [
+            {
+                "band": str(Band.CRITICAL),
+                "rule": f"concealed, and {CRITICAL_MEMBERS} or more members with strong conduct "
+                f"(or circumvention with {CRITICAL_MEMBERS} or more members of at least "
+                "moderate conduct)",
+            },
+            {
+                "band": str(Band.HIGH),
+                "rule": f"concealed with one strong member, {HIGH_MODERATE_MEMBERS} moderate "
+                "ones or circumvention; or any member with strong conduct",
+            },
+            {"band": str(Band.REVIEW), "rule": "any signal fired, or concealed"},
+            {"band": str(Band.NONE), "rule": "otherwise"},
+        ],
+        "concealed": "two or more members joined by a link no declared organisation explains",
+    }
 
 
 BAND_RANK = {Band.NONE: 0, Band.REVIEW: 1, Band.HIGH: 2, Band.CRITICAL: 3}
@@ -207,9 +293,13 @@ def _campaign_band(result: ClusterResult, campaign: Campaign) -> None:
     if BAND_RANK[band] <= BAND_RANK[Band(result.band)]:
         return
     lines, harvest = len(campaign.coordinated), len(campaign.harvesting)
-    score = 25 + 15 * min(lines, 3) + 10 * min(harvest, 3)
+    score = (
+        CAMPAIGN_POINTS["base"]
+        + CAMPAIGN_POINTS["per_line"] * min(lines, CAMPAIGN_COUNTED)
+        + CAMPAIGN_POINTS["per_harvest_measure"] * min(harvest, CAMPAIGN_COUNTED)
+    )
     result.band = band
-    result.score = round(min(100.0, max(result.score, score)), 1)
+    result.score = round(min(SCORE_MAX, max(result.score, score)), 1)
     members = result.explanation.split(": ", 1)[-1]  # the member-by-member reading, unlabelled
     result.explanation = f"{Band(band).label}: {campaign.sentence()} Member by member: {members}"
 

@@ -33,6 +33,7 @@ from evidence.detectors.clusters import Conduct, clusters_build
 from evidence.detectors.error_rates import error_rates_measure
 from evidence.detectors.exhibits import SampleQuery, samples_fetch, samples_of
 from evidence.detectors.links import links_find
+from evidence.detectors.measurements import measurements_keep
 from evidence.detectors.registry import Measure, Signal, detector_versions, signals
 from evidence.detectors.selectors import detection_run_latest
 from evidence.models import (
@@ -76,7 +77,7 @@ def detection_run(
     """Run every registered detector and store what they found as a new DetectionRun.
 
     `run`: a run already recorded as running (one asked for from the UI or the API, see
-    `evidence.detectors.requests`) to carry out, instead of a new one. `progress` is
+    `evidence.detectors.jobs`) to carry out, instead of a new one. `progress` is
     called with keyword figures (`step`, `detectors_done`, `detectors_total`,
     `accounts_active`, `rows_processed`) as the run goes; `evidence.progress` writes them
     where a person can watch.
@@ -191,6 +192,7 @@ def _run(
     counts, digest = _store(run, activity, results, reported, found, clustered)
     clock.lap("store")
     counts["error_rates"] = error_rates
+    counts["measurements"] = measurements_keep(actor=actor, run=run, results=results)
     counts["seconds"] = clock.seconds
     _finish(run, actor=actor, window=window, counts=counts, digest=digest)
     logger.info("detection run %s finished: %s", run.pk, counts)

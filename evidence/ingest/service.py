@@ -330,6 +330,7 @@ def ingest_file(
             if file_refused or (strict and rejects.total):
                 raise _Refused
             result.accepted, result.duplicates = loader.accepted, loader.duplicates
+            _native_keep(actor=actor, path=path, batch=batch, result=result)
             result.updated = len(getattr(loader, "updated", []))
             _batch_close(batch, result, loader.digest.hexdigest(), rejects, actor)
             extra: dict[str, Any] = {}
@@ -368,6 +369,41 @@ def ingest_file(
         raw.close()
         rejects.file.close()
     return result
+
+
+def _native_keep(*, actor: Actor, path: Path, batch: IngestBatch, result: IngestResult) -> None:
+    """Keep the file as received beside the rows it added (FRE 902(14): the hash a report
+    certifies must cover a file the other side can be given). Kept once per SHA-256: a
+    file sent twice is one native. The copy is hashed as it is kept; a file changed on disk
+    since it was parsed does not match and the ingest is refused whole."""
+    if not settings.PACTA_INGEST_KEEP_NATIVE or native_file(result.sha256) is not None:
+        return
+    with path.open("rb") as fh:
+        item = evidence_item_store(
+            actor=actor,
+            stream=fh,
+            file_name=result.file,
+            kind=EvidenceItem.Kind.RAW_UPLOAD,
+            source=f"ingest batch {batch.pk} ({result.kind}, {result.format})",
+            description=f"The {result.kind} file of ingest batch {batch.pk} as received",
+        )
+    if item.sha256 != result.sha256:
+        item.file.delete(save=False)  # the row rolls back with the ingest; so must its file
+        raise SourceError(
+            f"{result.file} changed while it was ingested: read as {result.sha256}, kept as "
+            f"{item.sha256}; nothing was added",
+            line=0,
+            refuses_file=True,
+        )
+
+
+def native_file(sha256: str) -> EvidenceItem | None:
+    """The kept copy of an ingested file, by the SHA-256 its batch recorded."""
+    return (
+        EvidenceItem.objects.filter(kind=EvidenceItem.Kind.RAW_UPLOAD, sha256=sha256)
+        .order_by("pk")
+        .first()
+    )
 
 
 def _litellm_key_owners(path: Path, *, name: str, tuning: IngestTuning) -> dict[str, str]:

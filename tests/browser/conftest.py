@@ -8,9 +8,13 @@ can look at what the tests saw.
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
+from django.db import connection
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -95,3 +99,80 @@ def sign_in(page, username: str, password: str) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/")
+
+
+@pytest.fixture
+def demo_world(tmp_path):
+    """A small generated world (300 accounts, 20,000 requests), its demo users, and a
+    detection run over it: the record a new user walks through."""
+    from casework.demo import demo_record_load, demo_users_seed
+    from casework.demo.world import scenario_generate
+
+    out = tmp_path / "scenario"
+    scenario_generate(out_dir=out, accounts=300, events=20_000, seed=5)
+    demo_users_seed()
+    demo_record_load(scenario_dir=out)
+    call_command("import_models", str(out / "models.json"), verbosity=0)
+    call_command("detect", verbosity=0)
+    return out
+
+
+@contextmanager
+def report_worker():
+    """A real Celery worker in this process (on an in-memory broker) for the length of the
+    block, so a report requested from a page is built as in production."""
+    from celery.contrib.testing.worker import start_worker
+
+    from casework.config.celery import app as celery_app
+
+    saved = celery_app.conf.broker_url
+    celery_app.conf.broker_url = "memory://"
+    try:
+        with start_worker(celery_app, perform_ping_check=False, pool="solo", loglevel="WARNING"):
+            yield
+    finally:
+        celery_app.conf.broker_url = saved
+
+
+# What a page must not show after a step that went well: the record-wide verification
+# alarm, any other alert, a "Not done" message or a form error.
+ALARMS = "[role=alert], .alert, .message-error, .errorlist"
+
+
+def no_alarm(page, name: str) -> None:
+    """Fail naming the page if it shows an alarm or error banner of any kind: a false
+    "Verification failed" tells a legal team not to rely on a record that is intact."""
+    shown = [text for text in page.locator(ALARMS).all_inner_texts() if text.strip()]
+    assert not shown, f"{name}: {shown}"
+    assert "Verification failed" not in page.content(), name
+
+
+def focus_is_visible(page) -> dict:
+    """The focused element's name and the outline it is drawn with, for a keyboard user
+    must see where they are (WCAG 2.4.7)."""
+    return page.evaluate(
+        """() => {
+            const el = document.activeElement;
+            const style = getComputedStyle(el);
+            return {
+                name: el.name || el.tagName.toLowerCase(),
+                focusVisible: el.matches(':focus-visible'),
+                outlineStyle: style.outlineStyle,
+                outlineWidth: parseFloat(style.outlineWidth),
+            };
+        }"""
+    )
+
+
+def in_own_thread(work):
+    """Run `work` in a thread of its own and return its result: the signature checks run
+    an event loop, and Playwright's is already running in this one."""
+
+    def run():
+        try:
+            return work()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(run).result()

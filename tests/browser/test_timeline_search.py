@@ -11,14 +11,12 @@ from __future__ import annotations
 import csv
 import io
 import re
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from casework.countermeasures.notices import notice_send
-from tests.browser.conftest import screenshot, sign_in
+from tests.browser.conftest import in_own_thread, screenshot, sign_in
 from tests.browser.test_content_security_policy import RECORD_VIOLATIONS
 from tests.casework.test_timeline import FORMULA_ID, world  # noqa: F401  (fixture)
 from tests.factories import PASSWORD
@@ -32,18 +30,16 @@ pytestmark = [
 
 
 def send_notice(world) -> None:  # noqa: F811
-    """A notice of breach with a cure period. Signed in a thread of its own: the signer runs
-    an event loop, and Playwright's is already running in this one."""
-
-    def send() -> None:
-        try:
-            notice_send(actor=world["owner"], case=world["case"], kind="breach",
-                        to="legal@fox.test", cure_days=7)  # fmt: skip
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(send).result()
+    """A notice of breach with a cure period, signed in a thread of its own."""
+    in_own_thread(
+        lambda: notice_send(
+            actor=world["owner"],
+            case=world["case"],
+            kind="breach",
+            to="legal@fox.test",
+            cure_days=7,
+        )
+    )
 
 
 def test_counsel_reads_the_timeline_downloads_it_and_searches(page, world):  # noqa: F811

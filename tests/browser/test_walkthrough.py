@@ -11,11 +11,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.core.management import call_command
 
-from casework.demo import DEMO_PASSWORD, demo_record_load, demo_users_seed
-from casework.demo.world import scenario_generate
-from tests.browser.conftest import screenshot, sign_in
+from casework.demo import DEMO_PASSWORD
+from tests.browser.conftest import report_worker, screenshot, sign_in
 from tests.factories import user_with_role
 
 pytestmark = [
@@ -24,17 +22,6 @@ pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("media_root", "signing"),
 ]
-
-
-@pytest.fixture
-def demo_world(tmp_path):
-    out = tmp_path / "scenario"
-    scenario_generate(out_dir=out, accounts=300, events=20_000, seed=5)
-    demo_users_seed()
-    demo_record_load(scenario_dir=out)
-    call_command("import_models", str(out / "models.json"), verbosity=0)
-    call_command("detect", verbosity=0)
-    return out
 
 
 def test_counsel_from_cluster_to_report(page, demo_world, django_user_model):
@@ -76,24 +63,13 @@ def test_counsel_from_cluster_to_report(page, demo_world, django_user_model):
     viewer.close()
 
     # Counsel requests the regulator edition and watches it finish (a real Celery worker).
-    from celery.contrib.testing.worker import start_worker
-
-    from casework.config.celery import app as celery_app
-
-    saved = celery_app.conf.broker_url
-    celery_app.conf.broker_url = "memory://"
-    try:
-        with start_worker(celery_app, perform_ping_check=False, pool="solo", loglevel="WARNING"):
-            reports = page.get_by_role("region", name="Reports")
-            reports.get_by_label("Edition").select_option("regulator")
-            reports.get_by_role("button", name="Request report").click()
-            page.wait_for_url(re.compile(r".*/reports/\d+/$"))
-            screenshot(page, "05-report-progress")
-            page.get_by_role("link", name=re.compile("Download the report")).wait_for(
-                timeout=180_000
-            )
-    finally:
-        celery_app.conf.broker_url = saved
+    with report_worker():
+        reports = page.get_by_role("region", name="Reports")
+        reports.get_by_label("Edition").select_option("regulator")
+        reports.get_by_role("button", name="Request report").click()
+        page.wait_for_url(re.compile(r".*/reports/\d+/$"))
+        screenshot(page, "05-report-progress")
+        page.get_by_role("link", name=re.compile("Download the report")).wait_for(timeout=180_000)
     screenshot(page, "06-report-done")
     with page.expect_download() as download_info:
         page.get_by_role("link", name=re.compile("Download the report")).click()

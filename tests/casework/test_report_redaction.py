@@ -254,18 +254,22 @@ def _build_all(case, actor) -> dict[str, ReportJob]:
     return jobs
 
 
+def _files_all(case, tmp_path) -> dict[str, Files]:
+    """Every edition of the case built, and its files read as a reader could."""
+    files = {}
+    for edition, job in _build_all(case, case.opened_by).items():
+        path = tmp_path / f"{edition}.pdf"
+        path.write_bytes(job.pdf.file.read())
+        files[edition] = Files(path, tmp_path)
+    return files
+
+
 def _rows(data: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(data, newline="")))
 
 
 def test_every_file_of_every_edition_is_free_of_what_its_policy_withholds(case, tmp_path):
-    owner = case.opened_by
-    jobs = _build_all(case, owner)
-    files = {}
-    for edition, job in jobs.items():
-        path = tmp_path / f"{edition}.pdf"
-        path.write_bytes(job.pdf.file.read())
-        files[edition] = Files(path, tmp_path)
+    files = _files_all(case, tmp_path)
     values = identifiers()
 
     # Counsel withholds nothing: every identifier the scans look for is there to be found.
@@ -434,3 +438,61 @@ def test_the_policies():
     assert regulator.address_range("2001:db8:1:2::/64") == "2001:db8:1::/48"
     assert public.address_range("203.0.113.7/32") == ""
     assert Redactor("counsel").address_range("203.0.113.7/32") == "203.0.113.7/32"
+
+
+# Another customer, in no case: its measurements are the baseline population.
+OTHER = ("acct_w8n3p2", "Wrenfield Systems", "dana@wrenfield.example", "192.0.2.200")
+
+
+def test_the_baseline_and_natives_follow_each_editions_policy(case, tmp_path):
+    """Issue #18 item 2: the new exhibits (the natives the batch hashes cover, the baseline
+    population of other customers) go through the same policy as the rest."""
+    from evidence.detectors.service import detection_run
+
+    other_id, org, email, ip = OTHER
+    ingest_file(
+        actor="system:test",
+        kind="accounts",
+        path=ndjson_file(
+            tmp_path / "other-accounts.ndjson",
+            [{"account_id": other_id, "org_name": org, "email": email, "signup_ip": ip,
+              "plan": "tier-2"}],
+        ),
+    )  # fmt: skip
+    ingest_file(
+        actor="system:test",
+        kind="usage",
+        path=ndjson_file(
+            tmp_path / "other-usage.ndjson", [_usage(n, other_id, ip) for n in range(30)]
+        ),
+    )
+    detection_run(actor="system:test")
+    files = _files_all(case, tmp_path)
+    values = identifiers()
+    values[Kind.ACCOUNT].append(other_id)
+    values[Kind.EMAIL].append(email)
+    values[Kind.IP].append(ip)
+
+    counsel = files["counsel"].attachments
+    assert other_id in counsel["baseline.csv"]
+    natives = [name for name in counsel if name.startswith("native-")]
+    assert natives and any(ROUTER in counsel[name] for name in natives)
+    for edition in ("regulator", "public"):
+        attachments = files[edition].attachments
+        assert not [name for name in attachments if name.startswith("native-")], edition
+        assert "withheld in this edition" in attachments["natives.csv"]
+        baseline = _rows(attachments["baseline.csv"])
+        assert baseline
+        if edition == "regulator":
+            assert all(r["account_pseudonym"].startswith("PA-") for r in baseline)
+        else:  # the public record: the values, and no account column at all
+            assert not {"account_id", "account_pseudonym"} & set(baseline[0])
+        for kind in withheld(edition):
+            for value in values[kind]:
+                found = files[edition].holds(value)
+                assert not found, f"{edition}: {kind.value} {value!r} in {', '.join(found)}"
+    regulator = _rows(files["regulator"].attachments["baseline.csv"])
+    public = _rows(files["public"].attachments["baseline.csv"])
+    key = bytes(PseudonymKey.objects.get(case=case, edition="regulator").secret)
+    assert {r["account_pseudonym"] for r in regulator} == {pseudonym(key, Kind.ACCOUNT, other_id)}
+    assert sorted(r["value"] for r in regulator) == sorted(r["value"] for r in public)

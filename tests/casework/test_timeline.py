@@ -339,3 +339,26 @@ def test_reports_show_in_the_editions_the_user_may_see_and_the_view_is_ledgered(
     logged_in(world["reviewer"]).get("/cases/CASE-20/timeline/")
     entry = LedgerEntry.objects.filter(action="viewed").latest("seq")
     assert (entry.actor, entry.details) == ("rita", {"page": "timeline"})
+
+
+def test_a_further_basis_is_an_act_of_attribution_of_its_own(world):
+    """Issue #20: a second basis given for accounts already attributed was on the case
+    page but not on the timeline, so when the further proof came was nowhere to be read."""
+    case_accounts_attribute(
+        actor=world["owner"],
+        case=world["case"],
+        accounts=Account.objects.filter(account_id="acct_fox01"),
+        basis="admission",
+        detail="their letter of 3 May",
+    )
+    events = [(e.kind, e.label, e.subject, e.detail)
+              for e in case_timeline(user=world["owner"], case=world["case"]).events
+              if e.kind in ("attribution", "further_basis")]  # fmt: skip
+    assert events[0][0] == "attribution"
+    assert events[1] == (
+        "further_basis",
+        "Further basis of attribution",
+        "1 account",
+        "acct_fox01; further basis: Respondent's admission or records",
+    )
+    assert len(events) == 2

@@ -314,9 +314,9 @@ def test_verify_report_as_the_readme_shows_trusts_the_demo_root_in_demo_mode(
     assert job.pdf is not None, job.failure_reason
     pdf = tmp_path / "report.pdf"
     pdf.write_bytes(job.pdf.file.read())
-    # The signed report's accounts exhibit names both bases of an account given two.
+    # The signed report's attribution exhibit names both bases of an account given two.
     with pikepdf.open(pdf) as opened:
-        exhibit = opened.attachments["accounts.csv"].get_file().read_bytes().decode()
+        exhibit = opened.attachments["attribution.csv"].get_file().read_bytes().decode()
     bases = {
         row["account_id"]: row["attribution_basis"] for row in csv.DictReader(io.StringIO(exhibit))
     }

@@ -111,7 +111,8 @@ def test_a_clean_record_verifies_clean_and_the_result_is_ledgered(record):
     assert result["ok"], result["failures"]
     run = result["run"]
     assert run.checked["usage_rows"] == 90
-    assert run.checked["evidence_files"] == 2  # the rejects file and the report
+    # The two ingested files kept as received (natives), the rejects file and the report.
+    assert run.checked["evidence_files"] == 4
     assert run.checked["clauses"] >= 3
     entry = LedgerEntry.objects.get(object_type="verification_run", object_id=str(run.pk))
     assert entry.action == "verified"

@@ -57,13 +57,22 @@ def parties_section(source: Source) -> dict[str, Any]:
         total=len(accounts),
     )
     counts = {}
-    for dimension, key in (
-        ("Attribution basis", lambda a: BASIS_LABELS.get(a["attribution"]["basis"], "—")),
-        ("Plan", lambda a: a["plan"] or "(not recorded)"),
-        ("Status", lambda a: a["status"] or "(not recorded)"),
-        ("Country", lambda a: a["country"] or "(not recorded)"),
+    # Every basis an account rests on is counted, not only the first one given: a second
+    # basis is further proof of the same attribution, and the table says so when the
+    # column then adds up to more than the accounts.
+    several = any(len(attribution_kinds(a)) > 1 for a in accounts)
+    for dimension, values in (
+        (
+            "Attribution basis (an account on several is counted under each)"
+            if several
+            else "Attribution basis",
+            lambda a: [BASIS_LABELS.get(k, "—") for k in attribution_kinds(a)],
+        ),
+        ("Plan", lambda a: [a["plan"] or "(not recorded)"]),
+        ("Status", lambda a: [a["status"] or "(not recorded)"]),
+        ("Country", lambda a: [a["country"] or "(not recorded)"]),
     ):
-        counter = Counter(key(a) for a in accounts)
+        counter = Counter(value for a in accounts for value in values(a))
         counts[dimension] = [{"value": v, "accounts": n(c)} for v, c in counter.most_common(8)]
     names = source.detector_names()
     links = [

@@ -7,6 +7,7 @@ from typing import Any
 
 from casework.reports.sections.formatting import BASIS_LABELS, day, moment, n, ratio
 from casework.reports.sections.source import Source
+from casework.reports.snapshot import attribution_kinds
 
 SUMMARY_CLUSTERS = 5
 
@@ -28,15 +29,8 @@ def summary_section(source: Source, context) -> dict[str, Any]:
         ("Clauses alleged to be breached", n(len(data["allegations"]))),
     ]  # fmt: skip
     statements = []
-    bases = Counter(a["attribution"]["basis"] for a in accounts)
     if accounts:
-        statements.append(
-            f"{n(len(accounts))} accounts are attributed to {data['case']['respondent']} ("
-            + "; ".join(
-                f"{BASIS_LABELS.get(b, b).lower()}: {n(c)}" for b, c in sorted(bases.items())
-            )
-            + ")."
-        )
+        statements.append(_attribution_statement(accounts, data["case"]["respondent"]))
     else:
         statements.append("No account has been attributed to the respondent yet.")
     if totals["requests"]:
@@ -106,6 +100,22 @@ def summary_section(source: Source, context) -> dict[str, Any]:
             f"{n(verification['failures_total'])} failures (see section 11)."
         )
     return {"figures": figures, "statements": statements, "findings": findings}
+
+
+def _attribution_statement(accounts, respondent: str) -> str:
+    """How many accounts are attributed, and on which bases: every basis an account rests
+    on is counted, not only the first given. A second basis (the respondent's admission
+    after the detected cluster) is independent proof of the same attribution, and a summary
+    that drops it understates the case the record supports."""
+    kinds = [attribution_kinds(a) for a in accounts]
+    bases = Counter(kind for each in kinds for kind in each)
+    several = sum(1 for each in kinds if len(each) > 1)
+    counted = "; ".join(
+        f"{BASIS_LABELS.get(b, b).lower()}: {n(c)}" for b, c in sorted(bases.items())
+    )
+    if several:
+        counted += f"; {n(several)} of them rest on more than one basis and are counted under each"
+    return f"{n(len(accounts))} accounts are attributed to {respondent} ({counted})."
 
 
 def _group_key(source: Source, cluster_id) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 from casework.models import CaseAccount
 from casework.reports.snapshot.values import fetch, fetch_pairs, iso
 from evidence.detectors import link_kinds, signals
+from evidence.detectors.census import detection_census
 from evidence.models import Cluster, ClusterMember, Finding
 
 # Summary tables in the PDF show this many detailed rows at most; the rest is in exhibits.
@@ -245,4 +246,5 @@ def detection_summary(cursor, run, links) -> dict[str, Any]:
         "links_count": counts["links"],
         "clusters": clusters,
         "detectors": detectors,
+        "census": detection_census(run),
     }
