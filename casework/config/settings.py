@@ -224,6 +224,9 @@ SPECTACULAR_SETTINGS = {
         "BatchStatusEnum": "evidence.models.IngestBatch.Status",
         "CaseStatusEnum": "casework.models.Case.Status",
         "ClauseCategoryEnum": "evidence.models.ClauseCategory",
+        # Ingest jobs and detection runs share the one set: queued, running, finished, failed.
+        "WorkStatusEnum": "evidence.models.IngestJob.Status",
+        "RecordKindEnum": "evidence.models.IngestBatch.Kind",
         "ReportJobStatusEnum": "casework.models.ReportJob.Status",
     },
     "POSTPROCESSING_HOOKS": [

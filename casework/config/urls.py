@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 
-from casework import record_pages, screen_pages, timeline_views, views
+from casework import record_pages, screen_pages, timeline_views, views, work_pages
 from casework.countermeasures import views as countermeasure_views
 
 
@@ -62,6 +62,10 @@ urlpatterns = [
     path("clusters/", record_pages.cluster_index, name="cluster_index"),
     path("clusters/<int:pk>/", record_pages.cluster_detail, name="cluster_detail"),
     path("search/", record_pages.search, name="search"),
+    path("detection-runs/", work_pages.detection_runs, name="detection_runs"),
+    path("detection-runs/<int:pk>/", work_pages.detection_run_page, name="detection_run_page"),
+    path("ingest/", work_pages.ingest_upload, name="ingest_upload"),
+    path("ingest/<int:pk>/", work_pages.ingest_job_page, name="ingest_job_page"),
     path("terms/", record_pages.terms_index, name="terms_index"),
     path("screens/<int:pk>/file/", screen_pages.assent_screen_file, name="assent_screen_file"),
     path("terms/<slug:slug>/<str:label>/", record_pages.terms_version, name="terms_version"),

@@ -12,7 +12,7 @@ with no live build is found again by `report_jobs_recover`.
 from __future__ import annotations
 
 import zlib
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 
 from celery import current_app
 from django.db import InterfaceError, OperationalError, connection, transaction
@@ -22,6 +22,7 @@ from casework.models import Case, CaseSnapshot, ReportEdition, ReportJob
 from casework.reports.snapshot import Snapshot, case_snapshot, snapshot_from_bytes
 from evidence.custody import events
 from evidence.custody.ledger import Actor
+from evidence.progress import work_lock
 
 # pg_advisory_lock(key1, key2): key1 names report builds ("PCRP"), key2 the job.
 BUILD_LOCK_KEY = 0x50435250 & 0x7FFFFFFF
@@ -134,20 +135,12 @@ def report_job_snapshot(*, job: ReportJob) -> Snapshot:
     return snapshot
 
 
-@contextmanager
 def build_lock(job_id: int, *, key: int = BUILD_LOCK_KEY):
     """Hold the job's advisory lock for the build; yields False when another live build
     holds it. The server releases it when the holder's connection ends, however it ends.
-    `key` names the kind of job (reports; productions have their own)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [key, job_id])
-        acquired = cursor.fetchone()[0]
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [key, job_id])
+    `key` names the kind of job (reports; productions have their own). The same lock as
+    the record's long work takes (`evidence.progress.work_lock`)."""
+    return work_lock(key, job_id)
 
 
 def build_in_progress(job_id: int, *, key: int = BUILD_LOCK_KEY) -> bool:

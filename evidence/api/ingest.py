@@ -29,7 +29,9 @@ from rest_framework.views import APIView
 
 from evidence.access import RECORD_WRITER_ROLES, record_writer
 from evidence.api.errors import ERROR_MEANINGS, ApiErrorSerializer, api_errors, bad_parameter
+from evidence.api.ingest_jobs import IngestJobSerializer
 from evidence.ingest.formats import FORMATS
+from evidence.ingest.jobs import ingest_job_request
 from evidence.ingest.service import KINDS, IngestResult, IngestUsageError, ingest_file
 from evidence.models import IngestBatch
 
@@ -76,19 +78,7 @@ class IngestRefused(exceptions.APIException):
     default_code = "ingest_refused"
 
     def __init__(self, result: IngestResult) -> None:
-        stated = f"The file was refused and nothing from it was stored (batch {result.batch})."
-        # A refusal of the file as a whole (a cap, an empty file) is the reason; otherwise
-        # the first bad line is (strict mode).
-        whole = [e for e in result.errors if e["field"] == "file"]
-        first = whole[-1] if whole else (result.errors[0] if result.errors else None)
-        if whole:
-            stated += f" {first['message']}"
-        elif first:
-            field = f", field {first['field']}" if first["field"] else ""
-            stated += f" First error at line {first['line']}{field}: {first['message']}"
-            if result.errors_total > 1:
-                stated += f" (and {result.errors_total - 1} more error(s))"
-        super().__init__(detail=stated)
+        super().__init__(detail=result.refusal_reason())
         # Rendered beside "error" by casework.api_platform.errors: the same document as a 201.
         self.beside = {"result": result.as_dict()}
 
@@ -159,6 +149,19 @@ def _ingest_strict(request) -> bool:
     if raw.lower() not in STRICT_VALUES:
         raise bad_parameter("strict", f"strict must be true, false, 1 or 0 (got {raw!r})")
     return STRICT_VALUES[raw.lower()]
+
+
+def _ingest_async(request) -> bool:
+    """Whether the client asked for the ingest to run on a worker: `?async=true` or an RFC
+    7240 `Prefer: respond-async`. Without either the upload answers when it is ingested,
+    as it always has (scripts rely on that)."""
+    raw = request.query_params.get("async")
+    if raw is not None:
+        if raw.lower() not in STRICT_VALUES:
+            raise bad_parameter("async", f"async must be true, false, 1 or 0 (got {raw!r})")
+        return STRICT_VALUES[raw.lower()]
+    prefer = request.META.get("HTTP_PREFER", "")
+    return any(part.split(";")[0].strip().lower() == "respond-async" for part in prefer.split(","))
 
 
 def _content_encoding(request) -> str:
@@ -239,6 +242,11 @@ class IngestView(APIView):
     Content-Type is text/csv, else native) and `strict` (true|false|1|0, default false).
     Header `X-Pacta-File-Name` names the file in the batch and the ledger.
 
+    With `?async=true` or `Prefer: respond-async` the file is received exactly so and
+    answered 202 with the queued ingest job and a Location to poll
+    (`/api/v1/ingest-jobs/{id}/`: status, bytes and lines read, lines rejected, then the
+    batch and the same result document); a worker ingests it. Without, as below.
+
     Answers:
     - 201 and the ingest result (`manage.py ingest --json`'s document), with a Location
       header for the batch, when the file was committed (rejected lines, if any, are
@@ -283,6 +291,20 @@ class IngestView(APIView):
             ),
             OpenApiParameter("strict", str, enum=sorted(STRICT_VALUES)),
             OpenApiParameter(
+                "async",
+                str,
+                enum=sorted(STRICT_VALUES),
+                description="true: answer 202 at once with the ingest job (Location: "
+                "/api/v1/ingest-jobs/{id}/) and ingest on a worker. Default false: answer "
+                "when the file is ingested. `Prefer: respond-async` asks the same.",
+            ),
+            OpenApiParameter(
+                "Prefer",
+                str,
+                OpenApiParameter.HEADER,
+                description="`respond-async`: as `async=true` (RFC 7240).",
+            ),
+            OpenApiParameter(
                 "X-Pacta-File-Name",
                 str,
                 OpenApiParameter.HEADER,
@@ -292,6 +314,10 @@ class IngestView(APIView):
         request=INGEST_BODY,
         responses={
             201: IngestResultSerializer,
+            202: OpenApiResponse(
+                IngestJobSerializer,
+                description="Asked to run asynchronously: the queued ingest job, to poll.",
+            ),
             422: OpenApiResponse(IngestRefusedSerializer, description=ERROR_MEANINGS[422]),
             **api_errors(400, 411, 413, 415),
             500: OpenApiResponse(
@@ -310,12 +336,15 @@ class IngestView(APIView):
             raise bad_parameter("kind", f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
         fmt = _ingest_format(request)
         strict = _ingest_strict(request)
+        run_async = _ingest_async(request)
         _content_encoding(request)
         upload = _receive_upload(
             request,
             max_bytes=settings.PACTA_INGEST_MAX_UPLOAD_BYTES,
             chunk_bytes=settings.PACTA_UPLOAD_CHUNK_BYTES,
         )
+        if run_async:
+            return self._queue(request, kind=kind, fmt=fmt, strict=strict, upload=upload)
         try:
             result = ingest_file(
                 actor=request.user,
@@ -336,6 +365,29 @@ class IngestView(APIView):
         location = reverse("evidence_api:batch-detail", kwargs={"pk": result.batch})
         return Response(
             result.as_dict(), status=status.HTTP_201_CREATED, headers={"Location": location}
+        )
+
+    def _queue(self, request, *, kind: str, fmt: str, strict: bool, upload: _Upload) -> Response:
+        """Hand the received file to a worker: 202 and the job to poll."""
+        try:
+            job = ingest_job_request(
+                actor=request.user,
+                kind=kind,
+                fmt=fmt,
+                strict=strict,
+                source=IngestBatch.Source.API,
+                file_name=_upload_file_name(request, fmt=fmt, gzipped=upload.gzipped),
+                received=upload.path,
+            )
+        except IngestUsageError as exc:
+            raise bad_parameter("format", str(exc)) from exc
+        finally:
+            upload.path.unlink(missing_ok=True)  # moved away if the job was queued
+        location = reverse("evidence_api:ingest-job-detail", kwargs={"pk": job.pk})
+        return Response(
+            IngestJobSerializer(job).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": location, "Preference-Applied": "respond-async"},
         )
 
     def handle_exception(self, exc: Exception) -> Response:

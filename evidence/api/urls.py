@@ -6,7 +6,9 @@ from evidence.api import (
     accounts,
     batches,
     clusters,
+    detection_runs,
     findings,
+    ingest_jobs,
     labels,
     terms,
     usage_events,
@@ -26,6 +28,18 @@ app_name = "evidence_api"
 urlpatterns = [
     path("ingest/<str:kind>/", IngestView.as_view(), name="ingest"),
     path("assent-screens/", AssentScreenView.as_view(), name="assent-screens"),
+    path("ingest-jobs/", ingest_jobs.IngestJobListView.as_view(), name="ingest-job-list"),
+    path(
+        "ingest-jobs/<int:pk>/", ingest_jobs.IngestJobDetailView.as_view(), name="ingest-job-detail"
+    ),
+    path(
+        "detection-runs/", detection_runs.DetectionRunListView.as_view(), name="detection-run-list"
+    ),
+    path(
+        "detection-runs/<int:pk>/",
+        detection_runs.DetectionRunDetailView.as_view(),
+        name="detection-run-detail",
+    ),
     path("batches/", batches.IngestBatchListView.as_view(), name="batch-list"),
     path("batches/<int:pk>/", batches.IngestBatchDetailView.as_view(), name="batch-detail"),
     path("accounts/", accounts.AccountListView.as_view(), name="account-list"),

@@ -5,6 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from django.db.models import QuerySet
+
+from evidence.access import record_reader
 from evidence.models import Cluster, ClusterMember, DetectionRun, Finding, Link
 
 
@@ -15,6 +18,21 @@ def detection_run_latest() -> DetectionRun | None:
         .order_by("-finished_at", "-pk")
         .first()
     )
+
+
+def detection_run_list(*, user) -> QuerySet[DetectionRun]:
+    """The runs a user may watch, newest first: every run for a record reader (runs are the
+    record's analysis, not tied to a case), none for anyone else."""
+    if not record_reader(user):
+        return DetectionRun.objects.none()
+    return DetectionRun.objects.select_related("progress__requested_by").order_by(
+        "-started_at", "-pk"
+    )
+
+
+def detection_run_get(*, user, pk: int) -> DetectionRun | None:
+    """One run the user may watch, or None (the same answer for "none" and "not yours")."""
+    return detection_run_list(user=user).filter(pk=pk).first()
 
 
 def detection_report(run: DetectionRun) -> dict[str, Any]:

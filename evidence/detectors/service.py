@@ -16,6 +16,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any, Protocol
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -70,12 +71,23 @@ def detection_run(
     actor: Actor,
     window_start: dt.datetime | None = None,
     window_end: dt.datetime | None = None,
+    run: DetectionRun | None = None,
+    progress: Progress | None = None,
 ) -> DetectionRun:
-    """Run every registered detector and store what they found as a new DetectionRun."""
+    """Run every registered detector and store what they found as a new DetectionRun.
+
+    `run`: a run already recorded as running (one asked for from the UI or the API, see
+    `evidence.detectors.jobs`) to carry out, instead of a new one. `progress` is
+    called with keyword figures (`step`, `detectors_done`, `detectors_total`,
+    `accounts_active`, `rows_processed`) as the run goes; `evidence.progress` writes them
+    where a person can watch.
+    """
     label, _ = actor_label(actor)
-    run = DetectionRun.objects.create(
-        started_at=timezone.now(), actor=label, detector_versions=detector_versions()
-    )
+    if run is None:
+        run = DetectionRun.objects.create(
+            started_at=timezone.now(), actor=label, detector_versions=detector_versions()
+        )
+    progress = progress or _no_progress
     outermost = not connection.in_atomic_block
     try:
         with transaction.atomic():
@@ -93,6 +105,7 @@ def detection_run(
                 window_start=window_start,
                 window_end=window_end,
                 snapshot=snapshot,
+                progress=progress,
             )
             # On failure the rollback removes the temporary tables with everything else.
             activity_release()
@@ -104,6 +117,14 @@ def detection_run(
         )
         raise
     return run
+
+
+class Progress(Protocol):
+    def __call__(self, **figures: Any) -> None: ...
+
+
+def _no_progress(**figures: Any) -> None:
+    """Nobody is watching (`manage.py detect` prints the result when it is done)."""
 
 
 class _Stopwatch:
@@ -119,15 +140,20 @@ class _Stopwatch:
         self._last = now
 
 
-def _run(run: DetectionRun, *, actor, window_start, window_end, snapshot=None) -> None:
+def _run(
+    run: DetectionRun, *, actor, window_start, window_end, snapshot=None, progress: Progress
+) -> None:
     clock = _Stopwatch()
     window = Window(window_start, window_end)
+    total = len(signals())
+    progress(step="reading the usage record", detectors_done=0, detectors_total=total)
     activity = activity_collect(window=window, snapshot=snapshot)
     clock.lap("aggregates")
+    progress(accounts_active=len(activity.accounts))
     if not activity.accounts:
         _finish(run, actor=actor, window=window, counts={"accounts_active": 0}, digest="")
         return
-    results = signals_evaluate(activity)
+    results = signals_evaluate(activity, progress=progress)
     conduct = {
         account_id: Conduct(
             extraction=[r.signal.code for r in rs if r.fired and r.signal.extraction],
@@ -137,10 +163,12 @@ def _run(run: DetectionRun, *, actor, window_start, window_end, snapshot=None) -
     }
     clock.lap("signals")
     suspects = {a for a, c in conduct.items() if c.extraction}
+    progress(step="finding links between accounts")
     found, campaigns = links_find(activity, suspects=suspects, clock=clock)
     clustered = clusters_build(
         accounts=sorted(activity.accounts), conduct=conduct, links=found, campaigns=campaigns
     )
+    progress(step="measuring the run's error rates")
     error_rates = error_rates_measure(
         activity=activity, conduct=conduct, clustered=clustered, links=found
     )
@@ -157,8 +185,10 @@ def _run(run: DetectionRun, *, actor, window_start, window_end, snapshot=None) -
     for rs in reported.values():
         for r in rs:
             r.explanation = r.signal.explain(r.measure, r.baseline, r.fired)
+    progress(step="fetching sample requests for the exhibits")
     _samples_fetch(reported)
     clock.lap("exhibits")
+    progress(step="storing findings, links and clusters")
     counts, digest = _store(run, activity, results, reported, found, clustered)
     clock.lap("store")
     counts["error_rates"] = error_rates
@@ -168,11 +198,18 @@ def _run(run: DetectionRun, *, actor, window_start, window_end, snapshot=None) -
     logger.info("detection run %s finished: %s", run.pk, counts)
 
 
-def signals_evaluate(activity: Activity) -> dict[str, list[SignalResult]]:
+def signals_evaluate(
+    activity: Activity, *, progress: Progress = _no_progress
+) -> dict[str, list[SignalResult]]:
     """Measure every account with every signal and compare it with its plan cohort."""
     results: dict[str, list[SignalResult]] = defaultdict(list)
     accounts = activity.accounts
-    for signal in signals():
+    for done, signal in enumerate(signals()):
+        progress(
+            step=f"measuring: {signal.name or signal.code}",
+            detectors_done=done,
+            rows_processed=done * len(accounts),
+        )
         measures = {}
         for account_id, row in accounts.items():
             measure = signal.measure(row)
@@ -183,6 +220,7 @@ def signals_evaluate(activity: Activity) -> dict[str, list[SignalResult]]:
             result = SignalResult(signal, measure, accounts[account_id]["plan"], cohorts)
             result.fired = signal.fires(measure, result)
             results[account_id].append(result)
+    progress(detectors_done=len(signals()), rows_processed=len(signals()) * len(accounts))
     return results
 
 

@@ -48,6 +48,9 @@ from evidence.models import ApiKey, EvidenceItem, IngestBatch
 from evidence.services import evidence_item_store
 
 KINDS = ("accounts", "usage", "assent", "probes", "serves")
+# How often (in lines) an ingest of records other than usage reports its progress; usage
+# reports once a block.
+PROGRESS_EVERY_LINES = 1000
 ERRORS_SHOWN = 100
 
 
@@ -78,6 +81,21 @@ class IngestResult:
     @property
     def refused(self) -> bool:
         return self.status == IngestBatch.Status.REJECTED
+
+    def refusal_reason(self) -> str:
+        """Why a refused file was refused, naming the line: the file-wide reason (a cap, an
+        empty file) if there is one, else the first bad line (strict mode)."""
+        stated = f"The file was refused and nothing from it was stored (batch {self.batch})."
+        whole = [e for e in self.errors if e["field"] == "file"]
+        first = whole[-1] if whole else (self.errors[0] if self.errors else None)
+        if whole:
+            stated += f" {first['message']}"
+        elif first:
+            field_named = f", field {first['field']}" if first["field"] else ""
+            stated += f" First error at line {first['line']}{field_named}: {first['message']}"
+            if self.errors_total > 1:
+                stated += f" (and {self.errors_total - 1} more error(s))"
+        return stated
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -174,6 +192,17 @@ class _Refused(Exception):
     """Raised inside the transaction to roll back everything the file would have added."""
 
 
+def ingest_kind_check(*, kind: str, fmt: str) -> None:
+    """Refuse an unknown kind or format, or a format that cannot carry the kind, before a
+    byte is read (an upload waiting for a worker is checked when it is received)."""
+    if kind not in KINDS:
+        raise IngestUsageError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
+    if fmt not in FORMATS:
+        raise IngestUsageError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if fmt in USAGE_ONLY_FORMATS and kind != "usage":
+        raise IngestUsageError(f"the {fmt} format carries usage events only, not {kind}")
+
+
 def ingest_file(
     *,
     actor: Actor,
@@ -188,15 +217,13 @@ def ingest_file(
 ) -> IngestResult:
     """Ingest one file of `kind` in format `fmt`; see the module docstring for the modes.
 
+    `progress`, if given, is called now and then with the bytes of the file read so far,
+    the lines read and the lines rejected.
+
     `tuning` sets buffer, block and chunk sizes, which never change what is stored, and
     the caps that bound what one file may cost.
     """
-    if kind not in KINDS:
-        raise IngestUsageError(f"unknown kind {kind!r}: use one of {', '.join(KINDS)}")
-    if fmt not in FORMATS:
-        raise IngestUsageError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
-    if fmt in USAGE_ONLY_FORMATS and kind != "usage":
-        raise IngestUsageError(f"the {fmt} format carries usage events only, not {kind}")
+    ingest_kind_check(kind=kind, fmt=fmt)
     path = Path(path)
     file_name = file_name or path.name
     result = IngestResult(kind=kind, format=fmt, file=file_name)
@@ -267,15 +294,19 @@ def ingest_file(
                             keep_bytes=keep,
                             key_owners=key_owners,
                         )
+                    lines_read = 0
                     for block in blocks:
                         for number, field_name, message, kept in block.errors:
                             rejects.add(number, field_name, message, kept)
                         loader.add_block(block)
+                        lines_read += block.rows + len(block.errors)
                         if progress is not None:
-                            progress(raw.size)
+                            progress(raw.size, lines_read, rejects.lines)
                 else:
                     validate = VALIDATORS[kind]
                     for number, record, line in records(raw.lines(), kind=kind, fmt=fmt):
+                        if progress is not None and number % PROGRESS_EVERY_LINES == 0:
+                            progress(raw.size, number, rejects.lines)
                         if isinstance(record, RecordError):
                             rejects.add(number, record.field, record.message, _kept(line, keep))
                             continue
@@ -453,7 +484,7 @@ def progress_bar(total: int, stream=sys.stderr):
     """A progress callback drawing a bar on a terminal (bytes read of `total`)."""
     state = {"shown": -1}
 
-    def update(done: int) -> None:
+    def update(done: int, lines: int = 0, rejected: int = 0) -> None:
         percent = min(100, done * 100 // total) if total else 100
         if percent != state["shown"]:
             state["shown"] = percent

@@ -5,7 +5,8 @@ evidence files, the ledger); `custody` the acts that preserve them (holds, reten
 purges, verification runs, timestamps); `detection` the analysis (model catalogue, runs,
 findings, links, clusters); `labels` what investigators confirmed about accounts;
 `probes` the evidence of use (probe transcripts of a rival model, canaries and their serves);
-`screens` the screens accounts saw when they accepted the Terms.
+`screens` the screens accounts saw when they accepted the Terms; `work` long work started
+from the UI or the API (ingest jobs) and how far it has gone.
 Django registers every model through this package.
 """
 
@@ -51,6 +52,7 @@ from evidence.models.record import (
     UsageEvent,
 )
 from evidence.models.screens import AssentScreen
+from evidence.models.work import DetectionProgress, IngestJob
 
 __all__ = (
     "Account",
@@ -70,10 +72,12 @@ __all__ = (
     "Cluster",
     "ClusterMember",
     "ConfirmedLabel",
+    "DetectionProgress",
     "DetectionRun",
     "EvidenceItem",
     "Finding",
     "IngestBatch",
+    "IngestJob",
     "LedgerEntry",
     "Link",
     "ModelRelease",

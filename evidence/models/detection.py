@@ -64,6 +64,8 @@ class DetectionRun(models.Model):
     """One pass of every registered detector over the usage record."""
 
     class Status(models.TextChoices):
+        # Asked for from the UI or the API and waiting for a worker (`started_at`: asked).
+        QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         FINISHED = "finished", "Finished"
         FAILED = "failed", "Failed"
@@ -91,7 +93,7 @@ class DetectionRun(models.Model):
                 name="detection_run_window_ordered",
             ),
             models.CheckConstraint(
-                condition=Q(status="running") | Q(finished_at__isnull=False),
+                condition=Q(status__in=("queued", "running")) | Q(finished_at__isnull=False),
                 name="detection_run_finished_has_time",
             ),
         ]

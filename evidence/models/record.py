@@ -143,6 +143,7 @@ class IngestBatch(models.Model):
         CLI = "cli", "Command line"
         API = "api", "REST API"
         DEMO = "demo", "Demo seed"
+        WEB = "web", "Web upload"
 
     class Status(models.TextChoices):
         COMMITTED = "committed", "Committed"
