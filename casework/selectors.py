@@ -661,12 +661,15 @@ def case_breach_and_attribution(*, case: Case) -> dict:
     if run is None:
         return {"breach": [(a, []) for a in allegations], "links_by_strength": [], "run": None}
     members = case.case_accounts.values("account_id")
-    findings = Finding.objects.filter(run=run, account_id__in=members).values("detector")
+    # order_by(): the models' default orderings would join accounts and runs into counts.
+    findings = Finding.objects.filter(run=run, account_id__in=members).order_by().values("detector")
     counts = list(findings.annotate(measured=Count("id"), fired=Count("id", filter=Q(fired=True))))
     fired = {row["detector"]: row["fired"] for row in counts}
     measured = {row["detector"]: row["measured"] for row in counts}
-    touching = Link.objects.filter(run=run).filter(
-        Q(account_a_id__in=members) | Q(account_b_id__in=members)
+    touching = (
+        Link.objects.filter(run=run)
+        .filter(Q(account_a_id__in=members) | Q(account_b_id__in=members))
+        .order_by()
     )
     links = dict(touching.values_list("kind").annotate(n=Count("id")).values_list("kind", "n"))
     detectors = [detector.describe() for detector in (*signals(), *link_kinds())]
@@ -685,6 +688,7 @@ def case_breach_and_attribution(*, case: Case) -> dict:
     ]
     strengths = (
         Link.objects.filter(run=run, account_a_id__in=members, account_b_id__in=members)
+        .order_by()
         .values_list("strength")
         .annotate(n=Count("id"))
         .values_list("strength", "n")
