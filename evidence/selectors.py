@@ -472,21 +472,19 @@ def cluster_page(*, cluster: Cluster, links_page: object = 1, members_page: obje
     members = list(cluster.members.order_by("account_id"))
     links = cluster_links(cluster=cluster)
     findings = (
-        Finding.objects.filter(run=cluster.run, account__in=members, fired=True)
+        Finding.objects.filter(
+            run=cluster.run, account__in=cluster.memberships.values("account_id"), fired=True
+        )
         .select_related("account")
         .order_by("detector", "account__account_id")
     )
     by_signal: dict[str, list] = {}
     for finding in findings:
         by_signal.setdefault(finding.detector, []).append(finding)
-    # The members as a subquery, not a list of hundreds of ids: PostgreSQL then reads each
-    # member's rows through usage_account_ts instead of scanning the whole usage log.
-    daily = list(
-        UsageEvent.objects.filter(account_id__in=cluster.members.values("account_id"))
-        .annotate(day=TruncDate("ts", tzinfo=dt.UTC))
-        .values("day")
-        .annotate(requests=Count("id"), output_tokens=Sum("output_tokens"))
-        .order_by("day")
+    daily = cache.get_or_set(
+        f"cluster-daily:{cluster.pk}:{usage_record_revision()}",
+        lambda: _cluster_daily(cluster),
+        timeout=24 * 3600,
     )
     links_by_kind = links.order_by().values_list("kind").annotate(n=Count("id"))
     links_pages = _links_page(links, links_page)
@@ -500,6 +498,21 @@ def cluster_page(*, cluster: Cluster, links_page: object = 1, members_page: obje
         "signals": sorted(by_signal.items(), key=lambda pair: (-len(pair[1]), pair[0])),
         "daily": daily,
     }
+
+
+def _cluster_daily(cluster: Cluster) -> list[dict]:
+    """Requests and output tokens of the cluster's members a day, for its chart (cached by
+    `cluster_page` until the usage log changes: a run's clusters keep their members).
+
+    The members as a subquery, not a list of hundreds of ids: PostgreSQL then reads each
+    member's rows through usage_account_ts instead of scanning the whole usage log."""
+    return list(
+        UsageEvent.objects.filter(account_id__in=cluster.members.values("account_id"))
+        .annotate(day=TruncDate("ts", tzinfo=dt.UTC))
+        .values("day")
+        .annotate(requests=Count("id"), output_tokens=Sum("output_tokens"))
+        .order_by("day")
+    )
 
 
 def _links_page(links: QuerySet[Link], number: object):
