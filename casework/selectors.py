@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -409,18 +409,28 @@ def case_damages(*, case: Case) -> dict:
     the window moves, a file is ingested, retention purges or prices are re-imported; the
     cache key names all of those, so a stale figure is never served.
     """
-    links = case.case_accounts.aggregate(n=Count("id"), last=Max("id"))
+    # The inputs in one query: the case page is opened all day long.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT count(*) FROM {CaseAccount._meta.db_table} WHERE case_id = %(case)s), "
+            f"(SELECT max(id) FROM {CaseAccount._meta.db_table} WHERE case_id = %(case)s), "
+            f"(SELECT max(id) FROM {IngestBatch._meta.db_table} WHERE kind = 'usage'), "
+            f"(SELECT max(id) FROM {RetentionPurge._meta.db_table}), "
+            f"(SELECT max(imported_at) FROM {ModelRelease._meta.db_table})",
+            {"case": case.pk},
+        )
+        links_n, links_last, batch, purge, prices = cursor.fetchone()
     inputs = ":".join(
         str(part)
         for part in (
             case.pk,
-            links["n"],
-            links["last"],
+            links_n,
+            links_last,
             case.window_start and case.window_start.isoformat(),
             case.window_end and case.window_end.isoformat(),
-            IngestBatch.objects.filter(kind="usage").aggregate(m=Max("id"))["m"],
-            RetentionPurge.objects.aggregate(m=Max("id"))["m"],
-            ModelRelease.objects.aggregate(m=Max("imported_at"))["m"],
+            batch,
+            purge,
+            prices,
         )
     )
     # v2: the figure also carries the conduct period and the refusals (a value cached in
@@ -671,12 +681,15 @@ def case_breach_and_attribution(*, case: Case) -> dict:
     if run is None:
         return {"breach": [(a, []) for a in allegations], "links_by_strength": [], "run": None}
     members = case.case_accounts.values("account_id")
-    findings = Finding.objects.filter(run=run, account_id__in=members).values("detector")
+    # order_by(): the models' default orderings would join accounts and runs into counts.
+    findings = Finding.objects.filter(run=run, account_id__in=members).order_by().values("detector")
     counts = list(findings.annotate(measured=Count("id"), fired=Count("id", filter=Q(fired=True))))
     fired = {row["detector"]: row["fired"] for row in counts}
     measured = {row["detector"]: row["measured"] for row in counts}
-    touching = Link.objects.filter(run=run).filter(
-        Q(account_a_id__in=members) | Q(account_b_id__in=members)
+    touching = (
+        Link.objects.filter(run=run)
+        .filter(Q(account_a_id__in=members) | Q(account_b_id__in=members))
+        .order_by()
     )
     links = dict(touching.values_list("kind").annotate(n=Count("id")).values_list("kind", "n"))
     detectors = [detector.describe() for detector in (*signals(), *link_kinds())]
@@ -695,6 +708,7 @@ def case_breach_and_attribution(*, case: Case) -> dict:
     ]
     strengths = (
         Link.objects.filter(run=run, account_a_id__in=members, account_b_id__in=members)
+        .order_by()
         .values_list("strength")
         .annotate(n=Count("id"))
         .values_list("strength", "n")

@@ -215,7 +215,11 @@ class Account(models.Model):
 
     class Meta:
         ordering = ["account_id"]
-        indexes = [models.Index(fields=["payment_fingerprint"], name="account_payment_fp")]
+        indexes = [
+            models.Index(fields=["payment_fingerprint"], name="account_payment_fp"),
+            # Search by address (casework.search): `<<=` reads a btree on inet as a range.
+            models.Index(fields=["signup_ip"], name="account_signup_ip"),
+        ]
 
     def __str__(self) -> str:
         return self.account_id
@@ -257,6 +261,7 @@ class AccountVersion(models.Model):
 
     class Meta:
         ordering = ["account", "version"]
+        indexes = [models.Index(fields=["signup_ip"], name="account_version_signup_ip")]
         constraints = [
             models.UniqueConstraint(fields=["account", "version"], name="account_version_unique"),
             models.CheckConstraint(condition=Q(version__gte=1), name="account_version_positive"),
@@ -315,6 +320,7 @@ class AssentRecord(models.Model):
 
     class Meta:
         ordering = ["account", "accepted_at"]
+        indexes = [models.Index(fields=["ip"], name="assent_ip")]
         constraints = [
             models.UniqueConstraint(
                 fields=["account", "terms_slug", "version_label", "accepted_at"],
@@ -336,7 +342,8 @@ class UsageEvent(models.Model):
 
     request_id = models.CharField(max_length=200)
     ts = models.DateTimeField()
-    # Indexed by (account, ts) below; no index of its own, each index costs COPY speed.
+    # Indexed by (account, ts) and by address below; no index of its own, each index
+    # costs COPY speed.
     # No database FK either: a per-row FK check would halve COPY throughput and forbid
     # streaming. Ingest creates the account (or a stub) in the same transaction, and
     # verification reports any usage row whose account is missing.
@@ -382,7 +389,13 @@ class UsageEvent(models.Model):
 
     class Meta:
         ordering = ["ts", "id"]
-        indexes = [models.Index(fields=["account", "ts"], name="usage_account_ts")]
+        indexes = [
+            models.Index(fields=["account", "ts"], name="usage_account_ts"),
+            # Search by address must not read the whole log (issue #20: 677 ms under load);
+            # one more index on COPY's path, the price of finding every account an address
+            # touched.
+            models.Index(fields=["source_ip"], name="usage_source_ip"),
+        ]
         constraints = [
             # A constraint rather than unique=True: Django would add a second (LIKE) index.
             models.UniqueConstraint(fields=["request_id"], name="usage_unique_request_id"),

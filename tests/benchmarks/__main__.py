@@ -7,6 +7,9 @@ worlds (part of the default run too); `--only production` loads the scenario unt
 measures a production of the report's case beside its report (part of the default
 run); `--only clauses` measures the clause categories against the hand-labelled gold file
 (precision and recall per category; no database, part of the default run too);
+`--only pages` loads a world of 5,000 accounts, opens a case from its largest critical
+cluster and measures the pages counsel open every day (p50/p95/max beside /healthz; not
+part of the default run);
 `--only scale` (or `--scale`) draws the 1M -> 4M -> 16M curve, which is not part of
 the default run (`--scale-sizes` picks the sizes)."""
 
@@ -35,12 +38,13 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument(
         "--only",
-        choices=["ingest", "detect", "quality", "scale", "production", "clauses"],
+        choices=["ingest", "detect", "quality", "scale", "production", "clauses", "pages"],
         help=(
             "Run one part: ingest; detect on the scenario loaded untimed; quality per family "
             "on the light-swarm and classic worlds; scale, the detection curve (not in the "
             "default run); production, a production of the report's case beside its report; "
-            "clauses, the clause categories against the hand-labelled gold file."
+            "clauses, the clause categories against the hand-labelled gold file; pages, the "
+            "case, cluster, timeline, clusters list and search pages at 5,000 accounts."
         ),
     )
     parser.add_argument("--scale", action="store_true", help="The same as --only scale.")
@@ -109,6 +113,17 @@ def main() -> int:
                 seed=args.seed,
             )
         database_drop(template)
+        print()
+        print(table.render())
+        return 0
+    if args.only == "pages":
+        from tests.benchmarks.pages import bench_pages
+
+        print("recreating the benchmark database ...", flush=True)
+        database_recreate(env)
+        call_command("migrate", verbosity=0)
+        print("pages:", flush=True)
+        bench_pages(table, env=env, work=work)
         print()
         print(table.render())
         return 0
