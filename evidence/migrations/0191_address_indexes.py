@@ -13,7 +13,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("evidence", "0130_clause_kinds"),
+        ("evidence", "0181_work_progress"),
     ]
 
     operations = [
