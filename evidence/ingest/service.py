@@ -47,7 +47,7 @@ from evidence.ingest.usage_blocks import (
 from evidence.models import ApiKey, EvidenceItem, IngestBatch
 from evidence.services import evidence_item_store
 
-KINDS = ("accounts", "usage", "assent", "probes", "serves")
+KINDS = ("accounts", "usage", "assent", "probes", "serves", "billing")
 ERRORS_SHOWN = 100
 
 

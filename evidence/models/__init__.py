@@ -4,10 +4,12 @@
 evidence files, the ledger); `custody` the acts that preserve them (holds, retention
 purges, verification runs, timestamps); `detection` the analysis (model catalogue, runs,
 findings, links, clusters); `labels` what investigators confirmed about accounts;
-`probes` the evidence of use (probe transcripts of a rival model, canaries and their serves).
+`probes` the evidence of use (probe transcripts of a rival model, canaries and their serves);
+`billing` what the provider charged each account and was paid (invoices, payments, refunds).
 Django registers every model through this package.
 """
 
+from evidence.models.billing import BillingRecord
 from evidence.models.custody import (
     PreservationHold,
     PurgedUsageRow,
@@ -56,6 +58,7 @@ __all__ = (
     "ApiKey",
     "AssentRecord",
     "Band",
+    "BillingRecord",
     "Canary",
     "CanaryAssignment",
     "CanaryMatch",
