@@ -8,7 +8,6 @@ from pathlib import Path
 from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db import connection
 from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -17,9 +16,8 @@ from django.utils import timezone
 from casework.case_rules import (
     allegation_supports,
     output_use_collect,
-    usage_value,
-    usage_window_sql,
 )
+from casework.damages_rules import case_damages_value
 from casework.models import (
     Allegation,
     Case,
@@ -63,11 +61,11 @@ from evidence.models import (
     ModelRelease,
     RetentionPurge,
     TermsDocument,
+    TermsVersion,
 )
 from evidence.selectors import (
     RECORD_LEDGER_OBJECTS,
     ledger_entries_naming_cases,
-    model_prices,
     record_ledger_entries,
     terms_version_in_force,
 )
@@ -421,6 +419,9 @@ def case_damages(*, case: Case) -> dict:
             IngestBatch.objects.filter(kind="usage").aggregate(m=Max("id"))["m"],
             RetentionPurge.objects.aggregate(m=Max("id"))["m"],
             ModelRelease.objects.aggregate(m=Max("imported_at"))["m"],
+            # Which requests are flagged, and which clause prices them.
+            getattr(detection_run_latest(), "pk", None),
+            TermsVersion.objects.aggregate(m=Max("id"))["m"],
         )
     )
     key = "case-damages:" + hashlib.sha256(inputs.encode()).hexdigest()
@@ -428,26 +429,8 @@ def case_damages(*, case: Case) -> dict:
 
 
 def case_damages_compute(*, case: Case) -> dict:
-    """Usage of the attributed accounts in the case window, by model, valued by the one
-    rule the report uses (`case_rules.usage_value`)."""
-    window, params = usage_window_sql(start=case.window_start, end=case.window_end)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT u.model, count(*), coalesce(sum(u.input_tokens), 0), "
-            "coalesce(sum(u.output_tokens), 0) "
-            "FROM evidence_usageevent u "
-            "JOIN evidence_account a ON a.account_id = u.account_id "
-            "JOIN casework_caseaccount ca ON ca.account_id = a.id "
-            f"WHERE ca.case_id = %(case)s AND {window} GROUP BY u.model ORDER BY u.model",
-            {"case": case.pk, **params},
-        )
-        rows = cursor.fetchall()
-    usage = [
-        {"model": model, "requests": requests, "input_tokens": int(tokens_in),
-         "output_tokens": int(tokens_out)}
-        for model, requests, tokens_in, tokens_out in rows
-    ]  # fmt: skip
-    return usage_value(usage=usage, prices=model_prices())
+    """The report's damages theory over the case's usage rows (`case_damages`)."""
+    return case_damages_value(case=case)
 
 
 # --- The case side as the REST API reads it ------------------------------------------------
