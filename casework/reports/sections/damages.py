@@ -165,9 +165,12 @@ def damages_section(source: Source) -> dict[str, Any]:
         },
     }  # fmt: skip
     if "flagged_net_received_usd" in figures:
+        unpaid = figures["flagged_value_unpaid_usd"]
         result["set_off"] = {
             "received": money(figures["flagged_net_received_usd"]),
-            "unpaid": money(figures["flagged_value_unpaid_usd"]),
+            # Never a negative "not paid for": paying more than list is said as such.
+            "unpaid": money(unpaid) if unpaid > 0 else None,
+            "overpaid": money(-unpaid) if unpaid <= 0 else None,
             "currency": PRICE_CURRENCY,
         }
     return result
