@@ -33,7 +33,14 @@ from casework.demo.world.rival import (
 from casework.models import Case, ReportJob
 from casework.production import production_verify
 from casework.reports.final import DEMONSTRATION_MARK, DRAFT_MARK
-from evidence.models import Account, Clause, IngestBatch, LedgerEntry, UsageEvent
+from evidence.models import (
+    Account,
+    BillingRecord,
+    Clause,
+    IngestBatch,
+    LedgerEntry,
+    UsageEvent,
+)
 from tests.casework.test_output_use import _section
 from tests.casework.test_reports import _text
 
@@ -57,6 +64,8 @@ def test_seed_demo_creates_users_and_loads_the_scenario(tmp_path, client):
     assert Account.objects.count() == 300
     assert UsageEvent.objects.count() == 10000
     assert Clause.objects.filter(version__label="2026-01-01").exists()
+    billed = BillingRecord.objects.count()
+    assert billed and BillingRecord.objects.filter(kind="invoice").exists()
 
     # django-axes counts every password sign-in against the request it came with.
     assert client.login(request=HttpRequest(), username="counsel", password=DEMO_PASSWORD)
@@ -82,6 +91,8 @@ def test_seed_demo_creates_users_and_loads_the_scenario(tmp_path, client):
     assert UsageEvent.objects.count() == 10000
     assert IngestBatch.objects.count() == batches
     assert "usage: usage.ndjson already in the record (batch" in second.getvalue()
+    assert "billing: billing.ndjson already in the record (batch" in second.getvalue()
+    assert BillingRecord.objects.count() == billed
 
 
 def test_home_requires_sign_in(client):
@@ -169,6 +180,12 @@ def test_the_demo_case_goes_through_the_services_and_its_report_is_signed(tmp_pa
     assert "No canary match is attached" not in section
     assert "No target's identity claims are attached" not in section
     assert "Limits of the inference" in section
+    # Damages from what was charged and paid as well as list prices (issue #18).
+    damages = text[text.index("Clause pricing misuse") : text.index("Limits evaded")]
+    damages = " ".join(damages.replace("\u2010\n", "").split())
+    assert "Charged against paid" in damages and "Flagged accounts USD" in damages
+    assert "no billing records loaded" not in damages and "Flagged requests" in damages
+    assert "output tokens only" in damages
 
 
 # --- demo mode is asked for, and never takes over a user -------------------------------------
