@@ -22,15 +22,16 @@ so anyone holding the exhibits recomputes it exactly (FRE 1006).
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
 from django.db import connection
+from django.db.models import Subquery
 
 from casework.case_rules import usage_window_sql
-from evidence.detectors.selectors import detection_run_latest
-from evidence.models import Clause, Finding, ModelRelease
+from evidence.models import Clause, DetectionRun, Finding, ModelRelease
 
 MILLION = Decimal(1_000_000)
 # ISO 4217 minor units that are not 2 (the common exceptions; any other code is 2).
@@ -179,8 +180,11 @@ MEASURE_WORDS = "list price"
 def measure_clause_collect(allegations: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The clause of the alleged Terms that prices misuse (the latest version's), or None."""
     documents = sorted({a["clause"]["document"] for a in allegations})
-    if not documents:
-        return None
+    return measure_clause_in(documents) if documents else None
+
+
+def measure_clause_in(documents) -> dict[str, Any] | None:
+    """`measure_clause_collect` for the documents named (slugs, or a query giving them)."""
     clause = (
         Clause.objects.filter(version__document__slug__in=documents, text__icontains=MEASURE_WORDS)
         .select_related("version__document")
@@ -210,6 +214,33 @@ def prices_as_data() -> list[dict[str, Any]]:
     ]
 
 
+# Everything the case page's damages depend on, read in one statement: the figure is
+# cached under a key made of these, so it is recomputed exactly when one of them changes.
+_INPUTS_SQL = """
+SELECT (SELECT count(*) FROM casework_caseaccount WHERE case_id = %(case)s),
+       (SELECT max(id) FROM casework_caseaccount WHERE case_id = %(case)s),
+       (SELECT max(id) FROM evidence_ingestbatch WHERE kind = 'usage'),
+       (SELECT max(id) FROM evidence_retentionpurge),
+       (SELECT max(imported_at) FROM evidence_modelrelease),
+       (SELECT id FROM evidence_detectionrun WHERE status = 'finished'
+        ORDER BY finished_at DESC, id DESC LIMIT 1),
+       (SELECT max(id) FROM evidence_termsversion),
+       (SELECT count(*) FROM casework_allegation WHERE case_id = %(case)s),
+       (SELECT max(id) FROM casework_allegation WHERE case_id = %(case)s)
+"""
+
+
+def case_damages_key(*, case) -> str:
+    """A key naming every input of `case_damages_value`: attributed accounts, window, usage
+    ingested or purged, prices, the latest detection run, Terms and allegations."""
+    with connection.cursor() as cursor:
+        cursor.execute(_INPUTS_SQL, {"case": case.pk})
+        row = cursor.fetchone()
+    window = (case.window_start, case.window_end)
+    parts = [case.pk, *row, *(w and w.isoformat() for w in window)]
+    return hashlib.sha256(":".join(str(p) for p in parts).encode()).hexdigest()
+
+
 def case_damages_value(*, case) -> dict[str, Any]:
     """The case page's damages: the flagged requests valued as the report values them."""
     window, params = usage_window_sql(start=case.window_start, end=case.window_end)
@@ -224,15 +255,15 @@ def case_damages_value(*, case) -> dict[str, Any]:
             {"case": case.pk, **params},
         )
         rows = cursor.fetchall()
-    run = detection_run_latest()
-    fired = (
-        set(
-            Finding.objects.filter(
-                run=run, fired=True, account__account_id__in={r[0] for r in rows}
-            ).values_list("account__account_id", flat=True)
-        )
-        if run is not None
-        else set()
+    latest_run = (
+        DetectionRun.objects.filter(status=DetectionRun.Status.FINISHED)
+        .order_by("-finished_at", "-pk")
+        .values("pk")[:1]
+    )  # `detection_run_latest`, as a subquery of the one query for the findings
+    fired = set(
+        Finding.objects.filter(
+            run_id=Subquery(latest_run), fired=True, account__account_id__in={r[0] for r in rows}
+        ).values_list("account__account_id", flat=True)
     )
     accounts: dict[str, dict[str, Any]] = {}
     for account_id, model, requests, tokens_in, tokens_out in rows:
@@ -246,15 +277,12 @@ def case_damages_value(*, case) -> dict[str, Any]:
             },
         )
         account["usage"]["by_model"][model] = [requests, int(tokens_in), int(tokens_out)]
-    documents = case.allegations.values_list(
-        "clause__version__document__slug", flat=True
-    ).distinct()
-    allegations = [{"clause": {"document": slug}} for slug in documents]
+    documents = case.allegations.values("clause__version__document__slug")
     figures = damages_figures(
         {
             "accounts": list(accounts.values()),
             "prices": prices_as_data(),
-            "damages": {"billing": [], "measure_clause": measure_clause_collect(allegations)},
+            "damages": {"billing": [], "measure_clause": measure_clause_in(documents)},
         }
     )
     flagged, rest = figures["flagged"], figures["unflagged"]

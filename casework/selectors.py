@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -17,7 +16,7 @@ from casework.case_rules import (
     allegation_supports,
     output_use_collect,
 )
-from casework.damages_rules import case_damages_value
+from casework.damages_rules import case_damages_key, case_damages_value
 from casework.models import (
     Allegation,
     Case,
@@ -55,13 +54,9 @@ from evidence.models import (
     Cluster,
     EvidenceItem,
     Finding,
-    IngestBatch,
     LedgerEntry,
     Link,
-    ModelRelease,
-    RetentionPurge,
     TermsDocument,
-    TermsVersion,
 )
 from evidence.selectors import (
     RECORD_LEDGER_OBJECTS,
@@ -404,27 +399,11 @@ def case_damages(*, case: Case) -> dict:
 
     The figure aggregates every usage row of the attributed accounts (a million rows for a
     large case: over a second), while its inputs change only when accounts are attributed,
-    the window moves, a file is ingested, retention purges or prices are re-imported; the
-    cache key names all of those, so a stale figure is never served.
+    the window moves, a file is ingested, retention purges, prices or Terms are imported,
+    detection runs or allegations change; the cache key names all of those
+    (`damages_rules.case_damages_key`), so a stale figure is never served.
     """
-    links = case.case_accounts.aggregate(n=Count("id"), last=Max("id"))
-    inputs = ":".join(
-        str(part)
-        for part in (
-            case.pk,
-            links["n"],
-            links["last"],
-            case.window_start and case.window_start.isoformat(),
-            case.window_end and case.window_end.isoformat(),
-            IngestBatch.objects.filter(kind="usage").aggregate(m=Max("id"))["m"],
-            RetentionPurge.objects.aggregate(m=Max("id"))["m"],
-            ModelRelease.objects.aggregate(m=Max("imported_at"))["m"],
-            # Which requests are flagged, and which clause prices them.
-            getattr(detection_run_latest(), "pk", None),
-            TermsVersion.objects.aggregate(m=Max("id"))["m"],
-        )
-    )
-    key = "case-damages:" + hashlib.sha256(inputs.encode()).hexdigest()
+    key = "case-damages:" + case_damages_key(case=case)
     return cache.get_or_set(key, lambda: case_damages_compute(case=case), timeout=24 * 3600)
 
 

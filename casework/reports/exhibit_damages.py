@@ -23,6 +23,12 @@ def _value(value: Decimal | None) -> str:
     return "" if value is None else str(value)
 
 
+def _billing_id(redactor: Redactor, value: str) -> str:
+    """A billing system's id as the edition gives it: an id that embeds an account id,
+    an email or another identifier the edition hides has it replaced as everywhere else."""
+    return value if redactor.counsel else redactor.text(value, field_name="billing id")
+
+
 def _account_header(redactor: Redactor) -> str:
     if redactor.rule(Kind.ACCOUNT) == Rule.PSEUDONYM:
         return "account_pseudonym"
@@ -105,8 +111,8 @@ def damages_exhibits_write(exhibits: ExhibitSet, data: dict[str, Any], redactor:
                 redactor.account(r["account_id"], where="billing.csv"),
                 flagged[r["account_id"]],
                 r["kind"],
-                r["billing_id"],
-                r["invoice_id"],
+                _billing_id(redactor, r["billing_id"]),
+                _billing_id(redactor, r["invoice_id"]),
                 r["amount_minor"],
                 r["currency"],
                 r["occurred_at"],

@@ -108,19 +108,8 @@ ASSENT_FIELDS = frozenset(
 )
 PROBE_FIELDS = frozenset(PROBE_HASHED)
 SERVE_FIELDS = frozenset(SERVE_HASHED)
-BILLING_FIELDS = frozenset(
-    {
-        "account_id",
-        "kind",
-        "billing_id",
-        "invoice_id",
-        "amount_minor",
-        "currency",
-        "ts",
-        "period_start",
-        "period_end",
-    }
-)
+# The file gives the time as `ts`, as usage and assent do; it is stored as `occurred_at`.
+BILLING_FIELDS = (frozenset(BILLING_HASHED) - {"occurred_at"}) | {"ts"}
 FIELDS_BY_KIND = {
     "usage": USAGE_FIELDS,
     "accounts": ACCOUNT_FIELDS,
