@@ -44,7 +44,11 @@ def _usage_part(totals: dict[str, Any], *, prices_loaded: bool) -> dict[str, Any
         "output_tokens": n(totals["output_tokens"]),
         "claimed_tokens": n(totals["claimed_tokens"]),
         "value": value,
-        "input_value": money(totals["input_value_not_claimed"]) if prices_loaded else "—",
+        "input_value": (
+            money(totals["input_value_not_claimed"])
+            if prices_loaded and totals["requests"]
+            else "—"
+        ),
         "unpriced": totals["unpriced_models"] if prices_loaded else [],
     }
 
