@@ -235,3 +235,26 @@ def test_the_counsel_report_shows_billing_based_damages(
     assert {"damages.csv", "billing.csv"} <= set(attached)
     assert b"acct_fox01" in attached["billing.csv"]
     assert BYSTANDER.encode() not in attached["billing.csv"]
+
+
+def test_a_cases_billing_is_what_bills_for_its_window(case, billed, tmp_path):  # noqa: F811
+    """An invoice whose period misses the window is left out with what settles it; a
+    record naming no invoice counts by its own date."""
+    from casework.reports.snapshot.damages import billing_collect
+
+    lines = [
+        {**_bill(20, "acct_fox01", "invoice", 7_00), "period_start": "2025-01-01T00:00:00Z",
+         "period_end": "2025-02-01T00:00:00Z", "ts": "2025-02-01T00:00:00Z"},
+        {**_bill(21, "acct_fox01", "payment", 7_00, invoice=20), "ts": "2026-01-10T00:00:00Z"},
+        {**_bill(22, "acct_fox01", "refund", 1_00), "ts": "2026-01-12T00:00:00Z"},
+        {**_bill(23, "acct_fox01", "refund", 2_00), "ts": "2025-06-12T00:00:00Z"},
+    ]  # fmt: skip
+    ingest_file(actor="system:test", kind="billing", path=ndjson_file(tmp_path / "o.ndjson", lines))
+    pks = list(Account.objects.filter(account_id__in=ACCOUNTS).values_list("pk", flat=True))
+    window = (T0, T0 + dt.timedelta(days=30))
+    kept = {r["billing_id"] for r in billing_collect(pks, window)}
+    assert {"invoice-1", "payment-2", "refund-3", "refund-22"} <= kept
+    assert not kept & {"invoice-20", "payment-21", "refund-23", "invoice-8"}
+    assert {"invoice-20", "payment-21", "refund-23"} <= {
+        r["billing_id"] for r in billing_collect(pks, (None, None))
+    }
