@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from psycopg import sql
@@ -21,8 +20,6 @@ from evidence.models import ProbeExchange
 from evidence.probes.canaries import CHANCE_STATEMENT, MATCH_STATEMENT
 from evidence.probes.claims import probe_claims_measure
 from evidence.probes.overlap import probe_overlap_measure
-
-MILLION = Decimal(1_000_000)
 
 # --- The case window ---------------------------------------------------------------------
 # A usage row is in the case when its instant lies in the window, bounds included; a
@@ -118,48 +115,6 @@ def allegation_supports(
                 )
             )
     return result
-
-
-# --- How usage is valued -----------------------------------------------------------------
-
-
-def usage_value(
-    *,
-    usage: Iterable[Mapping[str, Any]],
-    prices: Mapping[str, tuple[Decimal, Decimal]],
-) -> dict[str, Any]:
-    """Usage by model at list price per million tokens (input, output).
-
-    Tokens are business records; their value is analysis, from the model catalogue (data,
-    not code). A model without a list price is shown unpriced (its `value` is None) and
-    adds nothing to the total, which is never rounded here.
-    """
-    models, total = [], Decimal(0)
-    for row in usage:
-        price = prices.get(row["model"])
-        value = None
-        if price is not None:
-            value = Decimal(row["input_tokens"]) / MILLION * Decimal(price[0]) + Decimal(
-                row["output_tokens"]
-            ) / MILLION * Decimal(price[1])
-            total += value
-        models.append(
-            {
-                "model": row["model"],
-                "requests": row["requests"],
-                "input_tokens": row["input_tokens"],
-                "output_tokens": row["output_tokens"],
-                "value": value,
-            }
-        )
-    return {
-        "models": models,
-        "requests": sum(m["requests"] for m in models),
-        "input_tokens": sum(m["input_tokens"] for m in models),
-        "output_tokens": sum(m["output_tokens"] for m in models),
-        "value": total,
-        "unpriced": [m["model"] for m in models if m["value"] is None],
-    }
 
 
 # --- Use of the outputs --------------------------------------------------------------------

@@ -18,7 +18,8 @@ from decimal import Decimal
 from difflib import SequenceMatcher
 from typing import Any
 
-from casework.case_rules import allegation_supports, usage_value
+from casework.case_rules import allegation_supports
+from casework.damages_rules import damages_figures, damages_for_elements
 from evidence.models import ClauseCategory
 
 SUPPORTED = "supported"
@@ -130,10 +131,6 @@ def versions_in_force(versions: list[dict], first: str | None, last: str | None)
 def facts_from_snapshot(data: Mapping[str, Any]) -> dict[str, Any]:
     """The checklist's facts as the report's frozen snapshot holds them."""
     totals = data["usage"]["totals"]
-    valued = usage_value(
-        usage=data["usage"]["by_model"],
-        prices={p["model"]: (p["input_per_mtok"], p["output_per_mtok"]) for p in data["prices"]},
-    )
     return {
         "allegations": data["allegations"],
         "accounts": data["accounts"],
@@ -147,13 +144,7 @@ def facts_from_snapshot(data: Mapping[str, Any]) -> dict[str, Any]:
         "detection": data["detection"],
         "plan_limits": data["limits"]["plan_limits"],
         "output_use": data.get("output_use"),
-        "damages": {
-            # Valued when some model used has a list price (as the case page reads it).
-            "priced": any(m["value"] is not None for m in valued["models"]),
-            "value": valued["value"],
-            "unpriced": valued["unpriced"],
-            "requests": valued["requests"],
-        },
+        "damages": damages_for_elements(damages_figures(dict(data))),
     }
 
 

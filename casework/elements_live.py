@@ -102,7 +102,7 @@ def elements_facts_live(*, case: Case, measured: dict | None = None) -> dict[str
         else [],
         "output_use": output_use,
         "damages": {
-            "priced": any(m["value"] is not None for m in damages["models"]),
+            "priced": damages["priced"],
             "value": damages["value"],
             "unpriced": damages["unpriced"],
             "requests": damages["requests"],

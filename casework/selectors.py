@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -17,9 +15,8 @@ from django.utils import timezone
 from casework.case_rules import (
     allegation_supports,
     output_use_collect,
-    usage_value,
-    usage_window_sql,
 )
+from casework.damages_rules import case_damages_key, case_damages_value
 from casework.models import (
     Allegation,
     Case,
@@ -57,17 +54,13 @@ from evidence.models import (
     Cluster,
     EvidenceItem,
     Finding,
-    IngestBatch,
     LedgerEntry,
     Link,
-    ModelRelease,
-    RetentionPurge,
     TermsDocument,
 )
 from evidence.selectors import (
     RECORD_LEDGER_OBJECTS,
     ledger_entries_naming_cases,
-    model_prices,
     record_ledger_entries,
     terms_version_in_force,
 )
@@ -406,68 +399,19 @@ def case_damages(*, case: Case) -> dict:
 
     The figure aggregates every usage row of the attributed accounts (a million rows for a
     large case: over a second), while its inputs change only when accounts are attributed,
-    the window moves, a file is ingested, retention purges or prices are re-imported; the
-    cache key names all of those, so a stale figure is never served.
+    the window moves, a file is ingested, retention purges, prices or Terms are imported,
+    detection runs or allegations change; the cache key names all of those
+    (`damages_rules.case_damages_key`), so a stale figure is never served.
     """
-    # The inputs in one query: the case page is opened all day long.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT (SELECT count(*) FROM {CaseAccount._meta.db_table} WHERE case_id = %(case)s), "
-            f"(SELECT max(id) FROM {CaseAccount._meta.db_table} WHERE case_id = %(case)s), "
-            f"(SELECT max(id) FROM {IngestBatch._meta.db_table} WHERE kind = 'usage'), "
-            f"(SELECT max(id) FROM {RetentionPurge._meta.db_table}), "
-            f"(SELECT max(imported_at) FROM {ModelRelease._meta.db_table})",
-            {"case": case.pk},
-        )
-        links_n, links_last, batch, purge, prices = cursor.fetchone()
-    inputs = ":".join(
-        str(part)
-        for part in (
-            case.pk,
-            links_n,
-            links_last,
-            case.window_start and case.window_start.isoformat(),
-            case.window_end and case.window_end.isoformat(),
-            batch,
-            purge,
-            prices,
-        )
-    )
-    # v2: the figure also carries the conduct period and the refusals (a value cached in
-    # the earlier shape is never read as this one).
-    key = "case-damages/2:" + hashlib.sha256(inputs.encode()).hexdigest()
+    # v3: the figure carries the flagged requests and the conduct period (a value cached in
+    # an earlier shape is never read as this one).
+    key = "case-damages/3:" + case_damages_key(case=case)
     return cache.get_or_set(key, lambda: case_damages_compute(case=case), timeout=24 * 3600)
 
 
 def case_damages_compute(*, case: Case) -> dict:
-    """Usage of the attributed accounts in the case window, by model, valued by the one
-    rule the report uses (`case_rules.usage_value`); with, from the same pass, the conduct
-    period (`first_ts`, `last_ts`) and the requests refused at a limit (`throttled`, HTTP
-    429) that the elements checklist reads."""
-    window, params = usage_window_sql(start=case.window_start, end=case.window_end)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT u.model, count(*), coalesce(sum(u.input_tokens), 0), "
-            "coalesce(sum(u.output_tokens), 0), min(u.ts), max(u.ts), "
-            "count(*) FILTER (WHERE u.status = 429) "
-            "FROM evidence_usageevent u "
-            "JOIN evidence_account a ON a.account_id = u.account_id "
-            "JOIN casework_caseaccount ca ON ca.account_id = a.id "
-            f"WHERE ca.case_id = %(case)s AND {window} GROUP BY u.model ORDER BY u.model",
-            {"case": case.pk, **params},
-        )
-        rows = cursor.fetchall()
-    usage = [
-        {"model": model, "requests": requests, "input_tokens": int(tokens_in),
-         "output_tokens": int(tokens_out)}
-        for model, requests, tokens_in, tokens_out, *_ in rows
-    ]  # fmt: skip
-    return {
-        **usage_value(usage=usage, prices=model_prices()),
-        "first_ts": min((row[4] for row in rows), default=None),
-        "last_ts": max((row[5] for row in rows), default=None),
-        "throttled": sum(row[6] for row in rows),
-    }
+    """The report's damages theory over the case's usage rows (`case_damages`)."""
+    return case_damages_value(case=case)
 
 
 # --- The case side as the REST API reads it ------------------------------------------------

@@ -37,6 +37,7 @@ from casework.countermeasures.notices import notice_send
 from casework.countermeasures.services import action_approve, action_propose
 from casework.demo.use import demo_ingest_once, demo_use_attach, demo_use_load
 from casework.demo.world import scenario_generate
+from casework.demo.world.billing import BILLING_FILE
 from casework.demo.world.provider import TERMS_SAMPLES, TERMS_SLUG
 from casework.demo.world.screens import SCREENS_DIR
 from casework.models import Case, CaseRole, ReportJob, ReportReview
@@ -140,7 +141,8 @@ TERMS_TITLE = "Services Agreement"
 
 
 def demo_record_load(*, scenario_dir: Path) -> list[str]:
-    """Load the scenario into the record as an operator would: Terms, accounts, assent, usage.
+    """Load the scenario into the record as an operator would: Terms, accounts, assent,
+    usage and billing.
 
     Safe to rerun: Terms versions already imported are recognised, and a file whose bytes
     a committed batch already took in is not ingested again, so `make demo` twice neither
@@ -163,6 +165,7 @@ def demo_record_load(*, scenario_dir: Path) -> list[str]:
         ("accounts", "accounts.ndjson"),
         ("assent", "assent.ndjson"),
         ("usage", "usage.ndjson"),
+        ("billing", BILLING_FILE),
     ):
         lines.append(demo_ingest_once(kind=kind, path=scenario_dir / name))
     # The sign-up screens whose hashes the assent records carry, after the records.
@@ -208,7 +211,12 @@ def demo_scenario_ensure(*, out_dir: Path, accounts: int, events: int, seed: int
     """Generate the demo world once; a rerun with the same arguments reuses the files."""
     stamp = out_dir / ".generated.json"
     wanted = {"accounts": accounts, "events": events, "seed": seed}
-    if stamp.exists() and json.loads(stamp.read_text()) == wanted:
+    # A world generated before the billing export was written is generated again.
+    if (
+        stamp.exists()
+        and json.loads(stamp.read_text()) == wanted
+        and (out_dir / BILLING_FILE).exists()
+    ):
         return {"reused": True, **wanted}
     summary = scenario_generate(out_dir=out_dir, accounts=accounts, events=events, seed=seed)
     stamp.write_text(json.dumps(wanted))

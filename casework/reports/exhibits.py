@@ -20,6 +20,7 @@ from django.db.models import Q
 from psycopg import sql
 
 from casework.case_rules import usage_window_literal
+from casework.reports.exhibit_damages import damages_exhibits_write
 from casework.reports.exhibit_files import (
     Exhibit,
     ExhibitError,
@@ -218,6 +219,7 @@ def exhibits_write(*, snapshot: Snapshot, redactor: Redactor, workdir: Path, rep
         records_exhibits_write(exhibits, snapshot, redactor)
         methods_exhibits_write(exhibits, data)
         formation_exhibits_write(exhibits, data, redactor)
+        damages_exhibits_write(exhibits, data, redactor)
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS rep_case_account")
             cursor.execute("DROP TABLE IF EXISTS rep_hmac_pads")

@@ -279,6 +279,19 @@ PROBE_HASHED = (
 )
 # A line of the gateway's canary serve log (`evidence.models.CanaryServe`).
 SERVE_HASHED = ("canary_id", "request_id", "account_id", "served_at")
+# A line of the provider's billing system (`evidence.models.BillingRecord`): an invoice,
+# payment, refund or chargeback of one account, its amount in minor units of its currency.
+BILLING_HASHED = (
+    "account_id",
+    "kind",
+    "billing_id",
+    "invoice_id",
+    "amount_minor",
+    "currency",
+    "occurred_at",
+    "period_start",
+    "period_end",
+)
 # A canary found in a probe response (`evidence.models.CanaryMatch`), by the canary's and
 # the probe's ids, with whom it ties and the chance of coincidence as recorded.
 CANARY_MATCH_HASHED = ("canary_id", "probe_id", "accounts", "serves", "chance", "method", "quote")

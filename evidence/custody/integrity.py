@@ -29,6 +29,7 @@ from evidence.custody.anchors import (
 from evidence.custody.canonical import (
     ACCOUNT_HASHED,
     ASSENT_HASHED,
+    BILLING_HASHED,
     CANARY_MATCH_HASHED,
     PROBE_HASHED,
     SERVE_HASHED,
@@ -46,6 +47,7 @@ from evidence.models import (
     AccountVersion,
     AssentRecord,
     AssentScreen,
+    BillingRecord,
     Canary,
     CanaryMatch,
     CanaryServe,
@@ -340,6 +342,15 @@ def serves_verify(failures: Failures) -> dict[str, int]:
         failures, kind="serves", model=CanaryServe, columns=columns, hashed=SERVE_HASHED
     )
     return {"canary_serves": count}
+
+
+def billing_verify(failures: Failures) -> dict[str, int]:
+    """Every billing record against its hash; every billing batch against its ledger entry."""
+    columns = ("account__account_id", *BILLING_HASHED[1:])
+    count = _batched_rows_verify(
+        failures, kind="billing", model=BillingRecord, columns=columns, hashed=BILLING_HASHED
+    )
+    return {"billing_records": count}
 
 
 def canaries_verify(failures: Failures) -> dict[str, int]:

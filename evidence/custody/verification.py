@@ -29,6 +29,7 @@ CHECKS = (
     integrity.terms_verify,
     integrity.probes_verify,
     integrity.serves_verify,
+    integrity.billing_verify,
     integrity.canaries_verify,
     integrity.files_verify,
     integrity.assent_screens_verify,

@@ -28,7 +28,7 @@ from evidence.ingest.source import RawLine
 FORMATS = ("native", "csv", "litellm", "bedrock")
 USAGE_ONLY_FORMATS = ("litellm", "bedrock")
 # CSV cells are text; these columns are whole numbers in the native format.
-CSV_INTEGER_COLUMNS = frozenset({"input_tokens", "output_tokens", "status"})
+CSV_INTEGER_COLUMNS = frozenset({"input_tokens", "output_tokens", "status", "amount_minor"})
 _INTEGER = re.compile(r"[-+]?\d+")
 
 

@@ -25,6 +25,7 @@ from evidence.models import (
     Account,
     AccountVersion,
     AssentRecord,
+    BillingRecord,
     Canary,
     CanaryServe,
     IngestBatch,
@@ -475,10 +476,62 @@ class ServeLoader(RowLoader):
         self._chunk = []
 
 
+class BillingLoader(RowLoader):
+    """Billing records: each (kind, billing id) once. The same record again is a duplicate;
+    a different record under an id already on record is rejected by its line, because two
+    invoices under one number would let either be cited for the other."""
+
+    def __init__(self, *, batch: IngestBatch, chunk_rows: int) -> None:
+        super().__init__(batch=batch, chunk_rows=chunk_rows)
+        # Read once, like the probe ids: a billing export is an account's invoices and
+        # payments, thousands of lines a month, not a request log.
+        self._known = {
+            (kind, billing_id): content
+            for kind, billing_id, content in BillingRecord.objects.values_list(
+                "kind", "billing_id", "content_sha256"
+            )
+        }
+
+    def add(self, row: dict[str, Any]) -> None:
+        key = (row["kind"], row["billing_id"])
+        known = self._known.get(key)
+        if known == row["content_sha256"]:
+            self.duplicates += 1
+            return
+        if known is not None:
+            raise RecordError(
+                "billing_id",
+                f"{row['kind']} {row['billing_id']} is already on record with different "
+                "content; a corrected record needs its own id",
+            )
+        self._known[key] = row["content_sha256"]
+        self.digest.add(row["content_sha256"])
+        super().add(row)
+
+    def _chunk_close(self) -> None:
+        if not self._chunk:
+            return
+        pks = _accounts_named(self._chunk)
+        BillingRecord.objects.bulk_create(
+            [
+                BillingRecord(
+                    **{k: v for k, v in row.items() if k != "account_id"},
+                    account_id=pks[row["account_id"]],
+                    batch=self.batch,
+                )
+                for row in self._chunk
+            ],
+            batch_size=2000,
+        )
+        self.accepted += len(self._chunk)
+        self._chunk = []
+
+
 LOADERS = {
     "usage": UsageLoader,
     "accounts": AccountLoader,
     "assent": AssentLoader,
     "probes": ProbeLoader,
     "serves": ServeLoader,
+    "billing": BillingLoader,
 }

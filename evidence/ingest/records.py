@@ -22,6 +22,7 @@ from django.conf import settings
 from evidence.custody.canonical import (
     ACCOUNT_HASHED,
     ASSENT_HASHED,
+    BILLING_HASHED,
     PROBE_HASHED,
     SERVE_HASHED,
     content_sha256,
@@ -107,12 +108,15 @@ ASSENT_FIELDS = frozenset(
 )
 PROBE_FIELDS = frozenset(PROBE_HASHED)
 SERVE_FIELDS = frozenset(SERVE_HASHED)
+# The file gives the time as `ts`, as usage and assent do; it is stored as `occurred_at`.
+BILLING_FIELDS = (frozenset(BILLING_HASHED) - {"occurred_at"}) | {"ts"}
 FIELDS_BY_KIND = {
     "usage": USAGE_FIELDS,
     "accounts": ACCOUNT_FIELDS,
     "assent": ASSENT_FIELDS,
     "probes": PROBE_FIELDS,
     "serves": SERVE_FIELDS,
+    "billing": BILLING_FIELDS,
 }
 
 
@@ -474,10 +478,72 @@ def serve_record(record: dict) -> dict[str, Any]:
     return row
 
 
+# A line of the provider's billing system (issue #18: damages from what was charged and
+# paid as well as list prices). An amount is a whole number of minor units (cents) of an
+# ISO 4217 currency, never a decimal: money that went through a float is not the amount
+# the billing system holds. The kind gives the direction (an invoice is charged, a payment
+# received, a refund or chargeback paid back), so every amount is zero or more.
+BILLING_KINDS = ("invoice", "payment", "refund", "chargeback")
+# A trillion major units: past any invoice, within bigint, and a typo's extra digits show.
+MAX_AMOUNT_MINOR = 10**14
+_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+def _amount(record: dict) -> int:
+    value = record.get("amount_minor")
+    if value is None or value == "":
+        raise RecordError("amount_minor", "is required")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RecordError(
+            "amount_minor",
+            f"must be a whole number of minor units (cents), got {value!r}"[:200],
+        )
+    if value < 0:
+        raise RecordError(
+            "amount_minor", f"must not be negative (the kind gives the direction), got {value}"
+        )
+    if value > MAX_AMOUNT_MINOR:
+        raise RecordError("amount_minor", f"is implausibly large ({value})")
+    return value
+
+
+def billing_record(record: dict) -> dict[str, Any]:
+    """A billing record as stored, with the hash of its canonical content."""
+    _unknown_fields(record, BILLING_FIELDS)
+    kind = _text(record, "kind", required=True, max_length=20)
+    if kind not in BILLING_KINDS:
+        raise RecordError("kind", f"must be one of {', '.join(BILLING_KINDS)}, got {kind!r}")
+    currency = _text(record, "currency", required=True, max_length=3)
+    if not _CURRENCY.fullmatch(currency):
+        raise RecordError(
+            "currency", f"must be an ISO 4217 code (three capitals), got {currency!r}"
+        )
+    row = {
+        "account_id": _text(record, "account_id", required=True, max_length=100),
+        "kind": kind,
+        "billing_id": _text(record, "billing_id", required=True, max_length=200),
+        "invoice_id": _text(record, "invoice_id", max_length=200),
+        "amount_minor": _amount(record),
+        "currency": currency,
+        "occurred_at": _timestamp(record, "ts"),
+        "period_start": _timestamp(record, "period_start", required=False),
+        "period_end": _timestamp(record, "period_end", required=False),
+    }
+    start, end = row["period_start"], row["period_end"]
+    if (start is None) != (end is None):
+        missing = "period_end" if end is None else "period_start"
+        raise RecordError(missing, "is required when the other end of the period is given")
+    if start is not None and end < start:
+        raise RecordError("period_end", "is before period_start")
+    row["content_sha256"] = content_sha256(row, BILLING_HASHED)
+    return row
+
+
 VALIDATORS = {
     "usage": usage_record,
     "accounts": account_record,
     "assent": assent_record,
     "probes": probe_record,
     "serves": serve_record,
+    "billing": billing_record,
 }

@@ -47,7 +47,7 @@ from evidence.ingest.usage_blocks import (
 from evidence.models import ApiKey, EvidenceItem, IngestBatch
 from evidence.services import evidence_item_store
 
-KINDS = ("accounts", "usage", "assent", "probes", "serves")
+KINDS = ("accounts", "usage", "assent", "probes", "serves", "billing")
 # How often (in lines) an ingest of records other than usage reports its progress; usage
 # reports once a block.
 PROGRESS_EVERY_LINES = 1000

@@ -6,10 +6,12 @@ purges, verification runs, timestamps); `detection` the analysis (model catalogu
 findings, links, clusters); `labels` what investigators confirmed about accounts;
 `probes` the evidence of use (probe transcripts of a rival model, canaries and their serves);
 `screens` the screens accounts saw when they accepted the Terms; `work` long work started
-from the UI or the API (ingest jobs) and how far it has gone.
+from the UI or the API (ingest jobs) and how far it has gone;
+`billing` what the provider charged each account and was paid (invoices, payments, refunds).
 Django registers every model through this package.
 """
 
+from evidence.models.billing import BillingRecord
 from evidence.models.custody import (
     PreservationHold,
     PurgedUsageRow,
@@ -61,6 +63,7 @@ __all__ = (
     "AssentRecord",
     "AssentScreen",
     "Band",
+    "BillingRecord",
     "Canary",
     "CanaryAssignment",
     "CanaryMatch",

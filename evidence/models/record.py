@@ -138,6 +138,7 @@ class IngestBatch(models.Model):
         TERMS = "terms", "Terms"
         PROBES = "probes", "Probe transcripts"
         SERVES = "serves", "Canary serve log"
+        BILLING = "billing", "Billing and payment records"
 
     class Source(models.TextChoices):
         CLI = "cli", "Command line"

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from casework.case_rules import allegation_supports, usage_value, usage_window_sql
+from casework.case_rules import allegation_supports, usage_window_sql
+from casework.damages_rules import damages_figures
 from casework.models import Allegation
 from casework.reports.context import report_context
 from casework.reports.redaction import Redactor
@@ -72,7 +73,7 @@ def test_the_page_and_the_pdf_give_the_same_supporting_findings_and_damages(
             assert f"{name}: {what}." in pdf
     assert f"${cents:,}" in html
     assert context["damages"]["total_display"] == f"${cents:,}"
-    assert f"Value at list prices (Terms 13.3) {context['damages']['total_display']}" in pdf
+    assert f"Damages at list prices (section 9) {context['damages']['headline']}" in pdf
 
 
 def test_the_rules_on_their_own():
@@ -92,15 +93,24 @@ def test_the_rules_on_their_own():
         ("A", "1,200 links"),
         ("B", "fired on 2 of 3 accounts measured"),
     ]
-    valued = usage_value(
-        usage=[
-            {"model": "m1", "requests": 1, "input_tokens": 1_000_000, "output_tokens": 500_000},
-            {"model": "m2", "requests": 2, "input_tokens": 10, "output_tokens": 10},
+    data = {
+        "accounts": [
+            {"account_id": "a", "group": "A", "signals": ["x"],
+             "usage": {"by_model": {"m1": [1, 1_000_000, 500_000], "m2": [2, 10, 10]}}},
+            {"account_id": "b", "group": "A", "signals": [],
+             "usage": {"by_model": {"m1": [4, 2_000_000, 1_000_000]}}},
         ],
-        prices={"m1": (Decimal("3"), Decimal("15"))},
-    )
-    assert valued["value"] == Decimal("10.5")
-    assert valued["unpriced"] == ["m2"] and valued["models"][1]["value"] is None
+        "prices": [{"model": "m1", "input_per_mtok": "3", "output_per_mtok": "15"}],
+        "damages": {"billing": [], "measure_clause": {"text": "pay for that Output at list"}},
+    }  # fmt: skip
+    figures = damages_figures(data)
+    # The clause is about Output: output tokens only, input stated apart, never summed in.
+    assert figures["flagged"]["claimed_value"] == Decimal("7.5")
+    assert figures["flagged"]["input_value_not_claimed"] == Decimal("3")
+    assert figures["flagged"]["unpriced_models"] == ["m2"]
+    assert figures["unflagged"]["claimed_value"] == Decimal("15")  # apart, not claimed
+    data["damages"]["measure_clause"] = None  # no pricing clause: every token consumed
+    assert damages_figures(data)["flagged"]["claimed_value"] == Decimal("10.5")
     start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     assert usage_window_sql(start=None, end=None) == ("TRUE", {})
     assert usage_window_sql(start=start, end=None, alias="x") == (

@@ -36,6 +36,7 @@ from casework.reports.final import DEMONSTRATION_MARK, DRAFT_MARK
 from evidence.models import (
     Account,
     AssentScreen,
+    BillingRecord,
     Clause,
     IngestBatch,
     LedgerEntry,
@@ -80,6 +81,8 @@ def test_seed_demo_creates_users_and_loads_the_scenario(tmp_path, client):
         assert screen.media_type == "image/png"
         assert screen.assent_records().exists(), flow
         assert set(screen.assent_records().values_list("flow_id", flat=True)) == {flow}
+    billed = BillingRecord.objects.count()
+    assert billed and BillingRecord.objects.filter(kind="invoice").exists()
 
     # django-axes counts every password sign-in against the request it came with.
     assert client.login(request=HttpRequest(), username="counsel", password=DEMO_PASSWORD)
@@ -106,6 +109,8 @@ def test_seed_demo_creates_users_and_loads_the_scenario(tmp_path, client):
     assert IngestBatch.objects.count() == batches
     assert AssentScreen.objects.count() == 3
     assert "usage: usage.ndjson already in the record (batch" in second.getvalue()
+    assert "billing: billing.ndjson already in the record (batch" in second.getvalue()
+    assert BillingRecord.objects.count() == billed
 
 
 def test_home_requires_sign_in(client):
@@ -199,6 +204,12 @@ def test_the_demo_case_goes_through_the_services_and_its_report_is_signed(tmp_pa
     assert "No canary match is attached" not in section
     assert "No target's identity claims are attached" not in section
     assert "Limits of the inference" in section
+    # Damages from what was charged and paid as well as list prices (issue #18).
+    damages = text[text.index("Clause pricing misuse") : text.index("Limits evaded")]
+    damages = " ".join(damages.replace("\u2010\n", "").split())
+    assert "Charged against paid" in damages and "Flagged accounts USD" in damages
+    assert "no billing records loaded" not in damages and "Flagged requests" in damages
+    assert "output tokens only" in damages
 
 
 # --- demo mode is asked for, and never takes over a user -------------------------------------

@@ -22,6 +22,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from casework.demo.world import scenario_generate
+from casework.demo.world.billing import BILLING_FILE
 from casework.demo.world.rival import (
     CANARIES,
     CONTROL,
@@ -105,8 +106,11 @@ SCREENSHOT_HASH = re.compile(rb'"screenshot_sha256": ?"[0-9a-f]{64}"')
 
 
 def _digest(root) -> str:
+    """Over the world's own files: the rival's (probes, canary plan, serve log), the billing
+    export, the sign-up screens and the other Terms documents came later and are written
+    from them, so they are left out and the world's stay pinned."""
     digest = hashlib.sha256()
-    rival = {PLAN_FILE, PROBES_FILE, SERVES_FILE}
+    rival = {PLAN_FILE, PROBES_FILE, SERVES_FILE, BILLING_FILE}
     for name, content in sorted(_files(root).items()):
         if name in rival or LATER.match(name):
             continue
@@ -165,6 +169,31 @@ def test_same_seed_gives_byte_identical_files_and_another_seed_differs(world, tm
     other = _files(tmp_path / "other")
     assert other["usage.ndjson"] != _files(world["dir"])["usage.ndjson"]
     assert other["accounts.ndjson"] != _files(world["dir"])["accounts.ndjson"]
+
+
+def test_the_billing_export_is_valid_and_shows_the_adversaries_underpaying(world):
+    """Every line passes the billing schema; invoices are for accounts that made requests;
+    the adversaries leave part unpaid or charge back, ordinary customers never charge back."""
+    from evidence.ingest.records import billing_record
+
+    lines = _read_lines(world["dir"] / BILLING_FILE)
+    assert lines and world["summary"]["files"][BILLING_FILE]["lines"] == len(lines)
+    for line in lines:
+        billing_record(line)  # raises on any bad field
+    assert len({(r["kind"], r["billing_id"]) for r in lines}) == len(lines)
+    assert not any(r["account_id"] in r["billing_id"] for r in lines)  # opaque ids
+    role = {account: v["role"] for account, v in world["labels"]["accounts"].items()}
+    invoiced = {r["account_id"] for r in lines if r["kind"] == "invoice"}
+    assert invoiced <= {e["account_id"] for e in world["usage"]}
+    balance: dict[str, int] = defaultdict(int)
+    sign = {"invoice": 1, "payment": -1, "refund": 1, "chargeback": 1}
+    for r in lines:
+        balance[r["account_id"]] += sign[r["kind"]] * r["amount_minor"]
+    owing = {a for a, b in balance.items() if b > 0 and role.get(a) == "adversary"}
+    assert owing, "no adversary owes anything"
+    charged_back = {r["account_id"] for r in lines if r["kind"] == "chargeback"}
+    assert {role.get(a) for a in charged_back} <= {"adversary"}
+    # Same seed, same bytes: test_same_seed_gives_byte_identical_files covers this file too.
 
 
 # --- well-formed records -------------------------------------------------------------------

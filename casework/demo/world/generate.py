@@ -1,6 +1,6 @@
 """`scenario_generate`: the one entry point that builds the synthetic world from a seed and
-writes its files (accounts, usage, assent, Terms, catalogue, plans and labels, and the
-rival's probe transcripts, canary plan and serve log).
+writes its files (accounts, usage, assent, Terms, catalogue, plans and labels, the
+provider's billing export, and the rival's probe transcripts, canary plan and serve log).
 
 Detectors and the ingest path need a world whose misconduct is known in advance, and whose
 innocent look-alikes are known too, so that both "it found the network" and "it did not
@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from casework.demo.world.assent import assent_records
+from casework.demo.world.billing import BILLING_FILE, billing_write
 from casework.demo.world.builder import world_build
 from casework.demo.world.provider import (
     MODELS,
@@ -80,13 +81,16 @@ def scenario_generate(
     (out_dir / "plans.json").write_text(json.dumps(PLANS, indent=2) + "\n", encoding="utf-8")
     labels = labels_document(world)
     json_write(out_dir / "labels.json", labels)
-    # The rival's files come last and from the files above, so those stay as they were.
+    # The billing export and the rival's files come last and from the files above, so
+    # those stay as they were.
+    billed = billing_write(world, out_dir, seed=seed)
     rival = rival_write(out_dir=out_dir, labels=labels, seed=seed)
 
     line_counts = {
         "accounts.ndjson": len(ordered),
         "usage.ndjson": usage["events"],
         "assent.ndjson": len(assent),
+        BILLING_FILE: billed,
         SERVES_FILE: rival[SERVES_FILE],
         PROBES_FILE: rival[PROBES_FILE],
     }

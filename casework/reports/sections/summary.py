@@ -24,7 +24,8 @@ def summary_section(source: Source, context) -> dict[str, Any]:
         ("API requests", n(totals["requests"])),
         ("Input tokens", n(totals["input_tokens"])),
         ("Output tokens received", n(totals["output_tokens"])),
-        ("Value at list prices (Terms 13.3)", context["damages"]["total_display"]),
+        ("Damages at list prices (section 9)",
+         context["damages"]["headline"]),
         ("Accounts with no assent record", n(context["formation"]["gaps_total"])),
         ("Clauses alleged to be breached", n(len(data["allegations"]))),
     ]  # fmt: skip
@@ -37,8 +38,7 @@ def summary_section(source: Source, context) -> dict[str, Any]:
         statements.append(
             f"Between {day(totals['first_ts'])} and {day(totals['last_ts'])} they sent "
             f"{n(totals['requests'])} API requests and received {n(totals['output_tokens'])} "
-            f"output tokens, worth {context['damages']['total_display']} at the provider's "
-            "list prices."
+            f"output tokens{context['damages']['worth']}."
         )
     else:
         statements.append("The record holds no usage by the attributed accounts.")

@@ -27,6 +27,7 @@ from casework.reports.snapshot.custody import (
     ledger_position,
     verification_collect,
 )
+from casework.reports.snapshot.damages import damages_collect
 from casework.reports.snapshot.detection import case_groups, detection_summary
 from casework.reports.snapshot.formation_record import (
     assent_screens_collect,
@@ -108,7 +109,10 @@ def _collect(case: Case) -> dict[str, Any]:
     accounts = accounts_collect(links, group_of, usage.pop("per_account"), detection_part)
     allegations = allegations_collect(case)
     terms = terms_collect(allegations, accounts)
-    batches = batches_collect(usage["batches"], links, accounts, terms)
+    damages = damages_collect(links, allegations, (case.window_start, case.window_end))
+    batches = batches_collect(
+        usage["batches"], links, accounts, terms, also={r["batch"] for r in damages["billing"]}
+    )
     limits = usage_limits(accounts, usage.pop("minutes"))
     data = {
         "schema": SCHEMA,
@@ -123,6 +127,7 @@ def _collect(case: Case) -> dict[str, Any]:
         "usage": {**usage, "baseline": baseline},
         "limits": limits,
         "prices": prices_listed(),
+        "damages": damages,
         "terms": terms,
         "terms_history": terms_history_collect(terms),
         "assent_screens": assent_screens_collect(accounts),

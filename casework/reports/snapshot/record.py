@@ -210,8 +210,11 @@ def terms_collect(allegations: list[dict], accounts: list[dict]) -> list[dict[st
     ]
 
 
-def batches_collect(usage_batches: dict, links, accounts, terms) -> list[dict[str, Any]]:
-    ids = set(usage_batches)
+def batches_collect(
+    usage_batches: dict, links, accounts, terms, also: set[int] = frozenset()
+) -> list[dict[str, Any]]:
+    """The batches the case's records came from; `also` adds others it rests on (billing)."""
+    ids = set(usage_batches) | set(also)
     ids |= {a["batch"] for a in accounts if a["batch"]}
     ids |= {r["batch"] for a in accounts for r in a["assent"] if r["batch"]}
     terms_hashes = {t["text_sha256"] for t in terms}
