@@ -70,6 +70,9 @@ def report_context(
         "damages": damages,
         "countermeasures": countermeasures_section(source),
         "preservation": preservation_section(source),
+        # The exhibit index, filled in once the exhibits are written (`pipeline`); empty
+        # until then, so a citation reads "not in this edition" rather than a number.
+        "exhibits": [],
     }
     context["summary"] = summary_section(source, context)
     return context
