@@ -24,6 +24,7 @@ from casework.reports.sections import (
     output_use_section,
     parties_section,
     preservation_section,
+    statistics_section,
     summary_section,
 )
 
@@ -62,6 +63,7 @@ def report_context(
         "clauses": clauses_section(source),
         "chronology": chronology_section(source),
         "methodology": methodology_section(source),
+        "statistics": statistics_section(source),
         "output_use": output_use_section(source),
         "damages": damages,
         "countermeasures": countermeasures_section(source),

@@ -10,12 +10,17 @@ hour's intervals are rotated by a random whole number of intervals (a circular s
 the hour), independently for every hour. Only alignment finer than the hour, the thing a
 shared operator or script produces, remains to be explained.
 
-The p-value is a Monte Carlo one, p = (1 + draws at least as large as observed) / (K + 1),
-so its smallest possible value is 1 / (K + 1) and a report never claims more than that.
-Pairs that are plainly ordinary stop early (Besag and Clifford's sequential p-value, after
-`EXCEEDANCES` draws reach the observed count), so only the rare pairs cost all K draws.
-Across the pairs of one run the Benjamini-Hochberg procedure bounds the expected share of
-false links among those reported (the false discovery rate).
+Under this null every one of the 12^H combinations of shifts (H hours both accounts were
+active) is equally likely, and the shared intervals are a sum of independent per-hour
+counts, so the p-value is computed exactly, over all of them, by convolving the per-hour
+distributions: no sampling error, and it can be as small as the data make it. Beside it a
+seeded Monte Carlo of K actual shifts is run as a check, p = (1 + draws at least as large as
+observed) / (K + 1), whose smallest possible value is 1 / (K + 1); pairs that are plainly
+ordinary stop early (Besag and Clifford's sequential p-value, after `EXCEEDANCES` draws
+reach the observed count). Across the pairs one run examines, the Benjamini-Hochberg
+procedure bounds the expected share of false links among those reported (the false
+discovery rate); a pair not tested counts as examined with p = 1 (a valid, conservative
+p-value), so screening pairs out never loosens the correction.
 """
 
 from __future__ import annotations
@@ -66,7 +71,8 @@ class NullTest:
 
     observed: int
     expected: float  # the mean under the null, computed exactly
-    p: float
+    p: float  # exact, over every combination of shifts
+    monte_carlo_p: float  # (1 + draws reaching the observed count) / (draws + 1)
     draws: int  # draws made (fewer than the maximum when the pair stopped early)
     max_draws: int
     common_hours: int
@@ -105,7 +111,8 @@ def shift_test(
     observed = int(table[:, 0].sum()) if hours else 0
     expected = float(table.mean(axis=1).sum()) if hours else 0.0
     if not hours or observed == 0:
-        return NullTest(observed, expected, 1.0, 0, draws, hours)
+        return NullTest(observed, expected, 1.0, 1.0, 0, draws, hours)
+    exact = exact_tail(table, observed)
     rng = np.random.default_rng(seed)
     flat = table.ravel()
     base = np.arange(hours, dtype=np.int64) * INTERVALS_PER_HOUR
@@ -119,17 +126,35 @@ def shift_test(
         if exceed + len(hits) >= EXCEEDANCES:
             # Sequential stop at the EXCEEDANCES-th draw reaching the observed count: p = h / L.
             stop = done + int(hits[EXCEEDANCES - exceed - 1]) + 1
-            return NullTest(observed, expected, EXCEEDANCES / stop, stop, draws, hours)
+            return NullTest(observed, expected, exact, EXCEEDANCES / stop, stop, draws, hours)
         exceed += len(hits)
         done += size
         batch *= 4
-    return NullTest(observed, expected, (1 + exceed) / (draws + 1), draws, draws, hours)
+    return NullTest(observed, expected, exact, (1 + exceed) / (draws + 1), draws, draws, hours)
+
+
+def exact_tail(table: np.ndarray, observed: int) -> float:
+    """P(shared intervals >= observed) over every combination of within-hour shifts: the
+    distribution of a sum of independent per-hour counts, by convolution."""
+    if observed <= 0:
+        return 1.0
+    kinds, counts = np.unique(
+        np.apply_along_axis(np.bincount, 1, table, minlength=INTERVALS_PER_HOUR + 1),
+        axis=0,
+        return_counts=True,
+    )
+    distribution = np.ones(1)
+    for histogram, repeat in zip(kinds, counts, strict=True):
+        step = histogram / INTERVALS_PER_HOUR
+        for _ in range(int(repeat)):
+            distribution = np.convolve(distribution, step)
+    return float(min(1.0, distribution[observed:].sum()))
 
 
 def benjamini_hochberg(p_values: dict, *, tests: int, rate: float) -> tuple[set, float]:
-    """The keys whose p-values pass at false discovery rate `rate` over `tests` tests (pairs
-    not in `p_values` count as tested and not significant), and the largest passing
-    threshold (0 when none passes)."""
+    """The keys whose p-values pass at false discovery rate `rate` over `tests` tests (tests
+    not in `p_values` count as not significant), and the largest passing threshold (0 when
+    none passes)."""
     ranked = sorted(p_values.items(), key=lambda item: item[1])
     cut = 0
     for rank, (_, p) in enumerate(ranked, start=1):

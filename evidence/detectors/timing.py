@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 
+import numpy as np
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
@@ -29,7 +29,7 @@ from evidence.models import ClauseCategory
 BUCKET_SECONDS = 300
 SYNC_MIN_BUCKETS = 20
 SYNC_MIN_COMMON = 10
-SYNC_MIN_RATIO = 3.0
+SYNC_MIN_RATIO = 1.5
 # Many pairs are examined at once: among the links reported, the expected share that are
 # coincidences is kept at this rate (Benjamini-Hochberg over every pair examined).
 SYNC_FAMILY_P = 0.01
@@ -55,19 +55,19 @@ SYNCHRONISED = link_kind(
             "null model that keeps each account's own activity: which hours of which days "
             "it was active, and how many intervals in each, stay as recorded, and each "
             "hour's intervals are rotated by a random number of intervals (a circular shift "
-            "within the hour, independently for every hour). The p-value is "
-            "(1 + draws at least as high as observed) / (K + 1) over K seeded draws "
-            f"(PACTA_SYNC_NULL_DRAWS, {DEFAULT_DRAWS:,} unless set, raised when more pairs "
-            "are examined than that many draws could resolve; a pair stops early once "
-            f"{EXCEEDANCES} draws reach the observed count), so the smallest p-value it can "
-            f"report is 1/(K + 1), {smallest_p(DEFAULT_DRAWS):.0e} by default. Each link "
-            "records its draws and p-value."
+            "within the hour, independently for every hour). The p-value is exact, over "
+            "every combination of shifts (the distribution of the sum of the hours' counts, "
+            "by convolution). A seeded Monte Carlo of K shifts checks it: (1 + draws at "
+            "least as high as observed) / (K + 1), K = PACTA_SYNC_NULL_DRAWS "
+            f"({DEFAULT_DRAWS:,} unless set; a pair stops early once {EXCEEDANCES} draws "
+            "reach the observed count), whose smallest value is 1/(K + 1), "
+            f"{smallest_p(DEFAULT_DRAWS):.0e} by default. Each link records both."
         ),
         threshold=(
             f"At least {SYNC_MIN_COMMON} shared intervals and {SYNC_MIN_RATIO:g} times the "
-            "number the null model expects, and a p-value passing the Benjamini-Hochberg "
-            f"procedure at a false discovery rate of {SYNC_FAMILY_P:g} over every pair "
-            "examined (pairs below the minimums count as examined and not significant)."
+            "number the null model expects, and an exact p-value passing the "
+            f"Benjamini-Hochberg procedure at a false discovery rate of {SYNC_FAMILY_P:g} "
+            "over every pair examined (a pair below the minimums counts with p = 1)."
         ),
         false_positives=(
             "Accounts driven by the same clock within the hour (two cron jobs at minute 0) "
@@ -151,25 +151,25 @@ def synchronised_pairs(
         bits[account_id] = value
     names = sorted(bits)
     activity = {a: HourlyActivity.from_intervals(intervals[a]) for a in names}
-    examined = max(1, len(names) * (len(names) - 1) // 2)
-    # Never fewer draws than let the strongest pair pass the correction's first rank: with
-    # K draws no p-value is below 1/(K+1), and a test that cannot pass is no test.
-    draws = max(draws, math.ceil(examined / SYNC_FAMILY_P) - 1)
-    # Shared intervals are counted for every pair (cheap, on bitsets); the null model is
-    # drawn only for the pairs meeting the minimums, the others count as not significant.
-    tested: dict[tuple[str, str], NullTest] = {}
+    examined = len(names) * (len(names) - 1) // 2
+    # Shared intervals are counted for every pair (cheap, on bitsets); a pair is tested
+    # against the null model when it meets the minimums (enough shared intervals, and
+    # SYNC_MIN_RATIO times what its own hours make likely).
+    screened: dict[tuple[str, str], np.ndarray] = {}
     for i, x in enumerate(names):
         bx = bits[x]
         for y in names[i + 1 :]:
             if (bx & bits[y]).bit_count() < SYNC_MIN_COMMON:
                 continue
             table = overlap_table(activity[x], activity[y])
-            observed = int(table[:, 0].sum())
-            if observed < SYNC_MIN_RATIO * float(table.mean(axis=1).sum()):
-                continue
-            tested[(x, y)] = shift_test(
-                activity[x], activity[y], draws=draws, seed=pair_seed(x, y), table=table
-            )
+            if table[:, 0].sum() >= SYNC_MIN_RATIO * table.mean(axis=1).sum():
+                screened[(x, y)] = table
+    if not screened:
+        return []
+    tested: dict[tuple[str, str], NullTest] = {
+        (x, y): shift_test(activity[x], activity[y], draws=draws, seed=pair_seed(x, y), table=table)
+        for (x, y), table in screened.items()
+    }
     passed, threshold = benjamini_hochberg(
         {pair: t.p for pair, t in tested.items()}, tests=examined, rate=SYNC_FAMILY_P
     )
@@ -200,10 +200,12 @@ def synchronised_pairs(
                     "active_intervals": {x: activity[x].intervals, y: activity[y].intervals},
                     "common_active_hours": t.common_hours,
                     "null_model": "circular shift within each hour of each account's activity",
+                    "chance_probability": float(f"{t.p:.3g}"),
+                    "probability_method": "exact, over every combination of within-hour shifts",
                     "null_draws": t.draws,
                     "null_max_draws": t.max_draws,
-                    "smallest_reportable_p": float(f"{smallest_p(t.max_draws):.3g}"),
-                    "chance_probability": float(f"{t.p:.3g}"),
+                    "monte_carlo_p": float(f"{t.monte_carlo_p:.3g}"),
+                    "smallest_monte_carlo_p": float(f"{smallest_p(t.max_draws):.3g}"),
                     "pairs_examined": examined,
                     "pairs_tested": len(tested),
                     "correction": "Benjamini-Hochberg",
@@ -220,13 +222,15 @@ def synchronised_pairs(
 
 
 def p_value_words(test: NullTest) -> str:
-    """The p-value as a sentence may state it: never below what the draws can show."""
-    if test.draws == test.max_draws and test.p <= smallest_p(test.max_draws):
+    """The p-values as a sentence may state them: the exact one, and the Monte Carlo check
+    never below what its draws can show."""
+    exact = f"p = {test.p:.2g}, exact over every combination of shifts"
+    if test.draws == test.max_draws and test.monte_carlo_p <= smallest_p(test.max_draws):
         return (
-            f"none of {test.max_draws:,} draws reached it: p = {test.p:.2g}, the smallest "
-            "value that many draws can give"
+            f"{exact}; none of {test.max_draws:,} random shifts reached it, a Monte Carlo "
+            f"p of {test.monte_carlo_p:.2g}, the smallest that many draws can give"
         )
-    return f"p = {test.p:.2g} from {test.draws:,} draws"
+    return f"{exact}; Monte Carlo check p = {test.monte_carlo_p:.2g} from {test.draws:,} draws"
 
 
 def handoff_links(context: LinkContext, db=connection) -> list[FoundLink]:

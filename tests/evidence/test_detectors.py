@@ -709,13 +709,14 @@ def test_synchronised_activity(world):
 
     link = links_between(run, "acct_tick", "acct_tock")["synchronised_activity"]
     assert link.evidence["common_intervals"] == 30
-    # No draw of the within-hour shift lines all 30 up again: p is the smallest the draws
-    # can show, and the link says so rather than claiming more.
+    # Exactly, 12^-30 (each hour's one shared interval must land on the other's); the
+    # Monte Carlo check finds no draw as high and says no more than its draws can show.
+    assert link.evidence["chance_probability"] == float(f"{12.0**-30:.3g}")
     draws = link.evidence["null_max_draws"]
     assert link.evidence["null_draws"] == draws == settings.PACTA_SYNC_NULL_DRAWS
-    assert link.evidence["chance_probability"] == float(f"{1 / (draws + 1):.3g}")
+    assert link.evidence["monte_carlo_p"] == float(f"{1 / (draws + 1):.3g}")
     assert link.evidence["correction"] == "Benjamini-Hochberg"
-    assert f"none of {draws:,} draws reached it" in link.explanation
+    assert f"none of {draws:,} random shifts reached it" in link.explanation
     assert "would be expected" in link.explanation
 
 

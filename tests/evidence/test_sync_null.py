@@ -22,7 +22,6 @@ from evidence.detectors.sync_null import (
     benjamini_hochberg,
     pair_seed,
     shift_test,
-    smallest_p,
 )
 from evidence.detectors.timing import SYNC_FAMILY_P, synchronised_pairs
 
@@ -81,6 +80,7 @@ def test_independent_accounts_with_one_narrow_rhythm_are_not_linked():
         for a, b in pairs[:60]
     ]
     assert sum(t.p <= 0.05 for t in tests) <= 8  # about 3 of 60 expected by chance
+    assert sum(t.monte_carlo_p <= 0.05 for t in tests) <= 8
     assert all(abs(t.expected - 12.0) < 1e-9 for t in tests)  # 4 hours x 6 x 6 / 12
 
 
@@ -98,19 +98,24 @@ def test_a_pair_sharing_its_actual_minutes_is_linked_and_claims_no_more_than_its
     evidence = links[0].evidence
     assert evidence["common_intervals"] == 3 * len(days)
     assert evidence["expected_if_independent"] == 0.75 * len(days)  # 3 x 3 / 12 an hour
-    # 91 pairs examined at a false discovery rate of 1%: 999 draws (p >= 0.001) could never
-    # pass the first rank (0.01 / 91), so the draws were raised to 9,099 (p >= 1/9,100).
+    # The exact p-value, over every combination of within-hour shifts, is far below the
+    # Benjamini-Hochberg threshold over the 91 pairs examined (1% / 91 for the first rank).
     assert evidence["pairs_examined"] == 14 * 13 // 2
-    assert evidence["null_draws"] == evidence["null_max_draws"] == 9_099
-    assert evidence["chance_probability"] == float(f"{smallest_p(9_099):.3g}")
+    assert evidence["chance_probability"] < 1e-12
     assert evidence["threshold"] == float(f"{SYNC_FAMILY_P / 91:.3g}")
-    assert "none of 9,099 draws reached it: p = 0.00011" in links[0].explanation
+    # The Monte Carlo check claims no more than its 999 draws can show.
+    assert evidence["null_draws"] == evidence["null_max_draws"] == 999
+    assert evidence["monte_carlo_p"] == evidence["smallest_monte_carlo_p"] == 0.001
+    assert "exact over every combination of shifts" in links[0].explanation
+    assert "none of 999 random shifts reached it, a Monte Carlo p of 0.001" in (
+        links[0].explanation
+    )
     assert "372" not in links[0].explanation and "1 in" not in links[0].explanation
 
 
 def test_p_values_of_independent_pairs_are_roughly_uniform():
     rng = np.random.default_rng(9)
-    p_values = []
+    p_values, monte_carlo = [], []
     for i in range(300):
         # Different rhythms and densities, but x and y independent given them.
         days = sorted(rng.choice(WINDOW_DAYS, int(rng.integers(3, 15)), replace=False))
@@ -124,14 +129,15 @@ def test_p_values_of_independent_pairs_are_roughly_uniform():
             seed=[i],
         )
         p_values.append(test.p)
-    p_values = np.asarray(p_values)
-    for alpha in (0.05, 0.1, 0.25, 0.5):
-        rate = float((p_values <= alpha).mean())
-        spread = 3 * math.sqrt(alpha * (1 - alpha) / len(p_values))
-        # Valid (never much above alpha) and not uselessly conservative (counts are
-        # discrete, so ties push p up a little).
-        assert rate <= alpha + spread, (alpha, rate)
-        assert rate >= alpha / 2 - spread, (alpha, rate)
+        monte_carlo.append(test.monte_carlo_p)
+    for values in (np.asarray(p_values), np.asarray(monte_carlo)):
+        for alpha in (0.05, 0.1, 0.25, 0.5):
+            rate = float((values <= alpha).mean())
+            spread = 3 * math.sqrt(alpha * (1 - alpha) / len(values))
+            # Valid (never much above alpha) and not uselessly conservative (counts are
+            # discrete, so ties push p up a little).
+            assert rate <= alpha + spread, (alpha, rate)
+            assert rate >= alpha / 2 - spread, (alpha, rate)
 
 
 def test_draws_are_reproducible_and_the_count_is_checked():
@@ -143,6 +149,26 @@ def test_draws_are_reproducible_and_the_count_is_checked():
     )
     with pytest.raises(ValueError, match="draws must be at least 1"):
         shift_test(x, y, draws=0, seed=1)
+
+
+def test_the_exact_p_value_agrees_with_actual_random_shifts():
+    rng = np.random.default_rng(12)
+    for i in range(6):
+        days = sorted(rng.choice(WINDOW_DAYS, 12, replace=False))
+        x = morning(rng, days, per_hour=4)
+        y = morning(rng, days, per_hour=4)
+        y[: 2 * i] = x[: 2 * i]  # from independent to somewhat shared
+        test = shift_test(
+            HourlyActivity.from_intervals(x),
+            HourlyActivity.from_intervals(y),
+            draws=20_000,
+            seed=[i],
+        )
+        if test.draws == test.max_draws:  # ran every draw: compare with its binomial spread
+            spread = 4 * math.sqrt(max(test.p, 1e-4) * (1 - test.p) / test.draws) + 1e-4
+            assert abs(test.monte_carlo_p - test.p) <= spread, (i, test)
+        else:  # stopped at 10 exceedances: a rough estimate, the same order of magnitude
+            assert test.p / 3 <= test.monte_carlo_p <= test.p * 3, (i, test)
 
 
 def test_benjamini_hochberg_counts_every_pair_examined():
