@@ -1,4 +1,5 @@
-"""Synchronised-activity null model benchmark (issue #18): `python -m tests.benchmarks.sync_null`.
+"""Synchronised-activity null model benchmark (issue #18): `make bench BENCH_ARGS="--only sync"`
+or `python -m tests.benchmarks.sync_null [--suspects N --rings N ...]`.
 
 A simulated population of suspects with their own restricted rhythms (some days, some hours,
 some intervals in each) and planted rings whose members share one operator's intervals.
@@ -52,23 +53,15 @@ def population(rng, suspects: int, rings: int, ring_size: int, days: int):
     return accounts, planted
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.sync_null")
-    parser.add_argument("--suspects", type=int, default=300)
-    parser.add_argument("--rings", type=int, default=5)
-    parser.add_argument("--ring-size", type=int, default=3)
-    parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--draws", type=int, default=99_999)
-    parser.add_argument("--seed", type=int, default=18)
-    args = parser.parse_args()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "casework.config.settings")
-    django.setup()
+def bench_sync_null(
+    table, *, suspects=300, rings=5, ring_size=3, days=30, draws=9_999, seed=18
+) -> None:
+    """Add the figures to `table` (Django set up by the caller)."""
     from evidence.detectors.link_base import LinkContext
     from evidence.detectors.timing import SYNC_MIN_COMMON, synchronised_pairs
-    from tests.benchmarks.harness import Table
 
-    rng = np.random.default_rng(args.seed)
-    accounts, planted = population(rng, args.suspects, args.rings, args.ring_size, args.days)
+    rng = np.random.default_rng(seed)
+    accounts, planted = population(rng, suspects, rings, ring_size, days)
     names = sorted(accounts)
     profiles = {
         a: {"pk": i, "email": f"{a}@m{i}.example", "country": "US", "created_at": None}
@@ -92,14 +85,12 @@ def main() -> int:
     baseline = time.perf_counter() - started
 
     started = time.perf_counter()
-    links = synchronised_pairs(context, accounts, draws=args.draws)
+    links = synchronised_pairs(context, accounts, draws=draws)
     seconds = time.perf_counter() - started
     found = {(link.a, link.b) if link.a < link.b else (link.b, link.a) for link in links}
     true = len(found & planted)
     pairs = len(names) * (len(names) - 1) // 2
     tested = links[0].evidence["pairs_tested"] if links else 0
-
-    table = Table()
     print(
         f"  {len(names)} accounts, {pairs:,} pairs, {over:,} with {SYNC_MIN_COMMON}+ shared "
         f"intervals, {tested:,} tested, {len(planted)} planted ring pairs",
@@ -113,18 +104,43 @@ def main() -> int:
         "measured",
     )
     table.add(
-        "precision on planted rings",
+        "sync null: precision on planted rings",
         f"{true}/{len(found)}",
         "—",
         f"{true / len(found):.2f}" if found else "—",
         "1.00",
     )
     table.add(
-        "recall on planted rings (at most 2 links per account)",
+        "sync null: recall on planted rings (2 links per account at most)",
         f"{true}/{len(planted)}",
         "—",
         f"{true / len(planted):.2f}" if planted else "—",
         "measured",
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.sync_null")
+    parser.add_argument("--suspects", type=int, default=300)
+    parser.add_argument("--rings", type=int, default=5)
+    parser.add_argument("--ring-size", type=int, default=3)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--draws", type=int, default=9_999)
+    parser.add_argument("--seed", type=int, default=18)
+    args = parser.parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "casework.config.settings")
+    django.setup()
+    from tests.benchmarks.harness import Table
+
+    table = Table()
+    bench_sync_null(
+        table,
+        suspects=args.suspects,
+        rings=args.rings,
+        ring_size=args.ring_size,
+        days=args.days,
+        draws=args.draws,
+        seed=args.seed,
     )
     print(table.render())
     return 0
