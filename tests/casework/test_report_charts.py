@@ -189,3 +189,17 @@ def test_a_signal_chart_needs_a_signal_that_fired():
     source = signal_source(data)
     assert source.series == {}
     assert "volume_outlier" in source.left_out[0]
+
+
+def test_without_list_prices_the_summary_states_no_worth(case):  # noqa: F811
+    data = case_snapshot(case=case).data
+    priced = report_context(
+        data=data, edition="counsel", redactor=Redactor("counsel"), table_rows=9
+    )
+    assert any("at the provider's list prices" in s for s in priced["summary"]["statements"])
+    unpriced = report_context(
+        data={**data, "prices": []}, edition="counsel", redactor=Redactor("counsel"), table_rows=9
+    )
+    statements = " ".join(unpriced["summary"]["statements"])
+    assert "their worth is not computed (no list prices are loaded)" in statements
+    assert "at the provider's list prices" not in statements

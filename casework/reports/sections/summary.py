@@ -40,11 +40,17 @@ def summary_section(source: Source, context) -> dict[str, Any]:
     else:
         statements.append("No account has been attributed to the respondent yet.")
     if totals["requests"]:
+        # No "worth not computed ... at the provider's list prices": without a price list
+        # the sentence states no worth at all (issue #18).
+        worth = (
+            f", worth {context['damages']['total_display']} at the provider's list prices"
+            if data["prices"]
+            else "; their worth is not computed (no list prices are loaded)"
+        )
         statements.append(
             f"Between {day(totals['first_ts'])} and {day(totals['last_ts'])} they sent "
             f"{n(totals['requests'])} API requests and received {n(totals['output_tokens'])} "
-            f"output tokens, worth {context['damages']['total_display']} at the provider's "
-            "list prices."
+            f"output tokens{worth}."
         )
     else:
         statements.append("The record holds no usage by the attributed accounts.")
