@@ -78,6 +78,16 @@ class NullTest:
     common_hours: int
 
 
+def expected_matrix(activity: list[HourlyActivity]) -> np.ndarray:
+    """The null model's expected shared intervals for every pair at once: in an hour both
+    were active, k and l intervals share k * l / 12 on average over the rotations."""
+    hours = np.unique(np.concatenate([a.hours for a in activity])) if activity else []
+    counts = np.zeros((len(activity), len(hours)))
+    for i, a in enumerate(activity):
+        counts[i, np.searchsorted(hours, a.hours)] = _POPCOUNT[a.masks]
+    return counts @ counts.T / INTERVALS_PER_HOUR
+
+
 def overlap_table(x: HourlyActivity, y: HourlyActivity) -> np.ndarray:
     """For each hour both were active: shared intervals for each rotation of y's hour
     (column 0 is what happened)."""
@@ -138,11 +148,10 @@ def exact_tail(table: np.ndarray, observed: int) -> float:
     distribution of a sum of independent per-hour counts, by convolution."""
     if observed <= 0:
         return 1.0
-    kinds, counts = np.unique(
-        np.apply_along_axis(np.bincount, 1, table, minlength=INTERVALS_PER_HOUR + 1),
-        axis=0,
-        return_counts=True,
-    )
+    width = INTERVALS_PER_HOUR + 1
+    offsets = (np.arange(len(table)) * width)[:, None]
+    histograms = np.bincount((table + offsets).ravel(), minlength=len(table) * width)
+    kinds, counts = np.unique(histograms.reshape(len(table), width), axis=0, return_counts=True)
     distribution = np.ones(1)
     for histogram, repeat in zip(kinds, counts, strict=True):
         step = histogram / INTERVALS_PER_HOUR

@@ -19,6 +19,7 @@ from evidence.detectors.sync_null import (
     HourlyActivity,
     NullTest,
     benjamini_hochberg,
+    expected_matrix,
     overlap_table,
     pair_seed,
     shift_test,
@@ -155,15 +156,15 @@ def synchronised_pairs(
     # Shared intervals are counted for every pair (cheap, on bitsets); a pair is tested
     # against the null model when it meets the minimums (enough shared intervals, and
     # SYNC_MIN_RATIO times what its own hours make likely).
+    expected = expected_matrix([activity[a] for a in names])
     screened: dict[tuple[str, str], np.ndarray] = {}
     for i, x in enumerate(names):
-        bx = bits[x]
-        for y in names[i + 1 :]:
-            if (bx & bits[y]).bit_count() < SYNC_MIN_COMMON:
-                continue
-            table = overlap_table(activity[x], activity[y])
-            if table[:, 0].sum() >= SYNC_MIN_RATIO * table.mean(axis=1).sum():
-                screened[(x, y)] = table
+        bx, row = bits[x], expected[i]
+        for j in range(i + 1, len(names)):
+            y = names[j]
+            common = (bx & bits[y]).bit_count()
+            if common >= SYNC_MIN_COMMON and common >= SYNC_MIN_RATIO * row[j]:
+                screened[(x, y)] = overlap_table(activity[x], activity[y])
     if not screened:
         return []
     tested: dict[tuple[str, str], NullTest] = {
