@@ -19,6 +19,7 @@ from evidence.detectors.sync_null import (
     HourlyActivity,
     NullTest,
     benjamini_hochberg,
+    exact_tail,
     expected_matrix,
     overlap_table,
     pair_seed,
@@ -58,7 +59,7 @@ SYNCHRONISED = link_kind(
             "hour's intervals are rotated by a random number of intervals (a circular shift "
             "within the hour, independently for every hour). The p-value is exact, over "
             "every combination of shifts (the distribution of the sum of the hours' counts, "
-            "by convolution). A seeded Monte Carlo of K shifts checks it: (1 + draws at "
+            "by convolution). A seeded Monte Carlo of K shifts checks each link: (1 + draws at "
             "least as high as observed) / (K + 1), K = PACTA_SYNC_NULL_DRAWS "
             f"({DEFAULT_DRAWS:,} unless set; a pair stops early once {EXCEEDANCES} draws "
             "reach the observed count), whose smallest value is 1/(K + 1), "
@@ -167,18 +168,12 @@ def synchronised_pairs(
                 screened[(x, y)] = overlap_table(activity[x], activity[y])
     if not screened:
         return []
-    tested: dict[tuple[str, str], NullTest] = {
-        (x, y): shift_test(activity[x], activity[y], draws=draws, seed=pair_seed(x, y), table=table)
-        for (x, y), table in screened.items()
-    }
-    passed, threshold = benjamini_hochberg(
-        {pair: t.p for pair, t in tested.items()}, tests=examined, rate=SYNC_FAMILY_P
-    )
+    exact = {pair: exact_tail(table, int(table[:, 0].sum())) for pair, table in screened.items()}
+    passed, threshold = benjamini_hochberg(exact, tests=examined, rate=SYNC_FAMILY_P)
     # At most SYNC_PER_ACCOUNT links per account, the strongest (lowest p, then most shared).
     best: dict[str, list] = defaultdict(list)
     for pair in passed:
-        t = tested[pair]
-        entry = (t.p, -t.observed, pair)
+        entry = (exact[pair], -int(screened[pair][:, 0].sum()), pair)
         best[pair[0]].append(entry)
         best[pair[1]].append(entry)
     chosen = set()
@@ -187,7 +182,10 @@ def synchronised_pairs(
     minutes = BUCKET_SECONDS // 60
     links = []
     for x, y in sorted(chosen):
-        t = tested[(x, y)]
+        # The Monte Carlo check accompanies what is reported: the linked pairs.
+        t = shift_test(
+            activity[x], activity[y], draws=draws, seed=pair_seed(x, y), table=screened[(x, y)]
+        )
         links.append(
             context.link(
                 x,
@@ -208,7 +206,7 @@ def synchronised_pairs(
                     "monte_carlo_p": float(f"{t.monte_carlo_p:.3g}"),
                     "smallest_monte_carlo_p": float(f"{smallest_p(t.max_draws):.3g}"),
                     "pairs_examined": examined,
-                    "pairs_tested": len(tested),
+                    "pairs_tested": len(screened),
                     "correction": "Benjamini-Hochberg",
                     "false_discovery_rate": SYNC_FAMILY_P,
                     "threshold": float(f"{threshold:.3g}"),

@@ -33,7 +33,7 @@ def statistics_section(source: Source) -> dict[str, Any]:
                 "combination of shifts being equally likely under it, the p-value is exact: "
                 "the share of all combinations giving at least the observed number of shared "
                 "intervals (computed by convolving the hours' distributions, not sampled). "
-                "A seeded Monte Carlo of K actual shifts checks it, p = (1 + draws at least "
+                "A seeded Monte Carlo of K actual shifts checks each link, p = (1 + draws at least "
                 f"as high as observed) / (K + 1), with K = {draws:,} as configured when this "
                 f"report was built (a pair stops early once {EXCEEDANCES} draws reach its "
                 f"observed count); the smallest value {draws:,} draws can give is 1/(K + 1) = "
