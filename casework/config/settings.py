@@ -330,6 +330,8 @@ PACTA_TSA_TIMEOUT = env.int("PACTA_TSA_TIMEOUT", default=10)
 PACTA_CASE_OWNER = env.str("PACTA_CASE_OWNER", default="")
 # Countries the provider does not serve (ISO codes); traffic from them is a routing signal.
 PACTA_UNSUPPORTED_COUNTRIES = env.list("PACTA_UNSUPPORTED_COUNTRIES", default=[])
+# Draws of the synchronised-activity null model per pair: its smallest p-value is 1/(K+1).
+PACTA_SYNC_NULL_DRAWS = env.int("PACTA_SYNC_NULL_DRAWS", default=9_999)
 # The provider's model and company names, as a rival's answers would claim them
 # ("Claude,Anthropic"): what `probe_claims` looks for in probe transcripts.
 PACTA_PROVIDER_NAMES = env.list("PACTA_PROVIDER_NAMES", default=[])

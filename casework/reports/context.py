@@ -25,6 +25,7 @@ from casework.reports.sections import (
     output_use_section,
     parties_section,
     preservation_section,
+    statistics_section,
     summary_section,
 )
 from casework.reports.sections.methods_census import methods_census_section
@@ -66,6 +67,7 @@ def report_context(
         "chronology": chronology_section(source),
         "methodology": methodology_section(source),
         "methods_census": methods_census_section(source),
+        "statistics": statistics_section(source),
         "output_use": output_use_section(source),
         "damages": damages,
         "countermeasures": countermeasures_section(source),

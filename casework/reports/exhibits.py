@@ -20,6 +20,7 @@ from django.db.models import Q
 from psycopg import sql
 
 from casework.case_rules import usage_window_literal
+from casework.reports.chart_data import rhythm_rows, signal_strength_write
 from casework.reports.exhibit_damages import damages_exhibits_write
 from casework.reports.exhibit_files import (
     Exhibit,
@@ -215,6 +216,7 @@ def exhibits_write(*, snapshot: Snapshot, redactor: Redactor, workdir: Path, rep
                 _findings_summary(exhibits, data)
         _daily(exhibits, data)
         _profile(exhibits, data)
+        signal_strength_write(exhibits, data)
         _batches(exhibits, data, redactor)
         records_exhibits_write(exhibits, snapshot, redactor)
         methods_exhibits_write(exhibits, data)
@@ -638,25 +640,13 @@ def _daily(exhibits: ExhibitSet, data) -> None:
 
 
 def _profile(exhibits: ExhibitSet, data) -> None:
-    case_hours = data["usage"]["hours"]
-    base_hours = data["usage"]["baseline"]["hours"]
-    case_total, base_total = sum(case_hours) or 1, sum(base_hours) or 1
     exhibits.rows(
         "daily-rhythm.csv",
         "Daily rhythm against the baseline",
         "Requests per hour of the day (UTC) of the attributed accounts and of every other "
         "customer in the same window, with each hour's share.",
         ["hour_utc", "case_requests", "case_share", "baseline_requests", "baseline_share"],
-        (
-            [
-                h,
-                case_hours[h],
-                round(case_hours[h] / case_total, 6),
-                base_hours[h],
-                round(base_hours[h] / base_total, 6),
-            ]
-            for h in range(24)
-        ),
+        rhythm_rows(data),
         nature=SUMMARY,
     )
 

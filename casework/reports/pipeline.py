@@ -28,6 +28,7 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from casework.models import Case, ReportJob
+from casework.reports.chart_data import ChartSource, rhythm_source, signal_source, volume_source
 from casework.reports.context import EDITION_LABELS, report_context
 from casework.reports.exhibits import Exhibit, ExhibitError, exhibit_public_ok, exhibits_write
 from casework.reports.final import (
@@ -258,7 +259,8 @@ def report_prepare(
         drawn = drawing.result()
     context.update(
         {
-            "charts": drawn,
+            "charts": drawn["uris"],
+            "chart_notes": drawn["notes"],
             "sections": [{"id": key, "title": title} for key, title in SECTIONS],
             "exhibits": [
                 {**e.as_dict(), "rows_display": "—" if e.rows is None else f"{e.rows:,}"}
@@ -369,33 +371,32 @@ def _build(job: ReportJob, workdir: Path, stages: Stages) -> None:
     _store(job, snapshot, attachments, signed, rendered.pages, signature, stages, sign_off)
 
 
-def _charts_draw(snapshot: Snapshot, context: dict[str, Any]) -> dict[str, str | None]:
-    """The report's three summary charts as data URIs (FRE 1006: drawn from the snapshot's
-    aggregates, the same figures the daily and rhythm exhibits hold)."""
+def _charts_draw(snapshot: Snapshot, context: dict[str, Any]) -> dict[str, Any]:
+    """The report's three summary charts as data URIs, each drawn from the rows of the
+    exhibit it names (FRE 1006), and the notes their captions print: the exhibit and what
+    the chart leaves out."""
     from casework.reports import charts  # matplotlib: imported by the builds that draw
 
+    sources = chart_sources(snapshot, context)
+    draw = {"volume": charts.volume_chart, "rhythm": charts.rhythm_chart,
+            "signal": charts.signal_chart}  # fmt: skip
+    return {
+        "uris": {name: svg_data_uri(draw[name](source)) for name, source in sources.items()},
+        "notes": {name: source.as_note() if source else None for name, source in sources.items()},
+    }
+
+
+def chart_sources(snapshot: Snapshot, context: dict[str, Any]) -> dict[str, ChartSource | None]:
+    """What each chart plots, from the snapshot and the chronology's events."""
     data = snapshot.data
-    detection = data["detection"] or {}
-    names = {d["code"]: d.get("name") or d["code"] for d in detection.get("detectors", [])}
     chart_events = [
         {"day": e["at"][:10], "kind": e["kind"], "label": _event_label(e)}
         for e in context["chronology"]["events"]
     ]
     return {
-        "volume": svg_data_uri(
-            charts.volume_chart(
-                daily=data["usage"]["daily"], groups=data["groups"], events=chart_events
-            )
-        ),
-        "rhythm": svg_data_uri(
-            charts.rhythm_chart(
-                case_hours=data["usage"]["hours"],
-                baseline_hours=data["usage"]["baseline"]["hours"],
-            )
-        ),
-        "signal": svg_data_uri(
-            charts.signal_chart(findings=detection.get("findings", []), names=names)
-        ),
+        "volume": volume_source(data, chart_events),
+        "rhythm": rhythm_source(data),
+        "signal": signal_source(data),
     }
 
 

@@ -4,7 +4,10 @@
 account with the other accounts on its plan that were active in the window (a tier-1
 hobbyist and an enterprise integration are not comparable), as a multiple of the cohort
 median and as a percentile. The median, not the mean, so that a few extreme accounts (the
-very ones under investigation) cannot move the yardstick they are measured against.
+very ones under investigation) cannot move the yardstick they are measured against; and
+the accounts under analysis are left out of the cohort a finding states altogether (issue
+#18: a yardstick must not contain the accounts it measures). `Cohorts.without` gives that
+cohort; the stored baseline says how many accounts it left out.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ class Baseline:
     median: float
     multiple: float | None
     percentile: float
+    # Accounts under analysis on this plan left out of the cohort.
+    excluded: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -32,6 +37,7 @@ class Baseline:
             "median": _round(self.median),
             "multiple_of_median": None if self.multiple is None else _round(self.multiple),
             "percentile": round(self.percentile, 2),
+            "analysed_accounts_excluded": self.excluded,
         }
 
     @property
@@ -47,16 +53,33 @@ def cohort_label(plan: str) -> str:
 class Cohorts:
     """Sorted values per plan, so each account's median multiple and percentile is a lookup."""
 
-    def __init__(self, values: dict[str, list[float]]) -> None:
-        self._sorted = {plan: sorted(vals) for plan, vals in values.items()}
+    def __init__(
+        self, members: dict[str, dict[str, float]], excluded: dict[str, int] | None = None
+    ) -> None:
+        self._members = members
+        self._excluded = excluded or {}
+        self._sorted = {plan: sorted(vals.values()) for plan, vals in members.items()}
         self._medians = {plan: median(vals) for plan, vals in self._sorted.items()}
 
     @classmethod
-    def build(cls, items: list[tuple[str, float]]) -> Cohorts:
-        values: dict[str, list[float]] = {}
-        for plan, value in items:
-            values.setdefault(plan, []).append(value)
-        return cls(values)
+    def build(cls, items: list[tuple[str, str, float]]) -> Cohorts:
+        """From (plan, account, value) for every account measured."""
+        members: dict[str, dict[str, float]] = {}
+        for plan, account, value in items:
+            members.setdefault(plan, {})[account] = value
+        return cls(members)
+
+    def without(self, accounts: set[str]) -> Cohorts:
+        """The same cohorts less `accounts` (the accounts under analysis)."""
+        members, excluded = {}, {}
+        for plan, values in self._members.items():
+            members[plan] = {a: v for a, v in values.items() if a not in accounts}
+            excluded[plan] = len(values) - len(members[plan])
+        return Cohorts(members, excluded)
+
+    def members(self, plan: str) -> set[str]:
+        """The accounts a finding on `plan` is compared with."""
+        return set(self._members.get(plan, ()))
 
     def median_of(self, plan: str) -> float:
         return self._medians.get(plan, 0.0)
@@ -71,6 +94,7 @@ class Cohorts:
             median=middle,
             multiple=multiple,
             percentile=percentile_of(cohort, value),
+            excluded=self._excluded.get(plan, 0),
         )
 
 

@@ -157,6 +157,14 @@ def _interval(figures: dict[str, Any]) -> str:
     return f"95% confidence interval {percent(low, 1)} to {percent(high, 1)}"
 
 
+def rate_words(part: int, whole: int) -> str:
+    """A measured rate with its 95% Wilson interval: "25.0%; 95% confidence interval 10.2%
+    to 49.5%" (issue #18: a rate is stated with its uncertainty, not as a bare share)."""
+    if not whole:
+        return "—"
+    return f"{percent(part, whole)}; {_interval({'interval_95': wilson_interval(part, whole)})}"
+
+
 def _accounts(count: int) -> str:
     return f"{count:,} account" + ("" if count == 1 else "s")
 
@@ -169,9 +177,9 @@ def population_statements(rates: dict[str, Any] | None) -> list[str]:
     total = population["accounts"]
     return [
         f"Measured on this run's population of {_accounts(total)} active in its window: "
-        f"{population['critical_high']:,} ({percent(population['critical_high'], total)}) "
+        f"{population['critical_high']:,} ({rate_words(population['critical_high'], total)}) "
         f"were put in a critical or high cluster, and {population['review']:,} "
-        f"({percent(population['review'], total)}) in review."
+        f"({rate_words(population['review'], total)}) in review."
     ]
 
 
@@ -253,7 +261,7 @@ def link_statement(rates: dict[str, Any] | None, kind: str) -> str:
     strengths = ", ".join(f"{n:,} {s}" for s, n in figures["by_strength"].items())
     return (
         f"{figures['links']:,} links ({strengths}) touching {_accounts(figures['accounts'])}: "
-        f"{percent(figures['accounts'], population['accounts'])} of the "
+        f"{rate_words(figures['accounts'], population['accounts'])}, of the "
         f"{population['accounts']:,} accounts this run examined, and "
         f"{percent(figures['links'], population['pairs'])} of their "
         f"{population['pairs']:,} possible pairs."
@@ -267,8 +275,8 @@ def signal_statement(rates: dict[str, Any] | None, code: str) -> str:
     total = rates["population"]["accounts"]
     fired = rates["signals"].get(code, {}).get("fired", 0)
     return (
-        f"Fired for {_accounts(fired)}: {percent(fired, total)} of the {total:,} accounts "
-        "this run examined."
+        f"Fired for {_accounts(fired)}: {rate_words(fired, total)}, of the {total:,} "
+        "accounts this run examined."
     )
 
 

@@ -93,6 +93,11 @@ class Signal(Detector):
         """`result.baseline` holds the cohort comparison, computed only if read."""
         return measure.value >= self.threshold
 
+    def threshold_of(self, result) -> float:
+        """The threshold this account's value was held to, in the value's own unit (a
+        finding states value and threshold alike: tokens with tokens, shares with shares)."""
+        return self.threshold
+
     def explain(self, measure: Measure, baseline, fired: bool) -> str:
         raise NotImplementedError
 

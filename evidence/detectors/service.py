@@ -60,10 +60,18 @@ class SignalResult:
     explanation: str = ""
     samples: list[str] = field(default_factory=list)
 
+    # The cohort a stored finding states: `cohorts` without the accounts under analysis.
+    reported_cohorts: Cohorts | None = None
+
     @cached_property
     def baseline(self) -> Baseline:
         """Computed when asked: a run reports only a few accounts out of many."""
-        return self.cohorts.baseline(self.plan, self.measure.value)
+        return (self.reported_cohorts or self.cohorts).baseline(self.plan, self.measure.value)
+
+    def compare_without(self, cohorts: Cohorts) -> None:
+        """State this finding against `cohorts` (the cohort less the analysed accounts)."""
+        self.reported_cohorts = cohorts
+        self.__dict__.pop("baseline", None)
 
 
 def detection_run(
@@ -182,6 +190,7 @@ def _run(
         for account_id, rs in results.items()
         if account_id in flagged or conduct[account_id].level != "none"
     }
+    _cohorts_exclude(reported, analysed=set(reported))
     for rs in reported.values():
         for r in rs:
             r.explanation = r.signal.explain(r.measure, r.baseline, r.fired)
@@ -215,13 +224,27 @@ def signals_evaluate(
             measure = signal.measure(row)
             if measure is not None:
                 measures[account_id] = measure
-        cohorts = Cohorts.build([(accounts[a]["plan"], m.value) for a, m in measures.items()])
+        cohorts = Cohorts.build([(accounts[a]["plan"], a, m.value) for a, m in measures.items()])
         for account_id, measure in measures.items():
             result = SignalResult(signal, measure, accounts[account_id]["plan"], cohorts)
             result.fired = signal.fires(measure, result)
             results[account_id].append(result)
     progress(detectors_done=len(signals()), rows_processed=len(signals()) * len(accounts))
     return results
+
+
+def _cohorts_exclude(reported: dict[str, list[SignalResult]], *, analysed: set[str]) -> None:
+    """Every stored finding is compared with its plan cohort less the accounts under
+    analysis (those the run reports on), so that a median never contains the accounts it is
+    used against (issue #18). Whether a signal fired was decided on the whole population,
+    before anyone was under analysis; the threshold a finding states is in the value's unit."""
+    without: dict[int, Cohorts] = {}
+    for rs in reported.values():
+        for r in rs:
+            key = id(r.cohorts)
+            if key not in without:
+                without[key] = r.cohorts.without(analysed)
+            r.compare_without(without[key])
 
 
 def _samples_fetch(reported: dict[str, list[SignalResult]]) -> None:
@@ -305,7 +328,7 @@ def _store(run, activity, results, reported, found, clustered) -> tuple[dict, st
                     window.end,
                     result.measure.value,
                     Jsonb(baseline),
-                    result.signal.threshold,
+                    result.signal.threshold_of(result),
                     result.fired,
                     result.explanation,
                     Jsonb(result.samples),

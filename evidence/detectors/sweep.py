@@ -53,7 +53,11 @@ class CoverageSweep(Signal):
 
     def fires(self, measure, result):
         middle = result.cohorts.median_of(result.plan)
+        measure.facts["threshold_share"] = max(self.threshold, MIN_MULTIPLE * middle)
         return measure.value >= self.threshold and measure.value >= MIN_MULTIPLE * middle
+
+    def threshold_of(self, result):
+        return result.measure.facts.get("threshold_share", self.threshold)
 
     def explain(self, measure, baseline, fired):
         sentence = (
@@ -66,7 +70,8 @@ class CoverageSweep(Signal):
         if not fired and measure.value >= self.threshold:
             sentence += (
                 f" Not flagged: ordinary customers' prompts are this rare in the record too "
-                f"(the signal needs {MIN_MULTIPLE:g} times the median)."
+                f"(the signal needs {share_words(measure.facts['threshold_share'])}, "
+                f"{MIN_MULTIPLE:g} times the median of every customer on the plan)."
             )
         elif not fired:
             sentence += f" Below the threshold of {share_words(self.threshold)}."

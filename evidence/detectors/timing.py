@@ -3,23 +3,37 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from bisect import bisect_left, bisect_right
-from collections import Counter, defaultdict
-from operator import mul
+from collections import defaultdict
 
+import numpy as np
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
 from evidence.detectors.link_base import STRONG, FoundLink, LinkContext, link_kind
 from evidence.detectors.registry import MEASURED_ON, Methodology
+from evidence.detectors.sync_null import (
+    DEFAULT_DRAWS,
+    EXCEEDANCES,
+    HourlyActivity,
+    NullTest,
+    benjamini_hochberg,
+    exact_tail,
+    expected_matrix,
+    overlap_table,
+    pair_seed,
+    shift_test,
+    smallest_p,
+)
 from evidence.models import ClauseCategory
 
 BUCKET_SECONDS = 300
 SYNC_MIN_BUCKETS = 20
 SYNC_MIN_COMMON = 10
-SYNC_MAX_P = 1e-6
-# Many pairs are examined at once: the chance that any one of them passes by coincidence is
-# kept below this (Bonferroni), so the threshold tightens as the suspects grow in number.
+SYNC_MIN_RATIO = 1.5
+# Many pairs are examined at once: among the links reported, the expected share that are
+# coincidences is kept at this rate (Benjamini-Hochberg over every pair examined).
 SYNC_FAMILY_P = 0.01
 SYNC_PER_ACCOUNT = 2
 HANDOFF_HOT_SHARE = 0.5
@@ -35,23 +49,35 @@ SYNCHRONISED = link_kind(
     "synchronised_activity",
     "Synchronised activity",
     (ClauseCategory.ACCOUNT_SHARING, ClauseCategory.LIMIT_CIRCUMVENTION),
-    SYNC_MAX_P,
+    SYNC_FAMILY_P,
     Methodology(
         definition=(
             "Among accounts that fired an extraction signal: the number of "
-            f"{BUCKET_SECONDS // 60}-minute intervals in which both were active, against "
-            "the number expected if they acted independently with their own hour-of-day "
-            "rhythms (Poisson tail probability)."
+            f"{BUCKET_SECONDS // 60}-minute intervals in which both were active, against a "
+            "null model that keeps each account's own activity: which hours of which days "
+            "it was active, and how many intervals in each, stay as recorded, and each "
+            "hour's intervals are rotated by a random number of intervals (a circular shift "
+            "within the hour, independently for every hour). The p-value is exact, over "
+            "every combination of shifts (the distribution of the sum of the hours' counts, "
+            "by convolution). A seeded Monte Carlo of K shifts checks each link: (1 + draws at "
+            "least as high as observed) / (K + 1), K = PACTA_SYNC_NULL_DRAWS "
+            f"({DEFAULT_DRAWS:,} unless set; a pair stops early once {EXCEEDANCES} draws "
+            "reach the observed count), whose smallest value is 1/(K + 1), "
+            f"{smallest_p(DEFAULT_DRAWS):.0e} by default. Each link records both."
         ),
         threshold=(
-            f"At least {SYNC_MIN_COMMON} shared intervals, three times the expected "
-            f"number, and a chance probability below {SYNC_MAX_P:g}, or below "
-            f"{SYNC_FAMILY_P:g} divided by the number of pairs examined when that is lower "
-            "(so that among all the pairs, one passing by coincidence stays unlikely)."
+            f"At least {SYNC_MIN_COMMON} shared intervals and {SYNC_MIN_RATIO:g} times the "
+            "number the null model expects, and an exact p-value passing the "
+            f"Benjamini-Hochberg procedure at a false discovery rate of {SYNC_FAMILY_P:g} "
+            "over every pair examined (a pair below the minimums counts with p = 1)."
         ),
-        false_positives="Accounts driven by the same public event or the same clock.",
+        false_positives=(
+            "Accounts driven by the same clock within the hour (two cron jobs at minute 0) "
+            "or the same public event at the same minutes."
+        ),
         error_rate=f"Fired for no ordinary account in {MEASURED_ON}.",
     ),
+    version="2",
 )
 HANDOFF = link_kind(
     "rate_limit_handoff",
@@ -79,30 +105,22 @@ HANDOFF = link_kind(
 )
 
 
-def poisson_tail(k: int, mean: float) -> float:
-    """P(X >= k) for X ~ Poisson(mean), summed in log space (no SciPy in the stack)."""
-    if k <= 0:
-        return 1.0
-    if mean <= 0:
-        return 0.0
-    log_term = -mean + k * math.log(mean) - math.lgamma(k + 1)
-    total, term, i = 0.0, math.exp(log_term), k
-    while term > 1e-300 and i < k + 10_000:
-        total += term
-        i += 1
-        term *= mean / i
-        if term < total * 1e-12:
-            break
-    return min(1.0, total)
+def sync_null_draws() -> int:
+    """K, the draws of the null model per pair (a setting: more draws, smaller p-values)."""
+    draws = getattr(settings, "PACTA_SYNC_NULL_DRAWS", DEFAULT_DRAWS)
+    if not isinstance(draws, int) or draws < 1:
+        raise ImproperlyConfigured(f"PACTA_SYNC_NULL_DRAWS must be a positive integer: {draws!r}")
+    return draws
 
 
-def synchronised_links(context: LinkContext, db=connection) -> list[FoundLink]:
+def synchronised_links(
+    context: LinkContext, db=connection, *, draws: int | None = None
+) -> list[FoundLink]:
+    draws = sync_null_draws() if draws is None else draws
     candidates = sorted(a for a in context.suspects if a in context.activity.accounts)
     if len(candidates) < 2:
         return []
     window = context.activity.window
-    first = int(window.start.timestamp()) // BUCKET_SECONDS
-    last = int(window.end.timestamp()) // BUCKET_SECONDS
     with db.cursor() as cursor:
         # The candidates' own rows, through the (account, ts) index.
         cursor.execute(
@@ -119,53 +137,55 @@ def synchronised_links(context: LinkContext, db=connection) -> list[FoundLink]:
             {"accounts": candidates, "min": SYNC_MIN_BUCKETS, **window.params},
         )
         rows = cursor.fetchall()
-    per_hour = 3600 // BUCKET_SECONDS
-    buckets_in_hour = Counter((b // per_hour) % 24 for b in range(first, last + 1))
-    bits, weights, sizes = {}, {}, {}
-    for account_id, buckets in rows:
+    return synchronised_pairs(context, dict(rows), draws=draws)
+
+
+def synchronised_pairs(
+    context: LinkContext, intervals: dict[str, list[int]], *, draws: int
+) -> list[FoundLink]:
+    """The links among accounts given their active five-minute intervals (epoch // 300)."""
+    first = min((min(b) for b in intervals.values() if b), default=0)
+    bits = {}
+    for account_id, buckets in intervals.items():
         value = 0
-        hours = [0] * 24
         for bucket in buckets:
             value |= 1 << (bucket - first)
-            hours[(bucket // per_hour) % 24] += 1
         bits[account_id] = value
-        sizes[account_id] = len(buckets)
-        weights[account_id] = [
-            hours[h] / math.sqrt(buckets_in_hour[h]) if buckets_in_hour[h] else 0.0
-            for h in range(24)
-        ]
     names = sorted(bits)
-    # Screen every pair with the Chernoff bound on the Poisson tail (cheap, and never below
-    # the exact tail), rank by it, and compute the exact probability for the pairs kept.
-    # The threshold for this run: stricter when more pairs are examined (Bonferroni).
-    max_p = min(SYNC_MAX_P, SYNC_FAMILY_P / max(1, len(names) * (len(names) - 1) // 2))
-    screen = math.log(max_p) + math.log(1e4)
-    best: dict[str, list[tuple[float, str, str, int, float]]] = defaultdict(list)
+    activity = {a: HourlyActivity.from_intervals(intervals[a]) for a in names}
+    examined = len(names) * (len(names) - 1) // 2
+    # Shared intervals are counted for every pair (cheap, on bitsets); a pair is tested
+    # against the null model when it meets the minimums (enough shared intervals, and
+    # SYNC_MIN_RATIO times what its own hours make likely).
+    expected = expected_matrix([activity[a] for a in names])
+    screened: dict[tuple[str, str], np.ndarray] = {}
     for i, x in enumerate(names):
-        bx, wx = bits[x], weights[x]
-        for y in names[i + 1 :]:
+        bx, row = bits[x], expected[i]
+        for j in range(i + 1, len(names)):
+            y = names[j]
             common = (bx & bits[y]).bit_count()
-            if common < SYNC_MIN_COMMON:
-                continue
-            expected = sum(map(mul, wx, weights[y]))
-            if common < 3 * expected or expected <= 0:
-                continue
-            bound = common - expected - common * math.log(common / expected)
-            if bound > screen:
-                continue
-            entry = (bound, x, y, common, expected)
-            best[x].append(entry)
-            best[y].append(entry)
+            if common >= SYNC_MIN_COMMON and common >= SYNC_MIN_RATIO * row[j]:
+                screened[(x, y)] = overlap_table(activity[x], activity[y])
+    if not screened:
+        return []
+    exact = {pair: exact_tail(table, int(table[:, 0].sum())) for pair, table in screened.items()}
+    passed, threshold = benjamini_hochberg(exact, tests=examined, rate=SYNC_FAMILY_P)
+    # At most SYNC_PER_ACCOUNT links per account, the strongest (lowest p, then most shared).
+    best: dict[str, list] = defaultdict(list)
+    for pair in passed:
+        entry = (exact[pair], -int(screened[pair][:, 0].sum()), pair)
+        best[pair[0]].append(entry)
+        best[pair[1]].append(entry)
     chosen = set()
     for entries in best.values():
-        entries.sort()
-        chosen.update(entries[:SYNC_PER_ACCOUNT])
+        chosen.update(e[2] for e in sorted(entries)[:SYNC_PER_ACCOUNT])
     minutes = BUCKET_SECONDS // 60
     links = []
-    for _, x, y, common, expected in sorted(chosen, key=lambda e: (e[1], e[2])):
-        p = poisson_tail(common, expected)
-        if p > max_p:
-            continue
+    for x, y in sorted(chosen):
+        # The Monte Carlo check accompanies what is reported: the linked pairs.
+        t = shift_test(
+            activity[x], activity[y], draws=draws, seed=pair_seed(x, y), table=screened[(x, y)]
+        )
         links.append(
             context.link(
                 x,
@@ -174,26 +194,42 @@ def synchronised_links(context: LinkContext, db=connection) -> list[FoundLink]:
                 STRONG,
                 {
                     "interval_minutes": minutes,
-                    "common_intervals": common,
-                    "expected_if_independent": round(expected, 2),
-                    "active_intervals": {x: sizes[x], y: sizes[y]},
-                    "chance_probability": float(f"{p:.3g}"),
-                    "pairs_examined": len(names) * (len(names) - 1) // 2,
-                    "threshold": float(f"{max_p:.3g}"),
+                    "common_intervals": t.observed,
+                    "expected_if_independent": round(t.expected, 2),
+                    "active_intervals": {x: activity[x].intervals, y: activity[y].intervals},
+                    "common_active_hours": t.common_hours,
+                    "null_model": "circular shift within each hour of each account's activity",
+                    "chance_probability": float(f"{t.p:.3g}"),
+                    "probability_method": "exact, over every combination of within-hour shifts",
+                    "null_draws": t.draws,
+                    "null_max_draws": t.max_draws,
+                    "monte_carlo_p": float(f"{t.monte_carlo_p:.3g}"),
+                    "smallest_monte_carlo_p": float(f"{smallest_p(t.max_draws):.3g}"),
+                    "pairs_examined": examined,
+                    "pairs_tested": len(screened),
+                    "correction": "Benjamini-Hochberg",
+                    "false_discovery_rate": SYNC_FAMILY_P,
+                    "threshold": float(f"{threshold:.3g}"),
                 },
                 f"The two accounts were active in the same {minutes}-minute intervals "
-                f"{common:,} times; acting independently, with their own daily rhythms, "
-                f"about {expected:.1f} would be expected (chance probability "
-                f"{_probability_words(p)}).",
+                f"{t.observed:,} times; with each account's own hours of activity kept and "
+                f"its intervals shifted at random within each hour, about {t.expected:.1f} "
+                f"would be expected ({p_value_words(t)}).",
             )
         )
     return links
 
 
-def _probability_words(p: float) -> str:
-    if p < 1e-12:
-        return "below one in a trillion"
-    return f"about 1 in {1 / p:,.0f}" if p > 0 else "below one in a trillion"
+def p_value_words(test: NullTest) -> str:
+    """The p-values as a sentence may state them: the exact one, and the Monte Carlo check
+    never below what its draws can show."""
+    exact = f"p = {test.p:.2g}, exact over every combination of shifts"
+    if test.draws == test.max_draws and test.monte_carlo_p <= smallest_p(test.max_draws):
+        return (
+            f"{exact}; none of {test.max_draws:,} random shifts reached it, a Monte Carlo "
+            f"p of {test.monte_carlo_p:.2g}, the smallest that many draws can give"
+        )
+    return f"{exact}; Monte Carlo check p = {test.monte_carlo_p:.2g} from {test.draws:,} draws"
 
 
 def handoff_links(context: LinkContext, db=connection) -> list[FoundLink]:

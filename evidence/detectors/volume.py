@@ -20,7 +20,8 @@ class VolumeOutlier(Signal):
             "of the accounts on the same plan that were active in the window."
         ),
         threshold=(
-            "At least 20 times the plan median. Output, not requests, because output is what "
+            "At least 20 times the plan median, stated with each finding in output tokens "
+            "(the unit of the value). Output, not requests, because output is what "
             "a distiller takes away. The percentile is reported, not required: in a small "
             "cohort, or one the suspects themselves crowd, no account reaches a high one."
         ),
@@ -41,18 +42,32 @@ class VolumeOutlier(Signal):
         return Measure(float(row["output_tokens"]), {"requests": row["requests"]})
 
     def fires(self, measure, result):
+        # Decided on the whole plan population, and kept in tokens, the unit of the value,
+        # so a finding states a token count against a token threshold (issue #18).
         middle = result.cohorts.median_of(result.plan)
+        measure.facts["threshold_tokens"] = self.threshold * middle if middle > 0 else None
         return middle > 0 and measure.value / middle >= self.threshold
+
+    def threshold_of(self, result):
+        return result.measure.facts.get("threshold_tokens")
 
     def explain(self, measure, baseline, fired):
         sentence = (
             f"Produced {multiple_words(baseline.multiple)} the output of the median "
             f"{baseline.cohort or 'unplanned'} customer ({measure.value:,.0f} output tokens "
             f"in {measure.facts['requests']:,} requests, against a median of "
-            f"{baseline.median:,.0f}); {percentile_words(baseline)}."
+            f"{baseline.median:,.0f} output tokens among the "
+            f"{baseline.cohort_size:,} other customers on the plan); "
+            f"{percentile_words(baseline)}."
         )
-        if not fired:
-            sentence += f" Below the threshold of {self.threshold:g}x the median."
+        tokens = measure.facts.get("threshold_tokens")
+        if not fired and tokens is None:
+            sentence += " No threshold: the plan's median output is zero."
+        elif not fired:
+            sentence += (
+                f" Below the threshold of {tokens:,.0f} output tokens ({self.threshold:g} "
+                "times the median of every customer on the plan)."
+            )
         return sentence
 
     def sample_condition(self, measure):

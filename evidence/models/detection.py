@@ -183,7 +183,8 @@ class Finding(models.Model):
     window_end = models.DateTimeField()
     value = models.FloatField()
     baseline = models.JSONField(default=dict)
-    threshold = models.FloatField()
+    # In the value's unit; null when none could be set (a plan whose median is zero).
+    threshold = models.FloatField(null=True, blank=True)
     fired = models.BooleanField()
     explanation = models.TextField()
     sample_request_ids = models.JSONField(default=list, blank=True)

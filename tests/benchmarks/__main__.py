@@ -10,6 +10,8 @@ run); `--only clauses` measures the clause categories against the hand-labelled 
 `--only pages` loads a world of 5,000 accounts, opens a case from its largest critical
 cluster and measures the pages counsel open every day (p50/p95/max beside /healthz; not
 part of the default run);
+`--only sync` measures the synchronised-activity null model on a simulated population with
+planted rings (no database, part of the default run too);
 `--only scale` (or `--scale`) draws the 1M -> 4M -> 16M curve, which is not part of
 the default run (`--scale-sizes` picks the sizes)."""
 
@@ -38,13 +40,14 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument(
         "--only",
-        choices=["ingest", "detect", "quality", "scale", "production", "clauses", "pages"],
+        choices=["ingest", "detect", "quality", "scale", "production", "clauses", "pages", "sync"],
         help=(
             "Run one part: ingest; detect on the scenario loaded untimed; quality per family "
             "on the light-swarm and classic worlds; scale, the detection curve (not in the "
             "default run); production, a production of the report's case beside its report; "
             "clauses, the clause categories against the hand-labelled gold file; pages, the "
-            "case, cluster, timeline, clusters list and search pages at 5,000 accounts."
+            "case, cluster, timeline, clusters list and search pages at 5,000 accounts; sync, "
+            "the synchronised-activity null model on a simulated population with planted rings."
         ),
     )
     parser.add_argument("--scale", action="store_true", help="The same as --only scale.")
@@ -84,6 +87,15 @@ def main() -> int:
     work.mkdir(parents=True, exist_ok=True)
     scenario = work / f"scenario-{args.accounts}-{args.events}-{args.seed}"
     table = Table()
+    if args.only in (None, "sync"):
+        from tests.benchmarks.sync_null import bench_sync_null
+
+        print("sync null:", flush=True)
+        bench_sync_null(table)
+        if args.only == "sync":
+            print()
+            print(table.render())
+            return 0
     if args.only in (None, "clauses"):
         from tests.benchmarks.clauses import bench_clauses
 

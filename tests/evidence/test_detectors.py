@@ -14,15 +14,16 @@ from itertools import count
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, transaction
+from django.db.models import Sum
 
 from evidence.detectors import REGISTRY, activity, detector_versions, link_kinds, signals
 from evidence.detectors.activity import Window, activity_collect, activity_release
 from evidence.detectors.baseline import Cohorts, percentile_of
 from evidence.detectors.lexicons import lexicon, lexicon_pattern
 from evidence.detectors.service import detection_run, signals_evaluate
-from evidence.detectors.timing import poisson_tail
 from evidence.ingest.service import ingest_file
 from evidence.models import (
     ClauseCategory,
@@ -348,12 +349,29 @@ def test_lexicons_are_reviewable_data_and_match_as_substrings():
 
 
 def test_cohort_baselines_are_median_multiples_and_exclusive_percentiles():
-    cohorts = Cohorts.build([("tier-1", v) for v in (1, 2, 3, 4, 100)] + [("tier-5", 1000)])
+    cohorts = Cohorts.build(
+        [("tier-1", f"a{v}", v) for v in (1, 2, 3, 4, 100)] + [("tier-5", "big", 1000)]
+    )
     base = cohorts.baseline("tier-1", 100)
     assert base.median == 3 and base.multiple == pytest.approx(33.33, rel=1e-3)
     assert base.percentile == 80.0  # four of five tier-1 customers are lower
     assert cohorts.baseline("tier-5", 1000).multiple == 1.0
     assert percentile_of([0, 0, 0, 1], 0) == 0.0
+
+
+def test_a_cohort_without_the_analysed_accounts_never_contains_them():
+    cohorts = Cohorts.build(
+        [("tier-1", f"a{v}", v) for v in (1, 2, 3, 4, 100, 200)] + [("tier-5", "big", 1000)]
+    )
+    analysed = {"a100", "a200", "big"}
+    without = cohorts.without(analysed)
+    assert without.members("tier-1") == {"a1", "a2", "a3", "a4"}
+    assert not without.members("tier-5")
+    base = without.baseline("tier-1", 100)
+    # The two suspects no longer pull the median up (3.5 with them, 2.5 without).
+    assert base.median == 2.5 and base.cohort_size == 4 and base.excluded == 2
+    assert base.percentile == 100.0 and base.as_dict()["analysed_accounts_excluded"] == 2
+    assert cohorts.baseline("tier-1", 100).median == 3.5
 
 
 # --- signals -----------------------------------------------------------------------------
@@ -370,15 +388,34 @@ def test_volume_outlier_is_measured_against_the_same_plan(world):
 
     bulk = finding(run, "acct_bulk", "volume_outlier")
     assert bulk.fired
-    assert bulk.baseline["cohort"] == "tier-1" and bulk.baseline["cohort_size"] == 13
+    # Compared with the 12 other tier-1 customers: the account under analysis is not in
+    # the cohort it is measured against (issue #18).
+    assert bulk.baseline["cohort"] == "tier-1" and bulk.baseline["cohort_size"] == 12
+    assert bulk.baseline["analysed_accounts_excluded"] == 1
+    stored = Finding.objects.filter(run=run)
+    assert stored and all(f.baseline["analysed_accounts_excluded"] >= 1 for f in stored)
     assert bulk.baseline["multiple_of_median"] > 40
-    assert bulk.baseline["percentile"] > 90
+    assert bulk.baseline["percentile"] == 100.0
     assert "the output of the median tier-1 customer (195,000 output tokens" in bulk.explanation
-    assert "higher than 92% of tier-1 customers" in bulk.explanation
+    assert "among the 12 other customers on the plan" in bulk.explanation
+    assert "higher than 99.9% of tier-1 customers" in bulk.explanation
+    # Value and threshold in one unit, output tokens: 20 times the plan's median output.
+    tier1 = sorted(
+        UsageEvent.objects.filter(account__plan="tier-1")
+        .values("account_id")
+        .annotate(total=Sum("output_tokens"))
+        .values_list("total", flat=True)
+    )
+    assert bulk.value == 195_000 and bulk.threshold == 20 * tier1[len(tier1) // 2]
     # The same output is ordinary for an enterprise customer.
     bigco = measured("acct_bigco", "volume_outlier")
     assert not bigco.fired and bigco.baseline.cohort == "enterprise"
-    assert "Below the threshold of 20x the median." in bigco.explanation
+    threshold = bigco.signal.threshold_of(bigco)
+    assert threshold > bigco.measure.value
+    assert (
+        f"Below the threshold of {threshold:,.0f} output tokens (20 times the median of every "
+        "customer on the plan)." in bigco.explanation
+    )
 
 
 def test_reasoning_elicitation_fires_on_chain_of_thought_prompts(world):
@@ -672,9 +709,15 @@ def test_synchronised_activity(world):
 
     link = links_between(run, "acct_tick", "acct_tock")["synchronised_activity"]
     assert link.evidence["common_intervals"] == 30
-    assert link.evidence["chance_probability"] < 1e-9
+    # Exactly, 12^-30 (each hour's one shared interval must land on the other's); the
+    # Monte Carlo check finds no draw as high and says no more than its draws can show.
+    assert link.evidence["chance_probability"] == float(f"{12.0**-30:.3g}")
+    draws = link.evidence["null_max_draws"]
+    assert link.evidence["null_draws"] == draws == settings.PACTA_SYNC_NULL_DRAWS
+    assert link.evidence["monte_carlo_p"] == float(f"{1 / (draws + 1):.3g}")
+    assert link.evidence["correction"] == "Benjamini-Hochberg"
+    assert f"none of {draws:,} random shifts reached it" in link.explanation
     assert "would be expected" in link.explanation
-    assert poisson_tail(30, 0.5) < 1e-30 and poisson_tail(0, 2.0) == 1.0
 
 
 def test_rate_limit_handoffs(world, tmp_path):

@@ -24,6 +24,7 @@ from evidence.detectors.error_rates import (
     label_statements,
     percent,
     population_statements,
+    rate_words,
     wilson_interval,
 )
 from evidence.labels import account_label
@@ -123,11 +124,18 @@ def test_a_run_reports_its_errors_on_the_confirmed_accounts(labelled):
     )
     # A report names no disagreeing account: most are not the case's.
     assert not any("acct_loner" in line for line in label_statements(rates, with_accounts=False))
+    # Every rate with its 95% Wilson interval (issue #18).
+    review = population["review"]
+    low, high = wilson_interval(review, 16)
     assert population_statements(rates) == [
-        "Measured on this run's population of 16 accounts active in its window: 4 (25.0%) "
-        "were put in a critical or high cluster, and "
-        f"{population['review']} ({percent(population['review'], 16)}) in review."
+        "Measured on this run's population of 16 accounts active in its window: 4 (25.0%; "
+        "95% confidence interval 10.2% to 49.5%) were put in a critical or high cluster, and "
+        f"{review} ({percent(review, 16)}; 95% confidence interval {percent(low, 1)} to "
+        f"{percent(high, 1)}) in review."
     ]
+    assert wilson_interval(4, 16) == pytest.approx([0.1018, 0.4950], abs=1e-4)
+    assert rate_words(3, 40) == "7.5%; 95% confidence interval 2.6% to 19.9%"
+    assert rate_words(0, 0) == "—"
 
 
 def test_without_labels_the_run_says_the_rate_on_confirmed_cases_cannot_be_stated(tmp_path):
@@ -179,7 +187,10 @@ def test_the_methodology_section_states_the_run_s_error_rates(labelled, tmp_path
         assert "The run and the investigators disagree on 2 accounts" in html
         assert "acct_loner" not in html and "acct_ord02" not in html
         card = next(d for d in methodology["detectors"] if d["code"] == "shared_payment")
-        assert "touching 3 accounts: 18.8% of the 16 accounts this run examined" in card["measured"]
+        assert (
+            f"touching 3 accounts: {rate_words(3, 16)}, of the 16 accounts this run examined"
+            in (card["measured"])
+        )
         assert "Measured on this run" in html
 
 

@@ -22,6 +22,7 @@ from casework.reports.sections.output_use import output_use_section
 from casework.reports.sections.parties import parties_section
 from casework.reports.sections.preservation import preservation_section
 from casework.reports.sections.source import Source
+from casework.reports.sections.statistics import statistics_section
 from casework.reports.sections.summary import summary_section
 
 __all__ = (
@@ -45,5 +46,6 @@ __all__ = (
     "preservation_section",
     "ratio",
     "share",
+    "statistics_section",
     "summary_section",
 )

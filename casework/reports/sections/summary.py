@@ -59,9 +59,11 @@ def summary_section(source: Source, context) -> dict[str, Any]:
                     "code": f["detector"],
                     "fired": n(f["fired"]),
                     "measured": n(f["measured"]),
-                    "median_value": ratio(f["median_fired_value"] or f["median_value"]),
+                    # One basis for every column: the accounts the detector fired on
+                    # (issue #18: the table mixed fired-only and all-account medians).
+                    "median_value": ratio(f["median_fired_value"]),
                     "cohort_median": ratio(f["median_cohort_median"]),
-                    "percentile": ratio(f["median_percentile"]),
+                    "percentile": ratio(f.get("median_fired_percentile")),
                 }
             )
         for cluster in detection["clusters"][:SUMMARY_CLUSTERS]:

@@ -80,7 +80,10 @@ def detection_summary(cursor, run, links) -> dict[str, Any]:
         """
         SELECT f.detector, f.detector_version,
                count(*) AS measured, count(*) FILTER (WHERE f.fired) AS fired,
-               min(f.threshold) AS threshold,
+               -- One threshold only when every finding had the same (a token threshold
+               -- differs per plan: findings.csv states each one beside its value).
+               CASE WHEN min(f.threshold) = max(f.threshold)
+                    AND count(f.threshold) = count(*) THEN min(f.threshold) END AS threshold,
                percentile_cont(0.5) WITHIN GROUP (ORDER BY f.value) AS median_value,
                percentile_cont(0.5) WITHIN GROUP (ORDER BY f.value)
                  FILTER (WHERE f.fired) AS median_fired_value,
@@ -89,7 +92,13 @@ def detection_summary(cursor, run, links) -> dict[str, Any]:
                percentile_cont(0.5) WITHIN GROUP (
                  ORDER BY (f.baseline->>'percentile')::float) AS median_percentile,
                percentile_cont(0.5) WITHIN GROUP (
-                 ORDER BY (f.baseline->>'multiple_of_median')::float) AS median_multiple
+                 ORDER BY (f.baseline->>'multiple_of_median')::float) AS median_multiple,
+               percentile_cont(0.5) WITHIN GROUP (
+                 ORDER BY (f.baseline->>'percentile')::float)
+                 FILTER (WHERE f.fired) AS median_fired_percentile,
+               percentile_cont(0.5) WITHIN GROUP (
+                 ORDER BY (f.baseline->>'multiple_of_median')::float)
+                 FILTER (WHERE f.fired) AS median_fired_multiple
         FROM evidence_finding f
         JOIN evidence_account a ON a.id = f.account_id
         JOIN rep_case_account c ON c.account_id = a.account_id
@@ -106,6 +115,8 @@ def detection_summary(cursor, run, links) -> dict[str, Any]:
             "median_cohort_median",
             "median_percentile",
             "median_multiple",
+            "median_fired_percentile",
+            "median_fired_multiple",
         ):
             if row[key] is not None:
                 row[key] = round(float(row[key]), 6)
