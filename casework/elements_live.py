@@ -7,13 +7,17 @@ in `casework.elements`: what the page shows is what the next report will state.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from typing import Any
 
+from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, Q
 from django.http import Http404
 
 from casework.case_rules import output_use_collect
+from casework.damages_rules import case_damages_key
 from casework.elements import as_data, elements_check
 from casework.models import Case
 from casework.reports.snapshot.record import accounts_collect, allegations_collect, case_links
@@ -21,7 +25,7 @@ from casework.reports.snapshot.values import iso
 from casework.selectors import case_damages, case_get
 from evidence.detectors import link_kinds, signals
 from evidence.detectors.selectors import detection_run_latest
-from evidence.models import Finding, Link, PlanLimit, TermsVersion
+from evidence.models import Finding, LedgerEntry, Link, PlanLimit, TermsVersion
 
 
 def _conduct(damages: dict[str, Any]) -> dict[str, Any]:
@@ -114,7 +118,37 @@ def case_elements(*, user, case: Case, measured: dict | None = None) -> dict[str
     """The case's elements checklist as JSON-native data, for a member of the case
     (`measured`: see `elements_facts_live`)."""
     case = case_get(user=user, reference=case.reference)
-    return as_data(elements_check(elements_facts_live(case=case, measured=measured)))
+    return cache.get_or_set(
+        "case-elements/1:" + case_elements_key(case=case),
+        lambda: as_data(elements_check(elements_facts_live(case=case, measured=measured))),
+        timeout=24 * 3600,
+    )
+
+
+# Reads of the record (a page opened, a file downloaded) are ledgered too, but change no
+# fact the checklist weighs; every write is ledgered in the transaction that makes it.
+_READ_ACTIONS = (LedgerEntry.Action.VIEWED, LedgerEntry.Action.EXPORTED)
+
+
+def case_elements_key(*, case: Case) -> str:
+    """A key naming every input of the checklist, so the case page (opened all day long)
+    judges a case of hundreds of accounts once per change, never from stale facts: the
+    damages' inputs (accounts, window, usage, prices, detection run, Terms, allegations),
+    the latest act written to the ledger other than a read (an attribution basis, an
+    assent file, an allegation edited, a clause's category corrected, output evidence
+    attached, ...), and the plan limits loaded."""
+    with connection.cursor() as cursor:
+        # Walks the ledger's seq index from its end: only the trailing reads are skipped.
+        cursor.execute(
+            f"SELECT (SELECT seq FROM {LedgerEntry._meta.db_table} "
+            "WHERE action NOT IN (%s, %s) ORDER BY seq DESC LIMIT 1), "
+            f"(SELECT count(*) FROM {PlanLimit._meta.db_table}), "
+            f"(SELECT max(id) FROM {PlanLimit._meta.db_table})",
+            [str(action) for action in _READ_ACTIONS],
+        )
+        written = cursor.fetchone()
+    inputs = ":".join(str(part) for part in (case_damages_key(case=case), *written))
+    return hashlib.sha256(inputs.encode()).hexdigest()
 
 
 def case_allegation_elements(*, user, case: Case, pk: int) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from django.contrib.auth import get_user_model
 
+from casework import services
 from casework.elements import (
     NOT_SUPPORTED,
     PARTIAL,
@@ -20,7 +21,7 @@ from casework.elements import (
     elements_check,
     facts_from_snapshot,
 )
-from casework.elements_live import elements_facts_live
+from casework.elements_live import case_elements_key, elements_facts_live
 from casework.models import Allegation, CaseMembership
 from casework.reports.snapshot import case_snapshot
 from evidence.models import Clause
@@ -313,6 +314,31 @@ def test_the_case_page_flags_a_theory_copied_from_another_allegation(case, couns
     page = client.get(f"/cases/{case.reference}/").content.decode()
     assert "Flag — Conduct text copied" in page
     assert "repeats the conduct alleged under §3.3(a)" in page
+
+
+def test_the_case_page_judges_again_after_any_write_but_not_after_a_read(
+    case,  # noqa: F811
+    counsel_user,
+    client,
+):
+    # The checklist is kept between views (a large case takes long to judge), keyed on the
+    # latest write to the ledger: a view does not change it, an allegation added does.
+    client.force_login(counsel_user)
+    url = f"/cases/{case.reference}/"
+    first = client.get(url).content.decode()
+    assert "Flag — Conduct text copied" not in first
+    key = case_elements_key(case=case)
+    client.get(url)
+    assert case_elements_key(case=case) == key  # the view was ledgered: a read
+    services.allegation_add(
+        actor=counsel_user,
+        case=case,
+        clause=Clause.objects.get(version__label="2026-01-01", path="3.3(b)"),
+        theory=THEORY,
+    )
+    assert case_elements_key(case=case) != key
+    page = client.get(url).content.decode()
+    assert "Flag — Conduct text copied" in page
 
 
 def test_api_allegation_carries_its_elements_and_the_checklist_endpoint(case, counsel_user):  # noqa: F811
