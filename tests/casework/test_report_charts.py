@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from casework.damages_rules import NOT_COMPUTED
 from casework.reports.chart_data import signal_source, volume_source
 from casework.reports.context import report_context
 from casework.reports.exhibits import exhibits_write
@@ -196,10 +197,11 @@ def test_without_list_prices_the_summary_states_no_worth(case):  # noqa: F811
     priced = report_context(
         data=data, edition="counsel", redactor=Redactor("counsel"), table_rows=9
     )
-    assert any("at the provider's list prices" in s for s in priced["summary"]["statements"])
+    assert "not computed" not in " ".join(priced["summary"]["statements"])
     unpriced = report_context(
         data={**data, "prices": []}, edition="counsel", redactor=Redactor("counsel"), table_rows=9
     )
     statements = " ".join(unpriced["summary"]["statements"])
-    assert "their worth is not computed (no list prices are loaded)" in statements
-    assert "at the provider's list prices" not in statements
+    # The damages section's one wording (casework.damages_rules.NOT_COMPUTED), no "worth".
+    assert f"damages are {NOT_COMPUTED}" in statements
+    assert "at the provider's list prices" not in statements and "worth" not in statements
