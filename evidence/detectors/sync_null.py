@@ -145,19 +145,41 @@ def shift_test(
 
 def exact_tail(table: np.ndarray, observed: int) -> float:
     """P(shared intervals >= observed) over every combination of within-hour shifts: the
-    distribution of a sum of independent per-hour counts, by convolution."""
+    distribution of a sum of independent per-hour counts, by convolution.
+
+    Hours with the same distribution of counts are convolved together by repeated squaring,
+    and rows are grouped by an integer key rather than `np.unique(axis=0)`: detection runs
+    this for tens of thousands of pairs, and the result is the same to rounding."""
     if observed <= 0:
         return 1.0
     width = INTERVALS_PER_HOUR + 1
-    offsets = (np.arange(len(table)) * width)[:, None]
-    histograms = np.bincount((table + offsets).ravel(), minlength=len(table) * width)
-    kinds, counts = np.unique(histograms.reshape(len(table), width), axis=0, return_counts=True)
+    hours = len(table)
+    offsets = (np.arange(hours) * width)[:, None]
+    histograms = np.bincount((table + offsets).ravel(), minlength=hours * width)
+    histograms = histograms.reshape(hours, width)
+    # Each count is at most INTERVALS_PER_HOUR, so base `width` digits key a row exactly.
+    keys = histograms @ (np.int64(width) ** np.arange(width, dtype=np.int64))
+    order = np.argsort(keys, kind="stable")
+    starts = np.flatnonzero(np.r_[True, keys[order][1:] != keys[order][:-1]])
+    repeats = np.diff(np.r_[starts, hours])
     distribution = np.ones(1)
-    for histogram, repeat in zip(kinds, counts, strict=True):
-        step = histogram / INTERVALS_PER_HOUR
-        for _ in range(int(repeat)):
-            distribution = np.convolve(distribution, step)
+    for start, repeat in zip(starts, repeats, strict=True):
+        distribution = np.convolve(
+            distribution, _power(histograms[order[start]] / INTERVALS_PER_HOUR, int(repeat))
+        )
     return float(min(1.0, distribution[observed:].sum()))
+
+
+def _power(step: np.ndarray, times: int) -> np.ndarray:
+    """The distribution of the sum of `times` independent draws from `step`."""
+    result = None
+    while times:
+        if times & 1:
+            result = step if result is None else np.convolve(result, step)
+        times >>= 1
+        if times:
+            step = np.convolve(step, step)
+    return result
 
 
 def benjamini_hochberg(p_values: dict, *, tests: int, rate: float) -> tuple[set, float]:
