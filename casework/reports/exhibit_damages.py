@@ -17,6 +17,7 @@ from typing import Any
 from casework.damages_rules import damages_figures
 from casework.reports.exhibit_files import ExhibitSet
 from casework.reports.redaction import Kind, Redactor, Rule
+from evidence.custody.canonical import BILLING_HASHED
 
 
 def _value(value: Decimal | None) -> str:
@@ -95,14 +96,7 @@ def damages_exhibits_write(exhibits: ExhibitSet, data: dict[str, Any], redactor:
         [
             _account_header(redactor),
             "flagged",
-            "kind",
-            "billing_id",
-            "invoice_id",
-            "amount_minor",
-            "currency",
-            "occurred_at",
-            "period_start",
-            "period_end",
+            *BILLING_HASHED[1:],  # the billing system's own fields, after the account
             "content_sha256",
             "ingest_batch",
         ],

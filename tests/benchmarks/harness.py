@@ -136,6 +136,18 @@ class Table:
         return grid_render(header, self.rows)
 
 
+def terms_import(directory: Path, env: dict[str, str]) -> None:
+    """A generated world's Terms (`terms/SLUG-DATE.md`), so allegations can cite clauses."""
+    for path in sorted((directory / "terms").glob("*.md")):
+        slug, _, label = path.stem.rpartition("-20")
+        run_timed(
+            manage("import_terms", str(path), "--document", slug, "--title",
+                   "Services Agreement", "--version", "20" + label, "--effective",
+                   "20" + label),
+            env,
+        )  # fmt: skip
+
+
 def grid_render(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
     """Columns padded to their widest cell, a rule under the header."""
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]

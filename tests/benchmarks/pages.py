@@ -22,7 +22,7 @@ import statistics
 import time
 from pathlib import Path
 
-from tests.benchmarks.harness import BENCH_DB, Table, manage, run_timed
+from tests.benchmarks.harness import BENCH_DB, Table, manage, run_timed, terms_import
 from tests.benchmarks.worlds import world_generate, world_load
 
 PAGES_ACCOUNTS = 5_000
@@ -32,18 +32,6 @@ PAGES_SHAPE = "light-swarm"
 REQUESTS = 60
 REFERENCE = "BENCH-PAGES-1"
 TARGET_MS = 300
-
-
-def _terms_import(directory: Path, env: dict[str, str]) -> None:
-    """The world's Terms, so allegations can cite its clauses (setup)."""
-    for path in sorted((directory / "terms").glob("*.md")):
-        slug, _, label = path.stem.rpartition("-20")
-        run_timed(
-            manage("import_terms", str(path), "--document", slug, "--title",
-                   "Services Agreement", "--version", "20" + label, "--effective",
-                   "20" + label),
-            env,
-        )  # fmt: skip
 
 
 def _case_build(user):
@@ -167,7 +155,7 @@ def bench_pages(table: Table, *, env: dict[str, str], work: Path, requests: int 
     )
     print(f"  {world.title}: loading into {BENCH_DB} and detecting (setup) ...", flush=True)
     world_load(world, database=BENCH_DB, env=env)
-    _terms_import(world.directory, env)
+    terms_import(world.directory, env)
     detect = json.loads(run_timed(manage("detect", "--json"), env).stdout)
     user, _ = get_user_model().objects.get_or_create(username="bench-counsel")
     Group.objects.get_or_create(name="counsel")[0].user_set.add(user)

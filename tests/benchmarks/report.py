@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.benchmarks.harness import ROOT, Table, manage, run_timed
+from tests.benchmarks.harness import ROOT, Table, manage, run_timed, terms_import
 
 CASE_ACCOUNTS = 5_000
 REFERENCE = "BENCH-REPORT-1"
@@ -40,14 +40,7 @@ def _record(scenario: Path, env: dict[str, str]) -> int:
         for kind in ("accounts", "assent"):
             run_timed(manage("ingest", kind, str(scenario / f"{kind}.ndjson")), env)
     if not TermsVersion.objects.exists():
-        for path in sorted((scenario / "terms").glob("*.md")):
-            slug, _, label = path.stem.rpartition("-20")
-            run_timed(
-                manage("import_terms", str(path), "--document", slug, "--title",
-                       "Services Agreement", "--version", "20" + label, "--effective",
-                       "20" + label),
-                env,
-            )  # fmt: skip
+        terms_import(scenario, env)
     if (scenario / "models.json").exists():
         run_timed(
             manage("import_models", str(scenario / "models.json"), "--plans",
