@@ -122,7 +122,9 @@ class DetectionRunListView(_DetectionRunReadMixin, generics.ListAPIView):
         ),
     )
     def post(self, request, *args, **kwargs):
-        asked = DetectionRunRequestSerializer(data=request.data or {})
+        # No body asks for the whole record (DRF reads it as an empty mapping); a body that
+        # is not a JSON object (null, a list) is refused by the serializer, not taken as one.
+        asked = DetectionRunRequestSerializer(data=request.data)
         asked.is_valid(raise_exception=True)
         try:
             run = detection_run_request(actor=request.user, **asked.validated_data)

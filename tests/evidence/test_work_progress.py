@@ -319,6 +319,19 @@ def test_who_may_ask_for_and_watch_detection_runs(investigator, viewer):
 
 
 @pytest.mark.django_db
+def test_a_detection_run_body_that_is_not_an_object_is_refused(investigator):
+    # No body asks for the whole record; a body that is not a JSON object (null, a list)
+    # is a mistake to name, not a request for the whole record.
+    client = token_client(investigator, "write")
+    for body in ("null", "[]", '"2026-01-01"'):
+        response = client.post(RUNS, body, content_type="application/json")
+        assert response.status_code == 400, (body, response.content)
+        assert response.json()["error"]["code"]
+    assert not DetectionRun.objects.exists()
+    assert client.post(RUNS, "{}", content_type="application/json").status_code == 202
+
+
+@pytest.mark.django_db
 def test_a_failed_run_says_so_and_keeps_its_step(investigator, monkeypatch, tmp_path):
     record_of(tmp_path)
     run = token_client(investigator, "write").post(RUNS).json()
