@@ -13,7 +13,6 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Q
 from django.http import Http404
 
 from casework.case_rules import output_use_collect
@@ -22,10 +21,10 @@ from casework.elements import as_data, elements_check
 from casework.models import Case
 from casework.reports.snapshot.record import accounts_collect, allegations_collect, case_links
 from casework.reports.snapshot.values import iso
-from casework.selectors import case_damages, case_get
+from casework.selectors import case_damages, case_detection_counts, case_get
 from evidence.detectors import link_kinds, signals
 from evidence.detectors.selectors import detection_run_latest
-from evidence.models import Finding, LedgerEntry, Link, PlanLimit, TermsVersion
+from evidence.models import LedgerEntry, PlanLimit, TermsVersion
 
 
 def _conduct(damages: dict[str, Any]) -> dict[str, Any]:
@@ -45,25 +44,12 @@ def _detection(case: Case) -> dict[str, Any] | None:
     run = detection_run_latest()
     if run is None:
         return None
-    members = case.case_accounts.values("account_id")
-    findings = (
-        Finding.objects.filter(run=run, account_id__in=members)
-        .values("detector")
-        .annotate(measured=Count("id"), fired=Count("id", filter=Q(fired=True)))
-        .order_by("detector")
-    )
-    links = (
-        Link.objects.filter(run=run)
-        .filter(Q(account_a_id__in=members) | Q(account_b_id__in=members))
-        .values("kind")
-        .annotate(links=Count("id"))
-        .order_by("kind")
-    )
+    findings, links = case_detection_counts(case=case, run=run)
     return {
         "run": {"id": run.pk},
         "detectors": [d.describe() for d in (*signals(), *link_kinds())],
-        "findings": [dict(row) for row in findings],
-        "links": [dict(row) for row in links],
+        "findings": findings,
+        "links": [{"kind": kind, "links": n} for kind, n in links.items()],
     }
 
 

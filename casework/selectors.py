@@ -608,6 +608,28 @@ def reports_verification(*, jobs) -> dict[int, str]:
     return status
 
 
+def case_detection_counts(*, case: Case, run) -> tuple[list[dict], dict[str, int]]:
+    """In `run`, per detector (by name) the case's accounts it measured and fired on, and
+    per link kind the links touching them: what the breach table and the elements
+    checklist both weigh, one query each."""
+    members = case.case_accounts.values("account_id")
+    # order_by(): the models' default orderings would join accounts and runs into counts.
+    findings = (
+        Finding.objects.filter(run=run, account_id__in=members)
+        .order_by()
+        .values("detector")
+        .annotate(measured=Count("id"), fired=Count("id", filter=Q(fired=True)))
+        .order_by("detector")
+    )
+    touching = (
+        Link.objects.filter(run=run)
+        .filter(Q(account_a_id__in=members) | Q(account_b_id__in=members))
+        .order_by()
+    )
+    links = touching.values_list("kind").annotate(n=Count("id")).order_by("kind")
+    return list(findings), dict(links.values_list("kind", "n"))
+
+
 def case_breach_and_attribution(*, case: Case) -> dict:
     """Supporting detectors per alleged clause, and link strength among the attributed
     accounts, in the latest finished detection run.
@@ -625,17 +647,9 @@ def case_breach_and_attribution(*, case: Case) -> dict:
     if run is None:
         return {"breach": [(a, []) for a in allegations], "links_by_strength": [], "run": None}
     members = case.case_accounts.values("account_id")
-    # order_by(): the models' default orderings would join accounts and runs into counts.
-    findings = Finding.objects.filter(run=run, account_id__in=members).order_by().values("detector")
-    counts = list(findings.annotate(measured=Count("id"), fired=Count("id", filter=Q(fired=True))))
+    counts, links = case_detection_counts(case=case, run=run)
     fired = {row["detector"]: row["fired"] for row in counts}
     measured = {row["detector"]: row["measured"] for row in counts}
-    touching = (
-        Link.objects.filter(run=run)
-        .filter(Q(account_a_id__in=members) | Q(account_b_id__in=members))
-        .order_by()
-    )
-    links = dict(touching.values_list("kind").annotate(n=Count("id")).values_list("kind", "n"))
     detectors = [detector.describe() for detector in (*signals(), *link_kinds())]
     breach = [
         (

@@ -74,7 +74,8 @@ def test_a_billing_file_is_stored_with_its_hashes_batch_and_ledger_entry(tmp_pat
         BILLING_HASHED,
     )
     assert payment.content_sha256 == expected
-    # An account known only from billing is a stub, never mistaken for a profile.
+    # An account known only from billing is recorded as one the account system has not
+    # described (seen_only_in_usage), never mistaken for a profile.
     assert Account.objects.get(account_id="acct-1").seen_only_in_usage
     batch = IngestBatch.objects.get(pk=result.batch)
     assert (batch.kind, batch.raw_sha256) == (
