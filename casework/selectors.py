@@ -105,7 +105,23 @@ def case_get(*, user, reference: str) -> Case:
 
     A guessed reference must not reveal that a case exists.
     """
-    return get_object_or_404(case_list(user=user), reference=reference)
+    case = get_object_or_404(case_list(user=user), reference=reference)
+    case._pacta_opened_by = user  # see case_checked
+    return case
+
+
+def case_checked(*, user, case: Case) -> Case:
+    """`case` if `user` may open it, as `case_get` decides; otherwise Http404.
+
+    Every selector under a case checks access itself, so a view cannot forget it. The case
+    page calls a dozen of them with the case its view has just read through `case_get` for
+    the same user object (the request's): that instance is returned as it is, instead of
+    reading the case again for each selector. Any other instance (read for another user,
+    or not through `case_get`) is read again through `case_get`.
+    """
+    if getattr(case, "_pacta_opened_by", None) is user:
+        return case
+    return case_get(user=user, reference=case.reference)
 
 
 def case_audit(*, user, case: Case):
@@ -119,7 +135,7 @@ def case_audit(*, user, case: Case):
 
 def case_notes(*, user, case: Case):
     """The case's notes, oldest first; 403 for a member whose role may not read them."""
-    case = case_get(user=user, reference=case.reference)
+    case = case_checked(user=user, case=case)
     case_require(user, case, WORK_PRODUCT)
     return case.notes.select_related("author").order_by("created_at")
 
@@ -127,7 +143,7 @@ def case_notes(*, user, case: Case):
 def case_allegations(*, user, case: Case):
     """The case's allegations, each with the supporting files the user reaches through the
     case (a regulator's reviewer is not told of a counsel edition's files, even if cited)."""
-    case = case_get(user=user, reference=case.reference)
+    case = case_checked(user=user, case=case)
     return (
         case.allegations.select_related("clause__version__document", "created_by")
         .prefetch_related(
@@ -188,7 +204,7 @@ def _case_file_ids(*, case: Case, pdfs: set[int], attachments: set[int]) -> set[
 def case_files(*, user, case: Case):
     """Evidence files of a case the user may open: its report PDFs in the editions the
     user may see, and the files its allegations cite, filtered the same way."""
-    case = case_get(user=user, reference=case.reference)
+    case = case_checked(user=user, case=case)
     pdfs, attachments = case_report_files(case=case, editions=editions_visible(user, case))
     ids = _case_file_ids(case=case, pdfs=pdfs, attachments=attachments)
     return EvidenceItem.objects.filter(pk__in=ids).order_by("-collected_at")
@@ -305,7 +321,7 @@ def case_reports_overview(*, user, case: Case) -> dict:
 
 def case_output_evidence(*, user, case: Case) -> QuerySet[CaseOutputEvidence]:
     """What the case holds as evidence of use (probe batches, targets, canary matches)."""
-    case = case_get(user=user, reference=case.reference)
+    case = case_checked(user=user, case=case)
     return CaseOutputEvidence.objects.filter(case=case).order_by("pk")
 
 
@@ -379,7 +395,7 @@ def case_source_cluster(*, user, case: Case) -> dict | None:
     """
     if case.source_cluster_id is None:
         return None  # nothing to show, so nothing to check access for
-    case = case_get(user=user, reference=case.reference)
+    case = case_checked(user=user, case=case)
     source = Cluster.objects.select_related("run").get(pk=case.source_cluster_id)
     latest_run = detection_run_latest()
     later = latest_run is not None and latest_run.pk != source.run_id
@@ -419,7 +435,7 @@ def case_damages_compute(*, case: Case) -> dict:
 
 
 def case_accounts(*, user, case: Case) -> QuerySet[CaseAccount]:
-    case = case_get(user=user, reference=case.reference)
+    case = case_checked(user=user, case=case)
     further = CaseAccountBasis.objects.select_related("attributed_by")
     return (
         case.case_accounts.select_related("account", "attributed_by")
@@ -435,7 +451,7 @@ def case_allegation_get(*, user, case: Case, pk: int) -> Allegation:
 def case_report_jobs(*, user, case: Case) -> QuerySet[ReportJob]:
     """The case's report jobs in the editions the user's role may see (an external reviewer:
     the regulator and public editions only; other editions do not exist for them)."""
-    case = case_get(user=user, reference=case.reference)
+    case = case_checked(user=user, case=case)
     return (
         case.report_jobs.filter(edition__in=editions_visible(user, case))
         .select_related("requested_by", "pdf")
@@ -469,7 +485,7 @@ def evidence_items_citable(*, user, case: Case) -> QuerySet[EvidenceItem]:
     if is_system_actor(user):
         editions, reads_record = frozenset(ReportEdition.values), True
     else:
-        case = case_get(user=user, reference=case.reference)
+        case = case_checked(user=user, case=case)
         editions, reads_record = editions_visible(user, case), record_reader(user)
     pdfs, attachments = case_report_files(case=case, editions=editions)
     ids = _case_file_ids(case=case, pdfs=pdfs, attachments=attachments) | attachments
@@ -510,7 +526,7 @@ ACCESS_AUDIT_ACTIONS = ACCESS_ACTIONS
 def case_ledger_entries(*, user, case: Case) -> QuerySet[LedgerEntry]:
     """Every act on the case and recorded for it under other objects (accounts linked, files
     exported), oldest first; the access audit only for those whose role includes AUDIT."""
-    case = case_get(user=user, reference=case.reference)
+    case = case_checked(user=user, case=case)
     entries = LedgerEntry.objects.filter(
         Q(object_type="case", object_id=case.reference) | Q(details__case=case.reference)
     )
