@@ -21,7 +21,7 @@ from casework.elements import as_data, elements_check
 from casework.models import Case
 from casework.reports.snapshot.record import accounts_collect, allegations_collect, case_links
 from casework.reports.snapshot.values import iso
-from casework.selectors import case_damages, case_detection_counts, case_get
+from casework.selectors import case_checked, case_damages, case_detection_counts
 from evidence.detectors import link_kinds, signals
 from evidence.detectors.selectors import detection_run_latest
 from evidence.models import LedgerEntry, PlanLimit, TermsVersion
@@ -103,7 +103,7 @@ def elements_facts_live(*, case: Case, measured: dict | None = None) -> dict[str
 def case_elements(*, user, case: Case, measured: dict | None = None) -> dict[str, Any]:
     """The case's elements checklist as JSON-native data, for a member of the case
     (`measured`: see `elements_facts_live`)."""
-    case = case_get(user=user, reference=case.reference)
+    case = case_checked(user=user, case=case)
     return cache.get_or_set(
         "case-elements/1:" + case_elements_key(case=case),
         lambda: as_data(elements_check(elements_facts_live(case=case, measured=measured))),

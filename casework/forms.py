@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from dataclasses import dataclass
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
 
 from casework.models import CaseAccount, CaseRole
 from evidence.models import Account, Band, Clause, ClauseCategory
@@ -62,6 +65,34 @@ class AttributeForm(forms.Form):
         return list(found.values())
 
 
+@dataclass
+class ClausesOffered:
+    """The clauses a picker offers: `queryset`, those it accepts, and `rows`, what it lists
+    of each (id, path, category, text, version label), read once for every picker shown.
+
+    The case page offers the clauses in force in two pickers (an allegation, an action); a
+    ModelChoiceField reads them, each with its version and document as models, once for
+    each picker: some 20 ms of the page's 85 ms of CPU at 5,000 accounts (issue #20)."""
+
+    queryset: QuerySet[Clause]
+
+    @functools.cached_property
+    def rows(self) -> list:
+        fields = ("pk", "path", "category", "text", "version__label")
+        return list(self.queryset.values_list(*fields, named=True))
+
+
+CATEGORY_LABELS = dict(ClauseCategory.choices)
+
+
+def clauses_offer(field: forms.ModelChoiceField, clauses: ClausesOffered, *, label) -> None:
+    """Make `field` a picker of `clauses`, `label` naming each of its rows."""
+    field.queryset = clauses.queryset
+    empty = [] if field.empty_label is None else [("", field.empty_label)]
+    # A callable: the rows are read when a form is shown, not when it is only validated.
+    field.choices = lambda: [*empty, *((row.pk, label(row)) for row in clauses.rows)]
+
+
 class AllegationForm(forms.Form):
     clause = forms.ModelChoiceField(queryset=Clause.objects.none())
     theory = forms.CharField(
@@ -75,12 +106,15 @@ class AllegationForm(forms.Form):
         "or files of the record (such as ingest rejects).",
     )
 
-    def __init__(self, *args, clauses=None, **kwargs) -> None:
+    def __init__(self, *args, clauses: ClausesOffered | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if clauses is not None:
-            self.fields["clause"].queryset = clauses
-            self.fields["clause"].label_from_instance = lambda c: (
-                f"§{c.path} [{c.get_category_display()}] {c.text[:90]}"
+            clauses_offer(
+                self.fields["clause"],
+                clauses,
+                label=lambda c: (
+                    f"§{c.path} [{CATEGORY_LABELS.get(c.category, c.category)}] {c.text[:90]}"
+                ),
             )
 
     def clean_evidence_items(self) -> list[int]:

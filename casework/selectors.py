@@ -52,6 +52,7 @@ from evidence.models import (
     Clause,
     ClauseKind,
     Cluster,
+    DetectionRun,
     EvidenceItem,
     Finding,
     LedgerEntry,
@@ -66,6 +67,10 @@ from evidence.selectors import (
 )
 
 CASE_PAGE_ROWS = 100
+# The attributed accounts are paged like the cluster page's members and links: read,
+# referenced to their bases and shown, a hundred rows took some 20 ms of the case page's
+# 85 ms of CPU at 5,000 accounts (issue #20).
+CASE_ACCOUNTS_PAGE_ROWS = 50
 
 
 def case_list(*, user) -> QuerySet[Case]:
@@ -105,7 +110,23 @@ def case_get(*, user, reference: str) -> Case:
 
     A guessed reference must not reveal that a case exists.
     """
-    return get_object_or_404(case_list(user=user), reference=reference)
+    case = get_object_or_404(case_list(user=user), reference=reference)
+    case._pacta_opened_by = user  # see case_checked
+    return case
+
+
+def case_checked(*, user, case: Case) -> Case:
+    """`case` if `user` may open it, as `case_get` decides; otherwise Http404.
+
+    Every selector under a case checks access itself, so a view cannot forget it. The case
+    page calls a dozen of them with the case its view has just read through `case_get` for
+    the same user object (the request's): that instance is returned as it is, instead of
+    reading the case again for each selector. Any other instance (read for another user,
+    or not through `case_get`) is read again through `case_get`.
+    """
+    if getattr(case, "_pacta_opened_by", None) is user:
+        return case
+    return case_get(user=user, reference=case.reference)
 
 
 def case_audit(*, user, case: Case):
@@ -119,7 +140,7 @@ def case_audit(*, user, case: Case):
 
 def case_notes(*, user, case: Case):
     """The case's notes, oldest first; 403 for a member whose role may not read them."""
-    case = case_get(user=user, reference=case.reference)
+    case = case_checked(user=user, case=case)
     case_require(user, case, WORK_PRODUCT)
     return case.notes.select_related("author").order_by("created_at")
 
@@ -127,7 +148,7 @@ def case_notes(*, user, case: Case):
 def case_allegations(*, user, case: Case):
     """The case's allegations, each with the supporting files the user reaches through the
     case (a regulator's reviewer is not told of a counsel edition's files, even if cited)."""
-    case = case_get(user=user, reference=case.reference)
+    case = case_checked(user=user, case=case)
     return (
         case.allegations.select_related("clause__version__document", "created_by")
         .prefetch_related(
@@ -188,7 +209,7 @@ def _case_file_ids(*, case: Case, pdfs: set[int], attachments: set[int]) -> set[
 def case_files(*, user, case: Case):
     """Evidence files of a case the user may open: its report PDFs in the editions the
     user may see, and the files its allegations cite, filtered the same way."""
-    case = case_get(user=user, reference=case.reference)
+    case = case_checked(user=user, case=case)
     pdfs, attachments = case_report_files(case=case, editions=editions_visible(user, case))
     ids = _case_file_ids(case=case, pdfs=pdfs, attachments=attachments)
     return EvidenceItem.objects.filter(pk__in=ids).order_by("-collected_at")
@@ -254,6 +275,8 @@ def case_overview(
     counts = case.case_accounts.aggregate(
         total=Count("id"), with_assent=Count("id", filter=Q(has_assent))
     )
+    run = detection_run_latest()
+    breach = case_breach_and_attribution(case=case, run=run)
     return {
         "case": case,
         "role": case_role_of(user, case),
@@ -269,11 +292,9 @@ def case_overview(
         },
         "damages": case_damages(case=case),
         "output_use": output_use_collect(case=case),
-        "source_cluster": case_source_cluster(user=user, case=case),
-        **case_breach_and_attribution(case=case),
-        "allegations": case.allegations.select_related(
-            "clause__version__document", "created_by"
-        ).order_by("created_at"),
+        "source_cluster": case_source_cluster(user=user, case=case, latest_run=run),
+        **breach,
+        "allegations": [allegation for allegation, _ in breach["breach"]],
         "notes": (
             case.notes.select_related("author").order_by("-created_at")[:CASE_PAGE_ROWS]
             if case_can(user, case, WORK_PRODUCT)
@@ -305,7 +326,7 @@ def case_reports_overview(*, user, case: Case) -> dict:
 
 def case_output_evidence(*, user, case: Case) -> QuerySet[CaseOutputEvidence]:
     """What the case holds as evidence of use (probe batches, targets, canary matches)."""
-    case = case_get(user=user, reference=case.reference)
+    case = case_checked(user=user, case=case)
     return CaseOutputEvidence.objects.filter(case=case).order_by("pk")
 
 
@@ -324,9 +345,11 @@ def case_attribution(*, case: Case, page: object = 1, find: str = "", on_basis: 
     counts: dict[tuple[str, str], int] = {}
     # Accounts resting on each kind of basis, each account once however many details.
     per_kind: dict[str, int] = {}
+    attributed = 0
     for basis, detail, n in first.annotate(n=Count("id")):
         counts[(basis, detail)] = n
         per_kind[basis] = per_kind.get(basis, 0) + n
+        attributed += n
     for basis, detail, n in further.values_list("basis", "basis_detail").annotate(n=Count("id")):
         counts[(basis, detail)] = counts.get((basis, detail), 0) + n
     keys = sorted(counts, key=lambda key: (-counts[key], CaseAccount.Basis(key[0]).label, key[1]))
@@ -345,7 +368,10 @@ def case_attribution(*, case: Case, page: object = 1, find: str = "", on_basis: 
         )
     if on_basis:
         links = links.filter(Q(basis=on_basis) | Q(further_bases__basis=on_basis)).distinct()
-    accounts = Paginator(links.order_by("account__account_id"), CASE_PAGE_ROWS).get_page(page)
+    paginator = Paginator(links.order_by("account__account_id"), CASE_ACCOUNTS_PAGE_ROWS)
+    if not (find or on_basis):
+        paginator.count = attributed  # every account has one first basis: counted above
+    accounts = paginator.get_page(page)
     for link in accounts:
         own = [(link.basis, link.basis_detail)]
         own += [(b.basis, b.basis_detail) for b in link.further_bases.all()]
@@ -369,8 +395,9 @@ def case_attribution(*, case: Case, page: object = 1, find: str = "", on_basis: 
     }
 
 
-def case_source_cluster(*, user, case: Case) -> dict | None:
-    """The cluster the case was opened from, and what became of it in the latest run.
+def case_source_cluster(*, user, case: Case, latest_run: DetectionRun | None) -> dict | None:
+    """The cluster the case was opened from, and what became of it in `latest_run` (the
+    latest finished run, `detection_run_latest`).
 
     A later detection run renumbers nothing: the cluster that kept most of this one's
     accounts carries its identity, so counsel can see whether the group they are pursuing
@@ -379,9 +406,8 @@ def case_source_cluster(*, user, case: Case) -> dict | None:
     """
     if case.source_cluster_id is None:
         return None  # nothing to show, so nothing to check access for
-    case = case_get(user=user, reference=case.reference)
+    case = case_checked(user=user, case=case)
     source = Cluster.objects.select_related("run").get(pk=case.source_cluster_id)
-    latest_run = detection_run_latest()
     later = latest_run is not None and latest_run.pk != source.run_id
     return {
         "cluster": source,
@@ -419,7 +445,7 @@ def case_damages_compute(*, case: Case) -> dict:
 
 
 def case_accounts(*, user, case: Case) -> QuerySet[CaseAccount]:
-    case = case_get(user=user, reference=case.reference)
+    case = case_checked(user=user, case=case)
     further = CaseAccountBasis.objects.select_related("attributed_by")
     return (
         case.case_accounts.select_related("account", "attributed_by")
@@ -435,7 +461,7 @@ def case_allegation_get(*, user, case: Case, pk: int) -> Allegation:
 def case_report_jobs(*, user, case: Case) -> QuerySet[ReportJob]:
     """The case's report jobs in the editions the user's role may see (an external reviewer:
     the regulator and public editions only; other editions do not exist for them)."""
-    case = case_get(user=user, reference=case.reference)
+    case = case_checked(user=user, case=case)
     return (
         case.report_jobs.filter(edition__in=editions_visible(user, case))
         .select_related("requested_by", "pdf")
@@ -469,7 +495,7 @@ def evidence_items_citable(*, user, case: Case) -> QuerySet[EvidenceItem]:
     if is_system_actor(user):
         editions, reads_record = frozenset(ReportEdition.values), True
     else:
-        case = case_get(user=user, reference=case.reference)
+        case = case_checked(user=user, case=case)
         editions, reads_record = editions_visible(user, case), record_reader(user)
     pdfs, attachments = case_report_files(case=case, editions=editions)
     ids = _case_file_ids(case=case, pdfs=pdfs, attachments=attachments) | attachments
@@ -510,7 +536,7 @@ ACCESS_AUDIT_ACTIONS = ACCESS_ACTIONS
 def case_ledger_entries(*, user, case: Case) -> QuerySet[LedgerEntry]:
     """Every act on the case and recorded for it under other objects (accounts linked, files
     exported), oldest first; the access audit only for those whose role includes AUDIT."""
-    case = case_get(user=user, reference=case.reference)
+    case = case_checked(user=user, case=case)
     entries = LedgerEntry.objects.filter(
         Q(object_type="case", object_id=case.reference) | Q(details__case=case.reference)
     )
@@ -630,15 +656,14 @@ def case_detection_counts(*, case: Case, run) -> tuple[list[dict], dict[str, int
     return list(findings), dict(links.values_list("kind", "n"))
 
 
-def case_breach_and_attribution(*, case: Case) -> dict:
+def case_breach_and_attribution(*, case: Case, run: DetectionRun | None) -> dict:
     """Supporting detectors per alleged clause, and link strength among the attributed
-    accounts, in the latest finished detection run.
+    accounts, in `run` (the latest finished detection run, `detection_run_latest`).
 
     Which detectors support an allegation is `case_rules.allegation_supports`, the rule
     the report applies to its snapshot: signals that fired on attributed accounts and link
     kinds with links touching them, whose detector declares the clause's category.
     """
-    run = detection_run_latest()
     allegations = list(
         case.allegations.select_related("clause__version__document", "created_by").order_by(
             "created_at"

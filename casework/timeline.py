@@ -39,7 +39,7 @@ from casework.models import Case, CaseAccount
 from casework.permissions import WORK_PRODUCT, case_can
 from casework.reports.formulas import cell_neutralise
 from casework.selectors import (
-    case_get,
+    case_checked,
     case_ledger_entries,
     case_productions,
     case_report_jobs,
@@ -203,7 +203,7 @@ def case_timeline(
 
     A bounded number of queries: one per source, whatever the number of accounts.
     """
-    case = case_get(user=user, reference=case.reference)
+    case = case_checked(user=user, case=case)
     now = now or timezone.now()
     found: list[TimelineEvent] = []
     # The case's ledger as this user may read it (the access audit only for its readers).

@@ -27,6 +27,7 @@ from casework.forms import (
     AttributeForm,
     CaseAccountFilterForm,
     CaseOpenForm,
+    ClausesOffered,
     MemberForm,
     NoteForm,
     OutputEvidenceForm,
@@ -136,16 +137,15 @@ def _case_page(
             "on_basis": account_filter.cleaned_data.get("basis", ""),
         },
     )
+    clauses = ClausesOffered(context["clauses_in_force"])  # read once for both pickers
     context.update(
         {
             "attribute_form": forms.get("attribute") or AttributeForm(),
-            "allegation_form": forms.get("allegation")
-            or AllegationForm(clauses=context["clauses_in_force"]),
+            "allegation_form": forms.get("allegation") or AllegationForm(clauses=clauses),
             "note_form": forms.get("note") or NoteForm(),
             "member_form": forms.get("member") or MemberForm(),
             "countermeasures": case_countermeasures(user=request.user, case=case),
-            "action_form": forms.get("action")
-            or ActionProposeForm(clauses=context["clauses_in_force"]),
+            "action_form": forms.get("action") or ActionProposeForm(clauses=clauses),
             "notice_form": forms.get("notice") or NoticeForm(),
             "output_evidence_form": forms.get("output_evidence") or OutputEvidenceForm(),
             "may_attach_use": services.may_attach_output_evidence(request.user, case),
@@ -220,7 +220,7 @@ def case_allege(request: HttpRequest, reference: str) -> HttpResponse:
     case = case_get(user=request.user, reference=reference)
     # The page offers the version in force at the end of the case window (one per
     # document, so the choices read unambiguously); the service holds the full rule.
-    form = AllegationForm(request.POST, clauses=case_clauses_in_force(case=case))
+    form = AllegationForm(request.POST, clauses=ClausesOffered(case_clauses_in_force(case=case)))
     if not form.is_valid():
         return _case_page(request, case, forms={"allegation": form}, status=400)
     try:
@@ -267,7 +267,7 @@ def case_action_propose(request: HttpRequest, reference: str) -> HttpResponse:
     case = case_get(user=request.user, reference=reference)
     case_require(request.user, case, NOTE)
     # The clauses offered are those the allegation form offers; the service holds the rule.
-    form = ActionProposeForm(request.POST, clauses=case_clauses_in_force(case=case))
+    form = ActionProposeForm(request.POST, clauses=ClausesOffered(case_clauses_in_force(case=case)))
     if not form.is_valid():
         return _case_page(request, case, forms={"action": form}, status=400)
     try:

@@ -8,6 +8,7 @@ from django import forms
 
 from casework.countermeasures.models import EnforcementAction, Notice
 from casework.countermeasures.notices import LONGEST_PERIOD_DAYS
+from casework.forms import ClausesOffered, clauses_offer
 from evidence.models import Clause
 
 SEPARATORS = re.compile(r"[\s,]+")
@@ -34,12 +35,13 @@ class ActionProposeForm(forms.Form):
     payment_fingerprints = forms.CharField(required=False)
     address_ranges = forms.CharField(required=False, help_text="CIDR, e.g. 203.0.113.0/24")
 
-    def __init__(self, *args, clauses=None, **kwargs) -> None:
+    def __init__(self, *args, clauses: ClausesOffered | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if clauses is not None:
-            self.fields["clause"].queryset = clauses
-            self.fields["clause"].label_from_instance = lambda c: (
-                f"§{c.path} ({c.version.label}) {c.text[:80]}"
+            clauses_offer(
+                self.fields["clause"],
+                clauses,
+                label=lambda c: f"§{c.path} ({c.version__label}) {c.text[:80]}",
             )
 
     def clean_accounts(self) -> list[str]:

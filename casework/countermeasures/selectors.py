@@ -15,13 +15,13 @@ from casework.countermeasures.models import (
 )
 from casework.models import Case
 from casework.permissions import WORK_PRODUCT, case_can
-from casework.selectors import CASE_PAGE_ROWS, case_get
+from casework.selectors import CASE_PAGE_ROWS, case_checked
 from evidence.access import record_reader
 
 
 def case_enforcement_actions(*, user, case: Case) -> QuerySet[EnforcementAction]:
     """The case's actions, oldest first, for its members (404 for anyone else)."""
-    case = case_get(user=user, reference=case.reference)
+    case = case_checked(user=user, case=case)
     return (
         case.enforcement_actions.select_related("clause__version__document")
         .prefetch_related("accounts", "handoffs")
@@ -46,7 +46,7 @@ def case_countermeasures(*, user, case: Case) -> dict | None:
     the indicator exchanges about its cluster or its accounts. For the provider's own team
     (who read the work product); a regulator's reviewer reads them in the report edition.
     Exchanges are of the record: shown to the record's readers only."""
-    case = case_get(user=user, reference=case.reference)
+    case = case_checked(user=user, case=case)
     if not case_can(user, case, WORK_PRODUCT):
         return None
     now = timezone.now()

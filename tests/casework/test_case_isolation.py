@@ -15,12 +15,15 @@ import html
 import io
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.http import Http404
 from rest_framework.test import APIClient
 
 from casework.models import Allegation, CaseMembership, CaseRole, ReportJob
 from casework.permissions import case_role_of
 from casework.reports.snapshot import case_snapshot
+from casework.selectors import case_files, case_get, case_notes, case_report_jobs
 from casework.services import (
     CaseError,
     allegation_add,
@@ -392,3 +395,17 @@ def test_a_reports_custody_of_a_shared_record_file_names_no_other_case(world):
         object_type="evidence_item", object_id=str(world.rejects.pk), details__case="CASE-B"
     )
     assert cited_by_b.seq not in seqs
+
+
+def test_a_case_read_for_one_member_is_checked_again_for_anyone_else(world):
+    """The case page checks access once and hands the case it read to every section; a
+    case read for one user and handed to a selector with another is checked afresh."""
+    case = case_get(user=world.alice, reference="CASE-A")
+    assert list(case_notes(user=world.alice, case=case)) == []
+    with pytest.raises(Http404):
+        case_notes(user=world.mallory, case=case)
+    with pytest.raises(Http404):
+        case_files(user=get_user_model().objects.get(pk=world.alice.pk), case=world.b)
+    mallorys = case_get(user=world.mallory, reference="CASE-B")
+    with pytest.raises(Http404):
+        case_report_jobs(user=world.alice, case=mallorys)

@@ -194,17 +194,21 @@ def test_case_page_query_count_is_bounded(
     ingest_file(actor="system:test", kind="accounts", path=accounts)
     ids = " ".join(f"bulk_{i}" for i in range(400))
     client.post("/cases/PACTA-1/accounts/", {"accounts": ids, "basis": "investigation"})
-    # A fixed number per section, never one a row: the countermeasures section (actions,
-    # notices, exchanges, the action form's clauses) adds five, the productions' list one,
-    # the evidence of use one (what is attached; none here); the attributed accounts are a
-    # page (count, rows, their further bases) below the bases of attribution (two groupings
-    # and the accounts resting on a second kind of basis). The elements checklist adds six
-    # (the case's access check, its accounts, their further bases and their assent, the
-    # allegations, the latest detection run), whatever the number of accounts.
-    with django_assert_max_num_queries(57):
+    # A fixed number per section, never one a row, and the case read once: its access is
+    # checked for the page, not again by each section. The countermeasures section
+    # (actions, notices, exchanges) adds three, the productions' list one, the evidence of
+    # use one (what is attached; none here); the clauses in force are read once for both
+    # pickers (an allegation's, an action's); the attributed accounts are a page (rows,
+    # their further bases: the count is the bases of attribution's) below the bases of
+    # attribution (two groupings and the accounts resting on a second kind of basis). The
+    # elements checklist adds five (its accounts, their further bases and their assent,
+    # the allegations, the latest detection run), whatever the number of accounts.
+    with django_assert_max_num_queries(50):
         response = client.get("/cases/PACTA-1/")
     assert response.status_code == 200
-    assert "1 to 100 of 400 accounts · page 1 of 4" in response.content.decode()
+    page = response.content.decode()
+    assert "1 to 50 of 400 accounts · page 1 of 8" in page
+    assert page.count('<tr><td><a class="mono" href="/accounts/') == 50
     # Page links lead to the case page, also when it is shown at a form's POST address.
     refused = client.post("/cases/PACTA-1/accounts/", {"accounts": "nope", "basis": "other"})
     assert refused.status_code == 400

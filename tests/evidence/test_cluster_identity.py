@@ -19,6 +19,7 @@ from django.utils import timezone
 from casework.selectors import case_source_cluster
 from casework.services import case_open_from_cluster
 from evidence.detectors.cluster_identity import identities_inherited
+from evidence.detectors.selectors import detection_run_latest
 from evidence.detectors.service import detection_run
 from evidence.ingest.service import ingest_file
 from evidence.models import Account, Cluster, ClusterMember, DetectionRun
@@ -213,7 +214,7 @@ def test_a_case_keeps_pointing_at_the_cluster_it_was_opened_from(tmp_path, clien
     case.refresh_from_db()
     assert case.source_cluster_id == opened.pk  # still the cluster it was opened from
 
-    source = case_source_cluster(user=counsel, case=case)
+    source = case_source_cluster(user=counsel, case=case, latest_run=detection_run_latest())
     assert source["cluster"].pk == opened.pk
     assert source["latest_run"].pk == second.pk
     assert source["latest"].identity == opened.identity
