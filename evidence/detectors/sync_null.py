@@ -26,6 +26,7 @@ p-value), so screening pairs out never loosens the correction.
 from __future__ import annotations
 
 import zlib
+from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,7 +37,10 @@ DEFAULT_DRAWS = 9_999
 RNG_SEED = 18  # fixed: a run reproduces, and so does its digest
 _FULL = (1 << INTERVALS_PER_HOUR) - 1
 _POPCOUNT = np.asarray([bin(v).count("1") for v in range(1 << INTERVALS_PER_HOUR)], np.int8)
+# The intervals of each 12-bit mask, one 0/1 column per interval.
+_BITS = (np.arange(1 << INTERVALS_PER_HOUR)[:, None] >> np.arange(INTERVALS_PER_HOUR)) & 1
 _BATCH_CELLS = 2_000_000  # draws x hours held in memory at once
+_SIGNATURE_CHUNK = 8_192  # pairs whose kinds are counted at once
 
 
 def smallest_p(draws: int) -> float:
@@ -81,7 +85,7 @@ class NullTest:
 def expected_matrix(activity: list[HourlyActivity]) -> np.ndarray:
     """The null model's expected shared intervals for every pair at once: in an hour both
     were active, k and l intervals share k * l / 12 on average over the rotations."""
-    hours = np.unique(np.concatenate([a.hours for a in activity])) if activity else []
+    hours = _hours_of(activity)
     counts = np.zeros((len(activity), len(hours)))
     for i, a in enumerate(activity):
         counts[i, np.searchsorted(hours, a.hours)] = _POPCOUNT[a.masks]
@@ -92,7 +96,124 @@ def overlap_table(x: HourlyActivity, y: HourlyActivity) -> np.ndarray:
     """For each hour both were active: shared intervals for each rotation of y's hour
     (column 0 is what happened)."""
     _, ix, iy = np.intersect1d(x.hours, y.hours, assume_unique=True, return_indices=True)
-    xm, ym = x.masks[ix], y.masks[iy]
+    return _rotation_counts(x.masks[ix], y.masks[iy])
+
+
+@dataclass(frozen=True)
+class PairHours:
+    """The hours each pair of accounts was active in together, for many pairs at once: one
+    row per pair and common hour, the rows of a pair consecutive and in hour order."""
+
+    pair: np.ndarray  # which pair (an index into the caller's list of pairs)
+    first: np.ndarray  # the first account's intervals in that hour (a 12-bit mask)
+    second: np.ndarray  # the second account's
+
+    def table(self, pair: int) -> np.ndarray:
+        """One pair's rows: what `overlap_table` gives for it."""
+        start, stop = np.searchsorted(self.pair, [pair, pair + 1])
+        return _rotation_counts(self.first[start:stop], self.second[start:stop])
+
+
+def shared_intervals(activity: list[HourlyActivity]) -> np.ndarray:
+    """Every pair's shared active intervals at once (a matrix product of who was active in
+    which interval), in place of a count per pair."""
+    hours = _hours_of(activity)
+    active = np.zeros((len(activity), len(hours) * INTERVALS_PER_HOUR), np.float32)
+    for i, a in enumerate(activity):
+        slots = np.flatnonzero(_BITS[a.masks].ravel())
+        rows = np.searchsorted(hours, a.hours)[slots // INTERVALS_PER_HOUR]
+        active[i, rows * INTERVALS_PER_HOUR + slots % INTERVALS_PER_HOUR] = 1
+    # float32 counts whole numbers exactly up to 2**24 intervals, far beyond any window.
+    return (active @ active.T).round().astype(np.int64)
+
+
+def pair_hours(
+    activity: list[HourlyActivity], first: np.ndarray, second: np.ndarray, *, chunk: int = 2048
+) -> PairHours:
+    """The common hours of the pairs (first[k], second[k]), in whole arrays rather than one
+    pair at a time: detection tests tens of thousands of pairs per run."""
+    hours = _hours_of(activity)
+    masks = np.zeros((len(activity), len(hours)), np.int64)  # 0: not active that hour
+    for i, a in enumerate(activity):
+        masks[i, np.searchsorted(hours, a.hours)] = a.masks
+    pairs, xs, ys = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    for start in range(0, len(first), chunk):
+        x, y = masks[first[start : start + chunk]], masks[second[start : start + chunk]]
+        row, hour = np.nonzero((x != 0) & (y != 0))  # row-major: by pair, then by hour
+        pairs.append(row + start)
+        xs.append(x[row, hour])
+        ys.append(y[row, hour])
+    return PairHours(np.concatenate(pairs), np.concatenate(xs), np.concatenate(ys))
+
+
+def exact_tails(hours: PairHours, pairs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each pair's observed shared intervals and `exact_tail` of it, for every pair at once.
+
+    An hour's distribution over the rotations depends only on the two accounts' intervals
+    in it, and few distributions occur (a hundred or so in a run): each pair's distribution
+    is a convolution of a few powers of them. Pairs with the same powers share one
+    distribution, and pairs whose powers begin alike share the convolution of the beginning.
+    """
+    observed = np.bincount(
+        hours.pair, weights=_POPCOUNT[hours.first & hours.second], minlength=pairs
+    ).astype(np.int64)
+    if not len(hours.pair):
+        return observed, np.ones(pairs)
+    both, combination = np.unique(
+        (hours.first << INTERVALS_PER_HOUR) | hours.second, return_inverse=True
+    )
+    counts = _rotation_counts(both >> INTERVALS_PER_HOUR, both & _FULL)
+    width = INTERVALS_PER_HOUR + 1
+    histograms = np.zeros((len(both), width))
+    np.add.at(histograms, (np.arange(len(both))[:, None], counts), 1)
+    # Combinations of intervals with the same distribution over the rotations are one kind.
+    kinds, kind_of_combination = np.unique(histograms, axis=0, return_inverse=True)
+    steps = kinds / INTERVALS_PER_HOUR
+    kind = kind_of_combination.ravel()[combination]
+    # Each pair's signature: the kinds of its hours and how many hours of each, as one
+    # number per kind (kind * 2**32 + hours), in order of kind.
+    members: dict[tuple, list[int]] = defaultdict(list)
+    for start in range(0, pairs, _SIGNATURE_CHUNK):
+        stop = min(pairs, start + _SIGNATURE_CHUNK)
+        rows = slice(*np.searchsorted(hours.pair, [start, stop]))
+        cells = np.bincount(
+            (hours.pair[rows] - start) * len(kinds) + kind[rows],
+            minlength=(stop - start) * len(kinds),
+        )
+        present = np.flatnonzero(cells)
+        owner, kind_of = np.divmod(present, len(kinds))
+        terms = ((kind_of << 32) | cells[present]).tolist()
+        bounds = np.searchsorted(owner, np.arange(stop - start + 1)).tolist()
+        for k in range(stop - start):
+            members[tuple(terms[bounds[k] : bounds[k + 1]])].append(start + k)
+    powers: dict[int, np.ndarray] = {}
+    prefix: list[tuple[int, np.ndarray]] = []  # the previous signature's partial products
+    tails = np.ones(pairs)
+    for signature in sorted(members):  # in order, so that neighbours share beginnings
+        shared = 0
+        while shared < min(len(prefix), len(signature)) and prefix[shared][0] == signature[shared]:
+            shared += 1
+        del prefix[shared:]
+        for term in signature[shared:]:
+            if term not in powers:
+                powers[term] = _power(steps[term >> 32], term & 0xFFFFFFFF)
+            step = powers[term]
+            prefix.append((term, np.convolve(prefix[-1][1], step) if prefix else step))
+        # Summed from the far end: the smallest tails are the most accurate.
+        tail = np.r_[np.cumsum(prefix[-1][1][::-1])[::-1], 0.0] if prefix else np.ones(1)
+        group = np.asarray(members[signature])
+        tails[group] = np.minimum(1.0, tail[np.minimum(observed[group], len(tail) - 1)])
+    tails[observed <= 0] = 1.0
+    return observed, tails
+
+
+def _hours_of(activity: list[HourlyActivity]) -> np.ndarray:
+    return np.unique(np.concatenate([a.hours for a in activity])) if activity else np.zeros(0)
+
+
+def _rotation_counts(xm: np.ndarray, ym: np.ndarray) -> np.ndarray:
+    """For each hour, the shared intervals for each rotation of y's intervals (column 0 is
+    what happened)."""
     shifts = np.arange(INTERVALS_PER_HOUR)
     rotated = ((ym[:, None] << shifts) | (ym[:, None] >> (INTERVALS_PER_HOUR - shifts))) & _FULL
     return _POPCOUNT[xm[:, None] & rotated].astype(np.int32)
@@ -112,8 +233,10 @@ def shift_test(
     draws: int,
     seed,
     table: np.ndarray | None = None,
+    exact: float | None = None,
 ) -> NullTest:
-    """Circular-shift test of the pair's shared intervals, up to `draws` draws."""
+    """Circular-shift test of the pair's shared intervals, up to `draws` draws (`exact`: the
+    pair's exact tail when the caller has it already, from `exact_tails`)."""
     if draws < 1:
         raise ValueError(f"draws must be at least 1, got {draws}")
     table = overlap_table(x, y) if table is None else table
@@ -122,16 +245,18 @@ def shift_test(
     expected = float(table.mean(axis=1).sum()) if hours else 0.0
     if not hours or observed == 0:
         return NullTest(observed, expected, 1.0, 1.0, 0, draws, hours)
-    exact = exact_tail(table, observed)
+    exact = exact_tail(table, observed) if exact is None else exact
     rng = np.random.default_rng(seed)
-    flat = table.ravel()
-    base = np.arange(hours, dtype=np.int64) * INTERVALS_PER_HOUR
     done = exceed = 0
     batch = 100
     while done < draws:
         size = min(batch, draws - done, max(1, _BATCH_CELLS // hours))
-        shift = rng.integers(0, INTERVALS_PER_HOUR, size=(size, hours), dtype=np.int64)
-        totals = flat[shift + base].sum(axis=1)
+        # Bytes, not 64-bit integers; hour by hour, each hour's row of the table read at its
+        # shifts (a third of the time of one gather over every cell).
+        shift = rng.integers(0, INTERVALS_PER_HOUR, size=(hours, size), dtype=np.uint8)
+        totals = np.zeros(size, dtype=np.int64)
+        for hour in range(hours):
+            totals += table[hour].take(shift[hour])
         hits = np.flatnonzero(totals >= observed)
         if exceed + len(hits) >= EXCEEDANCES:
             # Sequential stop at the EXCEEDANCES-th draw reaching the observed count: p = h / L.
