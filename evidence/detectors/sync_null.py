@@ -41,6 +41,7 @@ _POPCOUNT = np.asarray([bin(v).count("1") for v in range(1 << INTERVALS_PER_HOUR
 _BITS = (np.arange(1 << INTERVALS_PER_HOUR)[:, None] >> np.arange(INTERVALS_PER_HOUR)) & 1
 _BATCH_CELLS = 2_000_000  # draws x hours held in memory at once
 _SIGNATURE_CHUNK = 8_192  # pairs whose kinds are counted at once
+_HOURS_PER_DRAW = 3  # 12**3 combinations of shifts fit one 16-bit draw
 
 
 def smallest_p(draws: int) -> float:
@@ -133,10 +134,10 @@ def pair_hours(
     """The common hours of the pairs (first[k], second[k]), in whole arrays rather than one
     pair at a time: detection tests tens of thousands of pairs per run."""
     hours = _hours_of(activity)
-    masks = np.zeros((len(activity), len(hours)), np.int64)  # 0: not active that hour
+    masks = np.zeros((len(activity), len(hours)), np.int16)  # 0: not active that hour
     for i, a in enumerate(activity):
         masks[i, np.searchsorted(hours, a.hours)] = a.masks
-    pairs, xs, ys = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+    pairs, xs, ys = [np.zeros(0, np.int64)], [np.zeros(0, np.int16)], [np.zeros(0, np.int16)]
     for start in range(0, len(first), chunk):
         x, y = masks[first[start : start + chunk]], masks[second[start : start + chunk]]
         row, hour = np.nonzero((x != 0) & (y != 0))  # row-major: by pair, then by hour
@@ -160,7 +161,7 @@ def exact_tails(hours: PairHours, pairs: int) -> tuple[np.ndarray, np.ndarray]:
     if not len(hours.pair):
         return observed, np.ones(pairs)
     both, combination = np.unique(
-        (hours.first << INTERVALS_PER_HOUR) | hours.second, return_inverse=True
+        (hours.first.astype(np.int32) << INTERVALS_PER_HOUR) | hours.second, return_inverse=True
     )
     counts = _rotation_counts(both >> INTERVALS_PER_HOUR, both & _FULL)
     width = INTERVALS_PER_HOUR + 1
@@ -188,7 +189,8 @@ def exact_tails(hours: PairHours, pairs: int) -> tuple[np.ndarray, np.ndarray]:
             members[tuple(terms[bounds[k] : bounds[k + 1]])].append(start + k)
     powers: dict[int, np.ndarray] = {}
     prefix: list[tuple[int, np.ndarray]] = []  # the previous signature's partial products
-    tails = np.ones(pairs)
+    tails = [1.0] * pairs
+    shared_counts = observed.tolist()
     for signature in sorted(members):  # in order, so that neighbours share beginnings
         shared = 0
         while shared < min(len(prefix), len(signature)) and prefix[shared][0] == signature[shared]:
@@ -199,10 +201,14 @@ def exact_tails(hours: PairHours, pairs: int) -> tuple[np.ndarray, np.ndarray]:
                 powers[term] = _power(steps[term >> 32], term & 0xFFFFFFFF)
             step = powers[term]
             prefix.append((term, np.convolve(prefix[-1][1], step) if prefix else step))
+        if not prefix:
+            continue
         # Summed from the far end: the smallest tails are the most accurate.
-        tail = np.r_[np.cumsum(prefix[-1][1][::-1])[::-1], 0.0] if prefix else np.ones(1)
-        group = np.asarray(members[signature])
-        tails[group] = np.minimum(1.0, tail[np.minimum(observed[group], len(tail) - 1)])
+        tail = np.cumsum(prefix[-1][1][::-1])[::-1].tolist()
+        for k in members[signature]:
+            count = shared_counts[k]
+            tails[k] = min(1.0, tail[count]) if count < len(tail) else 0.0
+    tails = np.asarray(tails)
     tails[observed <= 0] = 1.0
     return observed, tails
 
@@ -215,6 +221,7 @@ def _rotation_counts(xm: np.ndarray, ym: np.ndarray) -> np.ndarray:
     """For each hour, the shared intervals for each rotation of y's intervals (column 0 is
     what happened)."""
     shifts = np.arange(INTERVALS_PER_HOUR)
+    ym = ym.astype(np.int64)
     rotated = ((ym[:, None] << shifts) | (ym[:, None] >> (INTERVALS_PER_HOUR - shifts))) & _FULL
     return _POPCOUNT[xm[:, None] & rotated].astype(np.int32)
 
@@ -247,16 +254,14 @@ def shift_test(
         return NullTest(observed, expected, 1.0, 1.0, 0, draws, hours)
     exact = exact_tail(table, observed) if exact is None else exact
     rng = np.random.default_rng(seed)
+    joints = _joint_tables(table)
     done = exceed = 0
-    batch = 100
+    batch = 1_000  # the pairs tested are linked ones: most run all their draws
     while done < draws:
-        size = min(batch, draws - done, max(1, _BATCH_CELLS // hours))
-        # Bytes, not 64-bit integers; hour by hour, each hour's row of the table read at its
-        # shifts (a third of the time of one gather over every cell).
-        shift = rng.integers(0, INTERVALS_PER_HOUR, size=(hours, size), dtype=np.uint8)
+        size = min(batch, draws - done, max(1, _BATCH_CELLS // len(joints)))
         totals = np.zeros(size, dtype=np.int64)
-        for hour in range(hours):
-            totals += table[hour].take(shift[hour])
+        for joint in joints:
+            totals += joint.take(rng.integers(0, len(joint), size=size, dtype=np.uint16))
         hits = np.flatnonzero(totals >= observed)
         if exceed + len(hits) >= EXCEEDANCES:
             # Sequential stop at the EXCEEDANCES-th draw reaching the observed count: p = h / L.
@@ -266,6 +271,19 @@ def shift_test(
         done += size
         batch *= 4
     return NullTest(observed, expected, exact, (1 + exceed) / (draws + 1), draws, draws, hours)
+
+
+def _joint_tables(table: np.ndarray) -> list[np.ndarray]:
+    """The hours in threes, each three as one table of its 12**3 combinations of shifts (the
+    sum of the three hours' counts): one draw uniform on 1,728 is three independent shifts,
+    so a draw of the null takes a third of the random numbers and lookups."""
+    joints = []
+    for start in range(0, len(table), _HOURS_PER_DRAW):
+        joint = np.zeros(1, dtype=np.int64)
+        for row in table[start : start + _HOURS_PER_DRAW]:
+            joint = (joint[:, None] + row[None, :]).ravel()
+        joints.append(joint)
+    return joints
 
 
 def exact_tail(table: np.ndarray, observed: int) -> float:
