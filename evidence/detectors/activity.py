@@ -47,7 +47,8 @@ SCAFFOLD_CHARS = 24
 # jsonpath in lax mode: a missing or non-numeric field is simply false, never an error.
 HARVEST_SQL = "u.params @? '$ ? (@.top_logprobs >= 10 || @.logprobs >= 10 || exists(@.logit_bias))'"
 
-# GROUPING(source_ip, api_key_id, hour, request shape) of each grouping set in det_infra.
+# GROUPING(source_ip, api_key_id, hour, params) of each grouping set in det_infra (the last set
+# groups by the request shape's columns, client, endpoint and parameters).
 INFRA_BY_IP = 0b0111
 INFRA_BY_KEY = 0b1011
 INFRA_BY_HOUR = 0b1101
@@ -391,6 +392,9 @@ def _template_pass(cursor, window: Window) -> None:
         """,
         window.params,
     )
+    # Temporary tables are never analysed by autovacuum: without statistics the planner
+    # guesses a fraction of the rows and joins against this table by sorting (and compiling).
+    cursor.execute("ANALYZE det_template")
 
 
 def _side_passes(db, window: Window, patterns: tuple) -> tuple[list[tuple], Infra]:
@@ -515,10 +519,10 @@ def _infra_pass(cursor, window: Window) -> Infra:
         CREATE TEMP TABLE det_infra ON COMMIT DROP AS
         SELECT u.account_id, u.source_ip, u.api_key_id,
                date_part('hour', u.ts AT TIME ZONE 'UTC')::int AS hour,
-               {REQUEST_SHAPE_SQL} AS shape,
+               u.user_agent, u.endpoint, u.params,
                GROUPING(u.source_ip, u.api_key_id,
                         date_part('hour', u.ts AT TIME ZONE 'UTC')::int,
-                        {REQUEST_SHAPE_SQL}) AS grouping,
+                        u.params) AS grouping,
                count(*) AS requests
         FROM evidence_usageevent u
         WHERE {window.sql}
@@ -526,7 +530,7 @@ def _infra_pass(cursor, window: Window) -> Infra:
           (u.account_id, u.source_ip),
           (u.account_id, u.api_key_id),
           (u.account_id, date_part('hour', u.ts AT TIME ZONE 'UTC')::int),
-          (u.account_id, {REQUEST_SHAPE_SQL})
+          (u.account_id, u.user_agent, u.endpoint, u.params)
         )
         """,
         window.params,
@@ -567,8 +571,11 @@ def _infra_pass(cursor, window: Window) -> Infra:
         [INFRA_BY_IP],
     )
     infra.addresses = cursor.fetchall()
+    # The request shape is worked out here, once per (account, client, endpoint, parameters)
+    # rather than once per request in the pass (a quarter of the pass's time).
     cursor.execute(
-        "SELECT account_id, shape, requests FROM det_infra WHERE grouping = %s",
+        f"SELECT u.account_id, {REQUEST_SHAPE_SQL}, sum(u.requests)::bigint "
+        "FROM det_infra u WHERE u.grouping = %s GROUP BY 1, 2",
         [INFRA_BY_SHAPE],
     )
     infra.shapes = cursor.fetchall()

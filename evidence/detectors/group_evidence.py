@@ -375,6 +375,7 @@ class Families:
                 with cursor.cursor.copy("COPY det_family (template, family) FROM STDIN") as copy:
                     for row in families.items():
                         copy.write_row(row)
+                cursor.execute("ANALYZE det_family")  # a hash join, not a sort of both sides
                 cursor.execute(
                     "SELECT t.account_id, f.family FROM det_template t "
                     "JOIN det_family f USING (template) GROUP BY 1, 2"
