@@ -117,15 +117,25 @@ class PairHours:
 
 def shared_intervals(activity: list[HourlyActivity]) -> np.ndarray:
     """Every pair's shared active intervals at once (a matrix product of who was active in
-    which interval), in place of a count per pair."""
-    hours = _hours_of(activity)
-    active = np.zeros((len(activity), len(hours) * INTERVALS_PER_HOUR), np.float32)
-    for i, a in enumerate(activity):
-        slots = np.flatnonzero(_BITS[a.masks].ravel())
-        rows = np.searchsorted(hours, a.hours)[slots // INTERVALS_PER_HOUR]
-        active[i, rows * INTERVALS_PER_HOUR + slots % INTERVALS_PER_HOUR] = 1
+    which interval), in place of a count per pair. Only intervals two or more accounts used
+    are columns of the product: the others add nothing to any pair, and a long window holds
+    many of them."""
+    first = min((int(a.hours[0]) for a in activity if len(a.hours)), default=0)
+    slots = [_slots(a, first) for a in activity]
+    used = np.bincount(np.concatenate(slots)) if slots else np.zeros(0, np.int64)
+    column = np.cumsum(used >= 2) - 1  # the column of each shared interval
+    active = np.zeros((len(activity), int((used >= 2).sum())), np.float32)
+    for i, own in enumerate(slots):
+        active[i, column[own[used[own] >= 2]]] = 1
     # float32 counts whole numbers exactly up to 2**24 intervals, far beyond any window.
     return (active @ active.T).round().astype(np.int64)
+
+
+def _slots(activity: HourlyActivity, first: int) -> np.ndarray:
+    """The account's active intervals, numbered from the start of hour `first`."""
+    bits = np.flatnonzero(_BITS[activity.masks].ravel())
+    hours = activity.hours[bits // INTERVALS_PER_HOUR] - first
+    return hours * INTERVALS_PER_HOUR + bits % INTERVALS_PER_HOUR
 
 
 def pair_hours(
