@@ -78,7 +78,7 @@ SYNCHRONISED = link_kind(
         ),
         error_rate=f"Fired for no ordinary account in {MEASURED_ON}.",
     ),
-    version="3",  # 3: the Monte Carlo check draws bytes, hour by hour (other draws)
+    version="3",  # 3: the Monte Carlo check draws three hours' shifts at once (other draws)
 )
 HANDOFF = link_kind(
     "rate_limit_handoff",
