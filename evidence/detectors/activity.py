@@ -1,6 +1,6 @@
 """The SQL passes: per-account aggregates over the usage table, for every detector at once.
 
-A provider's usage table holds millions of rows, so detection reads it in four aggregate
+A provider's usage table holds millions of rows, so detection reads it in aggregate
 passes (GROUP BY account, with FILTER clauses and grouping sets) into small temporary
 tables that live for one transaction, and never loads usage rows into Python:
 
@@ -10,7 +10,9 @@ tables that live for one transaction, and never loads usage rows into Python:
 - `det_key`      one row per template key: how often and by how many accounts it was used,
                  whether it matches the reasoning or grader lexicon, its opening (scaffold);
 - `det_infra`    one row per (account, source address), (account, API key) and
-                 (account, hour of the day).
+                 (account, hour of the day);
+
+and (account, request shape) counts, read straight into Python.
 
 Signals read the per-account rows this module returns; links query the temporary tables
 (det_infra is read back by the pass itself, see `Infra`), and read the usage rows of a few
@@ -47,11 +49,10 @@ SCAFFOLD_CHARS = 24
 # jsonpath in lax mode: a missing or non-numeric field is simply false, never an error.
 HARVEST_SQL = "u.params @? '$ ? (@.top_logprobs >= 10 || @.logprobs >= 10 || exists(@.logit_bias))'"
 
-# GROUPING(source_ip, api_key_id, hour, request shape) of each grouping set in det_infra.
-INFRA_BY_IP = 0b0111
-INFRA_BY_KEY = 0b1011
-INFRA_BY_HOUR = 0b1101
-INFRA_BY_SHAPE = 0b1110
+# GROUPING(source_ip, api_key_id, hour) of each grouping set in det_infra.
+INFRA_BY_IP = 0b011
+INFRA_BY_KEY = 0b101
+INFRA_BY_HOUR = 0b110
 
 # The shape of a request, as a harness sends it: client, endpoint, and the parameter names and
 # values, less those that name one request or one user (token ids to bias, a user or seed, stop
@@ -146,7 +147,7 @@ def activity_collect(*, window: Window, snapshot: str | None = None) -> Activity
     """Run the passes (inside the caller's transaction) and return the per-account rows.
 
     `snapshot` (from `pg_export_snapshot()` in the caller's REPEATABLE READ transaction)
-    lets the template-key and infrastructure passes run on a second connection that reads
+    lets the template-key and request-shape passes run on a second connection that reads
     exactly the same rows, beside the passes on this one: PostgreSQL runs the (account,
     template) aggregate on one core, so the other core is free for them. Without a
     snapshot (a caller's transaction may hold rows no other connection can see) every pass
@@ -174,14 +175,20 @@ def activity_collect(*, window: Window, snapshot: str | None = None) -> Activity
         # Hash aggregates of a few hundred thousand groups fit in memory instead of
         # spilling to disk; LOCAL ends with the transaction.
         cursor.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-        # With the run's snapshot, the template-key and infrastructure passes (and the
+        if snapshot is not None:
+            cursor.execute(_ONE_PROCESS_A_CONNECTION)
+        # With the run's snapshot, the template-key and request-shape passes (and the
         # lexicon matching, Python work on the distinct templates) run on a second
-        # connection while this one runs the account and template passes.
+        # connection while this one runs the account, template and infrastructure passes:
+        # the shape pass (the dearest grouping: it renders each request's parameters) and
+        # the rest of the infrastructure pass were one pass on the second connection, which
+        # then ran on alone for seconds after this one had finished.
         patterns = (lexicon_pattern("reasoning"), lexicon_pattern("grader"))
         side = SideWork(lambda db: _side_passes(db, window, patterns), snapshot=snapshot)
         _account_pass(cursor, activity, catalogue)
         _template_pass(cursor, window)
-        classified, activity.infra = side.result()
+        activity.infra = _infra_pass(cursor, window)
+        classified, activity.infra.families, activity.infra.shapes = side.result()
         if not activity.accounts:
             return activity  # an empty record (or window): nothing to measure
         for account_id, hour, requests in activity.infra.hours:
@@ -309,6 +316,10 @@ def _account_pass(cursor, activity: Activity, catalogue: list[Release]) -> None:
 
 
 WORK_MEM = "512MB"
+# With two connections at work, one a core, parallel workers only compete with them (on the
+# 1M bench they made the aggregate passes some 0.3 s slower); without a snapshot the passes
+# run one after the other on one connection, and keep PostgreSQL's parallel plans.
+_ONE_PROCESS_A_CONNECTION = "SET LOCAL max_parallel_workers_per_gather = 0"
 
 
 def snapshot_connection(snapshot: str):
@@ -319,6 +330,7 @@ def snapshot_connection(snapshot: str):
     side.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
     side.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
     side.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+    side.execute(_ONE_PROCESS_A_CONNECTION)
     # Django sets its own connections' zone; timestamp literals read the same on this one.
     side.execute(sql.SQL("SET LOCAL TIME ZONE {}").format(sql.Literal(connection.timezone_name)))
     return side
@@ -391,19 +403,22 @@ def _template_pass(cursor, window: Window) -> None:
         """,
         window.params,
     )
+    # Temporary tables are never analysed by autovacuum: without statistics the planner
+    # guesses a fraction of the rows and joins against this table by sorting (and compiling).
+    cursor.execute("ANALYZE det_template")
 
 
-def _side_passes(db, window: Window, patterns: tuple) -> tuple[list[tuple], Infra]:
+def _side_passes(db, window: Window, patterns: tuple) -> tuple[list[tuple], dict, list]:
     """The template-key pass with its lexicon flags and prompt families, and the
-    infrastructure pass."""
+    request-shape pass."""
     with db.cursor() as cursor:
         keys = _key_pass(cursor, window)
-        # Python work on the distinct templates, in a thread while the infrastructure pass
-        # runs in PostgreSQL (this thread only waits for it).
+        # Python work on the distinct templates, in a thread while the shape pass runs in
+        # PostgreSQL (this thread only waits for it).
         sketching = Sketching(keys, patterns)
-        infra = _infra_pass(cursor, window)
-        classified, infra.families = sketching.result()
-        return classified, infra
+        shapes = _shape_pass(cursor, window)
+        classified, families = sketching.result()
+        return classified, families, shapes
 
 
 class Sketching(threading.Thread):
@@ -506,27 +521,37 @@ def _template_stats(cursor, activity: Activity) -> None:
             account.setdefault(name, 0)
 
 
+def _shape_pass(cursor, window: Window) -> list[tuple]:
+    """(account, request shape, requests): see REQUEST_SHAPE_SQL."""
+    cursor.execute(
+        f"""
+        SELECT u.account_id, {REQUEST_SHAPE_SQL}, count(*)
+        FROM evidence_usageevent u
+        WHERE {window.sql}
+        GROUP BY 1, 2
+        """,
+        window.params,
+    )
+    return cursor.fetchall()
+
+
 def _infra_pass(cursor, window: Window) -> Infra:
-    """(account, address), (account, API key), (account, hour) and (account, request shape)
-    counts in one grouping-sets pass, read back by the connection that built them (it may be
-    the second one)."""
+    """(account, address), (account, API key) and (account, hour) counts in one
+    grouping-sets pass, read back at once."""
     cursor.execute(
         f"""
         CREATE TEMP TABLE det_infra ON COMMIT DROP AS
         SELECT u.account_id, u.source_ip, u.api_key_id,
                date_part('hour', u.ts AT TIME ZONE 'UTC')::int AS hour,
-               {REQUEST_SHAPE_SQL} AS shape,
                GROUPING(u.source_ip, u.api_key_id,
-                        date_part('hour', u.ts AT TIME ZONE 'UTC')::int,
-                        {REQUEST_SHAPE_SQL}) AS grouping,
+                        date_part('hour', u.ts AT TIME ZONE 'UTC')::int) AS grouping,
                count(*) AS requests
         FROM evidence_usageevent u
         WHERE {window.sql}
         GROUP BY GROUPING SETS (
           (u.account_id, u.source_ip),
           (u.account_id, u.api_key_id),
-          (u.account_id, date_part('hour', u.ts AT TIME ZONE 'UTC')::int),
-          (u.account_id, {REQUEST_SHAPE_SQL})
+          (u.account_id, date_part('hour', u.ts AT TIME ZONE 'UTC')::int)
         )
         """,
         window.params,
@@ -567,10 +592,5 @@ def _infra_pass(cursor, window: Window) -> Infra:
         [INFRA_BY_IP],
     )
     infra.addresses = cursor.fetchall()
-    cursor.execute(
-        "SELECT account_id, shape, requests FROM det_infra WHERE grouping = %s",
-        [INFRA_BY_SHAPE],
-    )
-    infra.shapes = cursor.fetchall()
     cursor.execute("DROP TABLE det_infra")
     return infra

@@ -38,11 +38,11 @@ def links_find(
     found += identity.key_sharing_links(context)
     context.key_sharers = {a for link in found if link.kind == "key_sharing" for a in link.pair}
     lap("links.hard")
-    # The timing finders need only what is known by now. With the run's snapshot they read
-    # the suspects' minutes on a second connection while the finders below work here.
+    # The synchronised-activity finder needs only what is known by now. With the run's
+    # snapshot it reads the suspects' minutes on a second connection, and tests them there,
+    # while the finders below work here.
     timing_links = SideWork(
-        lambda db: timing.synchronised_links(context, db) + timing.handoff_links(context, db),
-        snapshot=activity.snapshot,
+        lambda db: timing.synchronised_links(context, db), snapshot=activity.snapshot
     )
     parties = identity.parties(context, found)
     found += identity.network_links(context, parties)
@@ -57,6 +57,9 @@ def links_find(
     found += prompts.identical_prompt_links(context)
     found += prompts.proxy_routing_links(context, scaffold_use)
     lap("links.prompts")
+    # Here rather than after the synchronised pairs on the second connection, which are
+    # still being tested when this one gets here.
+    found += timing.handoff_links(context)
     found += timing_links.result()
     lap("links.timing")
     found = _merge_duplicates(found)

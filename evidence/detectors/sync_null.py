@@ -26,6 +26,7 @@ p-value), so screening pairs out never loosens the correction.
 from __future__ import annotations
 
 import zlib
+from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,7 +37,11 @@ DEFAULT_DRAWS = 9_999
 RNG_SEED = 18  # fixed: a run reproduces, and so does its digest
 _FULL = (1 << INTERVALS_PER_HOUR) - 1
 _POPCOUNT = np.asarray([bin(v).count("1") for v in range(1 << INTERVALS_PER_HOUR)], np.int8)
+# The intervals of each 12-bit mask, one 0/1 column per interval.
+_BITS = (np.arange(1 << INTERVALS_PER_HOUR)[:, None] >> np.arange(INTERVALS_PER_HOUR)) & 1
 _BATCH_CELLS = 2_000_000  # draws x hours held in memory at once
+_SIGNATURE_CHUNK = 8_192  # pairs whose kinds are counted at once
+_HOURS_PER_DRAW = 3  # 12**3 combinations of shifts fit one 16-bit draw
 
 
 def smallest_p(draws: int) -> float:
@@ -81,7 +86,7 @@ class NullTest:
 def expected_matrix(activity: list[HourlyActivity]) -> np.ndarray:
     """The null model's expected shared intervals for every pair at once: in an hour both
     were active, k and l intervals share k * l / 12 on average over the rotations."""
-    hours = np.unique(np.concatenate([a.hours for a in activity])) if activity else []
+    hours = _hours_of(activity)
     counts = np.zeros((len(activity), len(hours)))
     for i, a in enumerate(activity):
         counts[i, np.searchsorted(hours, a.hours)] = _POPCOUNT[a.masks]
@@ -92,8 +97,141 @@ def overlap_table(x: HourlyActivity, y: HourlyActivity) -> np.ndarray:
     """For each hour both were active: shared intervals for each rotation of y's hour
     (column 0 is what happened)."""
     _, ix, iy = np.intersect1d(x.hours, y.hours, assume_unique=True, return_indices=True)
-    xm, ym = x.masks[ix], y.masks[iy]
+    return _rotation_counts(x.masks[ix], y.masks[iy])
+
+
+@dataclass(frozen=True)
+class PairHours:
+    """The hours each pair of accounts was active in together, for many pairs at once: one
+    row per pair and common hour, the rows of a pair consecutive and in hour order."""
+
+    pair: np.ndarray  # which pair (an index into the caller's list of pairs)
+    first: np.ndarray  # the first account's intervals in that hour (a 12-bit mask)
+    second: np.ndarray  # the second account's
+
+    def table(self, pair: int) -> np.ndarray:
+        """One pair's rows: what `overlap_table` gives for it."""
+        start, stop = np.searchsorted(self.pair, [pair, pair + 1])
+        return _rotation_counts(self.first[start:stop], self.second[start:stop])
+
+
+def shared_intervals(activity: list[HourlyActivity]) -> np.ndarray:
+    """Every pair's shared active intervals at once (a matrix product of who was active in
+    which interval), in place of a count per pair. Only intervals two or more accounts used
+    are columns of the product: the others add nothing to any pair, and a long window holds
+    many of them."""
+    first = min((int(a.hours[0]) for a in activity if len(a.hours)), default=0)
+    slots = [_slots(a, first) for a in activity]
+    used = np.bincount(np.concatenate(slots)) if slots else np.zeros(0, np.int64)
+    column = np.cumsum(used >= 2) - 1  # the column of each shared interval
+    active = np.zeros((len(activity), int((used >= 2).sum())), np.float32)
+    for i, own in enumerate(slots):
+        active[i, column[own[used[own] >= 2]]] = 1
+    # float32 counts whole numbers exactly up to 2**24 intervals, far beyond any window.
+    return (active @ active.T).round().astype(np.int64)
+
+
+def _slots(activity: HourlyActivity, first: int) -> np.ndarray:
+    """The account's active intervals, numbered from the start of hour `first`."""
+    bits = np.flatnonzero(_BITS[activity.masks].ravel())
+    hours = activity.hours[bits // INTERVALS_PER_HOUR] - first
+    return hours * INTERVALS_PER_HOUR + bits % INTERVALS_PER_HOUR
+
+
+def pair_hours(
+    activity: list[HourlyActivity], first: np.ndarray, second: np.ndarray, *, chunk: int = 2048
+) -> PairHours:
+    """The common hours of the pairs (first[k], second[k]), in whole arrays rather than one
+    pair at a time: detection tests tens of thousands of pairs per run."""
+    hours = _hours_of(activity)
+    masks = np.zeros((len(activity), len(hours)), np.int16)  # 0: not active that hour
+    for i, a in enumerate(activity):
+        masks[i, np.searchsorted(hours, a.hours)] = a.masks
+    pairs, xs, ys = [np.zeros(0, np.int64)], [np.zeros(0, np.int16)], [np.zeros(0, np.int16)]
+    for start in range(0, len(first), chunk):
+        x, y = masks[first[start : start + chunk]], masks[second[start : start + chunk]]
+        row, hour = np.nonzero((x != 0) & (y != 0))  # row-major: by pair, then by hour
+        pairs.append(row + start)
+        xs.append(x[row, hour])
+        ys.append(y[row, hour])
+    return PairHours(np.concatenate(pairs), np.concatenate(xs), np.concatenate(ys))
+
+
+def exact_tails(hours: PairHours, pairs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each pair's observed shared intervals and `exact_tail` of it, for every pair at once.
+
+    An hour's distribution over the rotations depends only on the two accounts' intervals
+    in it, and few distributions occur (a hundred or so in a run): each pair's distribution
+    is a convolution of a few powers of them. Pairs with the same powers share one
+    distribution, and pairs whose powers begin alike share the convolution of the beginning.
+    """
+    observed = np.bincount(
+        hours.pair, weights=_POPCOUNT[hours.first & hours.second], minlength=pairs
+    ).astype(np.int64)
+    if not len(hours.pair):
+        return observed, np.ones(pairs)
+    both, combination = np.unique(
+        (hours.first.astype(np.int32) << INTERVALS_PER_HOUR) | hours.second, return_inverse=True
+    )
+    counts = _rotation_counts(both >> INTERVALS_PER_HOUR, both & _FULL)
+    width = INTERVALS_PER_HOUR + 1
+    histograms = np.zeros((len(both), width))
+    np.add.at(histograms, (np.arange(len(both))[:, None], counts), 1)
+    # Combinations of intervals with the same distribution over the rotations are one kind.
+    kinds, kind_of_combination = np.unique(histograms, axis=0, return_inverse=True)
+    steps = kinds / INTERVALS_PER_HOUR
+    kind = kind_of_combination.ravel()[combination]
+    # Each pair's signature: the kinds of its hours and how many hours of each, as one
+    # number per kind (kind * 2**32 + hours), in order of kind.
+    members: dict[tuple, list[int]] = defaultdict(list)
+    for start in range(0, pairs, _SIGNATURE_CHUNK):
+        stop = min(pairs, start + _SIGNATURE_CHUNK)
+        rows = slice(*np.searchsorted(hours.pair, [start, stop]))
+        cells = np.bincount(
+            (hours.pair[rows] - start) * len(kinds) + kind[rows],
+            minlength=(stop - start) * len(kinds),
+        )
+        present = np.flatnonzero(cells)
+        owner, kind_of = np.divmod(present, len(kinds))
+        terms = ((kind_of << 32) | cells[present]).tolist()
+        bounds = np.searchsorted(owner, np.arange(stop - start + 1)).tolist()
+        for k in range(stop - start):
+            members[tuple(terms[bounds[k] : bounds[k + 1]])].append(start + k)
+    powers: dict[int, np.ndarray] = {}
+    prefix: list[tuple[int, np.ndarray]] = []  # the previous signature's partial products
+    tails = [1.0] * pairs
+    shared_counts = observed.tolist()
+    for signature in sorted(members):  # in order, so that neighbours share beginnings
+        shared = 0
+        while shared < min(len(prefix), len(signature)) and prefix[shared][0] == signature[shared]:
+            shared += 1
+        del prefix[shared:]
+        for term in signature[shared:]:
+            if term not in powers:
+                powers[term] = _power(steps[term >> 32], term & 0xFFFFFFFF)
+            step = powers[term]
+            prefix.append((term, np.convolve(prefix[-1][1], step) if prefix else step))
+        if not prefix:
+            continue
+        # Summed from the far end: the smallest tails are the most accurate.
+        tail = np.cumsum(prefix[-1][1][::-1])[::-1].tolist()
+        for k in members[signature]:
+            count = shared_counts[k]
+            tails[k] = min(1.0, tail[count]) if count < len(tail) else 0.0
+    tails = np.asarray(tails)
+    tails[observed <= 0] = 1.0
+    return observed, tails
+
+
+def _hours_of(activity: list[HourlyActivity]) -> np.ndarray:
+    return np.unique(np.concatenate([a.hours for a in activity])) if activity else np.zeros(0)
+
+
+def _rotation_counts(xm: np.ndarray, ym: np.ndarray) -> np.ndarray:
+    """For each hour, the shared intervals for each rotation of y's intervals (column 0 is
+    what happened)."""
     shifts = np.arange(INTERVALS_PER_HOUR)
+    ym = ym.astype(np.int64)
     rotated = ((ym[:, None] << shifts) | (ym[:, None] >> (INTERVALS_PER_HOUR - shifts))) & _FULL
     return _POPCOUNT[xm[:, None] & rotated].astype(np.int32)
 
@@ -112,8 +250,10 @@ def shift_test(
     draws: int,
     seed,
     table: np.ndarray | None = None,
+    exact: float | None = None,
 ) -> NullTest:
-    """Circular-shift test of the pair's shared intervals, up to `draws` draws."""
+    """Circular-shift test of the pair's shared intervals, up to `draws` draws (`exact`: the
+    pair's exact tail when the caller has it already, from `exact_tails`)."""
     if draws < 1:
         raise ValueError(f"draws must be at least 1, got {draws}")
     table = overlap_table(x, y) if table is None else table
@@ -122,16 +262,16 @@ def shift_test(
     expected = float(table.mean(axis=1).sum()) if hours else 0.0
     if not hours or observed == 0:
         return NullTest(observed, expected, 1.0, 1.0, 0, draws, hours)
-    exact = exact_tail(table, observed)
+    exact = exact_tail(table, observed) if exact is None else exact
     rng = np.random.default_rng(seed)
-    flat = table.ravel()
-    base = np.arange(hours, dtype=np.int64) * INTERVALS_PER_HOUR
+    joints = _joint_tables(table)
     done = exceed = 0
-    batch = 100
+    batch = 1_000  # the pairs tested are linked ones: most run all their draws
     while done < draws:
-        size = min(batch, draws - done, max(1, _BATCH_CELLS // hours))
-        shift = rng.integers(0, INTERVALS_PER_HOUR, size=(size, hours), dtype=np.int64)
-        totals = flat[shift + base].sum(axis=1)
+        size = min(batch, draws - done, max(1, _BATCH_CELLS // len(joints)))
+        totals = np.zeros(size, dtype=np.int64)
+        for joint in joints:
+            totals += joint.take(rng.integers(0, len(joint), size=size, dtype=np.uint16))
         hits = np.flatnonzero(totals >= observed)
         if exceed + len(hits) >= EXCEEDANCES:
             # Sequential stop at the EXCEEDANCES-th draw reaching the observed count: p = h / L.
@@ -141,6 +281,19 @@ def shift_test(
         done += size
         batch *= 4
     return NullTest(observed, expected, exact, (1 + exceed) / (draws + 1), draws, draws, hours)
+
+
+def _joint_tables(table: np.ndarray) -> list[np.ndarray]:
+    """The hours in threes, each three as one table of its 12**3 combinations of shifts (the
+    sum of the three hours' counts): one draw uniform on 1,728 is three independent shifts,
+    so a draw of the null takes a third of the random numbers and lookups."""
+    joints = []
+    for start in range(0, len(table), _HOURS_PER_DRAW):
+        joint = np.zeros(1, dtype=np.int64)
+        for row in table[start : start + _HOURS_PER_DRAW]:
+            joint = (joint[:, None] + row[None, :]).ravel()
+        joints.append(joint)
+    return joints
 
 
 def exact_tail(table: np.ndarray, observed: int) -> float:

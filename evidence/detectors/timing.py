@@ -19,10 +19,11 @@ from evidence.detectors.sync_null import (
     HourlyActivity,
     NullTest,
     benjamini_hochberg,
-    exact_tail,
+    exact_tails,
     expected_matrix,
-    overlap_table,
+    pair_hours,
     pair_seed,
+    shared_intervals,
     shift_test,
     smallest_p,
 )
@@ -77,7 +78,7 @@ SYNCHRONISED = link_kind(
         ),
         error_rate=f"Fired for no ordinary account in {MEASURED_ON}.",
     ),
-    version="2",
+    version="3",  # 3: the Monte Carlo check draws three hours' shifts at once (other draws)
 )
 HANDOFF = link_kind(
     "rate_limit_handoff",
@@ -144,36 +145,29 @@ def synchronised_pairs(
     context: LinkContext, intervals: dict[str, list[int]], *, draws: int
 ) -> list[FoundLink]:
     """The links among accounts given their active five-minute intervals (epoch // 300)."""
-    first = min((min(b) for b in intervals.values() if b), default=0)
-    bits = {}
-    for account_id, buckets in intervals.items():
-        value = 0
-        for bucket in buckets:
-            value |= 1 << (bucket - first)
-        bits[account_id] = value
-    names = sorted(bits)
+    names = sorted(intervals)
     activity = {a: HourlyActivity.from_intervals(intervals[a]) for a in names}
     examined = len(names) * (len(names) - 1) // 2
-    # Shared intervals are counted for every pair (cheap, on bitsets); a pair is tested
+    # Shared intervals are counted for every pair (one matrix product); a pair is tested
     # against the null model when it meets the minimums (enough shared intervals, and
     # SYNC_MIN_RATIO times what its own hours make likely).
-    expected = expected_matrix([activity[a] for a in names])
-    screened: dict[tuple[str, str], np.ndarray] = {}
-    for i, x in enumerate(names):
-        bx, row = bits[x], expected[i]
-        for j in range(i + 1, len(names)):
-            y = names[j]
-            common = (bx & bits[y]).bit_count()
-            if common >= SYNC_MIN_COMMON and common >= SYNC_MIN_RATIO * row[j]:
-                screened[(x, y)] = overlap_table(activity[x], activity[y])
-    if not screened:
+    hourly = [activity[a] for a in names]
+    common = shared_intervals(hourly)
+    expected = expected_matrix(hourly)
+    first, second = np.nonzero(
+        np.triu((common >= SYNC_MIN_COMMON) & (common >= SYNC_MIN_RATIO * expected), k=1)
+    )
+    if not len(first):
         return []
-    exact = {pair: exact_tail(table, int(table[:, 0].sum())) for pair, table in screened.items()}
+    hours = pair_hours(hourly, first, second)
+    observed, tails = exact_tails(hours, len(first))
+    index = {(names[i], names[j]): k for k, (i, j) in enumerate(zip(first, second, strict=True))}
+    exact = {pair: float(tails[k]) for pair, k in index.items()}
     passed, threshold = benjamini_hochberg(exact, tests=examined, rate=SYNC_FAMILY_P)
     # At most SYNC_PER_ACCOUNT links per account, the strongest (lowest p, then most shared).
     best: dict[str, list] = defaultdict(list)
     for pair in passed:
-        entry = (exact[pair], -int(screened[pair][:, 0].sum()), pair)
+        entry = (exact[pair], -int(observed[index[pair]]), pair)
         best[pair[0]].append(entry)
         best[pair[1]].append(entry)
     chosen = set()
@@ -183,8 +177,14 @@ def synchronised_pairs(
     links = []
     for x, y in sorted(chosen):
         # The Monte Carlo check accompanies what is reported: the linked pairs.
+        table = hours.table(index[(x, y)])
         t = shift_test(
-            activity[x], activity[y], draws=draws, seed=pair_seed(x, y), table=screened[(x, y)]
+            activity[x],
+            activity[y],
+            draws=draws,
+            seed=pair_seed(x, y),
+            table=table,
+            exact=exact[(x, y)],
         )
         links.append(
             context.link(
@@ -206,7 +206,7 @@ def synchronised_pairs(
                     "monte_carlo_p": float(f"{t.monte_carlo_p:.3g}"),
                     "smallest_monte_carlo_p": float(f"{smallest_p(t.max_draws):.3g}"),
                     "pairs_examined": examined,
-                    "pairs_tested": len(screened),
+                    "pairs_tested": len(index),
                     "correction": "Benjamini-Hochberg",
                     "false_discovery_rate": SYNC_FAMILY_P,
                     "threshold": float(f"{threshold:.3g}"),

@@ -194,3 +194,55 @@ def test_detect_json_contract_and_exhibits_that_exist(worlds, capsys):
     network = [a for a, info in labels.items() if info["kind"] == "distillation_network"]
     critical = [c for c in report["clusters"] if c["band"] == "critical"]
     assert any(set(network) <= set(c["accounts"]) for c in critical)
+
+
+def test_a_seed_is_kept_on_two_significant_lines_working_out_only_what_decides():
+    """A shape seed needs two of its three lines; the synchrony line (30 replays) is worked
+    out last and only when the first two disagree, and the answer is what counting every
+    line would give."""
+    from functools import partial
+    from itertools import product
+
+    from evidence.detectors.coordination import _two_significant
+
+    def line(worked_out, index, outcome):
+        worked_out.append(index)
+        return None if outcome is None else {"significant": outcome}
+
+    for outcomes in product((True, False, None), repeat=3):  # None: the line does not apply
+        worked_out: list[int] = []
+        tests = [partial(line, worked_out, i, o) for i, o in enumerate(outcomes)]
+        assert _two_significant(tests) == (sum(o is True for o in outcomes) >= 2), outcomes
+        decided_early = (outcomes[0] is True) == (outcomes[1] is True)
+        assert worked_out == ([0, 1] if decided_early else [0, 1, 2]), outcomes
+
+
+def test_the_synchrony_replays_counted_in_one_pass_are_the_replays_one_at_a_time():
+    import numpy as np
+
+    from evidence.detectors import group_evidence
+    from evidence.detectors.group_evidence import SYNC_REPLAYS, SYNC_SHIFT_DAYS, Synchrony
+
+    rng = np.random.default_rng(5)
+    rhythm = object.__new__(Synchrony)  # the record's intervals, without reading a database
+    rhythm.per_day, rhythm.length, rhythm.first = 144, 144 * 28, 0
+    operator = np.sort(rng.choice(rhythm.length, 300, replace=False))
+    rhythm.bins = {
+        f"acct_{i}": np.unique(np.r_[operator[i::3], rng.choice(4032, 40)]) for i in range(7)
+    }
+    group = sorted(rhythm.bins)
+    line = rhythm.line(group)
+
+    # The replays as they were counted before, one replay after another, from the same draws.
+    present = group
+    owner = np.concatenate([np.full(len(rhythm.bins[a]), i) for i, a in enumerate(present)])
+    bins = np.concatenate([rhythm.bins[a] for a in present]) % rhythm.length
+    draws = np.random.default_rng(group_evidence.RNG_SEED)
+    replays = []
+    for _ in range(SYNC_REPLAYS):
+        shift = draws.choice(np.asarray(SYNC_SHIFT_DAYS) * rhythm.per_day, size=len(present))
+        counts = np.bincount((bins + shift[owner]) % rhythm.length, minlength=rhythm.length)
+        replays.append(int((counts * (counts - 1) // 2).sum()))
+    assert line["replay_max"] == max(replays)
+    assert line["replay_mean"] == round(float(np.mean(replays)), 1)
+    assert len(set(replays)) > 1 and min(replays) > 0  # replays that differ, none empty

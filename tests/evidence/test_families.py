@@ -48,3 +48,35 @@ def test_band_keys_are_shared_by_paraphrases_and_reproduce():
     # The same buckets as the families: templates that share a key are one family.
     families = prompt_families([("a", opening), ("b", paraphrase)])
     assert families == {"a": 0, "b": 0}
+
+
+def test_an_opening_read_from_the_first_characters_is_the_whole_texts_opening():
+    """`_opening` reads only the first characters when they reach past the sixteenth word;
+    whatever the text, the words must be those of the whole text."""
+    import re
+
+    from evidence.detectors.families import OPENING_WORDS, _opening
+
+    def whole(text):
+        words = re.findall(r"\w+", text.lower())[:OPENING_WORDS]
+        return tuple("#" if w.isdigit() else w for w in words)
+
+    texts = [
+        " ".join(f"word{i}" for i in range(40)),  # the 17th word runs across the cut
+        "x " * 15 + "y" * 200,  # the 16th word is cut by the first characters
+        "Short prompt, 12 words only: explain 42 ways to say ΟΔΟΣ.",
+        "ΣΟΦΟΣ " * 30,  # a final sigma at the end of each word
+        "",
+        "." * 300 + " late words 7",
+    ]
+    for text in texts:
+        assert _opening(text) == whole(text), text[:40]
+
+
+def test_templates_with_one_opening_are_one_family_numbered_by_the_first():
+    opening = "You are a meticulous grader. Score the answer below from 1 to 10 and"
+    rows = [("t-other", "How do I bake bread at home with a cast iron pot?")]
+    rows += [(f"t-{i}", f"{opening} explain why, case {i}: {'x' * i}") for i in range(5)]
+    families = prompt_families(rows)
+    assert set(families) == {f"t-{i}" for i in range(5)}
+    assert set(families.values()) == {1}  # the lowest member's position

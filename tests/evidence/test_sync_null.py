@@ -20,7 +20,12 @@ from evidence.detectors.sync_null import (
     INTERVALS_PER_HOUR,
     HourlyActivity,
     benjamini_hochberg,
+    exact_tail,
+    exact_tails,
+    overlap_table,
+    pair_hours,
     pair_seed,
+    shared_intervals,
     shift_test,
 )
 from evidence.detectors.timing import SYNC_FAMILY_P, synchronised_pairs
@@ -176,3 +181,30 @@ def test_benjamini_hochberg_counts_every_pair_examined():
     assert passed == {"a", "b"} and threshold == pytest.approx(0.002)
     # The same p-values among 1,000 pairs examined: none survives.
     assert benjamini_hochberg({"a": 0.001, "b": 0.002}, tests=1000, rate=0.01) == (set(), 0.0)
+
+
+def test_the_whole_run_arrays_give_each_pair_what_its_own_table_gives():
+    """Detection computes every pair's shared intervals, common hours and exact tail in whole
+    arrays (`shared_intervals`, `pair_hours`, `exact_tails`), sharing powers and partial
+    convolutions between pairs; each pair must get exactly what it gets on its own."""
+    rng = np.random.default_rng(13)
+    population = []
+    for _ in range(24):
+        days = sorted(rng.choice(WINDOW_DAYS, int(rng.integers(4, 20)), replace=False))
+        intervals = morning(rng, days, per_hour=int(rng.integers(1, 8)), hour=9)
+        intervals += morning(rng, days[::2], per_hour=int(rng.integers(1, 12)), hour=14)
+        population.append(intervals)
+    population.append(list(population[0]))  # an exact copy: the largest possible overlap
+    population.append([])  # an account with nothing shared at all
+    activity = [HourlyActivity.from_intervals(x) for x in population]
+    common = shared_intervals(activity)
+    first, second = np.triu_indices(len(activity), k=1)
+    hours = pair_hours(activity, first, second, chunk=7)  # several chunks
+    observed, tails = exact_tails(hours, len(first))
+    for k, (i, j) in enumerate(zip(first, second, strict=True)):
+        table = overlap_table(activity[i], activity[j])
+        assert common[i, j] == len(set(population[i]) & set(population[j])) == observed[k]
+        assert np.array_equal(hours.table(k), table)
+        expected = exact_tail(table, int(table[:, 0].sum())) if len(table) else 1.0
+        assert tails[k] == pytest.approx(expected, rel=1e-9, abs=1e-300), (i, j)
+    assert tails[len(first) - 1] == 1.0  # the empty account's last pair: nothing shared
