@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import time
 from collections import Counter
+from operator import attrgetter
 from pathlib import Path
 
 from evidence.detectors.activity import HARVEST_SQL
@@ -141,10 +142,6 @@ def _quality(report: dict, labels: dict) -> dict:
     }
 
 
-def _seconds(run) -> float:
-    return run.seconds
-
-
 def bench_detect(table: Table, *, scenario: Path, env: dict[str, str], work: Path) -> dict:
     print("  preparing the record (accounts, assent, models, all usage) ...", flush=True)
     rows = _record_prepare(scenario, env)
@@ -163,7 +160,9 @@ def bench_detect(table: Table, *, scenario: Path, env: dict[str, str], work: Pat
     # its first run (printed too: it also reads the (account, ts) index cold, which no scan
     # does). On this shared 2-core machine one run varies by a second or more.
     first = run_timed(manage("detect", "--json"), env)
-    runs = sorted((run_timed(manage("detect", "--json"), env) for _ in "123"), key=_seconds)
+    runs = sorted(
+        (run_timed(manage("detect", "--json"), env) for _ in "123"), key=attrgetter("seconds")
+    )
     pacta = runs[1]
     print(
         f"  detect runs (s): first {first.seconds:.1f}, then "
