@@ -39,10 +39,11 @@ def links_find(
     context.key_sharers = {a for link in found if link.kind == "key_sharing" for a in link.pair}
     lap("links.hard")
     # The synchronised-activity finder needs only what is known by now. With the run's
-    # snapshot it reads the suspects' minutes on a second connection, and tests them there,
-    # while the finders below work here.
+    # snapshot it reads the suspects' minutes on a second connection and tests them in a
+    # child process, while the finders below work here.
     timing_links = SideWork(
-        lambda db: timing.synchronised_links(context, db), snapshot=activity.snapshot
+        lambda db: timing.synchronised_links(context, db, apart=activity.snapshot is not None),
+        snapshot=activity.snapshot,
     )
     parties = identity.parties(context, found)
     found += identity.network_links(context, parties)

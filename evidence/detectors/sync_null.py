@@ -25,6 +25,10 @@ p-value), so screening pairs out never loosens the correction.
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import subprocess
+import sys
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass
@@ -345,3 +349,142 @@ def benjamini_hochberg(p_values: dict, *, tests: int, rate: float) -> tuple[set,
         if p <= rate * rank / tests:
             cut = rank
     return {key for key, _ in ranked[:cut]}, (rate * cut / tests if cut else 0.0)
+
+
+# --- the pairs of one run --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Screen:
+    """Which pairs are tested, and which are linked: the detector's thresholds."""
+
+    min_common: int  # shared intervals a pair needs to be tested at all
+    min_ratio: float  # and this many times what its own hours make likely
+    false_discovery_rate: float  # Benjamini-Hochberg over every pair examined
+    per_account: int  # links kept per account, the strongest
+
+
+@dataclass(frozen=True)
+class LinkedPair:
+    first: str
+    second: str
+    test: NullTest
+    first_intervals: int  # each account's active intervals in the window
+    second_intervals: int
+
+
+@dataclass(frozen=True)
+class PairsTested:
+    """What one run's synchronised-activity test found, and over how many pairs."""
+
+    examined: int  # every pair of the accounts given
+    tested: int  # the pairs that met the screen's minimums
+    threshold: float  # the largest Benjamini-Hochberg threshold that passed (0: none)
+    linked: list[LinkedPair]
+
+
+def pairs_linked(intervals: dict[str, list[int]], *, draws: int, screen: Screen) -> PairsTested:
+    """The pairs linked among accounts given their active five-minute intervals (epoch //
+    300), each with its exact p-value and its Monte Carlo check."""
+    names = sorted(intervals)
+    activity = [HourlyActivity.from_intervals(intervals[a]) for a in names]
+    examined = len(names) * (len(names) - 1) // 2
+    # Shared intervals are counted for every pair (one matrix product); a pair is tested
+    # against the null model when it meets the minimums (enough shared intervals, and
+    # `min_ratio` times what its own hours make likely).
+    common = shared_intervals(activity)
+    expected = expected_matrix(activity)
+    first, second = np.nonzero(
+        np.triu((common >= screen.min_common) & (common >= screen.min_ratio * expected), k=1)
+    )
+    if not len(first):
+        return PairsTested(examined, 0, 0.0, [])
+    hours = pair_hours(activity, first, second)
+    observed, tails = exact_tails(hours, len(first))
+    index = {(int(i), int(j)): k for k, (i, j) in enumerate(zip(first, second, strict=True))}
+    exact = {pair: float(tails[k]) for pair, k in index.items()}
+    passed, threshold = benjamini_hochberg(exact, tests=examined, rate=screen.false_discovery_rate)
+    # At most `per_account` links per account, the strongest (lowest p, then most shared).
+    best: dict[int, list] = defaultdict(list)
+    for pair in passed:
+        entry = (exact[pair], -int(observed[index[pair]]), pair)
+        best[pair[0]].append(entry)
+        best[pair[1]].append(entry)
+    chosen = set()
+    for entries in best.values():
+        chosen.update(e[2] for e in sorted(entries)[: screen.per_account])
+    linked = []
+    for i, j in sorted(chosen):
+        x, y = names[i], names[j]
+        # The Monte Carlo check accompanies what is reported: the linked pairs.
+        test = shift_test(
+            activity[i],
+            activity[j],
+            draws=draws,
+            seed=pair_seed(x, y),
+            table=hours.table(index[(i, j)]),
+            exact=exact[(i, j)],
+        )
+        linked.append(LinkedPair(x, y, test, activity[i].intervals, activity[j].intervals))
+    return PairsTested(examined, len(index), threshold, linked)
+
+
+def pairs_linked_apart(
+    intervals: dict[str, list[int]], *, draws: int, screen: Screen
+) -> PairsTested:
+    """`pairs_linked` in a child process, so that its seconds of arithmetic run on a core of
+    their own beside the rest of detection rather than taking turns with it for Python's
+    interpreter lock. A child Python started afresh, not a fork: detection runs inside
+    Celery's worker processes, which may not fork children of their own, and this module
+    needs neither Django nor the parent's state (it imports only numpy)."""
+    if not sys.executable:  # an embedding host that cannot say which Python it runs
+        return pairs_linked(intervals, draws=draws, screen=screen)
+    request = {
+        "intervals": intervals,
+        "draws": draws,
+        "screen": dataclasses.asdict(screen),
+    }
+    # -I: isolated from the environment's PYTHON* settings and, above all, without this
+    # file's directory first on the module path, where `selectors.py` would shadow the
+    # standard library module of that name.
+    child = subprocess.run(  # noqa: S603 (this module, by the running interpreter)
+        [sys.executable, "-I", __file__],
+        input=json.dumps(request).encode(),
+        capture_output=True,
+        check=False,
+    )
+    if child.returncode != 0:
+        report = child.stderr.decode(errors="replace").strip()
+        reason = report.splitlines()[-1] if report else "no message"
+        raise RuntimeError(
+            "the synchronised-activity test failed in its child process (exit "
+            f"{child.returncode}): {reason}\n{report}"
+        )
+    return _from_json(json.loads(child.stdout))
+
+
+def _to_json(tested: PairsTested) -> dict:
+    # Python's JSON writes each float as its shortest exact repr: the p-values cross
+    # unchanged, and the run's digest with them.
+    return dataclasses.asdict(tested)
+
+
+def _from_json(payload: dict) -> PairsTested:
+    linked = [
+        LinkedPair(**{**pair, "test": NullTest(**pair["test"])}) for pair in payload["linked"]
+    ]
+    return PairsTested(payload["examined"], payload["tested"], payload["threshold"], linked)
+
+
+def _child() -> None:
+    """The child of `pairs_linked_apart`: a request on standard input, the result on
+    standard output, as JSON."""
+    request = json.load(sys.stdin)
+    tested = pairs_linked(
+        request["intervals"], draws=request["draws"], screen=Screen(**request["screen"])
+    )
+    json.dump(_to_json(tested), sys.stdout)
+
+
+if __name__ == "__main__":
+    _child()

@@ -6,7 +6,6 @@ import datetime as dt
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 
-import numpy as np
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
@@ -16,15 +15,10 @@ from evidence.detectors.registry import MEASURED_ON, Methodology
 from evidence.detectors.sync_null import (
     DEFAULT_DRAWS,
     EXCEEDANCES,
-    HourlyActivity,
     NullTest,
-    benjamini_hochberg,
-    exact_tails,
-    expected_matrix,
-    pair_hours,
-    pair_seed,
-    shared_intervals,
-    shift_test,
+    Screen,
+    pairs_linked,
+    pairs_linked_apart,
     smallest_p,
 )
 from evidence.models import ClauseCategory
@@ -114,9 +108,19 @@ def sync_null_draws() -> int:
     return draws
 
 
+SCREEN = Screen(
+    min_common=SYNC_MIN_COMMON,
+    min_ratio=SYNC_MIN_RATIO,
+    false_discovery_rate=SYNC_FAMILY_P,
+    per_account=SYNC_PER_ACCOUNT,
+)
+
+
 def synchronised_links(
-    context: LinkContext, db=connection, *, draws: int | None = None
+    context: LinkContext, db=connection, *, draws: int | None = None, apart: bool = False
 ) -> list[FoundLink]:
+    """`apart`: test the pairs in a child process (detection does when this runs beside
+    the other finders, on its own connection)."""
     draws = sync_null_draws() if draws is None else draws
     candidates = sorted(a for a in context.suspects if a in context.activity.accounts)
     if len(candidates) < 2:
@@ -138,54 +142,19 @@ def synchronised_links(
             {"accounts": candidates, "min": SYNC_MIN_BUCKETS, **window.params},
         )
         rows = cursor.fetchall()
-    return synchronised_pairs(context, dict(rows), draws=draws)
+    return synchronised_pairs(context, dict(rows), draws=draws, apart=apart)
 
 
 def synchronised_pairs(
-    context: LinkContext, intervals: dict[str, list[int]], *, draws: int
+    context: LinkContext, intervals: dict[str, list[int]], *, draws: int, apart: bool = False
 ) -> list[FoundLink]:
     """The links among accounts given their active five-minute intervals (epoch // 300)."""
-    names = sorted(intervals)
-    activity = {a: HourlyActivity.from_intervals(intervals[a]) for a in names}
-    examined = len(names) * (len(names) - 1) // 2
-    # Shared intervals are counted for every pair (one matrix product); a pair is tested
-    # against the null model when it meets the minimums (enough shared intervals, and
-    # SYNC_MIN_RATIO times what its own hours make likely).
-    hourly = [activity[a] for a in names]
-    common = shared_intervals(hourly)
-    expected = expected_matrix(hourly)
-    first, second = np.nonzero(
-        np.triu((common >= SYNC_MIN_COMMON) & (common >= SYNC_MIN_RATIO * expected), k=1)
-    )
-    if not len(first):
-        return []
-    hours = pair_hours(hourly, first, second)
-    observed, tails = exact_tails(hours, len(first))
-    index = {(names[i], names[j]): k for k, (i, j) in enumerate(zip(first, second, strict=True))}
-    exact = {pair: float(tails[k]) for pair, k in index.items()}
-    passed, threshold = benjamini_hochberg(exact, tests=examined, rate=SYNC_FAMILY_P)
-    # At most SYNC_PER_ACCOUNT links per account, the strongest (lowest p, then most shared).
-    best: dict[str, list] = defaultdict(list)
-    for pair in passed:
-        entry = (exact[pair], -int(observed[index[pair]]), pair)
-        best[pair[0]].append(entry)
-        best[pair[1]].append(entry)
-    chosen = set()
-    for entries in best.values():
-        chosen.update(e[2] for e in sorted(entries)[:SYNC_PER_ACCOUNT])
+    test_pairs = pairs_linked_apart if apart else pairs_linked
+    tested = test_pairs(intervals, draws=draws, screen=SCREEN)
     minutes = BUCKET_SECONDS // 60
     links = []
-    for x, y in sorted(chosen):
-        # The Monte Carlo check accompanies what is reported: the linked pairs.
-        table = hours.table(index[(x, y)])
-        t = shift_test(
-            activity[x],
-            activity[y],
-            draws=draws,
-            seed=pair_seed(x, y),
-            table=table,
-            exact=exact[(x, y)],
-        )
+    for pair in tested.linked:
+        x, y, t = pair.first, pair.second, pair.test
         links.append(
             context.link(
                 x,
@@ -196,7 +165,7 @@ def synchronised_pairs(
                     "interval_minutes": minutes,
                     "common_intervals": t.observed,
                     "expected_if_independent": round(t.expected, 2),
-                    "active_intervals": {x: activity[x].intervals, y: activity[y].intervals},
+                    "active_intervals": {x: pair.first_intervals, y: pair.second_intervals},
                     "common_active_hours": t.common_hours,
                     "null_model": "circular shift within each hour of each account's activity",
                     "chance_probability": float(f"{t.p:.3g}"),
@@ -205,11 +174,11 @@ def synchronised_pairs(
                     "null_max_draws": t.max_draws,
                     "monte_carlo_p": float(f"{t.monte_carlo_p:.3g}"),
                     "smallest_monte_carlo_p": float(f"{smallest_p(t.max_draws):.3g}"),
-                    "pairs_examined": examined,
-                    "pairs_tested": len(index),
+                    "pairs_examined": tested.examined,
+                    "pairs_tested": tested.tested,
                     "correction": "Benjamini-Hochberg",
                     "false_discovery_rate": SYNC_FAMILY_P,
-                    "threshold": float(f"{threshold:.3g}"),
+                    "threshold": float(f"{tested.threshold:.3g}"),
                 },
                 f"The two accounts were active in the same {minutes}-minute intervals "
                 f"{t.observed:,} times; with each account's own hours of activity kept and "

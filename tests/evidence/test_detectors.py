@@ -19,7 +19,14 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, transaction
 from django.db.models import Sum
 
-from evidence.detectors import REGISTRY, activity, detector_versions, link_kinds, signals
+from evidence.detectors import (
+    REGISTRY,
+    activity,
+    detector_versions,
+    link_kinds,
+    signals,
+    timing,
+)
 from evidence.detectors.activity import Window, activity_collect, activity_release
 from evidence.detectors.baseline import Cohorts, percentile_of
 from evidence.detectors.lexicons import lexicon, lexicon_pattern
@@ -812,9 +819,10 @@ def test_a_run_is_stored_once_ledgered_and_never_edited(world):
 @pytest.mark.django_db(transaction=True)
 def test_a_run_on_its_own_uses_a_second_connection_with_the_same_result(world, monkeypatch):
     """Outside any transaction a run exports its snapshot and runs the template-key and
-    infrastructure passes on a second connection beside the other passes; what it finds is
-    what a run inside a caller's transaction (one connection, one pass after another)
-    finds: the same signals, the same shared-key and network links."""
+    infrastructure passes on a second connection beside the other passes, and tests the
+    synchronised pairs in a child process; what it finds is what a run inside a caller's
+    transaction (one connection, one pass after another, every test in-process) finds: the
+    same signals, the same shared-key, network and synchronised-activity links."""
     world.ordinary()
     world.account("acct_cot")
     for i, ts in enumerate(hours(T0, 30)):
@@ -823,25 +831,46 @@ def test_a_run_on_its_own_uses_a_second_connection_with_the_same_result(world, m
         world.account(name)
         for ts in hours(T0, 12, 7):
             world.request(name, ts, key="key_shared_1", ip="203.0.113.9")
+    for name in ("acct_tick", "acct_tock"):
+        world.account(name)
+        for i in range(30):  # the same 30 five-minute slots
+            world.request(
+                name,
+                T0 + dt.timedelta(minutes=5 * (i * 97), seconds=10),
+                prompt=f"Think step by step about case {i}.",
+            )
     world.load()
-    side_runs = []
+    side_runs, children = [], []
     side_connection = activity.snapshot_connection
     monkeypatch.setattr(
         activity,
         "snapshot_connection",
         lambda snapshot: side_runs.append(side_connection(snapshot)) or side_runs[-1],
     )
+    in_child = timing.pairs_linked_apart
+    monkeypatch.setattr(
+        timing,
+        "pairs_linked_apart",
+        lambda intervals, **kw: children.append(sorted(intervals)) or in_child(intervals, **kw),
+    )
     alone = detection_run(actor="system:test")
+    assert len(children) == 1 and {"acct_tick", "acct_tock"} <= set(children[0])
     # The passes' connection, and the timing finders' (there are suspects to time).
     assert len(side_runs) == 2 and all(side.closed for side in side_runs)
     with transaction.atomic():
         inside = detection_run(actor="system:test")
     assert len(side_runs) == 2  # inside a transaction the snapshot is not shared
+    assert len(children) == 1  # nor are the pairs tested in a child
     assert alone.status == inside.status == "finished"
     assert alone.digest == inside.digest and alone.counts["findings_fired"] > 0
     assert fired(alone, "acct_cot") == fired(inside, "acct_cot") != set()
     pair = ("acct_keyowner", "acct_keyborrower")
     assert set(links_between(alone, *pair)) == set(links_between(inside, *pair)) >= {"key_sharing"}
+    synchronised = [
+        links_between(run, "acct_tick", "acct_tock")["synchronised_activity"].evidence
+        for run in (alone, inside)
+    ]
+    assert synchronised[0] == synchronised[1] and synchronised[0]["common_intervals"] == 30
 
 
 def test_an_empty_record_gives_an_empty_finished_run():

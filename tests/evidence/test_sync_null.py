@@ -25,10 +25,12 @@ from evidence.detectors.sync_null import (
     overlap_table,
     pair_hours,
     pair_seed,
+    pairs_linked,
+    pairs_linked_apart,
     shared_intervals,
     shift_test,
 )
-from evidence.detectors.timing import SYNC_FAMILY_P, synchronised_pairs
+from evidence.detectors.timing import SCREEN, SYNC_FAMILY_P, synchronised_pairs
 
 DAY0 = 1_767_225_600 // 86_400  # 2026-01-01, in days since the epoch
 WINDOW_DAYS = 28
@@ -208,3 +210,33 @@ def test_the_whole_run_arrays_give_each_pair_what_its_own_table_gives():
         expected = exact_tail(table, int(table[:, 0].sum())) if len(table) else 1.0
         assert tails[k] == pytest.approx(expected, rel=1e-9, abs=1e-300), (i, j)
     assert tails[len(first) - 1] == 1.0  # the empty account's last pair: nothing shared
+
+
+def test_the_pairs_tested_in_a_child_process_are_the_pairs_tested_here():
+    # Detection tests the pairs in a child process beside its other finders: what crosses
+    # back (every p-value, to the last bit) must be what the same test gives in-process.
+    rng = np.random.default_rng(12)
+    days = range(0, WINDOW_DAYS, 2)
+    population = {f"acct_{i:02d}": morning(rng, days) for i in range(16)}
+    operator = morning(rng, days, per_hour=4)
+    population["acct_ring_a"] = operator
+    population["acct_ring_b"] = list(operator)
+    population["acct_ring_c"] = operator[::2] + morning(rng, days, per_hour=1)
+
+    here = pairs_linked(population, draws=499, screen=SCREEN)
+    apart = pairs_linked_apart(population, draws=499, screen=SCREEN)
+
+    assert apart == here
+    assert [(p.first, p.second) for p in here.linked] == [
+        ("acct_ring_a", "acct_ring_b"),
+        ("acct_ring_a", "acct_ring_c"),
+        ("acct_ring_b", "acct_ring_c"),
+    ]
+    assert here.examined == 19 * 18 // 2
+
+
+def test_a_failure_in_the_child_process_is_raised_with_its_reason():
+    with pytest.raises(
+        RuntimeError, match=r"child process \(exit 1\): ValueError: invalid literal"
+    ):
+        pairs_linked_apart({"acct_a": ["not an interval"], "acct_b": [1]}, draws=9, screen=SCREEN)
