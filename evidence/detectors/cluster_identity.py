@@ -48,10 +48,10 @@ def identities_inherited(
         return [None] * len(clusters)
     old_of: dict[str, str] = {}  # account id -> the old identity it belonged to
     old_size: Counter[str] = Counter()
-    rows = (
-        ClusterMember.objects.filter(cluster__run=previous)
-        .values_list("account__account_id", "cluster__identity")
-        .iterator(5000)
+    # Fetched whole rather than through a server-side cursor, which PostgreSQL plans for its
+    # first rows (see `detection_report`).
+    rows = ClusterMember.objects.filter(cluster__run=previous).values_list(
+        "account__account_id", "cluster__identity"
     )
     for account_id, identity in rows:
         old_of[account_id] = identity
