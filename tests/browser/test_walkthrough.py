@@ -13,7 +13,7 @@ import re
 import pytest
 
 from casework.demo import DEMO_PASSWORD
-from tests.browser.conftest import report_worker, screenshot, sign_in
+from tests.browser.conftest import in_own_thread, report_worker, screenshot, sign_in
 from tests.factories import user_with_role
 
 pytestmark = [
@@ -84,7 +84,13 @@ def test_counsel_from_cluster_to_report(page, demo_world, django_user_model):
 
     counsel_user = django_user_model.objects.get(username="counsel")
     counsel_job = report_job_request(actor=counsel_user, case=case, edition="counsel")
-    report_build(job=counsel_job)
+    # In a thread of its own: signing runs an event loop, and Playwright's runs in this one
+    # (here the build used to fail at signing, and the checks below passed on no PDF).
+    in_own_thread(lambda: report_build(job=counsel_job))
+    counsel_job.refresh_from_db()
+    assert counsel_job.status == ReportJob.Status.DONE and counsel_job.pdf_id, (
+        counsel_job.failure_reason
+    )
     reviewer = user_with_role("rita", "external reviewer")
     case_member_add(actor=counsel_user, case=case, user=reviewer, role="external_reviewer")
     Case.objects.create(
