@@ -46,6 +46,7 @@ _BITS = (np.arange(1 << INTERVALS_PER_HOUR)[:, None] >> np.arange(INTERVALS_PER_
 _BATCH_CELLS = 2_000_000  # draws x hours held in memory at once
 _SIGNATURE_CHUNK = 8_192  # pairs whose kinds are counted at once
 _HOURS_PER_DRAW = 3  # 12**3 combinations of shifts fit one 16-bit draw
+PAIRS_AT_ONCE = 8_192  # pairs whose common hours are held in memory at once
 
 
 def smallest_p(draws: int) -> float:
@@ -142,15 +143,28 @@ def _slots(activity: HourlyActivity, first: int) -> np.ndarray:
     return hours * INTERVALS_PER_HOUR + bits % INTERVALS_PER_HOUR
 
 
-def pair_hours(
-    activity: list[HourlyActivity], first: np.ndarray, second: np.ndarray, *, chunk: int = 2048
-) -> PairHours:
-    """The common hours of the pairs (first[k], second[k]), in whole arrays rather than one
-    pair at a time: detection tests tens of thousands of pairs per run."""
+def hour_masks(activity: list[HourlyActivity]) -> np.ndarray:
+    """One row an account, one column for each hour any of them was active: the account's
+    intervals in that hour (a 12-bit mask; 0, not active)."""
     hours = _hours_of(activity)
-    masks = np.zeros((len(activity), len(hours)), np.int16)  # 0: not active that hour
+    masks = np.zeros((len(activity), len(hours)), np.int16)
     for i, a in enumerate(activity):
         masks[i, np.searchsorted(hours, a.hours)] = a.masks
+    return masks
+
+
+def pair_hours(
+    activity: list[HourlyActivity],
+    first: np.ndarray,
+    second: np.ndarray,
+    *,
+    chunk: int = 2048,
+    masks: np.ndarray | None = None,
+) -> PairHours:
+    """The common hours of the pairs (first[k], second[k]), in whole arrays rather than one
+    pair at a time: detection tests tens of thousands of pairs per run (`masks`: the
+    accounts' `hour_masks`, when the caller has them already)."""
+    masks = hour_masks(activity) if masks is None else masks
     pairs, xs, ys = [np.zeros(0, np.int64)], [np.zeros(0, np.int16)], [np.zeros(0, np.int16)]
     for start in range(0, len(first), chunk):
         x, y = masks[first[start : start + chunk]], masks[second[start : start + chunk]]
@@ -161,13 +175,16 @@ def pair_hours(
     return PairHours(np.concatenate(pairs), np.concatenate(xs), np.concatenate(ys))
 
 
-def exact_tails(hours: PairHours, pairs: int) -> tuple[np.ndarray, np.ndarray]:
+def exact_tails(
+    hours: PairHours, pairs: int, *, powers: dict | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Each pair's observed shared intervals and `exact_tail` of it, for every pair at once.
 
     An hour's distribution over the rotations depends only on the two accounts' intervals
     in it, and few distributions occur (a hundred or so in a run): each pair's distribution
     is a convolution of a few powers of them. Pairs with the same powers share one
     distribution, and pairs whose powers begin alike share the convolution of the beginning.
+    `powers` keeps the powers computed for one batch of pairs for the next.
     """
     observed = np.bincount(
         hours.pair, weights=_POPCOUNT[hours.first & hours.second], minlength=pairs
@@ -201,7 +218,10 @@ def exact_tails(hours: PairHours, pairs: int) -> tuple[np.ndarray, np.ndarray]:
         bounds = np.searchsorted(owner, np.arange(stop - start + 1)).tolist()
         for k in range(stop - start):
             members[tuple(terms[bounds[k] : bounds[k + 1]])].append(start + k)
-    powers: dict[int, np.ndarray] = {}
+    # A power is known by its distribution and its exponent (a kind's number is this
+    # batch's own).
+    powers = {} if powers is None else powers
+    distribution_of = [kind.tobytes() for kind in kinds]
     prefix: list[tuple[int, np.ndarray]] = []  # the previous signature's partial products
     tails = [1.0] * pairs
     shared_counts = observed.tolist()
@@ -211,9 +231,10 @@ def exact_tails(hours: PairHours, pairs: int) -> tuple[np.ndarray, np.ndarray]:
             shared += 1
         del prefix[shared:]
         for term in signature[shared:]:
-            if term not in powers:
-                powers[term] = _power(steps[term >> 32], term & 0xFFFFFFFF)
-            step = powers[term]
+            power = (distribution_of[term >> 32], term & 0xFFFFFFFF)
+            if power not in powers:
+                powers[power] = _power(steps[term >> 32], term & 0xFFFFFFFF)
+            step = powers[power]
             prefix.append((term, np.convolve(prefix[-1][1], step) if prefix else step))
         if not prefix:
             continue
@@ -383,9 +404,16 @@ class PairsTested:
     linked: list[LinkedPair]
 
 
-def pairs_linked(intervals: dict[str, list[int]], *, draws: int, screen: Screen) -> PairsTested:
+def pairs_linked(
+    intervals: dict[str, list[int]],
+    *,
+    draws: int,
+    screen: Screen,
+    pairs_at_once: int = PAIRS_AT_ONCE,
+) -> PairsTested:
     """The pairs linked among accounts given their active five-minute intervals (epoch //
-    300), each with its exact p-value and its Monte Carlo check."""
+    300), each with its exact p-value and its Monte Carlo check (`pairs_at_once`: how many
+    pairs' common hours are held in memory at once; the answer does not depend on it)."""
     names = sorted(intervals)
     activity = [HourlyActivity.from_intervals(intervals[a]) for a in names]
     examined = len(names) * (len(names) - 1) // 2
@@ -399,8 +427,14 @@ def pairs_linked(intervals: dict[str, list[int]], *, draws: int, screen: Screen)
     )
     if not len(first):
         return PairsTested(examined, 0, 0.0, [])
-    hours = pair_hours(activity, first, second)
-    observed, tails = exact_tails(hours, len(first))
+    # The pairs' common hours in batches: a dense population's pairs share hundreds of
+    # hours each, and held all at once they took gigabytes at 4M events.
+    masks, powers = hour_masks(activity), {}
+    observed, tails = np.zeros(len(first), np.int64), np.ones(len(first))
+    for start in range(0, len(first), pairs_at_once):
+        batch = slice(start, start + pairs_at_once)
+        hours = pair_hours(activity, first[batch], second[batch], masks=masks)
+        observed[batch], tails[batch] = exact_tails(hours, len(first[batch]), powers=powers)
     index = {(int(i), int(j)): k for k, (i, j) in enumerate(zip(first, second, strict=True))}
     exact = {pair: float(tails[k]) for pair, k in index.items()}
     passed, threshold = benjamini_hochberg(exact, tests=examined, rate=screen.false_discovery_rate)
@@ -422,7 +456,6 @@ def pairs_linked(intervals: dict[str, list[int]], *, draws: int, screen: Screen)
             activity[j],
             draws=draws,
             seed=pair_seed(x, y),
-            table=hours.table(index[(i, j)]),
             exact=exact[(i, j)],
         )
         linked.append(LinkedPair(x, y, test, activity[i].intervals, activity[j].intervals))

@@ -235,6 +235,27 @@ def test_the_pairs_tested_in_a_child_process_are_the_pairs_tested_here():
     assert here.examined == 19 * 18 // 2
 
 
+def test_the_pairs_tested_in_batches_are_the_pairs_tested_at_once():
+    # A dense population's pairs are tested a batch at a time to bound memory: the batches
+    # share nothing but the powers of the hours' distributions, and change no answer.
+    rng = np.random.default_rng(13)
+    days = range(0, WINDOW_DAYS, 2)
+    population = {f"acct_{i:02d}": morning(rng, days, per_hour=8) for i in range(10)}
+    # Rings of different densities, each member adding minutes of its own: the pairs' hours
+    # fall into many different distributions, which differ from one batch to the next.
+    for ring, per_hour in (("a", 2), ("b", 4), ("c", 7)):
+        operator = morning(rng, days, per_hour=per_hour)
+        for member in range(4):
+            own = morning(rng, days, per_hour=member + 1)
+            population[f"acct_ring_{ring}{member}"] = operator + own
+
+    at_once = pairs_linked(population, draws=199, screen=SCREEN)
+    in_batches = pairs_linked(population, draws=199, screen=SCREEN, pairs_at_once=3)
+
+    assert in_batches == at_once and at_once.tested >= 9
+    assert {p.first[:10] for p in at_once.linked} == {"acct_ring_"}
+
+
 def test_a_failure_in_the_child_process_is_raised_with_its_reason():
     with pytest.raises(
         RuntimeError, match=r"child process \(exit 1\): ValueError: invalid literal"
