@@ -225,27 +225,44 @@ def exact_tails(
     prefix: list[tuple[int, np.ndarray]] = []  # the previous signature's partial products
     tails = [1.0] * pairs
     shared_counts = observed.tolist()
+    upper: dict[tuple, np.ndarray] = {}  # P(power >= t) for each t, of each last power
     for signature in sorted(members):  # in order, so that neighbours share beginnings
+        if not signature:
+            continue
+        # Every power but the last is convolved (neighbours share the beginning); the last
+        # is summed against that: P(A + B >= n) = sum over a of P(A = a) P(B >= n - a), a
+        # dot product where the whole convolution would cost the product of the lengths.
+        *head, last = signature
         shared = 0
-        while shared < min(len(prefix), len(signature)) and prefix[shared][0] == signature[shared]:
+        while shared < min(len(prefix), len(head)) and prefix[shared][0] == head[shared]:
             shared += 1
         del prefix[shared:]
-        for term in signature[shared:]:
-            power = (distribution_of[term >> 32], term & 0xFFFFFFFF)
-            if power not in powers:
-                powers[power] = _power(steps[term >> 32], term & 0xFFFFFFFF)
-            step = powers[power]
+        for term in head[shared:]:
+            step = _power_of(term, powers, distribution_of, steps)
             prefix.append((term, np.convolve(prefix[-1][1], step) if prefix else step))
-        if not prefix:
-            continue
-        # Summed from the far end: the smallest tails are the most accurate.
-        tail = np.cumsum(prefix[-1][1][::-1])[::-1].tolist()
+        key = (distribution_of[last >> 32], last & 0xFFFFFFFF)
+        if key not in upper:
+            # Summed from the far end: the smallest tails are the most accurate. Index 0 is
+            # certain (B >= 0), and past the end nothing is left (B cannot reach it).
+            at_least = np.cumsum(_power_of(last, powers, distribution_of, steps)[::-1])[::-1]
+            upper[key] = np.concatenate([[1.0], at_least[1:], [0.0]])
+        at_least = upper[key]
+        beginning = prefix[-1][1] if prefix else np.ones(1)
+        reach = np.arange(len(beginning))
         for k in members[signature]:
-            count = shared_counts[k]
-            tails[k] = min(1.0, tail[count]) if count < len(tail) else 0.0
+            needed = np.clip(shared_counts[k] - reach, 0, len(at_least) - 1)
+            tails[k] = min(1.0, float(beginning @ at_least[needed]))
     tails = np.asarray(tails)
     tails[observed <= 0] = 1.0
     return observed, tails
+
+
+def _power_of(term: int, powers: dict, distribution_of: list, steps: np.ndarray) -> np.ndarray:
+    """The distribution of `term`'s power (kind << 32 | exponent), computed once a run."""
+    power = (distribution_of[term >> 32], term & 0xFFFFFFFF)
+    if power not in powers:
+        powers[power] = _power(steps[term >> 32], term & 0xFFFFFFFF)
+    return powers[power]
 
 
 def _hours_of(activity: list[HourlyActivity]) -> np.ndarray:
