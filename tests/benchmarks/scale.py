@@ -210,8 +210,10 @@ def scale_notes(points: list[dict]) -> list[str]:
     """What the table cannot say by itself: whose memory it is, what the largest size costs
     to make, and the verdict against the 16M target."""
     notes = [
-        "Peak RSS is the detect command's own process (wait4); PostgreSQL's backends, which "
-        "do the aggregation, sort and hash work, are separate processes and not in it.",
+        "Peak RSS is the detect command's, with the child process that tests synchronised "
+        "pairs (the larger of wait4's figure and the process tree's sampled every 10 ms); "
+        "PostgreSQL's backends, which do the aggregation, sort and hash work, are separate "
+        "processes and not in it.",
         "Generation and ingest times are those measured when the world was made (kept in "
         "bench-costs.json beside it); the ingest time is the usage file alone.",
     ]
