@@ -88,13 +88,14 @@ class NullTest:
     common_hours: int
 
 
-def expected_matrix(activity: list[HourlyActivity]) -> np.ndarray:
+def expected_matrix(
+    activity: list[HourlyActivity], *, masks: np.ndarray | None = None
+) -> np.ndarray:
     """The null model's expected shared intervals for every pair at once: in an hour both
-    were active, k and l intervals share k * l / 12 on average over the rotations."""
-    hours = _hours_of(activity)
-    counts = np.zeros((len(activity), len(hours)))
-    for i, a in enumerate(activity):
-        counts[i, np.searchsorted(hours, a.hours)] = _POPCOUNT[a.masks]
+    were active, k and l intervals share k * l / 12 on average over the rotations
+    (`masks`: the accounts' `hour_masks`, when the caller has them already)."""
+    masks = hour_masks(activity) if masks is None else masks
+    counts = _POPCOUNT[masks].astype(np.float64)  # intervals a row and hour (0: inactive)
     return counts @ counts.T / INTERVALS_PER_HOUR
 
 
@@ -218,8 +219,6 @@ def exact_tails(
         bounds = np.searchsorted(owner, np.arange(stop - start + 1)).tolist()
         for k in range(stop - start):
             members[tuple(terms[bounds[k] : bounds[k + 1]])].append(start + k)
-    # A power is known by its distribution and its exponent (a kind's number is this
-    # batch's own).
     powers = {} if powers is None else powers
     distribution_of = [kind.tobytes() for kind in kinds]
     prefix: list[tuple[int, np.ndarray]] = []  # the previous signature's partial products
@@ -240,7 +239,7 @@ def exact_tails(
         for term in head[shared:]:
             step = _power_of(term, powers, distribution_of, steps)
             prefix.append((term, np.convolve(prefix[-1][1], step) if prefix else step))
-        key = (distribution_of[last >> 32], last & 0xFFFFFFFF)
+        key = _power_key(last, distribution_of)
         if key not in upper:
             # Summed from the far end: the smallest tails are the most accurate. Index 0 is
             # certain (B >= 0), and past the end nothing is left (B cannot reach it).
@@ -257,9 +256,15 @@ def exact_tails(
     return observed, tails
 
 
+def _power_key(term: int, distribution_of: list) -> tuple[bytes, int]:
+    """A power (kind << 32 | exponent) known by its distribution and its exponent: a
+    kind's number is its batch's own."""
+    return distribution_of[term >> 32], term & 0xFFFFFFFF
+
+
 def _power_of(term: int, powers: dict, distribution_of: list, steps: np.ndarray) -> np.ndarray:
     """The distribution of `term`'s power (kind << 32 | exponent), computed once a run."""
-    power = (distribution_of[term >> 32], term & 0xFFFFFFFF)
+    power = _power_key(term, distribution_of)
     if power not in powers:
         powers[power] = _power(steps[term >> 32], term & 0xFFFFFFFF)
     return powers[power]
@@ -438,7 +443,8 @@ def pairs_linked(
     # against the null model when it meets the minimums (enough shared intervals, and
     # `min_ratio` times what its own hours make likely).
     common = shared_intervals(activity)
-    expected = expected_matrix(activity)
+    masks = hour_masks(activity)
+    expected = expected_matrix(activity, masks=masks)
     first, second = np.nonzero(
         np.triu((common >= screen.min_common) & (common >= screen.min_ratio * expected), k=1)
     )
@@ -446,7 +452,7 @@ def pairs_linked(
         return PairsTested(examined, 0, 0.0, [])
     # The pairs' common hours in batches: a dense population's pairs share hundreds of
     # hours each, and held all at once they took gigabytes at 4M events.
-    masks, powers = hour_masks(activity), {}
+    powers: dict = {}
     observed, tails = np.zeros(len(first), np.int64), np.ones(len(first))
     for start in range(0, len(first), pairs_at_once):
         batch = slice(start, start + pairs_at_once)

@@ -83,11 +83,15 @@ def _floor(env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def _service_seconds(run: Run) -> float:
-    """The detection service's own time in a `detect --json` run (its run's start to end)."""
+def _stored(run: Run):
+    """The detection run a `detect --json` run stored."""
     from evidence.models import DetectionRun
 
-    stored = DetectionRun.objects.get(pk=json.loads(run.stdout)["run"])
+    return DetectionRun.objects.get(pk=json.loads(run.stdout)["run"])
+
+
+def _service_seconds(stored) -> float:
+    """The detection service's own time in a stored run (its start to its end)."""
     return (stored.finished_at - stored.started_at).total_seconds()
 
 
@@ -175,15 +179,15 @@ def bench_detect(table: Table, *, scenario: Path, env: dict[str, str], work: Pat
     # slower than its service time waited outside detection (start, commit, exit).
     print(
         "  detect runs (s, in order; the service's own in brackets): "
-        + ", ".join(f"{r.seconds:.1f} ({_service_seconds(r):.1f})" for r in (first, *in_order)),
+        + ", ".join(
+            f"{r.seconds:.1f} ({_service_seconds(_stored(r)):.1f})" for r in (first, *in_order)
+        ),
         flush=True,
     )
     report = json.loads(pacta.stdout)
     (work / "detect-report.json").write_text(pacta.stdout)
-    from evidence.models import DetectionRun
-
-    run = DetectionRun.objects.get(pk=report["run"])
-    in_process = _service_seconds(pacta)
+    run = _stored(pacta)
+    in_process = _service_seconds(run)
     print(f"  phases (s): {run.counts.get('seconds')}", flush=True)
 
     table.add(

@@ -46,6 +46,16 @@ def morning(rng, days, per_hour=6, hour=9) -> list[int]:
     return out
 
 
+def with_one_operator(rng, days, *, ordinary: int, per_hour: int) -> dict[str, list[int]]:
+    """`ordinary` independent morning accounts, and acct_ring_a and acct_ring_b, both driven
+    by one operator using `per_hour` intervals of each of its hours."""
+    population = {f"acct_{i:02d}": morning(rng, days) for i in range(ordinary)}
+    operator = morning(rng, days, per_hour=per_hour)
+    population["acct_ring_a"] = operator
+    population["acct_ring_b"] = list(operator)
+    return population
+
+
 def naive_poisson_p(x: list[int], y: list[int]) -> float:
     """The model issue #18 rejected: shared intervals against the hour-of-day average over
     the window, Poisson tail (what the detector printed as "1 in 372,648,537")."""
@@ -94,10 +104,7 @@ def test_independent_accounts_with_one_narrow_rhythm_are_not_linked():
 def test_a_pair_sharing_its_actual_minutes_is_linked_and_claims_no_more_than_its_draws():
     rng = np.random.default_rng(8)
     days = range(0, WINDOW_DAYS, 2)
-    population = {f"acct_{i:02d}": morning(rng, days) for i in range(12)}
-    operator = morning(rng, days, per_hour=3)
-    population["acct_ring_a"] = operator
-    population["acct_ring_b"] = list(operator)  # one operator driving both accounts
+    population = with_one_operator(rng, days, ordinary=12, per_hour=3)
 
     links = synchronised_pairs(context_for(population), population, draws=999)
 
@@ -217,11 +224,8 @@ def test_the_pairs_tested_in_a_child_process_are_the_pairs_tested_here():
     # back (every p-value, to the last bit) must be what the same test gives in-process.
     rng = np.random.default_rng(12)
     days = range(0, WINDOW_DAYS, 2)
-    population = {f"acct_{i:02d}": morning(rng, days) for i in range(16)}
-    operator = morning(rng, days, per_hour=4)
-    population["acct_ring_a"] = operator
-    population["acct_ring_b"] = list(operator)
-    population["acct_ring_c"] = operator[::2] + morning(rng, days, per_hour=1)
+    population = with_one_operator(rng, days, ordinary=16, per_hour=4)
+    population["acct_ring_c"] = population["acct_ring_a"][::2] + morning(rng, days, per_hour=1)
 
     here = pairs_linked(population, draws=499, screen=SCREEN)
     apart = pairs_linked_apart(population, draws=499, screen=SCREEN)
